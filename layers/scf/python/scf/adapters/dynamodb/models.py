@@ -1,0 +1,304 @@
+"""PynamoDB models of the business table (single-table design; see docs/access-patterns.md).
+
+Every item has `pk`/`sk`; items listed by a second access pattern also carry `gsi1pk`/`gsi1sk`.
+Money attributes end in `_minor` and hold integer minor units. Rates are decimal strings.
+Table name, region and endpoint are bound at cold start by `bind()` (PynamoDB reads `Meta` lazily,
+so binding before the first call is enough; no settings are read at import).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+UNBOUND = "scf-unbound"
+
+
+class Gsi1(GlobalSecondaryIndex["BaseItem"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class BaseItem(Model):
+    class Meta:
+        table_name = UNBOUND
+        region = "us-east-1"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class SupplierItem(BaseItem):
+    """pk SUPPLIER#<id>, sk PROFILE."""
+
+    supplier_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    status = UnicodeAttribute()  # ACTIVE | SUSPENDED
+    bank_code = UnicodeAttribute()
+    account_number = UnicodeAttribute()
+    account_name = UnicodeAttribute()
+    account_verified = BooleanAttribute(default=False)
+    updated_at = UnicodeAttribute()
+    source = UnicodeAttribute(null=True)  # file key and line that last set it
+
+    @staticmethod
+    def key(supplier_id: str) -> tuple[str, str]:
+        return f"SUPPLIER#{supplier_id}", "PROFILE"
+
+
+class DocumentItem(BaseItem):
+    """pk SUPPLIER#<id>, sk DOC#<document_id>. `content_hash` detects conflicting re-sends."""
+
+    supplier_id = UnicodeAttribute()
+    document_id = UnicodeAttribute()
+    document_type = UnicodeAttribute()
+    document_date = UnicodeAttribute()
+    due_date = UnicodeAttribute(null=True)
+    amount_minor = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()  # CONFIRMED | DISPUTED
+    reference = UnicodeAttribute(null=True)
+    content_hash = UnicodeAttribute()
+    source = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(supplier_id: str, document_id: str) -> tuple[str, str]:
+        return f"SUPPLIER#{supplier_id}", f"DOC#{document_id}"
+
+
+class PoolItem(BaseItem):
+    """pk SUPPLIER#<id>, sk POOL#<currency>: the receivables pool in one item, so a decision reads it
+    with one GetItem. `state` is the JSON form of `scf.domain.pool` (open amounts per stage and
+    document, date buckets of receipts, returns and sales). Optimistic locking by `version`."""
+
+    supplier_id = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    state = JSONAttribute()
+    updated_at = UnicodeAttribute()
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(supplier_id: str, currency: str) -> tuple[str, str]:
+        return f"SUPPLIER#{supplier_id}", f"POOL#{currency}"
+
+
+class ExposureItem(BaseItem):
+    """pk SUPPLIER#<id>, sk EXPOSURE#<currency>: principal outstanding or reserved on the supplier's
+    APPROVED, DISBURSING, ACTIVE and OVERDUE loans, and how many loans are OVERDUE. Every change is a
+    conditional update inside the money transaction; a reservation is conditional on the limit."""
+
+    supplier_id = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    principal_minor = NumberAttribute(default=0)
+    overdue_loans = NumberAttribute(default=0)
+    updated_at = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(supplier_id: str, currency: str) -> tuple[str, str]:
+        return f"SUPPLIER#{supplier_id}", f"EXPOSURE#{currency}"
+
+
+class ApplicationItem(BaseItem):
+    """pk SUPPLIER#<id>, sk APP#<application_id>; in REVIEW also gsi1pk REVIEW#PENDING,
+    gsi1sk <created_at>#<application_id>."""
+
+    application_id = UnicodeAttribute()
+    supplier_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # APPROVED | DECLINED | REVIEW
+    amount_minor = NumberAttribute()
+    currency = UnicodeAttribute()
+    term_days = NumberAttribute()
+    grade = UnicodeAttribute(null=True)
+    annual_rate = UnicodeAttribute(null=True)
+    reasons = JSONAttribute(default=list)  # [{code, message}]
+    loan_id = UnicodeAttribute(null=True)
+    policy_version = UnicodeAttribute()
+    inputs = JSONAttribute(default=dict)  # every input the decision used (re-explainable)
+    review = JSONAttribute(null=True)  # {decision, note, by, at}
+    created_at = UnicodeAttribute()
+    decided_at = UnicodeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_review = Gsi1()
+
+    @staticmethod
+    def key(supplier_id: str, application_id: str) -> tuple[str, str]:
+        return f"SUPPLIER#{supplier_id}", f"APP#{application_id}"
+
+
+class LoanItem(BaseItem):
+    """pk LOAN#<loan_id>, sk LOAN; gsi1pk SUPPLIER#<id>#LOANS, gsi1sk <created_at>#<loan_id>
+    (a supplier's loans, newest first). A supplier reading another's loan gets 404.
+
+    `principal_changes` is the JSON list [[date, outstanding_principal_minor], ...] from value_date on,
+    so interest is the exact sum over days (path-independent, contract section 3)."""
+
+    loan_id = UnicodeAttribute()
+    supplier_id = UnicodeAttribute()
+    application_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # APPROVED | DISBURSING | ACTIVE | OVERDUE | REPAID | FAILED
+    currency = UnicodeAttribute()
+    principal_minor = NumberAttribute()
+    outstanding_principal_minor = NumberAttribute()
+    annual_rate = UnicodeAttribute()
+    penalty_multiplier = UnicodeAttribute(default="1.5")
+    day_count = UnicodeAttribute(default="ACT/360")
+    term_days = NumberAttribute()
+    value_date = UnicodeAttribute(null=True)
+    maturity_date = UnicodeAttribute(null=True)
+    extended = BooleanAttribute(default=False)
+    payment_id = UnicodeAttribute(null=True)
+    interest_paid_minor = NumberAttribute(default=0)
+    penalty_paid_minor = NumberAttribute(default=0)
+    principal_changes = JSONAttribute(default=list)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_supplier = Gsi1()
+    version = VersionAttribute()
+
+    @staticmethod
+    def key(loan_id: str) -> tuple[str, str]:
+        return f"LOAN#{loan_id}", "LOAN"
+
+    @staticmethod
+    def supplier_index_pk(supplier_id: str) -> str:
+        return f"SUPPLIER#{supplier_id}#LOANS"
+
+
+class RepaymentItem(BaseItem):
+    """pk REPAYMENT#<repayment_id>, sk REPAYMENT; gsi1pk LOAN#<loan_id>#REPAYMENTS, gsi1sk
+    <created_at>#<repayment_id>."""
+
+    repayment_id = UnicodeAttribute()
+    loan_id = UnicodeAttribute()
+    supplier_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # PENDING | APPLIED | FAILED
+    source = UnicodeAttribute()  # SUPPLIER | SETTLEMENT_SWEEP | BANK_CREDIT
+    amount_minor = NumberAttribute()
+    currency = UnicodeAttribute()
+    allocation = JSONAttribute(null=True)  # {penalty, interest, principal, overpayment} in minor units
+    value_date = UnicodeAttribute(null=True)
+    bank_payment_id = UnicodeAttribute(null=True)
+    failure_reason = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_loan = Gsi1()
+
+    @staticmethod
+    def key(repayment_id: str) -> tuple[str, str]:
+        return f"REPAYMENT#{repayment_id}", "REPAYMENT"
+
+
+class PostingItem(BaseItem):
+    """pk LEDGER#<loan_id>, sk POSTING#<posting_id>. Append-only; written once (condition on pk),
+    `posting_id` comes from the business key of the movement (e.g. DISBURSEMENT#<payment_id>).
+    `entries` is [{account, side: "D"|"C", amount_minor}] with debits == credits."""
+
+    posting_id = UnicodeAttribute()
+    loan_id = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    entries = JSONAttribute()
+    reason = UnicodeAttribute()
+    reference = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(loan_id: str, posting_id: str) -> tuple[str, str]:
+        return f"LEDGER#{loan_id}", f"POSTING#{posting_id}"
+
+
+class PaymentItem(BaseItem):
+    """pk PAYMENT#<payment_id>, sk PAYMENT: a payment order sent to a bank (payout or collection),
+    so a bank statement's end-to-end id finds its loan."""
+
+    payment_id = UnicodeAttribute()
+    loan_id = UnicodeAttribute()
+    direction = UnicodeAttribute()  # PAYOUT | COLLECTION
+    status = UnicodeAttribute()  # SENT | SETTLED | REJECTED | UNKNOWN
+    amount_minor = NumberAttribute()
+    currency = UnicodeAttribute()
+    bank_code = UnicodeAttribute()
+    bank_reference = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(payment_id: str) -> tuple[str, str]:
+        return f"PAYMENT#{payment_id}", "PAYMENT"
+
+
+class OutboxItem(BaseItem):
+    """pk OUTBOX#<event_id>, sk EVENT. Written in the same transaction as the state change; the
+    table stream carries it through a pipe to the target queue (scf.events)."""
+
+    kind = UnicodeAttribute(default="OUTBOX")
+    target = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    payload = UnicodeAttribute()  # JSON string
+    created_at = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+    @staticmethod
+    def key(event_id: str) -> tuple[str, str]:
+        return f"OUTBOX#{event_id}", "EVENT"
+
+
+class FileItem(BaseItem):
+    """pk FILE#<sha256>, sk FILE: a file's bytes seen once; re-sent bytes are a DUPLICATE."""
+
+    sha256 = UnicodeAttribute()
+    key_name = UnicodeAttribute(attr_name="key")
+    format = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()  # PROCESSING | PROCESSED | REJECTED
+    report_key = UnicodeAttribute(null=True)
+    checkpoint = JSONAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(sha256: str) -> tuple[str, str]:
+        return f"FILE#{sha256}", "FILE"
+
+
+ALL_MODELS: tuple[type[BaseItem], ...] = (
+    SupplierItem,
+    DocumentItem,
+    PoolItem,
+    ExposureItem,
+    ApplicationItem,
+    LoanItem,
+    RepaymentItem,
+    PostingItem,
+    PaymentItem,
+    OutboxItem,
+    FileItem,
+)
+
+
+def bind(table_name: str, region: str, host: str | None = None, **extra: Any) -> None:
+    """Point every model at the business table (call once at cold start, before any request)."""
+    for model in (BaseItem, *ALL_MODELS):
+        model.Meta.table_name = table_name
+        model.Meta.region = region
+        model.Meta.host = host
+        for name, value in extra.items():
+            setattr(model.Meta, name, value)
+        model._connection = None

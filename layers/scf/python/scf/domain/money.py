@@ -1,0 +1,91 @@
+"""Money as integer minor units of a 2-decimal ISO 4217 currency.
+
+Contract section 2: JSON money is a string with exactly two decimals; more decimals, a JSON number,
+a sign where none is allowed, NaN or Infinity are rejected. Rounding is half-up and happens only
+where the contract says so (`round_half_up`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+# ISO 4217 codes with two minor digits that the platform accepts (contract: any 2-decimal currency).
+TWO_DECIMAL_CURRENCIES = frozenset(
+    {
+        "AED", "AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "IDR",
+        "ILS", "INR", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "RON", "RUB", "SAR", "SEK", "SGD",
+        "THB", "TRY", "TWD", "USD", "ZAR",
+    }
+)  # fmt: skip
+
+_AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,15})\.([0-9]{2})$")
+_SIGNED_AMOUNT = re.compile(r"^-?(0|[1-9][0-9]{0,15})\.([0-9]{2})$")
+
+
+class MoneyError(ValueError):
+    """An amount or currency that the contract does not accept; `code` is machine-readable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse_currency(value: Any) -> str:
+    if not isinstance(value, str) or value not in TWO_DECIMAL_CURRENCIES:
+        raise MoneyError("INVALID_CURRENCY", "must be an ISO 4217 code of a 2-decimal currency, e.g. CNY")
+    return value
+
+
+def parse_amount(value: Any, *, allow_negative: bool = False) -> int:
+    """Parse a contract money string ("1250000.00") into minor units. Never accepts numbers."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise MoneyError("INVALID_AMOUNT", "must be a string with exactly two decimals, e.g. \"1250.00\"")
+    match = (_SIGNED_AMOUNT if allow_negative else _AMOUNT).match(value)
+    if match is None:
+        raise MoneyError("INVALID_AMOUNT", "must be a string with exactly two decimals, e.g. \"1250.00\"")
+    negative = value.startswith("-")
+    units = int(match.group(1)) * 100 + int(match.group(2))
+    return -units if negative else units
+
+
+def format_amount(minor: int) -> str:
+    """Minor units -> contract money string with exactly two decimals."""
+    sign = "-" if minor < 0 else ""
+    whole, cents = divmod(abs(minor), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def round_half_up(amount: Decimal) -> int:
+    """An exact amount in minor units (Decimal) rounded half-up to a whole minor unit."""
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def to_decimal(minor: int) -> Decimal:
+    return Decimal(minor).scaleb(-2)
+
+
+@dataclass(frozen=True, order=True)
+class Money:
+    """An amount in minor units with its currency. Arithmetic only within one currency."""
+
+    minor: int
+    currency: str
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.minor + other.minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.minor - other.minor, self.currency)
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise MoneyError("CURRENCY_MISMATCH", f"{self.currency} and {other.currency} do not mix")
+
+    def __str__(self) -> str:
+        return format_amount(self.minor)
