@@ -295,10 +295,11 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
 
 def bind(table_name: str, region: str, host: str | None = None, **extra: Any) -> None:
     """Point every model at the business table (call once at cold start, before any request)."""
-    for model in (BaseItem, *ALL_MODELS):
+    models: tuple[type[BaseItem], ...] = (BaseItem, *ALL_MODELS)
+    for model in models:
         model.Meta.table_name = table_name
         model.Meta.region = region
-        model.Meta.host = host
+        setattr(model.Meta, "host", host)  # noqa: B010 - Meta declares no host attribute
         for name, value in extra.items():
             setattr(model.Meta, name, value)
         model._connection = None
