@@ -13,16 +13,24 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-run: install
+run: install layer
 	$(BIN)/python -m infra.local
 
-test: install
+test: install layer
 	$(BIN)/python -m pytest -n 2
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The Lambda deps layer (build/deps-layer), built without Docker; a no-op when up to date.
+layer: install
+	$(BIN)/python layers/deps/build.py
+
+# The CloudFormation template (cdk-nag included) into cdk.out/; `npx aws-cdk@2 synth` does the same.
+synth: layer
+	$(BIN)/python -m infra.app
 
 clean:
 	rm -rf $(VENV) build cdk.out .scf-local

@@ -1,0 +1,1 @@
+"""The stack's parts, one construct per capability (docs/architecture.md names their ids)."""

@@ -1,0 +1,231 @@
+"""The HTTPS API: REST API with a Cognito user-pool authorizer on every method, Lambda proxy
+integrations, and the score_application function (credit line, applications, reviews)."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Tags
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constructs.common import (
+    LOG_RETENTION,
+    Layers,
+    ScfFunction,
+    acknowledge,
+    base_environment,
+    scf_function,
+)
+from infra.constructs.config import StackConfig
+from infra.constructs.data import Data
+
+FUNCTION_NAME = "score_application"
+FUNCTION_TIMEOUT = Duration.seconds(30)
+STAGE_NAME = "prod"
+SUPPLIER_ID_ATTRIBUTE = "supplier_id"  # the token carries it as `custom:supplier_id`
+OPS_GROUP = "ops"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+# docs/architecture.md, "Functions, triggers, routes": (method, path) -> owning function.
+ROUTES: dict[str, list[tuple[str, str]]] = {
+    "ingest_settlement": [("GET", "/v1/unmatched")],
+    "score_application": [
+        ("GET", "/v1/credit-line"),
+        ("POST", "/v1/applications"),
+        ("GET", "/v1/applications/{application_id}"),
+        ("GET", "/v1/reviews"),
+        ("POST", "/v1/reviews/{application_id}/decision"),
+    ],
+    "apply_repayment": [
+        ("GET", "/v1/loans"),
+        ("GET", "/v1/loans/{loan_id}"),
+        ("POST", "/v1/loans/{loan_id}/repayments"),
+        ("GET", "/v1/repayments/{repayment_id}"),
+        ("POST", "/v1/loans/{loan_id}/extension"),
+    ],
+}
+
+_PROBLEM_TEMPLATE = (
+    '{"type": "about:blank", "title": "%s", "status": %d, "detail": "$context.error.message", '
+    '"request_id": "$context.requestId"}'
+)
+# Errors API Gateway answers itself, shaped as RFC 9457 problem+json like the handlers' errors.
+_GATEWAY_RESPONSES = [
+    ("BadRequestParameters", apigw.ResponseType.BAD_REQUEST_PARAMETERS, 400, "Bad Request"),
+    ("Unauthorized", apigw.ResponseType.UNAUTHORIZED, 401, "Unauthorized"),
+    ("AccessDenied", apigw.ResponseType.ACCESS_DENIED, 403, "Forbidden"),
+    ("Throttled", apigw.ResponseType.THROTTLED, 429, "Too Many Requests"),
+]
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        data: Data,
+        layers: Layers,
+        config: StackConfig,
+        route_targets: dict[str, ScfFunction],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        Tags.of(self).add("scf:component", "api")
+        self.function = scf_function(
+            self,
+            name=FUNCTION_NAME,
+            description="Credit line, financing applications and decisions, manual reviews",
+            layers=layers,
+            environment=base_environment(
+                FUNCTION_NAME,
+                table_name=data.table.table_name,
+                idempotency_table_name=data.idempotency_table.table_name,
+                config=config,
+            ),
+            timeout=FUNCTION_TIMEOUT,
+            memory_size=1024,
+        )
+        data.grant_business_data(self.function.role)
+        data.grant_idempotency(self.function.role)
+        targets = {**route_targets, FUNCTION_NAME: self.function}
+        unknown = set(ROUTES) - set(targets)
+        if unknown:
+            raise ValueError(f"routes name functions that are not wired: {sorted(unknown)}")
+
+        self.user_pool = self._user_pool()
+        self.user_pool_client = self.user_pool.add_client(
+            "ApiClient",
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            generate_secret=False,
+            prevent_user_existence_errors=True,
+            read_attributes=cognito.ClientAttributes()
+            .with_standard_attributes(email=True, email_verified=True)
+            .with_custom_attributes(SUPPLIER_ID_ATTRIBUTE),
+            # Users may not write custom:supplier_id: the supplier always comes from the token.
+            write_attributes=cognito.ClientAttributes().with_standard_attributes(email=True),
+            id_token_validity=Duration.hours(1),
+            access_token_validity=Duration.hours(1),
+        )
+        authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[self.user_pool])
+
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=LOG_RETENTION)
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            description="scf supplier and ops API (/v1)",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE_NAME,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                throttling_rate_limit=config.api_rate_limit,
+                throttling_burst_limit=config.api_burst_limit,
+            ),
+            default_method_options=apigw.MethodOptions(
+                authorizer=authorizer, authorization_type=apigw.AuthorizationType.COGNITO
+            ),
+        )
+        # Parameters (path ids, the Idempotency-Key header of every POST) are checked at the gateway.
+        # Body validation is on, but no method has a body model: the contract answers invalid bodies
+        # with 422 problem+json listing field errors (CONTRACT.md s.2), which only the handler can do.
+        validator = self.rest_api.add_request_validator(
+            "RequestValidator", validate_request_parameters=True, validate_request_body=True
+        )
+        for response_id, response_type, status, title in _GATEWAY_RESPONSES:
+            self.rest_api.add_gateway_response(
+                response_id,
+                type=response_type,
+                status_code=str(status),
+                response_headers={"Content-Type": "'application/problem+json'"},
+                templates={"application/json": _PROBLEM_TEMPLATE % (title, status)},
+            )
+
+        integrations = {
+            name: apigw.LambdaIntegration(target.function, proxy=True, allow_test_invoke=False)
+            for name, target in targets.items()
+        }
+        self.methods: dict[tuple[str, str], apigw.Method] = {}
+        for function_name, routes in ROUTES.items():
+            for http_method, path in routes:
+                resource = self.rest_api.root.resource_for_path(path)
+                parameters = {
+                    f"method.request.path.{part[1:-1]}": True
+                    for part in path.split("/")
+                    if part.startswith("{") and part.endswith("}")
+                }
+                if http_method == "POST":
+                    parameters[f"method.request.header.{IDEMPOTENCY_HEADER}"] = True
+                self.methods[(http_method, path)] = resource.add_method(
+                    http_method,
+                    integrations[function_name],
+                    request_parameters=parameters or None,
+                    request_validator=validator,
+                )
+
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The account-level role API Gateway needs for execution logs (APIG6); this AWS policy is the "
+            "documented one and only allows writing logs.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG3",
+            "No WAF web ACL in the skeleton: every method needs a Cognito token and the stage is "
+            "throttled; a WAF ACL (rate rules, IP reputation) is an account-level choice of the "
+            "operating lender and can be associated with the stage without changing this stack.",
+        )
+        CfnOutput(self, "ApiUrl", value=self.rest_api.url_for_path("/v1"))
+        CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=self.user_pool_client.user_pool_client_id)
+
+    def _user_pool(self) -> cognito.UserPool:
+        pool = cognito.UserPool(
+            self,
+            "UserPool",
+            self_sign_up_enabled=False,  # suppliers and reviewers are onboarded by the lender
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            custom_attributes={
+                SUPPLIER_ID_ATTRIBUTE: cognito.StringAttribute(min_len=1, max_len=64, mutable=False)
+            },
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(3),
+            ),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            deletion_protection=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        cognito.UserPoolGroup(
+            self,
+            "OpsGroup",
+            user_pool=pool,
+            group_name=OPS_GROUP,
+            description="Ops reviewers: manual review decisions and unmatched bank items",
+        )
+        return pool

@@ -1,0 +1,162 @@
+"""Building blocks every capability uses the same way: a function with its own role and log group,
+and a queue with its dead-letter queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Duration, Stack, Tags, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct, IConstruct
+
+from infra.constructs.config import StackConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+FUNCTION_TAG = "scf:function"
+RUNTIME = lambda_.Runtime.PYTHON_3_11
+# The deps layer is built for this platform (layers/deps/build.py: manylinux2014_aarch64).
+ARCHITECTURE = lambda_.Architecture.ARM_64
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+MAX_RECEIVE_COUNT = 5
+VISIBILITY_TIMEOUT_FACTOR = 6
+NAG_PACK = "AwsSolutions"
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache"]
+
+
+@dataclass(frozen=True)
+class Layers:
+    shared: lambda_.ILayerVersion
+    deps: lambda_.ILayerVersion
+
+
+@dataclass(frozen=True)
+class ScfFunction:
+    name: str
+    function: lambda_.Function
+    role: iam.Role
+    log_group: logs.LogGroup
+
+
+def scf_function(
+    scope: Construct,
+    *,
+    name: str,
+    description: str,
+    layers: Layers,
+    environment: dict[str, str],
+    timeout: Duration,
+    memory_size: int = 512,
+) -> ScfFunction:
+    """`functions/<name>` as `<scope>/Function`, with `FunctionRole` and `FunctionLogs` beside it.
+
+    The role starts empty: each capability grants exactly what its function uses. The function and
+    its CloudFormation resource carry `scf:function = <name>` (tag and metadata), which is how the
+    local stack maps template resources to code directories.
+    """
+    code_dir = FUNCTIONS_DIR / name
+    if not code_dir.is_dir():
+        raise FileNotFoundError(f"function code directory {code_dir} does not exist")
+    log_group = logs.LogGroup(scope, "FunctionLogs", retention=LOG_RETENTION)
+    role = iam.Role(
+        scope,
+        "FunctionRole",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"scf {name}: least privilege, granted per resource in infra/constructs",
+    )
+    log_group.grant_write(role)
+    function = lambda_.Function(
+        scope,
+        "Function",
+        description=description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler="handler.handler",
+        code=lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES),
+        layers=[layers.shared, layers.deps],
+        role=role,
+        log_group=log_group,
+        timeout=timeout,
+        memory_size=memory_size,
+        environment=environment,
+    )
+    Tags.of(function).add(FUNCTION_TAG, name)
+    cfn_function = function.node.default_child
+    assert isinstance(cfn_function, lambda_.CfnFunction)
+    cfn_function.add_metadata(FUNCTION_TAG, name)
+    cfn_function.add_metadata("scf:code-path", f"functions/{name}")
+    created = ScfFunction(name=name, function=function, role=role, log_group=log_group)
+    acknowledge_runtime(created)
+    return created
+
+
+@dataclass(frozen=True)
+class QueueWithDlq:
+    queue: sqs.Queue
+    dlq: sqs.Queue
+
+
+def queue_with_dlq(scope: Construct, queue_id: str, *, consumer_timeout: Duration) -> QueueWithDlq:
+    """`<scope>/<queue_id>` and `<scope>/<queue_id>Dlq`: SSE, TLS only, redrive after 5 receives,
+    visibility timeout = 6 x the consuming function's timeout (DESIGN.md section 5)."""
+    dlq = sqs.Queue(
+        scope,
+        f"{queue_id}Dlq",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    queue = sqs.Queue(
+        scope,
+        queue_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        visibility_timeout=Duration.seconds(consumer_timeout.to_seconds() * VISIBILITY_TIMEOUT_FACTOR),
+        retention_period=Duration.days(4),
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVE_COUNT),
+    )
+    return QueueWithDlq(queue=queue, dlq=dlq)
+
+
+def base_environment(
+    name: str, *, table_name: str, idempotency_table_name: str, config: StackConfig
+) -> dict[str, str]:
+    """The variables every function has (docs/architecture.md, "Function environment")."""
+    return {
+        "TABLE_NAME": table_name,
+        "IDEMPOTENCY_TABLE_NAME": idempotency_table_name,
+        "SCF_CLOCK": "system",
+        "POLICY_TIMEZONE": config.policy_timezone,
+        "POWERTOOLS_SERVICE_NAME": name,
+        "POWERTOOLS_METRICS_NAMESPACE": "scf",
+        "LOG_LEVEL": config.log_level,
+    }
+
+
+def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
+    """Accept one cdk-nag finding (its exact id, e.g. `AwsSolutions-IAM5[Resource::...]`) on `scope`
+    and below, for a stated reason. docs/decisions/0002-cloud-stack.md lists every one."""
+    if not reason.strip():
+        raise ValueError(f"acknowledging {rule} needs a reason")
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"{NAG_PACK}::{rule}", reason=reason))
+
+
+def logical_id(construct: IConstruct) -> str:
+    """The CloudFormation logical id of an L2 construct's resource, as cdk-nag names it in findings."""
+    stack = Stack.of(construct)
+    resource = construct.node.default_child
+    assert resource is not None
+    return str(stack.resolve(stack.get_logical_id(resource)))  # type: ignore[arg-type]
+
+
+def acknowledge_runtime(function: ScfFunction) -> None:
+    acknowledge(
+        function.function,
+        "AwsSolutions-L1",
+        "Python 3.11 is the project's runtime (pyproject requires-python >=3.11,<3.12) and the deps "
+        "layer is built for cp311; moving to a newer runtime is a deliberate upgrade of both.",
+    )

@@ -1,0 +1,93 @@
+"""The business table (single-table design, stream = the outbox) and the idempotency table."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy, Tags
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+GSI1 = "gsi1"
+# Item-level actions only: no Scan (a decision must not scan), no table management.
+# Transactions are authorized by these per-item actions.
+BUSINESS_DATA_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+]
+# What the Powertools DynamoDB persistence layer does with its records.
+IDEMPOTENCY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+STREAM_READ_ACTIONS = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+]
+
+
+class Data(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        Tags.of(self).add("scf:component", "data")
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            stream=dynamodb.StreamViewType.NEW_IMAGE,
+            time_to_live_attribute="expires_at",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.table.add_global_secondary_index(
+            index_name=GSI1,
+            partition_key=dynamodb.Attribute(name="gsi1pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="gsi1sk", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
+        self.idempotency_table = dynamodb.Table(
+            self,
+            "IdempotencyTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expiration",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    @property
+    def stream_arn(self) -> str:
+        arn = self.table.table_stream_arn
+        assert arn is not None  # the table is defined with a stream above
+        return arn
+
+    def grant_business_data(self, grantee: iam.IGrantable) -> None:
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=BUSINESS_DATA_ACTIONS,
+            resource_arns=[self.table.table_arn, f"{self.table.table_arn}/index/{GSI1}"],
+        )
+
+    def grant_idempotency(self, grantee: iam.IGrantable) -> None:
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=IDEMPOTENCY_ACTIONS, resource_arns=[self.idempotency_table.table_arn]
+        )
+
+    def grant_stream_read(self, grantee: iam.IGrantable) -> None:
+        """Read the outbox stream, on the stream's ARN only (CDK's grant uses `*` for ListStreams)."""
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=STREAM_READ_ACTIONS, resource_arns=[self.stream_arn]
+        )

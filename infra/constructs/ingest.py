@@ -1,0 +1,128 @@
+"""Files: the inbox bucket, its notifications to the settlement-files queue, and ingest_settlement."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, Stack, Tags
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from constructs import Construct
+
+from infra.constructs.common import (
+    Layers,
+    acknowledge,
+    base_environment,
+    logical_id,
+    queue_with_dlq,
+    scf_function,
+)
+from infra.constructs.config import StackConfig
+from infra.constructs.data import Data
+
+FUNCTION_NAME = "ingest_settlement"
+REPORTS_PREFIX = "reports/"
+FUNCTION_TIMEOUT = Duration.minutes(5)
+NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+
+
+class Ingest(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, data: Data, layers: Layers, config: StackConfig
+    ) -> None:
+        super().__init__(scope, construct_id)
+        Tags.of(self).add("scf:component", "ingest")
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # the only encryption S3 server access logging accepts
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(400))],
+        )
+        self.inbox_bucket = s3.Bucket(
+            self,
+            "InboxBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="inbox/",
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(400))],
+        )
+        self.queues = queue_with_dlq(self, "SettlementFilesQueue", consumer_timeout=FUNCTION_TIMEOUT)
+        # S3 filters know only prefixes and suffixes, so "everything but reports/" is written as one
+        # notification per sender prefix (the platform and each configured bank). Reports never
+        # trigger ingestion, whatever the handler does with them.
+        destination = s3n.SqsDestination(self.queues.queue)
+        for partner in config.inbox_partners:
+            if f"{partner}/".startswith(REPORTS_PREFIX):
+                raise ValueError(f"partner id {partner!r} collides with the reports/ prefix")
+            self.inbox_bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED, destination, s3.NotificationKeyFilter(prefix=f"{partner}/")
+            )
+
+        environment = base_environment(
+            FUNCTION_NAME,
+            table_name=data.table.table_name,
+            idempotency_table_name=data.idempotency_table.table_name,
+            config=config,
+        )
+        environment["INBOX_BUCKET"] = self.inbox_bucket.bucket_name
+        environment["BANK_ACCOUNTS"] = json.dumps(config.bank_accounts, sort_keys=True)
+        self.function = scf_function(
+            self,
+            name=FUNCTION_NAME,
+            description="Ingests partner files from the inbox: documents, credit pool, statements, sweeps",
+            layers=layers,
+            environment=environment,
+            timeout=FUNCTION_TIMEOUT,
+            memory_size=1024,
+        )
+        data.grant_business_data(self.function.role)
+        data.grant_idempotency(self.function.role)
+        iam.Grant.add_to_principal(
+            grantee=self.function.role,
+            actions=["s3:GetObject"],
+            resource_arns=[self.inbox_bucket.arn_for_objects("*")],
+        )
+        iam.Grant.add_to_principal(
+            grantee=self.function.role,
+            actions=["s3:PutObject"],
+            resource_arns=[self.inbox_bucket.arn_for_objects(f"{REPORTS_PREFIX}*")],
+        )
+        self.function.function.add_event_source(
+            event_sources.SqsEventSource(self.queues.queue, batch_size=1, report_batch_item_failures=True)
+        )
+        self._acknowledge_findings()
+
+    def _acknowledge_findings(self) -> None:
+        bucket = logical_id(self.inbox_bucket)
+        acknowledge(
+            self.function.role,
+            f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]",
+            "ingest_settlement reads whichever partner file a notification names; the keys are "
+            "partner-chosen under configured prefixes. Objects of this one bucket only, read only.",
+        )
+        acknowledge(
+            self.function.role,
+            f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{REPORTS_PREFIX}*]",
+            "ingest_settlement writes one report per file at reports/<key>.report.json (CONTRACT.md s.6); "
+            "writes are limited to the reports/ prefix of this bucket.",
+        )
+        # CDK's singleton that applies the bucket notifications at deploy time
+        # (Custom::S3BucketNotifications).
+        handler = Stack.of(self).node.try_find_child(NOTIFICATIONS_HANDLER_ID)
+        if handler is not None:
+            acknowledge(
+                handler,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole]",
+                "CDK's internal bucket-notifications handler, run only during deployment; the managed "
+                "policy only lets it write its own logs.",
+            )

@@ -1,0 +1,61 @@
+"""The outbox relay: an EventBridge Pipe from the business table's stream to one capability's queue.
+
+The filter is the seam with the local stack (docs/architecture.md, "Outbox pipe filter"), which
+evaluates the same pattern from the template. No input template: the message body is the DynamoDB
+stream record, as Pipes sends it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_pipes as pipes
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs.data import Data
+
+
+def outbox_filter(target: str) -> dict[str, Any]:
+    return {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"kind": {"S": ["OUTBOX"]}, "target": {"S": [target]}}},
+    }
+
+
+def outbox_pipe(scope: Construct, *, data: Data, queue: sqs.IQueue, target: str) -> pipes.CfnPipe:
+    """`<scope>/OutboxPipe` and its role `<scope>/OutboxPipeRole` (read the stream, send to the queue)."""
+    role = iam.Role(
+        scope,
+        "OutboxPipeRole",
+        assumed_by=iam.ServicePrincipal("pipes.amazonaws.com"),
+        description=f"scf outbox pipe to {target}: read the table stream, send to one queue",
+    )
+    data.grant_stream_read(role)
+    queue.grant_send_messages(role)
+    pipe = pipes.CfnPipe(
+        scope,
+        "OutboxPipe",
+        description=f"Outbox events with target={target} from the business table stream",
+        role_arn=role.role_arn,
+        source=data.stream_arn,
+        source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(
+            dynamo_db_stream_parameters=pipes.CfnPipe.PipeSourceDynamoDBStreamParametersProperty(
+                # TRIM_HORIZON: events committed before the pipe existed are still delivered.
+                starting_position="TRIM_HORIZON",
+                batch_size=10,
+                # -1: retry until the record leaves the stream (24 h); a committed event is not
+                # dropped after a few failed sends.
+                maximum_retry_attempts=-1,
+                on_partial_batch_item_failure="AUTOMATIC_BISECT",
+            ),
+            filter_criteria=pipes.CfnPipe.FilterCriteriaProperty(
+                filters=[pipes.CfnPipe.FilterProperty(pattern=json.dumps(outbox_filter(target)))]
+            ),
+        ),
+        target=queue.queue_arn,
+    )
+    pipe.node.add_dependency(role)
+    return pipe

@@ -1,0 +1,91 @@
+"""The scf stack: the two layers, the capabilities wired together, tags and outputs.
+
+Each construct acknowledges its own cdk-nag findings (docs/decisions/0002-cloud-stack.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.constructs.api import Api
+from infra.constructs.common import ARCHITECTURE, ASSET_EXCLUDES, REPO_ROOT, RUNTIME, Layers
+from infra.constructs.config import StackConfig
+from infra.constructs.data import Data
+from infra.constructs.disbursement import Disbursement
+from infra.constructs.ingest import Ingest
+from infra.constructs.observability import Observability
+from infra.constructs.repayment import Repayment
+
+SHARED_LAYER_DIR = REPO_ROOT / "layers" / "scf"
+
+
+class ScfStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        deps_layer_dir: Path,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        Tags.of(self).add("project", "scf")
+
+        layers = Layers(
+            shared=lambda_.LayerVersion(
+                self,
+                "SharedLayer",
+                code=lambda_.Code.from_asset(str(SHARED_LAYER_DIR), exclude=ASSET_EXCLUDES),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCHITECTURE],
+                description="scf shared package (layers/scf/python/scf)",
+            ),
+            deps=lambda_.LayerVersion(
+                self,
+                "DepsLayer",
+                code=lambda_.Code.from_asset(str(deps_layer_dir), exclude=ASSET_EXCLUDES),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCHITECTURE],
+                description="third-party packages (layers/deps/requirements.txt)",
+            ),
+        )
+        self.data = Data(self, "Data")
+        self.ingest = Ingest(self, "Ingest", data=self.data, layers=layers, config=config)
+        self.disbursement = Disbursement(self, "Disbursement", data=self.data, layers=layers, config=config)
+        self.repayment = Repayment(self, "Repayment", data=self.data, layers=layers, config=config)
+        self.api = Api(
+            self,
+            "Api",
+            data=self.data,
+            layers=layers,
+            config=config,
+            route_targets={
+                self.ingest.function.name: self.ingest.function,
+                self.repayment.function.name: self.repayment.function,
+            },
+        )
+        self.observability = Observability(
+            self,
+            "Observability",
+            config=config,
+            queues={
+                "SettlementFiles": self.ingest.queues,
+                "Disbursements": self.disbursement.queues,
+                "Repayments": self.repayment.queues,
+            },
+            functions=[
+                self.ingest.function,
+                self.api.function,
+                self.disbursement.function,
+                self.repayment.function,
+            ],
+            rest_api=self.api.rest_api,
+        )
+        CfnOutput(self, "InboxBucketName", value=self.ingest.inbox_bucket.bucket_name)
+        CfnOutput(self, "TableName", value=self.data.table.table_name)
+        CfnOutput(self, "AlarmTopicArn", value=self.observability.alarm_topic.topic_arn)

@@ -1,0 +1,141 @@
+"""Build the Lambda deps layer without Docker: ``pip install --target`` for the Lambda platform.
+
+Usage: ``python layers/deps/build.py [--force]`` (``make layer``). The layer lands in
+``build/deps-layer/python``; a stamp file keyed on the requirements, platform and Python version
+makes a second run a no-op. The CDK app calls ``ensure_layer()`` before synth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import importlib.metadata
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REQUIREMENTS = Path(__file__).resolve().parent / "requirements.txt"
+LAYER_DIR = REPO_ROOT / "build" / "deps-layer"
+STAMP = REPO_ROOT / "build" / "deps-layer.stamp"
+LOCK = REPO_ROOT / "build" / "deps-layer.lock"
+
+# Must match the functions' architecture and runtime in infra/constructs (arm64, python3.11).
+PLATFORM = "manylinux2014_aarch64"
+PYTHON_VERSION = "3.11"
+# Shipped by the Lambda Python runtime itself; never copied into the layer.
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
+
+
+class LayerBuildError(RuntimeError):
+    pass
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes())
+    digest.update(f"{PLATFORM}|{PYTHON_VERSION}".encode())
+    return digest.hexdigest()
+
+
+def is_up_to_date() -> bool:
+    return (
+        STAMP.is_file()
+        and STAMP.read_text().strip() == _fingerprint()
+        and (LAYER_DIR / "python").is_dir()
+    )
+
+
+def _check_closure(site: Path) -> None:
+    """Every requirement of every installed distribution is in the layer or in the runtime."""
+    installed = {
+        canonicalize_name(dist.metadata["Name"]): dist
+        for dist in importlib.metadata.distributions(path=[str(site)])
+    }
+    missing: list[str] = []
+    environment = {"python_version": PYTHON_VERSION, "python_full_version": f"{PYTHON_VERSION}.0"}
+    for name, dist in sorted(installed.items()):
+        for raw in dist.requires or []:
+            req = Requirement(raw)
+            marker_env = {**environment, "extra": ""}
+            if req.marker is not None and not req.marker.evaluate(marker_env):
+                continue
+            dep = canonicalize_name(req.name)
+            if dep in installed or dep in RUNTIME_PROVIDED:
+                continue
+            missing.append(f"{name} requires {raw}")
+    if missing:
+        raise LayerBuildError(
+            "deps layer is incomplete; add these to layers/deps/requirements.txt:\n  " + "\n  ".join(missing)
+        )
+
+
+@contextlib.contextmanager
+def _exclusive() -> Iterator[None]:
+    """One build at a time (parallel test workers synthesize at once)."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build(force: bool = False) -> Path:
+    """Build the layer if needed and return its directory (the asset for the DepsLayer)."""
+    if not force and is_up_to_date():
+        return LAYER_DIR
+    with _exclusive():
+        if not force and is_up_to_date():  # another process built it while we waited
+            return LAYER_DIR
+        _build()
+    return LAYER_DIR
+
+
+def _build() -> None:
+    staging = LAYER_DIR.with_name("deps-layer.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    site = staging / "python"
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--no-deps", "--only-binary=:all:", "--no-compile",
+        "--platform", PLATFORM, "--implementation", "cp", "--python-version", PYTHON_VERSION,
+        "--target", str(site), "-r", str(REQUIREMENTS),
+    ]  # fmt: skip
+    try:
+        subprocess.run(command, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise LayerBuildError(
+            f"pip could not build the deps layer ({exc}); command: {' '.join(command)}"
+        ) from exc
+    for cache in site.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    _check_closure(site)
+    shutil.rmtree(LAYER_DIR, ignore_errors=True)
+    staging.rename(LAYER_DIR)
+    STAMP.write_text(_fingerprint() + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="rebuild even if the stamp is current")
+    args = parser.parse_args()
+    up_to_date = not args.force and is_up_to_date()
+    try:
+        path = build(force=args.force)
+    except LayerBuildError as exc:
+        sys.exit(f"error: {exc}")
+    print(f"deps layer {'up to date' if up_to_date else 'built'}: {path.relative_to(REPO_ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

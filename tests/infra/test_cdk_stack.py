@@ -1,0 +1,596 @@
+"""The synthesized cloud stack against docs/architecture.md (the seam) and DESIGN.md's habits.
+
+Expected values are written out here from the doc, not imported from infra/, so a drift in either
+shows up as a failure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+from synthesized_stack import Synthesized
+
+pytestmark = pytest.mark.infra
+
+FUNCTIONS = {"ingest_settlement", "score_application", "disburse", "apply_repayment"}
+ROUTES = {
+    ("GET", "/v1/unmatched"): "ingest_settlement",
+    ("GET", "/v1/credit-line"): "score_application",
+    ("POST", "/v1/applications"): "score_application",
+    ("GET", "/v1/applications/{application_id}"): "score_application",
+    ("GET", "/v1/reviews"): "score_application",
+    ("POST", "/v1/reviews/{application_id}/decision"): "score_application",
+    ("GET", "/v1/loans"): "apply_repayment",
+    ("GET", "/v1/loans/{loan_id}"): "apply_repayment",
+    ("POST", "/v1/loans/{loan_id}/repayments"): "apply_repayment",
+    ("GET", "/v1/repayments/{repayment_id}"): "apply_repayment",
+    ("POST", "/v1/loans/{loan_id}/extension"): "apply_repayment",
+}
+COMMON_ENV = {
+    "TABLE_NAME",
+    "IDEMPOTENCY_TABLE_NAME",
+    "SCF_CLOCK",
+    "POLICY_TIMEZONE",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "LOG_LEVEL",
+}
+BANK_ENV = {"LENDER_ACCOUNT", "BANK_ADAPTERS", "SIMULATED_BANK_URL"}
+ENVIRONMENT = {
+    "ingest_settlement": COMMON_ENV | {"INBOX_BUCKET", "BANK_ACCOUNTS"},
+    "score_application": COMMON_ENV,
+    "disburse": COMMON_ENV | BANK_ENV,
+    "apply_repayment": COMMON_ENV | BANK_ENV,
+}
+# queue construct path -> (consuming function, batch size)
+QUEUE_TRIGGERS = {
+    "Scf/Ingest/SettlementFilesQueue": ("ingest_settlement", 1),
+    "Scf/Disbursement/DisbursementsQueue": ("disburse", 10),
+    "Scf/Repayment/RepaymentsQueue": ("apply_repayment", 10),
+}
+ITEM_ACTIONS = {
+    f"dynamodb:{action}"
+    for action in [
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "ConditionCheckItem",
+        "DescribeTable",
+    ]
+}
+DATA_SERVICES = ("dynamodb:", "s3:", "sqs:", "kms:", "sns:")
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def references(value: Any) -> Iterator[str]:
+    """Logical ids that `value` refers to (Ref / Fn::GetAtt), at any depth."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            yield value["Ref"]
+            return
+        if set(value) == {"Fn::GetAtt"}:
+            yield value["Fn::GetAtt"][0]
+            return
+        for item in value.values():
+            yield from references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from references(item)
+
+
+def path_of(resource: dict[str, Any]) -> str:
+    return str(resource["Metadata"]["aws:cdk:path"]).removesuffix("/Resource")
+
+
+def by_path(synthesized: Synthesized, path: str) -> tuple[str, dict[str, Any]]:
+    found = [(lid, r) for lid, r in synthesized.resources.items() if path_of(r) == path]
+    assert len(found) == 1, f"expected one resource at {path}, found {[lid for lid, _ in found]}"
+    return found[0]
+
+
+def function_names(synthesized: Synthesized) -> dict[str, str]:
+    """Logical id -> scf:function tag of the project's functions (not CDK-internal ones)."""
+    names = {}
+    for lid, resource in synthesized.of_type("AWS::Lambda::Function").items():
+        tags = {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+        if "scf:function" in tags:
+            assert resource["Metadata"]["scf:function"] == tags["scf:function"]
+            names[lid] = tags["scf:function"]
+    return names
+
+
+def statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(policy_document["Statement"])
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def role_statements(synthesized: Synthesized, role_logical_id: str) -> list[dict[str, Any]]:
+    found = []
+    for resource in synthesized.of_type("AWS::IAM::Policy").values():
+        if role_logical_id in set(references(resource["Properties"]["Roles"])):
+            found.extend(statements(resource["Properties"]["PolicyDocument"]))
+    role = synthesized.resources[role_logical_id]["Properties"]
+    for inline in role.get("Policies", []):
+        found.extend(statements(inline["PolicyDocument"]))
+    return found
+
+
+def actions_of(statement_list: list[dict[str, Any]]) -> set[str]:
+    return {action for s in statement_list if s["Effect"] == "Allow" for action in as_list(s["Action"])}
+
+
+def function_role(synthesized: Synthesized, name: str) -> str:
+    lid = next(lid for lid, n in function_names(synthesized).items() if n == name)
+    return next(references(synthesized.resources[lid]["Properties"]["Role"]))
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def test_business_table_keys_gsi_stream_ttl_pitr(synthesized: Synthesized, template: Any) -> None:
+    _, table = by_path(synthesized, "Scf/Data/Table")
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": Match.array_with(
+                [
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                    {"AttributeName": "gsi1pk", "AttributeType": "S"},
+                    {"AttributeName": "gsi1sk", "AttributeType": "S"},
+                ]
+            ),
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "gsi1",
+                    "KeySchema": [
+                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "BillingMode": "PAY_PER_REQUEST",
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    )
+    props = table["Properties"]
+    assert props["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
+    assert table["DeletionPolicy"] == "Retain"
+
+
+def test_idempotency_table_has_powertools_layout(synthesized: Synthesized) -> None:
+    _, table = by_path(synthesized, "Scf/Data/IdempotencyTable")
+    props = table["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+
+
+# --- queues ----------------------------------------------------------------------------------
+
+
+def dead_letter_queues(synthesized: Synthesized) -> set[str]:
+    return {
+        next(references(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]))
+        for q in synthesized.of_type("AWS::SQS::Queue").values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+
+
+def test_every_work_queue_has_a_dlq_after_five_receives(synthesized: Synthesized) -> None:
+    queues = synthesized.of_type("AWS::SQS::Queue")
+    dlqs = dead_letter_queues(synthesized)
+    work_queues = {lid for lid in queues if lid not in dlqs}
+    assert {path_of(queues[lid]) for lid in work_queues} == set(QUEUE_TRIGGERS)
+    assert len(dlqs) == len(work_queues) == 3
+    for lid in work_queues:
+        assert queues[lid]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+    for lid in dlqs:
+        assert queues[lid]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_every_dlq_has_an_alarm_to_the_encrypted_topic(synthesized: Synthesized) -> None:
+    topics = synthesized.of_type("AWS::SNS::Topic")
+    assert len(topics) == 1
+    (topic_id, topic) = next(iter(topics.items()))
+    key_id = next(references(topic["Properties"]["KmsMasterKeyId"]))
+    assert synthesized.resources[key_id]["Properties"]["EnableKeyRotation"] is True
+    alarms = synthesized.of_type("AWS::CloudWatch::Alarm").values()
+    for dlq in dead_letter_queues(synthesized):
+        matching = [
+            a["Properties"]
+            for a in alarms
+            if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+            and dlq in set(references(a["Properties"]["Dimensions"]))
+        ]
+        assert len(matching) == 1, f"no alarm on DLQ {dlq}"
+        alarm = matching[0]
+        assert alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert topic_id in set(references(alarm["AlarmActions"]))
+
+
+def test_every_function_has_an_errors_alarm(synthesized: Synthesized) -> None:
+    alarmed = {
+        target
+        for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "Errors" and a["Properties"].get("Namespace") == "AWS/Lambda"
+        for target in references(a["Properties"]["Dimensions"])
+    }
+    assert set(function_names(synthesized)) <= alarmed
+
+
+def test_queues_are_encrypted_and_tls_only(synthesized: Synthesized) -> None:
+    queues = synthesized.of_type("AWS::SQS::Queue")
+    for lid, queue in queues.items():
+        props = queue["Properties"]
+        assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, lid
+    denied_without_tls: set[str] = set()
+    for policy in synthesized.of_type("AWS::SQS::QueuePolicy").values():
+        for statement in statements(policy["Properties"]["PolicyDocument"]):
+            if statement["Effect"] == "Deny" and statement.get("Condition") == {
+                "Bool": {"aws:SecureTransport": "false"}
+            }:
+                denied_without_tls.update(references(policy["Properties"]["Queues"]))
+    assert denied_without_tls == set(queues)
+
+
+def test_event_source_mappings_report_batch_item_failures(synthesized: Synthesized, template: Any) -> None:
+    template.resource_count_is("AWS::Lambda::EventSourceMapping", 3)
+    template.all_resources_properties(
+        "AWS::Lambda::EventSourceMapping", {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    )
+    names = function_names(synthesized)
+    functions = synthesized.of_type("AWS::Lambda::Function")
+    seen = {}
+    for mapping in synthesized.of_type("AWS::Lambda::EventSourceMapping").values():
+        props = mapping["Properties"]
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        queue_id = next(references(props["EventSourceArn"]))
+        function_id = next(references(props["FunctionName"]))
+        queue = synthesized.resources[queue_id]
+        seen[path_of(queue)] = (names[function_id], props["BatchSize"])
+        # DESIGN.md section 5: visibility timeout >= 6 x the function timeout
+        timeout = functions[function_id]["Properties"]["Timeout"]
+        assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeout
+    assert seen == QUEUE_TRIGGERS
+
+
+# --- inbox bucket ----------------------------------------------------------------------------
+
+
+def test_buckets_are_encrypted_tls_only_private_and_the_inbox_versioned(synthesized: Synthesized) -> None:
+    buckets = synthesized.of_type("AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for lid, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], lid
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
+    tls_only = set()
+    for policy in synthesized.of_type("AWS::S3::BucketPolicy").values():
+        for statement in statements(policy["Properties"]["PolicyDocument"]):
+            if statement["Effect"] == "Deny" and statement.get("Condition") == {
+                "Bool": {"aws:SecureTransport": "false"}
+            }:
+                tls_only.update(references(policy["Properties"]["Bucket"]))
+    assert tls_only == set(buckets)
+    _, inbox = by_path(synthesized, "Scf/Ingest/InboxBucket")
+    assert inbox["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    logs_id, _ = by_path(synthesized, "Scf/Ingest/AccessLogsBucket")
+    assert next(references(inbox["Properties"]["LoggingConfiguration"]["DestinationBucketName"])) == logs_id
+
+
+def test_inbox_notifies_the_settlement_queue_but_never_for_reports(synthesized: Synthesized) -> None:
+    inbox_id, _ = by_path(synthesized, "Scf/Ingest/InboxBucket")
+    queue_id, _ = by_path(synthesized, "Scf/Ingest/SettlementFilesQueue")
+    (notifications,) = synthesized.of_type("Custom::S3BucketNotifications").values()
+    props = notifications["Properties"]
+    assert next(references(props["BucketName"])) == inbox_id
+    configurations = props["NotificationConfiguration"]["QueueConfigurations"]
+    prefixes = set()
+    for configuration in configurations:
+        assert configuration["Events"] == ["s3:ObjectCreated:*"]
+        assert next(references(configuration["QueueArn"])) == queue_id
+        (rule,) = configuration["Filter"]["Key"]["FilterRules"]
+        assert rule["Name"] == "prefix"
+        prefixes.add(rule["Value"])
+    # the platform and every bank of scf:bankAccounts in cdk.json; never a prefix reports/ falls under
+    assert prefixes == {"platform/", "SIMBANK/"}
+    assert not any("reports/".startswith(p) or p.startswith("reports/") for p in prefixes)
+    assert not any(k in props["NotificationConfiguration"] for k in ("LambdaFunctionConfigurations",))
+
+
+# --- API -------------------------------------------------------------------------------------
+
+
+def api_paths(synthesized: Synthesized) -> dict[str, str]:
+    """ApiGateway::Resource logical id -> full path, rebuilt from PathPart / ParentId."""
+    resources = synthesized.of_type("AWS::ApiGateway::Resource")
+
+    def full_path(lid: str) -> str:
+        props = resources[lid]["Properties"]
+        parent = props["ParentId"]
+        prefix = full_path(parent["Ref"]) if "Ref" in parent else ""
+        return f"{prefix}/{props['PathPart']}"
+
+    return {lid: full_path(lid) for lid in resources}
+
+
+def test_every_method_requires_a_cognito_token(synthesized: Synthesized, template: Any) -> None:
+    template.all_resources_properties("AWS::ApiGateway::Method", {"AuthorizationType": "COGNITO_USER_POOLS"})
+    methods = synthesized.of_type("AWS::ApiGateway::Method")
+    (authorizer_id, authorizer) = next(iter(synthesized.of_type("AWS::ApiGateway::Authorizer").items()))
+    assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
+    assert methods
+    for lid, method in methods.items():
+        props = method["Properties"]
+        if props["HttpMethod"] == "OPTIONS":
+            continue
+        assert props["AuthorizationType"] == "COGNITO_USER_POOLS", lid
+        assert next(references(props["AuthorizerId"])) == authorizer_id
+
+
+def test_user_pool_has_supplier_id_and_ops_group(synthesized: Synthesized) -> None:
+    (pool,) = synthesized.of_type("AWS::Cognito::UserPool").values()
+    schema = {a["Name"]: a for a in pool["Properties"]["Schema"]}
+    assert schema["supplier_id"]["AttributeDataType"] == "String"
+    assert schema["supplier_id"]["Mutable"] is False
+    (group,) = synthesized.of_type("AWS::Cognito::UserPoolGroup").values()
+    assert group["Properties"]["GroupName"] == "ops"
+    (client,) = synthesized.of_type("AWS::Cognito::UserPoolClient").values()
+    assert "custom:supplier_id" not in client["Properties"]["WriteAttributes"]
+
+
+def test_routes_are_exactly_the_documented_ones(synthesized: Synthesized) -> None:
+    paths = api_paths(synthesized)
+    names = function_names(synthesized)
+    routes = {}
+    for method in synthesized.of_type("AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        integration = props["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert integration["IntegrationHttpMethod"] == "POST"
+        targets = [lid for lid in references(integration["Uri"]) if lid in names]
+        assert len(targets) == 1
+        routes[(props["HttpMethod"], paths[props["ResourceId"]["Ref"]])] = names[targets[0]]
+    assert routes == ROUTES
+
+
+def test_posts_require_an_idempotency_key_and_the_validator_is_on(synthesized: Synthesized) -> None:
+    (validator_id, validator) = next(iter(synthesized.of_type("AWS::ApiGateway::RequestValidator").items()))
+    assert validator["Properties"]["ValidateRequestParameters"] is True
+    for method in synthesized.of_type("AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        assert next(references(props["RequestValidatorId"])) == validator_id
+        if props["HttpMethod"] == "POST":
+            assert props["RequestParameters"]["method.request.header.Idempotency-Key"] is True
+
+
+def test_stage_has_access_logs_and_throttling(synthesized: Synthesized) -> None:
+    (stage,) = synthesized.of_type("AWS::ApiGateway::Stage").values()
+    props = stage["Properties"]
+    log_group = next(references(props["AccessLogSetting"]["DestinationArn"]))
+    assert synthesized.resources[log_group]["Type"] == "AWS::Logs::LogGroup"
+    assert json.loads(props["AccessLogSetting"]["Format"])["requestId"] == "$context.requestId"
+    (settings,) = props["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
+    assert settings["LoggingLevel"] in {"ERROR", "INFO"}
+    assert settings["DataTraceEnabled"] is False
+
+
+# --- functions -------------------------------------------------------------------------------
+
+
+def test_four_functions_with_runtime_layers_and_log_retention(synthesized: Synthesized) -> None:
+    names = function_names(synthesized)
+    assert sorted(names.values()) == sorted(FUNCTIONS)
+    layers = synthesized.of_type("AWS::Lambda::LayerVersion")
+    assert {path_of(layer) for layer in layers.values()} == {"Scf/SharedLayer", "Scf/DepsLayer"}
+    for lid, name in names.items():
+        resource = synthesized.resources[lid]
+        props = resource["Properties"]
+        assert props["Handler"] == "handler.handler"
+        assert props["Runtime"] == "python3.11"
+        assert props["Architectures"] == ["arm64"]
+        assert set(references(props["Layers"])) == set(layers)
+        assert resource["Metadata"]["scf:code-path"] == f"functions/{name}"
+        log_group = synthesized.resources[next(references(props["LoggingConfig"]["LogGroup"]))]
+        assert log_group["Properties"]["RetentionInDays"] > 0
+    for lid, log_group in synthesized.of_type("AWS::Logs::LogGroup").items():
+        assert log_group["Properties"].get("RetentionInDays"), f"{lid} keeps logs forever"
+
+
+def test_function_environment_is_exactly_the_documented_one(synthesized: Synthesized) -> None:
+    table_id, _ = by_path(synthesized, "Scf/Data/Table")
+    idempotency_id, _ = by_path(synthesized, "Scf/Data/IdempotencyTable")
+    inbox_id, _ = by_path(synthesized, "Scf/Ingest/InboxBucket")
+    for lid, name in function_names(synthesized).items():
+        env = synthesized.resources[lid]["Properties"]["Environment"]["Variables"]
+        assert set(env) == ENVIRONMENT[name], name
+        assert env["TABLE_NAME"] == {"Ref": table_id}
+        assert env["IDEMPOTENCY_TABLE_NAME"] == {"Ref": idempotency_id}
+        assert env["SCF_CLOCK"] == "system"
+        assert env["POLICY_TIMEZONE"] == "Asia/Shanghai"
+        assert env["POWERTOOLS_SERVICE_NAME"] == name
+        if "INBOX_BUCKET" in env:
+            assert env["INBOX_BUCKET"] == {"Ref": inbox_id}
+            assert json.loads(env["BANK_ACCOUNTS"]) == {"SIMBANK": ["LENDER-OPS-001"]}
+        if "LENDER_ACCOUNT" in env:
+            assert set(json.loads(env["LENDER_ACCOUNT"])) == {"bank_code", "account_number", "name"}
+            assert json.loads(env["BANK_ADAPTERS"])["default"] == "simulated"
+            assert env["SIMULATED_BANK_URL"].startswith("http")
+
+
+# --- IAM -------------------------------------------------------------------------------------
+
+
+def test_no_wildcard_actions_and_no_star_resource_on_data(synthesized: Synthesized) -> None:
+    documents = [p["Properties"]["PolicyDocument"] for p in synthesized.of_type("AWS::IAM::Policy").values()]
+    for role in synthesized.of_type("AWS::IAM::Role").values():
+        documents.extend(inline["PolicyDocument"] for inline in role["Properties"].get("Policies", []))
+    assert documents
+    for document in documents:
+        for statement in statements(document):
+            if statement["Effect"] != "Allow":
+                continue
+            for action in as_list(statement["Action"]):
+                assert "*" not in action, f"wildcard action {action}"
+            if any(a.startswith(DATA_SERVICES) for a in as_list(statement["Action"])):
+                assert "*" not in as_list(statement["Resource"]), statement
+
+
+def test_each_function_gets_only_what_it_uses(synthesized: Synthesized) -> None:
+    inbox_id, _ = by_path(synthesized, "Scf/Ingest/InboxBucket")
+    table_id, _ = by_path(synthesized, "Scf/Data/Table")
+    idempotency_id, _ = by_path(synthesized, "Scf/Data/IdempotencyTable")
+    own_queue = {name: path for path, (name, _) in QUEUE_TRIGGERS.items()}
+    for name in FUNCTIONS:
+        granted = role_statements(synthesized, function_role(synthesized, name))
+        actions = actions_of(granted)
+        dynamodb_actions = {a for a in actions if a.startswith("dynamodb:")}
+        assert {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+        } <= dynamodb_actions
+        assert dynamodb_actions <= ITEM_ACTIONS, "no Scan, no table or stream management for functions"
+        for statement in granted:
+            if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
+                assert set(references(statement["Resource"])) <= {table_id, idempotency_id}
+        assert "sqs:SendMessage" not in actions, "events leave through the outbox, not from functions"
+        s3_actions = {a for a in actions if a.startswith("s3:")}
+        if name == "ingest_settlement":
+            assert s3_actions == {"s3:GetObject", "s3:PutObject"}
+            (put,) = [s for s in granted if "s3:PutObject" in as_list(s["Action"])]
+            (resource,) = as_list(put["Resource"])
+            assert resource["Fn::Join"][1][-1] == "/reports/*"
+            assert inbox_id in set(references(resource))
+        else:
+            assert not s3_actions
+        consumed = {
+            path_of(synthesized.resources[lid])
+            for s in granted
+            if "sqs:ReceiveMessage" in as_list(s["Action"])
+            for lid in references(s["Resource"])
+        }
+        assert consumed == ({own_queue[name]} if name in own_queue else set())
+
+
+# --- outbox pipes ----------------------------------------------------------------------------
+
+
+def test_outbox_pipes_carry_the_documented_filter(synthesized: Synthesized) -> None:
+    table_id, _ = by_path(synthesized, "Scf/Data/Table")
+    pipes = synthesized.of_type("AWS::Pipes::Pipe")
+    assert {path_of(p) for p in pipes.values()} == {"Scf/Disbursement/OutboxPipe", "Scf/Repayment/OutboxPipe"}
+    for pipe in pipes.values():
+        props = pipe["Properties"]
+        target = "disbursements" if path_of(pipe).startswith("Scf/Disbursement") else "repayments"
+        assert props["Source"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+        queue_path = (
+            "Scf/Disbursement/DisbursementsQueue"
+            if target == "disbursements"
+            else "Scf/Repayment/RepaymentsQueue"
+        )
+        assert path_of(synthesized.resources[next(references(props["Target"]))]) == queue_path
+        assert "InputTemplate" not in props.get("TargetParameters", {})
+        (pattern,) = props["SourceParameters"]["FilterCriteria"]["Filters"]
+        assert json.loads(pattern["Pattern"]) == {
+            "eventName": ["INSERT"],
+            "dynamodb": {"NewImage": {"kind": {"S": ["OUTBOX"]}, "target": {"S": [target]}}},
+        }
+        granted = role_statements(synthesized, next(references(props["RoleArn"])))
+        assert actions_of(granted) == {
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+            "sqs:SendMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+        }
+        for statement in granted:
+            assert statement["Resource"] != "*"
+
+
+# --- cdk-nag and tags ------------------------------------------------------------------------
+
+
+def test_cdk_nag_has_no_unacknowledged_finding_and_every_acknowledgment_has_a_reason(
+    synthesized: Synthesized,
+) -> None:
+    report = synthesized.validation_report()
+    (plugin,) = report["pluginReports"]
+    assert plugin["pluginName"] == "AwsSolutions"
+    assert plugin["conclusion"] == "success"
+    assert plugin["violations"] == []
+    acknowledged = plugin["suppressedViolations"]
+    assert acknowledged, "the report lists the acknowledged findings"
+    for finding in acknowledged:
+        assert finding["acknowledgedId"] == f"AwsSolutions::{finding['ruleName']}"
+        assert len(finding["reason"].strip()) >= 40, finding["ruleName"]
+
+
+def test_acknowledgments_are_documented_in_the_decision_record(synthesized: Synthesized) -> None:
+    from infra.constructs.common import REPO_ROOT
+
+    record = (REPO_ROOT / "docs" / "decisions" / "0002-cloud-stack.md").read_text()
+    for finding in synthesized.validation_report()["pluginReports"][0]["suppressedViolations"]:
+        rule = finding["ruleName"].split("[")[0]
+        assert rule in record, f"{rule} is acknowledged but not explained in docs/decisions/0002"
+
+
+def test_every_taggable_resource_is_tagged_with_the_project(synthesized: Synthesized) -> None:
+    for lid, resource in synthesized.of_type("AWS::Lambda::Function").items():
+        tags = {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+        assert tags.get("project") == "scf", lid
+    for resource_type in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket"):
+        for lid, resource in synthesized.of_type(resource_type).items():
+            tags = {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+            assert tags.get("project") == "scf", lid
+
+
+def test_code_assets_are_small_and_clean(synthesized: Synthesized) -> None:
+    """DESIGN.md section 7: an asset must never carry a virtual environment or caches."""
+    asset_dirs = {
+        resource["Metadata"]["aws:asset:path"]
+        for resource in synthesized.resources.values()
+        if "aws:asset:path" in resource.get("Metadata", {})
+    }
+    assert len(asset_dirs) >= 3  # the layers and the function code
+    for asset in asset_dirs:
+        files = [p for p in (synthesized.outdir / asset).rglob("*") if p.is_file()]
+        assert files, f"{asset} is empty"
+        assert sum(p.stat().st_size for p in files) < 50 * 1024 * 1024, asset
+        assert not any(
+            part in {"__pycache__", ".mypy_cache", ".venv", "site-packages"}
+            for p in files
+            for part in p.parts
+        )
