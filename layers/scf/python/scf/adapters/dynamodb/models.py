@@ -131,7 +131,9 @@ class ApplicationItem(BaseItem):
     review = JSONAttribute(null=True)  # {decision, note, by, at}
     created_at = UnicodeAttribute()
     decided_at = UnicodeAttribute(null=True)
-    gsi1pk = UnicodeAttribute(null=True)
+    request_hash = UnicodeAttribute(null=True)  # canonical request body: idempotent retries compare it
+    response = JSONAttribute(null=True)  # the first answer, returned again to a retry with the same key
+    gsi1pk = UnicodeAttribute(null=True)  # REVIEW#PENDING, then REVIEW#DECIDED#<application_id>
     gsi1sk = UnicodeAttribute(null=True)
     by_review = Gsi1()
 
@@ -165,6 +167,7 @@ class LoanItem(BaseItem):
     interest_paid_minor = NumberAttribute(default=0)
     penalty_paid_minor = NumberAttribute(default=0)
     principal_changes = JSONAttribute(default=list)
+    extension_request = UnicodeAttribute(null=True)  # hash of the Idempotency-Key that extended it
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     gsi1pk = UnicodeAttribute()
@@ -196,6 +199,7 @@ class RepaymentItem(BaseItem):
     value_date = UnicodeAttribute(null=True)
     bank_payment_id = UnicodeAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)
+    request_hash = UnicodeAttribute(null=True)  # sha256 of the API request (Idempotency-Key reuse check)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     gsi1pk = UnicodeAttribute()
@@ -237,6 +241,8 @@ class PaymentItem(BaseItem):
     currency = UnicodeAttribute()
     bank_code = UnicodeAttribute()
     bank_reference = UnicodeAttribute(null=True)
+    value_date = UnicodeAttribute(null=True)  # the bank's value date once SETTLED
+    reason = UnicodeAttribute(null=True)  # the bank's reason when REJECTED
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 

@@ -1,0 +1,264 @@
+"""DynamoDB side of decisions: one BatchGetItem per snapshot, one write per decision
+(docs/access-patterns.md)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from scf.adapters.dynamodb.models import (
+    ApplicationItem,
+    ExposureItem,
+    LoanItem,
+    OutboxItem,
+    PoolItem,
+    SupplierItem,
+)
+from scf.adapters.dynamodb.transactions import (
+    CONDITION_FAILED,
+    TRANSACTION_CONFLICT,
+    batch_get,
+    cancellation_codes,
+    connection,
+    decode_token,
+    encode_token,
+    is_condition_failure,
+)
+from scf.domain.decision import REVIEW
+from scf.domain.money import format_amount
+from scf.domain.pool import Pool
+from scf.events import LOAN_APPROVED, OUTBOX_TTL_SECONDS, TARGET_OF
+from scf.service.credit import (
+    ApplicationExists,
+    ApplicationRecord,
+    NewLoan,
+    Reservation,
+    ReservationConflict,
+    Snapshot,
+    SupplierProfile,
+)
+
+REVIEW_PENDING = "REVIEW#PENDING"
+
+
+def review_done_pk(application_id: str) -> str:
+    """gsi1pk of a reviewed application: ops can find it again by id (idempotent review retries)."""
+    return f"REVIEW#DECIDED#{application_id}"
+
+
+def _record(item: ApplicationItem) -> ApplicationRecord:
+    return ApplicationRecord(
+        application_id=item.application_id,
+        supplier_id=item.supplier_id,
+        status=item.status,
+        amount_minor=int(item.amount_minor),
+        currency=item.currency,
+        term_days=int(item.term_days),
+        grade=item.grade,
+        annual_rate=item.annual_rate,
+        reasons=list(item.reasons or []),
+        policy_version=item.policy_version,
+        inputs=dict(item.inputs or {}),
+        created_at=item.created_at,
+        decided_at=item.decided_at or item.created_at,
+        request_hash=item.request_hash or "",
+        loan_id=item.loan_id,
+        review=item.review,
+        response=item.response,
+    )
+
+
+def _item(record: ApplicationRecord) -> ApplicationItem:
+    pk, sk = ApplicationItem.key(record.supplier_id, record.application_id)
+    in_review = record.status == REVIEW
+    return ApplicationItem(
+        pk,
+        sk,
+        application_id=record.application_id,
+        supplier_id=record.supplier_id,
+        status=record.status,
+        amount_minor=record.amount_minor,
+        currency=record.currency,
+        term_days=record.term_days,
+        grade=record.grade,
+        annual_rate=record.annual_rate,
+        reasons=record.reasons,
+        loan_id=record.loan_id,
+        policy_version=record.policy_version,
+        inputs=record.inputs,
+        review=record.review,
+        created_at=record.created_at,
+        decided_at=record.decided_at,
+        request_hash=record.request_hash,
+        response=record.response,
+        gsi1pk=REVIEW_PENDING
+        if in_review
+        else (review_done_pk(record.application_id) if record.review else None),
+        gsi1sk=f"{record.created_at}#{record.application_id}"
+        if in_review
+        else (record.decided_at if record.review else None),
+    )
+
+
+class DynamoCreditRepository:
+    def snapshot(self, supplier_id: str, currency: str, application_id: str | None) -> Snapshot:
+        supplier_key = SupplierItem.key(supplier_id)
+        pool_key = PoolItem.key(supplier_id, currency)
+        exposure_key = ExposureItem.key(supplier_id, currency)
+        keys = [supplier_key, pool_key, exposure_key]
+        app_key = ApplicationItem.key(supplier_id, application_id) if application_id else None
+        if app_key:
+            keys.append(app_key)
+        found = batch_get(keys)
+        supplier = SupplierItem.from_raw_data(found[supplier_key]) if supplier_key in found else None
+        pool = PoolItem.from_raw_data(found[pool_key]) if pool_key in found else None
+        exposure = ExposureItem.from_raw_data(found[exposure_key]) if exposure_key in found else None
+        application = ApplicationItem.from_raw_data(found[app_key]) if app_key and app_key in found else None
+        return Snapshot(
+            supplier=SupplierProfile(supplier.status, bool(supplier.account_verified)) if supplier else None,
+            pool=Pool.from_state(pool.state) if pool else Pool(),
+            pool_version=pool.version if pool else None,
+            exposure_minor=int(exposure.principal_minor or 0) if exposure else 0,
+            overdue_loans=int(exposure.overdue_loans or 0) if exposure else 0,
+            application=_record(application) if application else None,
+        )
+
+    def save_application(self, record: ApplicationRecord) -> None:
+        try:
+            _item(record).save(condition=ApplicationItem.pk.does_not_exist())
+        except PutError as exc:
+            if is_condition_failure(exc):
+                raise ApplicationExists(record.application_id) from exc
+            raise
+
+    def approve(
+        self, record: ApplicationRecord, loan: NewLoan, reservation: Reservation, *, from_review: bool
+    ) -> None:
+        """One TransactWriteItems: application, loan, reservation, pool and supplier checks, outbox."""
+        assert record.loan_id is not None
+        now = loan.created_at
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                app_item = _item(record)
+                if from_review:
+                    tx.save(app_item, condition=ApplicationItem.status == REVIEW)
+                else:
+                    tx.save(app_item, condition=ApplicationItem.pk.does_not_exist())
+                tx.save(_loan_item(loan), condition=LoanItem.pk.does_not_exist())
+                exposure = ExposureItem(*ExposureItem.key(reservation.supplier_id, reservation.currency))
+                tx.update(
+                    exposure,
+                    actions=[
+                        ExposureItem.principal_minor.set(
+                            (ExposureItem.principal_minor | 0) + reservation.amount_minor
+                        ),
+                        ExposureItem.supplier_id.set(reservation.supplier_id),
+                        ExposureItem.currency.set(reservation.currency),
+                        ExposureItem.updated_at.set(now),
+                    ],
+                    # Overcommitment is impossible: the reservation fits under the limit computed
+                    # from the pool read, and that pool has not changed since.
+                    condition=(
+                        ExposureItem.principal_minor.does_not_exist()
+                        | (ExposureItem.principal_minor <= reservation.limit_minor - reservation.amount_minor)
+                    )
+                    & (ExposureItem.overdue_loans.does_not_exist() | (ExposureItem.overdue_loans == 0)),
+                )
+                tx.condition_check(
+                    PoolItem,
+                    *PoolItem.key(reservation.supplier_id, reservation.currency),
+                    condition=PoolItem.version == reservation.pool_version,
+                )
+                tx.condition_check(
+                    SupplierItem,
+                    *SupplierItem.key(reservation.supplier_id),
+                    condition=SupplierItem.status == "ACTIVE",
+                )
+                tx.save(_outbox_item(loan, now))
+        except TransactWriteError as exc:
+            codes = cancellation_codes(exc)
+            if codes and codes[0] == CONDITION_FAILED and not from_review:
+                raise ApplicationExists(record.application_id) from exc
+            if any(code in (CONDITION_FAILED, TRANSACTION_CONFLICT) for code in codes):
+                raise ReservationConflict(str(codes)) from exc
+            raise
+
+    def decline_review(self, record: ApplicationRecord) -> None:
+        try:
+            _item(record).save(condition=ApplicationItem.status == REVIEW)
+        except PutError as exc:
+            if is_condition_failure(exc):
+                raise ReservationConflict("the application left REVIEW") from exc
+            raise
+
+    def get_application(self, supplier_id: str, application_id: str) -> ApplicationRecord | None:
+        try:
+            return _record(ApplicationItem.get(*ApplicationItem.key(supplier_id, application_id)))
+        except ApplicationItem.DoesNotExist:
+            return None
+
+    def find_review(self, application_id: str) -> ApplicationRecord | None:
+        """Pending reviews are few: the pending partition is read with a filter; a decided one is
+        found by its own index key. The base item is then read consistently."""
+        pending = ApplicationItem.by_review.query(
+            REVIEW_PENDING, filter_condition=ApplicationItem.application_id == application_id
+        )
+        decided = ApplicationItem.by_review.query(review_done_pk(application_id))
+        for results in (pending, decided):
+            for item in results:
+                supplier_id = str(getattr(item, "supplier_id", ""))
+                return self.get_application(supplier_id, application_id)
+        return None
+
+    def list_reviews(self, limit: int, token: str | None) -> tuple[list[ApplicationRecord], str | None]:
+        results = ApplicationItem.by_review.query(
+            REVIEW_PENDING, limit=limit, last_evaluated_key=decode_token(token)
+        )
+        records = [_record(item) for item in results if isinstance(item, ApplicationItem)]
+        return records, encode_token(results.last_evaluated_key)
+
+
+def _loan_item(loan: NewLoan) -> LoanItem:
+    pk, sk = LoanItem.key(loan.loan_id)
+    return LoanItem(
+        pk,
+        sk,
+        loan_id=loan.loan_id,
+        supplier_id=loan.supplier_id,
+        application_id=loan.application_id,
+        status="APPROVED",
+        currency=loan.currency,
+        principal_minor=loan.principal_minor,
+        outstanding_principal_minor=loan.principal_minor,
+        annual_rate=loan.annual_rate,
+        penalty_multiplier=loan.penalty_multiplier,
+        day_count=loan.day_count,
+        term_days=loan.term_days,
+        created_at=loan.created_at,
+        updated_at=loan.created_at,
+        gsi1pk=LoanItem.supplier_index_pk(loan.supplier_id),
+        gsi1sk=f"{loan.created_at}#{loan.loan_id}",
+    )
+
+
+def _outbox_item(loan: NewLoan, now: str) -> OutboxItem:
+    event_id = f"{LOAN_APPROVED}-{loan.loan_id}"
+    payload: dict[str, Any] = {
+        "loan_id": loan.loan_id,
+        "supplier_id": loan.supplier_id,
+        "amount": format_amount(loan.principal_minor),
+        "currency": loan.currency,
+    }
+    created = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    return OutboxItem(
+        *OutboxItem.key(event_id),
+        target=TARGET_OF[LOAN_APPROVED],
+        event_type=LOAN_APPROVED,
+        payload=json.dumps(payload),
+        created_at=now,
+        expires_at=created + timedelta(seconds=OUTBOX_TTL_SECONDS),
+    )

@@ -1,0 +1,78 @@
+"""Format detection from a file's first bytes, never from its name (contract section 6).
+
+Each detector looks at the head of the file and either claims it (`Detection.format`), or claims it
+but finds it unusable (`format` set, `problem` set: e.g. a documents CSV missing a column), or
+passes (`None`). Bank statement formats plug in as further detectors in `DETECTORS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from scf.adapters.files.platform_csv import (
+    DOCUMENT_COLUMNS,
+    DOCUMENTS,
+    SUPPLIER_COLUMNS,
+    SUPPLIERS,
+    header_columns,
+)
+
+HEAD_BYTES = 64 * 1024
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class Detection:
+    format: str | None
+    problem: str | None = None  # why the file cannot be processed (format may still be known)
+
+    @property
+    def usable(self) -> bool:
+        return self.format is not None and self.problem is None
+
+
+Detector = Callable[[bytes], Detection | None]
+
+
+def _first_line(head: bytes) -> str | None:
+    text = head.removeprefix(UTF8_BOM)
+    end = text.find(b"\n")
+    line = text if end < 0 else text[:end]
+    try:
+        return line.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        return None
+
+
+def detect_platform_csv(head: bytes) -> Detection | None:
+    line = _first_line(head)
+    if not line or "," not in line:
+        return None
+    columns = set(header_columns(line))
+    # A column only one of the two files has tells which file it is meant to be.
+    for name, required, signature in (
+        (DOCUMENTS, DOCUMENT_COLUMNS, {"document_id", "document_type"}),
+        (SUPPLIERS, SUPPLIER_COLUMNS, {"account_number", "account_verified"}),
+    ):
+        if columns & signature:
+            missing = [c for c in required if c not in columns]
+            if missing:
+                return Detection(name, f"the {name} CSV header lacks column(s): {', '.join(missing)}")
+            return Detection(name)
+    return None
+
+
+DETECTORS: list[Detector] = [detect_platform_csv]
+
+
+def detect(head: bytes) -> Detection:
+    for detector in DETECTORS:
+        found = detector(head)
+        if found is not None:
+            return found
+    return Detection(
+        None,
+        "unrecognised content: expected a platform CSV (suppliers or documents); "
+        "bank statement formats are not accepted yet",
+    )

@@ -1,0 +1,419 @@
+"""Use cases of the credit half: the credit line, applying for financing, manual reviews.
+
+A decision reads one snapshot (supplier profile, pool, exposure and, for an idempotent retry, the
+application itself: one BatchGetItem) and writes once: an APPROVED application, its loan, the
+exposure reservation (conditional on the limit computed from the pool read, and on that pool's
+version) and the `LoanApproved` outbox event in one transaction; a DECLINED or REVIEW application
+in one conditional put. A lost race re-reads and decides again (bounded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from scf.clock import Clock
+from scf.domain.decision import (
+    APPROVED,
+    DECLINED,
+    REVIEW,
+    ApplicationRequest,
+    Decision,
+    DecisionInputs,
+    Reason,
+    decide,
+    parse_application,
+)
+from scf.domain.money import format_amount, parse_currency
+from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
+from scf.domain.pool import CreditLine, Pool
+
+MAX_DECISION_ATTEMPTS = 4
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# A loan id: "LN" + 20 Crockford base32 characters (10 of time, 10 random): 22 characters, fits an
+# end-to-end id (<= 35) and is found in free text (remittance information) by this pattern.
+LOAN_ID_PATTERN = re.compile(r"\bLN[0-9A-HJKMNP-TV-Z]{20}\b")
+
+
+def _base32(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        value, digit = divmod(value, 32)
+        chars.append(_CROCKFORD[digit])
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str) -> str:
+    """prefix + 10 characters of milliseconds (sortable) + 10 random characters."""
+    return prefix + _base32(time.time_ns() // 1_000_000, 10) + _base32(secrets.randbits(50), 10)
+
+
+def application_id_for(supplier_id: str, idempotency_key: str) -> str:
+    """The application id of an idempotent request: the same supplier and key give the same id,
+    so the application item itself is the idempotency record (written in the decision's write)."""
+    digest = hashlib.sha256(f"{supplier_id}\x00{idempotency_key}".encode()).digest()
+    return "AP" + _base32(int.from_bytes(digest[:13], "big") >> 4, 20)
+
+
+class InvalidRequest(ValueError):
+    def __init__(self, field: str, code: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.code, self.message = field, code, message
+
+
+class IdempotencyMismatch(Exception):
+    """The same Idempotency-Key came with another body."""
+
+
+class DecisionContention(Exception):
+    """The pool or exposure kept changing under the decision; the client may retry."""
+
+
+class ReviewConflict(Exception):
+    def __init__(self, message: str, reasons: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.reasons = reasons or []
+
+
+class ReservationConflict(Exception):
+    """A condition of the approval transaction failed: re-read and decide again."""
+
+
+class ApplicationExists(Exception):
+    """The application item was written first by a concurrent request with the same key."""
+
+
+@dataclass(frozen=True)
+class SupplierProfile:
+    status: str
+    account_verified: bool
+
+
+@dataclass
+class ApplicationRecord:
+    application_id: str
+    supplier_id: str
+    status: str
+    amount_minor: int
+    currency: str
+    term_days: int
+    grade: str | None
+    annual_rate: str | None
+    reasons: list[dict[str, str]]
+    policy_version: str
+    inputs: dict[str, Any]
+    created_at: str
+    decided_at: str
+    request_hash: str
+    loan_id: str | None = None
+    review: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None  # the first answer, returned to idempotent retries
+
+    def view(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "application_id": self.application_id,
+            "status": self.status,
+            "reasons": self.reasons,
+            "amount": format_amount(self.amount_minor),
+            "currency": self.currency,
+            "term_days": self.term_days,
+            "grade": self.grade,
+            "annual_rate": self.annual_rate,
+            "policy_version": self.policy_version,
+            "decided_at": self.decided_at,
+        }
+        if self.loan_id:
+            out["loan_id"] = self.loan_id
+        if self.review:
+            out["review"] = self.review
+        return out
+
+
+@dataclass(frozen=True)
+class NewLoan:
+    loan_id: str
+    supplier_id: str
+    application_id: str
+    currency: str
+    principal_minor: int
+    annual_rate: str
+    penalty_multiplier: str
+    day_count: str
+    term_days: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Reserve `amount_minor` only while exposure <= limit - amount and the pool is unchanged."""
+
+    supplier_id: str
+    currency: str
+    amount_minor: int
+    limit_minor: int
+    pool_version: int
+
+
+@dataclass
+class Snapshot:
+    supplier: SupplierProfile | None
+    pool: Pool
+    pool_version: int | None
+    exposure_minor: int
+    overdue_loans: int
+    application: ApplicationRecord | None = None
+
+
+class CreditRepository(Protocol):
+    def snapshot(self, supplier_id: str, currency: str, application_id: str | None) -> Snapshot: ...
+    def save_application(self, record: ApplicationRecord) -> None: ...
+    def approve(
+        self, record: ApplicationRecord, loan: NewLoan, reservation: Reservation, *, from_review: bool
+    ) -> None: ...
+    def decline_review(self, record: ApplicationRecord) -> None: ...
+    def get_application(self, supplier_id: str, application_id: str) -> ApplicationRecord | None: ...
+    def find_review(self, application_id: str) -> ApplicationRecord | None: ...
+    def list_reviews(self, limit: int, token: str | None) -> tuple[list[ApplicationRecord], str | None]: ...
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _request_hash(request: ApplicationRequest) -> str:
+    return hashlib.sha256(json.dumps(request.canonical(), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class CreditService:
+    repository: CreditRepository
+    clock: Clock
+    policy: CreditPolicy = DEFAULT_POLICY
+    id_factory: Any = field(default=new_id)
+
+    # ---- credit line -------------------------------------------------------------------------
+
+    def credit_line(self, supplier_id: str, currency: Any) -> dict[str, Any]:
+        try:
+            code = parse_currency(currency)
+        except ValueError as exc:
+            raise InvalidRequest("currency", "INVALID_CURRENCY", str(exc)) from exc
+        snap = self.repository.snapshot(supplier_id, code, None)
+        line = snap.pool.credit_line(self.clock.today(), self.policy, snap.exposure_minor)
+        return credit_line_view(supplier_id, code, line, self.policy)
+
+    # ---- applications ------------------------------------------------------------------------
+
+    def apply(self, supplier_id: str, body: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
+        try:
+            request = parse_application(body, self.policy)
+        except ValueError as exc:
+            field_name = getattr(exc, "field", "body")
+            raise InvalidRequest(
+                field_name, getattr(exc, "code", "INVALID"), getattr(exc, "message", str(exc))
+            ) from exc
+        request_hash = _request_hash(request)
+        application_id = (
+            application_id_for(supplier_id, idempotency_key) if idempotency_key else self.id_factory("AP")
+        )
+        for _ in range(MAX_DECISION_ATTEMPTS):
+            snap = self.repository.snapshot(
+                supplier_id, request.currency, application_id if idempotency_key else None
+            )
+            if snap.application is not None:
+                return self._replay(snap.application, request_hash)
+            line, inputs = self._inputs(snap)
+            decision = decide(request, inputs, self.policy)
+            now = _iso(self.clock.now())
+            record = ApplicationRecord(
+                application_id=application_id,
+                supplier_id=supplier_id,
+                status=decision.status,
+                amount_minor=request.amount_minor,
+                currency=request.currency,
+                term_days=request.term_days,
+                grade=decision.grade,
+                annual_rate=str(decision.annual_rate),
+                reasons=decision.reasons_json(),
+                policy_version=decision.policy_version,
+                inputs={
+                    **inputs.to_json(),
+                    "limit": format_amount(line.limit_minor),
+                    "as_of": line.as_of.isoformat(),
+                },
+                created_at=now,
+                decided_at=now,
+                request_hash=request_hash,
+            )
+            try:
+                if decision.status == APPROVED:
+                    record.loan_id = self.id_factory("LN")
+                    record.response = record.view()
+                    self.repository.approve(
+                        record,
+                        self._loan(record, now),
+                        self._reservation(record, line, snap),
+                        from_review=False,
+                    )
+                else:
+                    record.response = record.view()
+                    self.repository.save_application(record)
+            except (ApplicationExists, ReservationConflict):
+                continue  # the next read sees the winner (replayed) or the new pool/exposure
+            return record.response
+        raise DecisionContention("the credit line changed while deciding; retry the request")
+
+    def _replay(self, stored: ApplicationRecord, request_hash: str) -> dict[str, Any]:
+        if stored.request_hash != request_hash:
+            raise IdempotencyMismatch("this Idempotency-Key was used with another request body")
+        return stored.response or stored.view()
+
+    def _inputs(self, snap: Snapshot) -> tuple[CreditLine, DecisionInputs]:
+        today = self.clock.today()
+        line = snap.pool.credit_line(today, self.policy, snap.exposure_minor)
+        inputs = DecisionInputs(
+            supplier_status=snap.supplier.status if snap.supplier else None,
+            account_verified=bool(snap.supplier and snap.supplier.account_verified),
+            overdue_loans=snap.overdue_loans,
+            available_minor=line.available_minor,
+            metrics=snap.pool.metrics(today, self.policy),
+        )
+        return line, inputs
+
+    def _loan(self, record: ApplicationRecord, now: str) -> NewLoan:
+        assert record.loan_id is not None and record.annual_rate is not None
+        return NewLoan(
+            loan_id=record.loan_id,
+            supplier_id=record.supplier_id,
+            application_id=record.application_id,
+            currency=record.currency,
+            principal_minor=record.amount_minor,
+            annual_rate=record.annual_rate,
+            penalty_multiplier=str(self.policy.penalty_multiplier),
+            day_count=self.policy.day_count,
+            term_days=record.term_days,
+            created_at=now,
+        )
+
+    @staticmethod
+    def _reservation(record: ApplicationRecord, line: CreditLine, snap: Snapshot) -> Reservation:
+        if snap.pool_version is None:  # an approval needs a limit, and a limit needs a pool
+            raise ReservationConflict("no pool")
+        return Reservation(
+            record.supplier_id, record.currency, record.amount_minor, line.limit_minor, snap.pool_version
+        )
+
+    def get_application(self, supplier_id: str, application_id: str) -> dict[str, Any] | None:
+        record = self.repository.get_application(supplier_id, application_id)
+        return None if record is None else record.view()
+
+    # ---- manual reviews ----------------------------------------------------------------------
+
+    def list_reviews(self, limit: int, token: str | None) -> dict[str, Any]:
+        records, next_token = self.repository.list_reviews(limit, token)
+        items = [{**r.view(), "supplier_id": r.supplier_id, "created_at": r.created_at} for r in records]
+        return {"items": items, "next_token": next_token}
+
+    def review(self, application_id: str, body: dict[str, Any], reviewer: str) -> dict[str, Any] | None:
+        verdict = body.get("decision")
+        if verdict not in ("APPROVE", "DECLINE"):
+            raise InvalidRequest("decision", "INVALID_VALUE", "must be APPROVE or DECLINE")
+        note = body.get("note", "")
+        if not isinstance(note, str) or len(note) > 2000:
+            raise InvalidRequest("note", "INVALID_VALUE", "must be a text of at most 2000 characters")
+        target = APPROVED if verdict == "APPROVE" else DECLINED
+        for _ in range(MAX_DECISION_ATTEMPTS):
+            record = self.repository.find_review(application_id)
+            if record is None:
+                return None
+            if record.status != REVIEW:  # already decided: a retry of the same verdict is answered again
+                if record.status == target:
+                    return record.view()
+                raise ReviewConflict(f"the application was already {record.status}")
+            now = _iso(self.clock.now())
+            review = {"decision": verdict, "note": note, "by": reviewer, "at": now}
+            if target == DECLINED:
+                decided = replace(record, status=DECLINED, review=review, decided_at=now)
+                try:
+                    self.repository.decline_review(decided)
+                except ReservationConflict:
+                    continue
+                return decided.view()
+            snap = self.repository.snapshot(record.supplier_id, record.currency, None)
+            line, inputs = self._inputs(snap)
+            request = ApplicationRequest(record.amount_minor, record.currency, record.term_days)
+            decision: Decision = decide(request, inputs, self.policy)
+            hard = [r for r in decision.reasons if _is_decline(r)]
+            if hard:
+                raise ReviewConflict(
+                    "the application cannot be approved now",
+                    [{"code": r.code, "message": r.message} for r in hard],
+                )
+            decided = replace(
+                record,
+                status=APPROVED,
+                review=review,
+                decided_at=now,
+                grade=decision.grade,
+                annual_rate=str(decision.annual_rate),
+                policy_version=decision.policy_version,
+                loan_id=self.id_factory("LN"),
+                inputs={
+                    **record.inputs,
+                    "at_approval": {**inputs.to_json(), "limit": format_amount(line.limit_minor)},
+                },
+            )
+            try:
+                self.repository.approve(
+                    decided,
+                    self._loan(decided, now),
+                    self._reservation(decided, line, snap),
+                    from_review=True,
+                )
+            except ReservationConflict:
+                continue
+            return decided.view()
+        raise DecisionContention("the credit line changed while deciding; retry the request")
+
+
+def _is_decline(reason: Reason) -> bool:
+    return reason.code in ("SUPPLIER_INACTIVE", "HAS_OVERDUE_LOAN", "AMOUNT_EXCEEDS_AVAILABLE")
+
+
+def credit_line_view(
+    supplier_id: str, currency: str, line: CreditLine, policy: CreditPolicy
+) -> dict[str, Any]:
+    return {
+        "supplier_id": supplier_id,
+        "currency": currency,
+        "as_of": line.as_of.isoformat(),
+        "stages": [
+            {
+                "stage": v.stage,
+                "open": format_amount(v.open_minor),
+                "eligible": format_amount(v.eligible_minor),
+                "ratio": str(v.ratio),
+                "amount": format_amount(v.amount_minor),
+            }
+            for v in line.stages
+        ],
+        "borrowing_base": format_amount(line.borrowing_base_minor),
+        "facility_cap": format_amount(line.facility_cap_minor),
+        "facility_cap_derivation": {
+            "goods_receipts_window_days": policy.facility_cap_window_days,
+            "goods_receipts_total": format_amount(line.receipts_cap_window_minor),
+            "share_of_receipts": str(policy.facility_cap_share_of_receipts),
+            "maximum": format_amount(policy.facility_cap_max_minor),
+        },
+        "limit": format_amount(line.limit_minor),
+        "outstanding": format_amount(line.outstanding_minor),
+        "available": format_amount(line.available_minor),
+        "policy_version": policy.policy_version,
+    }

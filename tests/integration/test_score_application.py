@@ -1,0 +1,480 @@
+"""score_application against moto: credit line, decisions, atomic reservation, idempotency, reviews."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from unittest import mock
+
+import boto3
+import botocore.client
+import pytest
+from moto import mock_aws
+
+from scf.adapters.dynamodb.models import ApplicationItem, ExposureItem, LoanItem, OutboxItem
+from scf.service.credit import LOAN_ID_PATTERN
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).parents[2]
+EVENTS = ROOT / "events"
+BUCKET = "scf-inbox"
+TABLE = "scf-business"
+SUPPLIER = "S-1001"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "score_application"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:score_application"
+    aws_request_id: str = "5b1c0d6e-0000-4000-8000-000000000002"
+
+
+CTX = LambdaContext()
+
+
+def load_handler(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_handler_t", ROOT / "functions" / name / "handler.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def create_table(client) -> None:
+    client.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi1",
+                "KeySchema": [
+                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+
+def s3_event(key: str) -> dict:
+    event = json.loads((EVENTS / "sqs_s3_object_created.json").read_text())
+    body = json.loads(event["Records"][0]["body"])
+    body["Records"][0]["s3"]["object"]["key"] = key
+    event["Records"][0]["body"] = json.dumps(body)
+    return event
+
+
+class Api:
+    def __init__(self, handler: ModuleType, ingest: ModuleType) -> None:
+        self.handler, self.ingest = handler, ingest
+
+    def drop(self, key: str, data: bytes) -> None:
+        boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
+        assert self.ingest.handler(s3_event(key), CTX) == {"batchItemFailures": []}
+
+    def call(self, template: str, *, body=None, claims=None, path=None, query=None, key="k-1", raw_body=None):
+        event = json.loads((EVENTS / template).read_text())
+        if body is not None or raw_body is not None:
+            event["body"] = raw_body if raw_body is not None else json.dumps(body)
+        if claims is not None:
+            event["requestContext"]["authorizer"]["claims"] = claims
+        if path is not None:
+            event["path"] = path
+            event["pathParameters"] = {"application_id": path.split("/")[3]}
+        if query is not None:
+            event["queryStringParameters"] = query
+        if "Idempotency-Key" in event["headers"]:
+            if key is None:
+                event["headers"].pop("Idempotency-Key")
+            else:
+                event["headers"]["Idempotency-Key"] = key
+        answer = self.handler.handler(event, CTX)
+        return answer["statusCode"], json.loads(answer["body"])
+
+    def apply(self, amount: str, *, key: str | None = "k-1", supplier: str = SUPPLIER, term: int = 30):
+        return self.call(
+            "apigw_post_application.json",
+            body={"amount": amount, "currency": "CNY", "term_days": term},
+            claims=supplier_claims(supplier),
+            key=key,
+        )
+
+    def credit_line(self, supplier: str = SUPPLIER):
+        return self.call("apigw_get_credit_line.json", claims=supplier_claims(supplier))
+
+
+def loans() -> list[LoanItem]:
+    return list(LoanItem.scan(LoanItem.sk == "LOAN"))
+
+
+def applications() -> list[ApplicationItem]:
+    return list(ApplicationItem.scan(ApplicationItem.sk.startswith("APP#")))
+
+
+def supplier_claims(supplier: str) -> dict:
+    return {"sub": f"sub-{supplier}", "custom:supplier_id": supplier, "token_use": "id"}
+
+
+OPS = {"sub": "reviewer-1", "cognito:groups": "ops", "token_use": "id"}
+
+
+@pytest.fixture
+def api(monkeypatch, tmp_path):
+    clock_file = tmp_path / "today"
+    clock_file.write_text("2026-11-28")
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "TABLE_NAME": TABLE,
+        "IDEMPOTENCY_TABLE_NAME": "scf-idempotency",
+        "INBOX_BUCKET": BUCKET,
+        "SCF_CLOCK": f"file:{clock_file}",
+        "POWERTOOLS_SERVICE_NAME": "score_application",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        from scf.config import settings
+
+        settings.cache_clear()
+        create_table(boto3.client("dynamodb"))
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        client = Api(load_handler("score_application"), load_handler("ingest_settlement"))
+        client.drop(
+            "platform/master/suppliers.csv", (EVENTS / "files" / "platform_suppliers.csv").read_bytes()
+        )
+        client.drop("platform/docs/documents.csv", (EVENTS / "files" / "platform_documents.csv").read_bytes())
+        yield client
+        settings.cache_clear()
+
+
+def test_credit_line_shows_every_term_to_the_minor_unit(api):
+    status, line = api.credit_line()
+    assert status == 200
+    assert line == {
+        "supplier_id": SUPPLIER,
+        "currency": "CNY",
+        "as_of": "2026-11-28",
+        "stages": [
+            {
+                "stage": "ORDERED",
+                "open": "300000.00",
+                "eligible": "300000.00",
+                "ratio": "0.30",
+                "amount": "90000.00",
+            },
+            {
+                "stage": "RECEIVED",
+                "open": "680000.00",
+                "eligible": "280000.00",
+                "ratio": "0.70",
+                "amount": "196000.00",
+            },
+            {
+                "stage": "INVOICED",
+                "open": "200000.00",
+                "eligible": "200000.00",
+                "ratio": "0.90",
+                "amount": "180000.00",
+            },
+        ],
+        "borrowing_base": "466000.00",
+        "facility_cap": "450000.00",
+        "facility_cap_derivation": {
+            "goods_receipts_window_days": 180,
+            "goods_receipts_total": "900000.00",
+            "share_of_receipts": "0.5",
+            "maximum": "50000000.00",
+        },
+        "limit": "450000.00",
+        "outstanding": "0.00",
+        "available": "450000.00",
+        "policy_version": "2026-11-28.1",
+    }
+    status, problem = api.call(
+        "apigw_get_credit_line.json", claims=supplier_claims(SUPPLIER), query={"currency": "XYZ"}
+    )
+    assert (status, problem["field"]) == (422, "currency")
+    status, problem = api.call("apigw_get_credit_line.json", claims=OPS)
+    assert status == 403
+
+
+def test_approved_application_creates_loan_reservation_and_outbox_at_once(api):
+    status, app = api.apply("300000.00")
+    assert status == 201
+    assert app["status"] == "APPROVED" and app["reasons"] == []
+    assert (app["amount"], app["currency"], app["term_days"], app["grade"], app["annual_rate"]) == (
+        "300000.00",
+        "CNY",
+        30,
+        "B",
+        "0.10",
+    )
+    assert app["policy_version"] == "2026-11-28.1" and app["decided_at"].endswith("Z")
+    assert LOAN_ID_PATTERN.fullmatch(app["loan_id"]) and len(app["loan_id"]) <= 35
+    loan = LoanItem.get(*LoanItem.key(app["loan_id"]))
+    assert (loan.status, loan.supplier_id, loan.principal_minor, loan.annual_rate, loan.term_days) == (
+        "APPROVED",
+        SUPPLIER,
+        30_000_000,
+        "0.10",
+        30,
+    )
+    assert (loan.penalty_multiplier, loan.day_count, loan.application_id) == (
+        "1.5",
+        "ACT/360",
+        app["application_id"],
+    )
+    assert loan.gsi1pk == f"SUPPLIER#{SUPPLIER}#LOANS" and loan.gsi1sk.endswith(f"#{app['loan_id']}")
+    assert ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY")).principal_minor == 30_000_000
+    (event,) = list(OutboxItem.scan(OutboxItem.kind == "OUTBOX"))
+    assert (event.target, event.event_type) == ("disbursements", "LoanApproved")
+    assert json.loads(event.payload) == {
+        "loan_id": app["loan_id"],
+        "supplier_id": SUPPLIER,
+        "amount": "300000.00",
+        "currency": "CNY",
+    }
+    assert event.expires_at is not None
+    _, line = api.credit_line()
+    assert (line["outstanding"], line["available"]) == ("300000.00", "150000.00")
+    status, again = api.call(
+        "apigw_get_application.json",
+        claims=supplier_claims(SUPPLIER),
+        path=f"/v1/applications/{app['application_id']}",
+    )
+    assert status == 200 and again["loan_id"] == app["loan_id"]
+
+
+def test_amount_above_available_is_declined_and_nothing_is_reserved(api):
+    status, app = api.apply("450000.01")
+    assert status == 201 and app["status"] == "DECLINED"
+    assert [r["code"] for r in app["reasons"]] == ["AMOUNT_EXCEEDS_AVAILABLE"]
+    assert "loan_id" not in app
+    assert loans() == []
+    stored = ApplicationItem.get(*ApplicationItem.key(SUPPLIER, app["application_id"]))
+    assert stored.status == "DECLINED" and stored.inputs["available_minor"] == 45_000_000
+    with pytest.raises(ExposureItem.DoesNotExist):
+        ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY"))
+
+
+@pytest.mark.parametrize(
+    ("raw_body", "field"),
+    [
+        ('{"amount": 300000, "currency": "CNY", "term_days": 30}', "amount"),
+        ('{"amount": "300000.001", "currency": "CNY", "term_days": 30}', "amount"),
+        ('{"amount": NaN, "currency": "CNY", "term_days": 30}', "amount"),
+        ('{"amount": "999.99", "currency": "CNY", "term_days": 30}', "amount"),
+        ('{"amount": "1000.00", "currency": "BTC", "term_days": 30}', "currency"),
+        ('{"amount": "1000.00", "currency": "CNY", "term_days": 91}', "term_days"),
+        ('{"amount": "1000.00", "currency": "CNY"}', "term_days"),
+    ],
+)
+def test_bad_input_is_422_problem_naming_the_field(api, raw_body, field):
+    status, problem = api.call(
+        "apigw_post_application.json", raw_body=raw_body, claims=supplier_claims(SUPPLIER)
+    )
+    assert status == 422
+    assert problem["field"] == field and problem["status"] == 422 and problem["title"]
+    assert applications() == []
+
+
+def test_another_suppliers_application_is_404(api):
+    _, app = api.apply("1000.00")
+    status, problem = api.call(
+        "apigw_get_application.json",
+        claims=supplier_claims("S-1002"),
+        path=f"/v1/applications/{app['application_id']}",
+    )
+    assert status == 404 and problem["code"] == "NOT_FOUND"
+
+
+def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(api):
+    first = api.apply("100000.00", key="retry-me")
+    second = api.apply("100000.00", key="retry-me")
+    assert first == second and first[1]["status"] == "APPROVED"
+    assert len(loans()) == 1
+    status, problem = api.apply("100001.00", key="retry-me")
+    assert status == 422 and problem["code"] == "IDEMPOTENCY_KEY_REUSED"
+    # The same key from another supplier is another request.
+    assert (
+        api.apply("1000.00", key="retry-me", supplier="S-1002")[1]["application_id"]
+        != first[1]["application_id"]
+    )
+
+
+def test_concurrent_applications_never_exceed_available(api):
+    """Eight applications of 100,000.00 against 450,000.00 available, all reading the same
+    snapshot before any writes. moto's in-process backend is not thread-safe, so each call is made
+    atomic with a lock (as each DynamoDB call is); the calls of the threads interleave freely, and
+    a barrier after the first read makes every thread decide on the same, soon stale, snapshot."""
+    threads_n = 8
+    barrier = threading.Barrier(threads_n)
+    call_lock = threading.Lock()
+    local = threading.local()
+    real = botocore.client.BaseClient._make_api_call
+
+    operations: list[str] = []
+
+    def serialised(self, operation_name, api_params):
+        with call_lock:
+            operations.append(operation_name)
+            result = real(self, operation_name, api_params)
+        if operation_name == "BatchGetItem" and not getattr(local, "waited", False):
+            local.waited = True
+            barrier.wait(timeout=60)
+        return result
+
+    answers: list[dict] = []
+    answers_lock = threading.Lock()
+
+    def apply(i: int) -> None:
+        status, body = api.apply("100000.00", key=f"parallel-{i}")
+        with answers_lock:
+            answers.append({"http": status, **body})
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", serialised):
+        threads = [threading.Thread(target=apply, args=(i,)) for i in range(threads_n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(answers) == threads_n and all(a["http"] == 201 for a in answers), answers
+    approved = [a for a in answers if a["status"] == "APPROVED"]
+    declined = [a for a in answers if a["status"] == "DECLINED"]
+    assert len(approved) == 4 and len(declined) == 4  # 450,000.00 available, 100,000.00 each
+    assert all([r["code"] for r in a["reasons"]] == ["AMOUNT_EXCEEDS_AVAILABLE"] for a in declined)
+    exposure = ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY"))
+    assert exposure.principal_minor == 40_000_000 <= 45_000_000
+    assert len(loans()) == 4
+    # Every thread tried to reserve on the stale snapshot; four were refused by the condition,
+    # read again and were declined.
+    assert operations.count("TransactWriteItems") == 8 and operations.count("PutItem") == 4
+
+
+def count_calls(fn):
+    calls: list[str] = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def counting(self, operation_name, api_params):
+        calls.append(operation_name)
+        return real(self, operation_name, api_params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", counting):
+        result = fn()
+    return result, calls
+
+
+def test_dynamodb_calls_per_decision(api):
+    api.credit_line()  # warm: connections exist, as in a warm Lambda
+    (_, app), calls = count_calls(lambda: api.apply("1000.00", key="count-1"))
+    assert app["status"] == "APPROVED" and calls == ["BatchGetItem", "TransactWriteItems"]
+    (_, app), calls = count_calls(lambda: api.apply("900000.00", key="count-2"))
+    assert app["status"] == "DECLINED" and calls == ["BatchGetItem", "PutItem"]
+    (_, app), calls = count_calls(lambda: api.apply("900000.00", key="count-2"))
+    assert calls == ["BatchGetItem"]  # an idempotent retry: one read
+    _, calls = count_calls(api.credit_line)
+    assert calls == ["BatchGetItem"]
+
+
+def test_review_queue_and_ops_decision(api):
+    suppliers = (EVENTS / "files" / "platform_suppliers.csv").read_bytes()
+    api.drop("platform/master/unverified.csv", suppliers.replace(b"Textiles Co.,true", b"Textiles Co.,false"))
+    status, app = api.apply("200000.00", key="review-me")
+    assert status == 201 and app["status"] == "REVIEW"
+    assert [r["code"] for r in app["reasons"]] == ["BANK_ACCOUNT_UNVERIFIED"]
+    assert (
+        ApplicationItem.get(*ApplicationItem.key(SUPPLIER, app["application_id"])).gsi1pk == "REVIEW#PENDING"
+    )
+
+    status, problem = api.call("apigw_get_reviews_ops.json", claims=supplier_claims(SUPPLIER))
+    assert status == 403
+    status, page = api.call("apigw_get_reviews_ops.json", claims=OPS)
+    assert status == 200 and [i["application_id"] for i in page["items"]] == [app["application_id"]]
+    assert page["items"][0]["supplier_id"] == SUPPLIER and page["next_token"] is None
+
+    path = f"/v1/reviews/{app['application_id']}/decision"
+    status, problem = api.call(
+        "apigw_post_review_decision_ops.json", claims=OPS, path=path, body={"decision": "MAYBE"}
+    )
+    assert (status, problem["field"]) == (422, "decision")
+    status, problem = api.call(
+        "apigw_post_review_decision_ops.json",
+        claims=supplier_claims(SUPPLIER),
+        path=path,
+        body={"decision": "APPROVE"},
+    )
+    assert status == 403
+    status, decided = api.call(
+        "apigw_post_review_decision_ops.json",
+        claims=OPS,
+        path=path,
+        body={"decision": "APPROVE", "note": "ok"},
+    )
+    assert status == 200 and decided["status"] == "APPROVED" and LOAN_ID_PATTERN.fullmatch(decided["loan_id"])
+    assert decided["review"]["by"] == "reviewer-1"
+    assert ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY")).principal_minor == 20_000_000
+    assert LoanItem.get(*LoanItem.key(decided["loan_id"])).status == "APPROVED"
+    # A retry of the same verdict answers the same; the other verdict is a conflict.
+    status, again = api.call(
+        "apigw_post_review_decision_ops.json",
+        claims=OPS,
+        path=path,
+        body={"decision": "APPROVE", "note": "ok"},
+    )
+    assert status == 200 and again["loan_id"] == decided["loan_id"]
+    assert len(loans()) == 1
+    status, _ = api.call(
+        "apigw_post_review_decision_ops.json", claims=OPS, path=path, body={"decision": "DECLINE"}
+    )
+    assert status == 409
+    assert api.call("apigw_get_reviews_ops.json", claims=OPS)[1]["items"] == []
+    status, _ = api.call(
+        "apigw_post_review_decision_ops.json",
+        claims=OPS,
+        path="/v1/reviews/APNOPE/decision",
+        body={"decision": "DECLINE"},
+    )
+    assert status == 404
+
+
+def test_ops_approval_rechecks_availability(api):
+    suppliers = (EVENTS / "files" / "platform_suppliers.csv").read_bytes()
+    api.drop("platform/master/unverified.csv", suppliers.replace(b"Textiles Co.,true", b"Textiles Co.,false"))
+    _, first = api.apply("300000.00", key="r-1")
+    _, second = api.apply("300000.00", key="r-2")
+    assert first["status"] == second["status"] == "REVIEW"
+    ok_path = f"/v1/reviews/{first['application_id']}/decision"
+    assert (
+        api.call(
+            "apigw_post_review_decision_ops.json", claims=OPS, path=ok_path, body={"decision": "APPROVE"}
+        )[0]
+        == 200
+    )
+    path = f"/v1/reviews/{second['application_id']}/decision"
+    status, problem = api.call(
+        "apigw_post_review_decision_ops.json", claims=OPS, path=path, body={"decision": "APPROVE"}
+    )
+    assert status == 409 and problem["errors"][0]["code"] == "AMOUNT_EXCEEDS_AVAILABLE"
+    status, declined = api.call(
+        "apigw_post_review_decision_ops.json",
+        claims=OPS,
+        path=path,
+        body={"decision": "DECLINE", "note": "no room"},
+    )
+    assert status == 200 and declined["status"] == "DECLINED"
+    assert ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY")).principal_minor == 30_000_000

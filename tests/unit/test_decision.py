@@ -1,0 +1,228 @@
+"""Decisions (contract section 5): request bounds, rules in order, outcome precedence, grades."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from scf.adapters.files.platform_csv import read_rows, validate_document
+from scf.domain.decision import (
+    APPROVED,
+    DECLINED,
+    REVIEW,
+    ApplicationRequest,
+    DecisionInputs,
+    RequestError,
+    decide,
+    grade,
+    parse_application,
+)
+from scf.domain.money import format_amount
+from scf.domain.policy import DEFAULT_POLICY
+from scf.domain.pool import Pool, PoolMetrics
+
+pytestmark = pytest.mark.unit
+P = DEFAULT_POLICY
+
+GOOD_METRICS = PoolMetrics(
+    history_days=800,
+    receipts_dilution_window_minor=1_000_000,
+    returns_dilution_window_minor=10_000,
+    receipts_cap_window_minor=2_000_000,
+    sales_recent_minor=300_000,
+    sales_baseline_minor=900_000,
+)
+GOOD = DecisionInputs("ACTIVE", True, 0, 50_000_000, GOOD_METRICS)
+REQUEST = ApplicationRequest(1_000_000, "CNY", 30)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        ({"currency": "CNY", "term_days": 30}, "amount", "REQUIRED"),
+        ({"amount": 1000, "currency": "CNY", "term_days": 30}, "amount", "INVALID_AMOUNT"),
+        ({"amount": "1000.001", "currency": "CNY", "term_days": 30}, "amount", "INVALID_AMOUNT"),
+        ({"amount": "1000", "currency": "CNY", "term_days": 30}, "amount", "INVALID_AMOUNT"),
+        ({"amount": "-1000.00", "currency": "CNY", "term_days": 30}, "amount", "INVALID_AMOUNT"),
+        ({"amount": "NaN", "currency": "CNY", "term_days": 30}, "amount", "INVALID_AMOUNT"),
+        ({"amount": "999.99", "currency": "CNY", "term_days": 30}, "amount", "AMOUNT_TOO_SMALL"),
+        ({"amount": "1000.00", "currency": "JPY", "term_days": 30}, "currency", "INVALID_CURRENCY"),
+        ({"amount": "1000.00", "currency": "cny", "term_days": 30}, "currency", "INVALID_CURRENCY"),
+        ({"amount": "1000.00", "currency": "CNY", "term_days": 14}, "term_days", "TERM_OUT_OF_RANGE"),
+        ({"amount": "1000.00", "currency": "CNY", "term_days": 91}, "term_days", "TERM_OUT_OF_RANGE"),
+        ({"amount": "1000.00", "currency": "CNY", "term_days": 30.0}, "term_days", "INVALID_TERM"),
+        ({"amount": "1000.00", "currency": "CNY", "term_days": "30"}, "term_days", "INVALID_TERM"),
+        ({"amount": "1000.00", "currency": "CNY", "term_days": True}, "term_days", "INVALID_TERM"),
+    ],
+)
+def test_requests_outside_the_bounds_name_the_field(body, field, code):
+    with pytest.raises(RequestError) as caught:
+        parse_application(body, P)
+    assert (caught.value.field, caught.value.code) == (field, code)
+
+
+@pytest.mark.parametrize(("amount", "term"), [("1000.00", 15), ("1000.00", 90), ("10000000.00", 60)])
+def test_requests_at_the_bounds_are_accepted(amount, term):
+    assert parse_application({"amount": amount, "currency": "CNY", "term_days": term}, P).term_days == term
+
+
+def codes(decision):
+    return [r.code for r in decision.reasons]
+
+
+def test_clean_application_is_approved_grade_a():
+    d = decide(REQUEST, GOOD, P)
+    assert (d.status, codes(d), d.grade, d.annual_rate, d.policy_version) == (
+        APPROVED,
+        [],
+        "A",
+        Decimal("0.08"),
+        "2026-11-28.1",
+    )
+
+
+M = GOOD_METRICS
+
+
+@pytest.mark.parametrize(
+    ("inputs", "request_", "status", "fired"),
+    [
+        (replace(GOOD, supplier_status="SUSPENDED"), REQUEST, DECLINED, ["SUPPLIER_INACTIVE"]),
+        (replace(GOOD, supplier_status=None), REQUEST, DECLINED, ["SUPPLIER_INACTIVE"]),
+        (replace(GOOD, overdue_loans=1), REQUEST, DECLINED, ["HAS_OVERDUE_LOAN"]),
+        (replace(GOOD, available_minor=999_999), REQUEST, DECLINED, ["AMOUNT_EXCEEDS_AVAILABLE"]),
+        (replace(GOOD, available_minor=1_000_000), REQUEST, APPROVED, []),
+        (replace(GOOD, metrics=replace(M, history_days=89)), REQUEST, REVIEW, ["SHORT_HISTORY"]),
+        (replace(GOOD, metrics=replace(M, history_days=90)), REQUEST, APPROVED, []),
+        (replace(GOOD, metrics=replace(M, history_days=None)), REQUEST, REVIEW, ["SHORT_HISTORY"]),
+        (
+            replace(GOOD, metrics=replace(M, returns_dilution_window_minor=100_001)),
+            REQUEST,
+            REVIEW,
+            ["HIGH_DILUTION"],
+        ),
+        (replace(GOOD, metrics=replace(M, returns_dilution_window_minor=100_000)), REQUEST, APPROVED, []),
+        (
+            replace(
+                GOOD, metrics=replace(M, receipts_dilution_window_minor=0, returns_dilution_window_minor=1)
+            ),
+            REQUEST,
+            REVIEW,
+            ["HIGH_DILUTION"],
+        ),
+        (replace(GOOD, metrics=replace(M, sales_recent_minor=149_999)), REQUEST, REVIEW, ["SALES_DROP"]),
+        (replace(GOOD, metrics=replace(M, sales_recent_minor=150_000)), REQUEST, APPROVED, []),
+        (
+            replace(GOOD, metrics=replace(M, sales_recent_minor=0, sales_baseline_minor=0)),
+            REQUEST,
+            APPROVED,
+            [],
+        ),
+        (
+            replace(GOOD, available_minor=2 * 10**9),
+            replace(REQUEST, amount_minor=1_000_000_001),
+            REVIEW,
+            ["LARGE_AMOUNT"],
+        ),
+        (
+            replace(GOOD, available_minor=2 * 10**9),
+            replace(REQUEST, amount_minor=1_000_000_000),
+            APPROVED,
+            [],
+        ),
+        (replace(GOOD, account_verified=False), REQUEST, REVIEW, ["BANK_ACCOUNT_UNVERIFIED"]),
+    ],
+)
+def test_each_rule_at_its_boundary(inputs, request_, status, fired):
+    d = decide(request_, inputs, P)
+    assert (d.status, codes(d)) == (status, fired)
+
+
+def test_every_fired_rule_is_listed_in_order_and_decline_wins():
+    inputs = DecisionInputs(
+        "SUSPENDED",
+        False,
+        2,
+        0,
+        replace(M, history_days=10, returns_dilution_window_minor=900_000, sales_recent_minor=0),
+    )
+    d = decide(replace(REQUEST, amount_minor=2_000_000_000), inputs, P)
+    assert d.status == DECLINED
+    assert codes(d) == [
+        "SUPPLIER_INACTIVE",
+        "HAS_OVERDUE_LOAN",
+        "AMOUNT_EXCEEDS_AVAILABLE",
+        "SHORT_HISTORY",
+        "HIGH_DILUTION",
+        "SALES_DROP",
+        "LARGE_AMOUNT",
+        "BANK_ACCOUNT_UNVERIFIED",
+    ]
+    assert all(r.message for r in d.reasons)
+
+
+@pytest.mark.parametrize(
+    ("history", "returns", "expected"),
+    [
+        (730, 30_000, "A"),  # dilution 0.03
+        (729, 0, "B"),
+        (730, 30_001, "B"),
+        (180, 80_000, "B"),  # dilution 0.08
+        (179, 0, "C"),
+        (None, 0, "C"),
+        (800, 80_001, "C"),
+    ],
+)
+def test_grades(history, returns, expected):
+    metrics = replace(
+        M,
+        history_days=history,
+        receipts_dilution_window_minor=1_000_000,
+        returns_dilution_window_minor=returns,
+    )
+    letter, rate = grade(metrics, P)
+    assert letter == expected
+    assert rate == {"A": Decimal("0.08"), "B": Decimal("0.10"), "C": Decimal("0.12")}[expected]
+
+
+def test_the_worked_example_of_docs_credit_policy():
+    """docs/credit-policy.md: its documents, applied in order, give the numbers it states."""
+    text = (Path(__file__).parents[2] / "docs" / "credit-policy.md").read_text(encoding="utf-8")
+    csv_block = re.search(r"```csv\n(.*?)```", text, re.S).group(1)
+    expected = dict(re.findall(r"^\| `(\w+)` \| `([^`]*)` \|$", text, re.M))
+    today = date.fromisoformat(expected["as_of"])
+    pool = Pool()
+    for row in read_rows(csv_block.splitlines(keepends=True)):
+        record = validate_document(row, today)
+        assert not isinstance(record, list), record
+        pool.apply(record.document)
+    line = pool.credit_line(today, P, outstanding_minor=int(Decimal(expected["outstanding"]) * 100))
+    stages = {v.stage: v for v in line.stages}
+    assert format_amount(stages["ORDERED"].eligible_minor) == expected["ordered_eligible"]
+    assert format_amount(stages["RECEIVED"].open_minor) == expected["received_open"]
+    assert format_amount(stages["RECEIVED"].eligible_minor) == expected["received_eligible"]
+    assert format_amount(stages["INVOICED"].eligible_minor) == expected["invoiced_eligible"]
+    assert format_amount(line.borrowing_base_minor) == expected["borrowing_base"]
+    assert format_amount(line.facility_cap_minor) == expected["facility_cap"]
+    assert format_amount(line.available_minor) == expected["available"]
+    metrics = pool.metrics(today, P)
+    assert str(metrics.history_days) == expected["history_days"]
+    assert str(metrics.dilution) == expected["dilution"]
+    inputs = DecisionInputs("ACTIVE", True, 0, line.available_minor, metrics)
+    approved = decide(
+        ApplicationRequest(int(Decimal(expected["amount_approved"]) * 100), "CNY", 30), inputs, P
+    )
+    assert (approved.status, approved.grade, str(approved.annual_rate)) == (
+        APPROVED,
+        expected["grade"],
+        expected["annual_rate"],
+    )
+    declined = decide(
+        ApplicationRequest(int(Decimal(expected["amount_declined"]) * 100), "CNY", 30), inputs, P
+    )
+    assert (declined.status, codes(declined)) == (DECLINED, ["AMOUNT_EXCEEDS_AVAILABLE"])
