@@ -1,0 +1,55 @@
+"""disburse: pays out approved loans. Trigger: the disbursements queue, whose message bodies are
+DynamoDB stream records of `LoanApproved` outbox events (docs/architecture.md). Partial batch
+failures: a record that raises is retried alone (and ends in the DLQ after 5 receives)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from scf.adapters.banks.registry import GatewayRegistry, lender_account
+from scf.adapters.dynamodb.loan_repository import LoanRepository
+from scf.adapters.dynamodb.models import bind
+from scf.clock import clock_from_spec
+from scf.config import settings
+from scf.events import LOAN_APPROVED, event_from_stream_record
+from scf.service.disbursement import Disbursement
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@lru_cache(maxsize=1)
+def disbursement() -> Disbursement:
+    """Built once per cold start from the function's environment."""
+    config = settings()
+    bind(config.table_name, config.region, config.endpoint_url)
+    return Disbursement(
+        loans=LoanRepository(),
+        gateways=GatewayRegistry(config),
+        lender=lender_account(config),
+        clock=clock_from_spec(config.clock, config.policy_timezone),
+    )
+
+
+def record_handler(record: SQSRecord) -> None:
+    event = event_from_stream_record(record.body)
+    if event.event_type != LOAN_APPROVED:
+        logger.warning("not a disbursement event; dropped", extra={"event_type": event.event_type})
+        return
+    loan_id = str(event.payload["loan_id"])
+    status = disbursement().disburse(loan_id)
+    logger.info("disbursement handled", extra={"loan_id": loan_id, "loan_status": status.value})
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

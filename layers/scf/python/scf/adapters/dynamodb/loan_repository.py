@@ -1,0 +1,469 @@
+"""Loans, repayments and payment orders in the business table; every money movement is one
+TransactWriteItems whose conditions guard the invariants (a loan moves out of a status once, a
+posting and a payment order are written once, exposure never goes below zero).
+
+DynamoDB errors are translated here, in one place: a failed condition becomes `StaleWrite` (the
+caller reloads and decides again), everything else propagates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from scf.adapters.banks.base import Account, Direction, PaymentResult
+from scf.adapters.dynamodb.ledger_repository import posting_item
+from scf.adapters.dynamodb.models import (
+    ExposureItem,
+    LoanItem,
+    OutboxItem,
+    PaymentItem,
+    PoolItem,
+    PostingItem,
+    RepaymentItem,
+    SupplierItem,
+)
+from scf.adapters.dynamodb.transactions import (
+    CONDITION_FAILED,
+    TRANSACTION_CONFLICT,
+    BadPageToken,
+    cancellation_codes,
+    connection,
+    decode_token,
+    encode_token,
+)
+from scf.domain.interest import DayCount, PrincipalChange
+from scf.domain.ledger import Posting
+from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
+from scf.domain.waterfall import Allocation
+from scf.events import OUTBOX_TTL_SECONDS, TARGET_OF, OutboxEvent
+
+
+class StaleWrite(RuntimeError):
+    """A condition of the transaction failed: someone else moved first. Reload and decide again."""
+
+    def __init__(self, reasons: list[str | None]) -> None:
+        super().__init__(f"transaction cancelled: {reasons}")
+        self.reasons = reasons
+
+
+@dataclass(frozen=True)
+class LoanRecord:
+    """A loan as stored: the domain object and what optimistic locking needs."""
+
+    loan: Loan
+    version: int | None
+    created_at: str
+    extension_request: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[LoanRecord]
+    next_token: str | None
+
+
+def _loan(item: LoanItem) -> LoanRecord:
+    loan = Loan(
+        loan_id=item.loan_id,
+        supplier_id=item.supplier_id,
+        status=LoanStatus(item.status),
+        currency=item.currency,
+        principal_minor=int(item.principal_minor),
+        outstanding_principal_minor=int(item.outstanding_principal_minor),
+        annual_rate=Decimal(item.annual_rate),
+        term_days=int(item.term_days),
+        day_count=DayCount(item.day_count),
+        penalty_multiplier=Decimal(item.penalty_multiplier),
+        value_date=date.fromisoformat(item.value_date) if item.value_date else None,
+        maturity_date=date.fromisoformat(item.maturity_date) if item.maturity_date else None,
+        extended=bool(item.extended),
+        interest_paid_minor=int(item.interest_paid_minor),
+        penalty_paid_minor=int(item.penalty_paid_minor),
+        principal_changes=tuple(
+            PrincipalChange(date.fromisoformat(on), int(amount))
+            for on, amount in item.principal_changes or []
+        ),
+    )
+    return LoanRecord(
+        loan=loan, version=item.version, created_at=item.created_at, extension_request=item.extension_request
+    )
+
+
+def _repayment(item: RepaymentItem) -> Repayment:
+    return Repayment(
+        repayment_id=item.repayment_id,
+        loan_id=item.loan_id,
+        supplier_id=item.supplier_id,
+        status=RepaymentStatus(item.status),
+        source=RepaymentSource(item.source),
+        amount_minor=int(item.amount_minor),
+        currency=item.currency,
+        allocation=Allocation.from_minor(item.allocation) if item.allocation else None,
+        value_date=date.fromisoformat(item.value_date) if item.value_date else None,
+        failure_reason=item.failure_reason,
+        request_hash=item.request_hash,
+    )
+
+
+def _loan_handle(record: LoanRecord) -> LoanItem:
+    """A key-only LoanItem carrying the version read, so PynamoDB adds the version condition."""
+    item = LoanItem(*LoanItem.key(record.loan.loan_id))
+    item.version = record.version
+    return item
+
+
+def _changes_json(loan: Loan) -> list[list[Any]]:
+    return [[change.on.isoformat(), change.outstanding_minor] for change in loan.principal_changes]
+
+
+class LoanRepository:
+    @contextmanager
+    def _transaction(self) -> Iterator[TransactWrite]:
+        """One TransactWriteItems, committed when the block ends (PynamoDB adds version conditions)."""
+        try:
+            with TransactWrite(connection=connection()) as transaction:
+                yield transaction
+        except TransactWriteError as exc:
+            codes = cancellation_codes(exc)
+            if CONDITION_FAILED in codes or TRANSACTION_CONFLICT in codes:
+                raise StaleWrite(codes) from exc
+            raise
+
+    # -- reads (strongly consistent: every decision here is about money) --------------------------
+
+    def get_loan(self, loan_id: str) -> LoanRecord | None:
+        try:
+            return _loan(LoanItem.get(*LoanItem.key(loan_id), consistent_read=True))
+        except LoanItem.DoesNotExist:
+            return None
+
+    def get_supplier_account(self, supplier_id: str) -> Account | None:
+        try:
+            item = SupplierItem.get(*SupplierItem.key(supplier_id), consistent_read=True)
+        except SupplierItem.DoesNotExist:
+            return None
+        return Account(bank_code=item.bank_code, account_number=item.account_number, name=item.account_name)
+
+    def get_repayment(self, repayment_id: str) -> Repayment | None:
+        try:
+            return _repayment(RepaymentItem.get(*RepaymentItem.key(repayment_id), consistent_read=True))
+        except RepaymentItem.DoesNotExist:
+            return None
+
+    def repayments_of(self, loan_id: str) -> list[Repayment]:
+        """A loan's repayments, oldest first (gsi1 LOAN#<id>#REPAYMENTS)."""
+        query = RepaymentItem.by_loan.query(f"LOAN#{loan_id}#REPAYMENTS", scan_index_forward=True)
+        return [_repayment(item) for item in query if isinstance(item, RepaymentItem)]
+
+    def loans_of(self, supplier_id: str, *, limit: int, next_token: str | None) -> Page:
+        """A supplier's loans, newest first (gsi1 SUPPLIER#<id>#LOANS), one page."""
+        index_pk = LoanItem.supplier_index_pk(supplier_id)
+        start = decode_token(next_token)
+        if start is not None and start.get("gsi1pk", {}).get("S") != index_pk:
+            raise BadPageToken("next_token does not belong to this list")
+        query = LoanItem.by_supplier.query(
+            index_pk, scan_index_forward=False, limit=limit, last_evaluated_key=start, page_size=limit
+        )
+        items = [_loan(item) for item in query if isinstance(item, LoanItem)]
+        last = query.last_evaluated_key
+        return Page(items=items, next_token=encode_token(last))
+
+    def all_loans_of(self, supplier_id: str) -> list[LoanRecord]:
+        query = LoanItem.by_supplier.query(LoanItem.supplier_index_pk(supplier_id))
+        return [_loan(item) for item in query if isinstance(item, LoanItem)]
+
+    def pool_state(self, supplier_id: str, currency: str) -> dict[str, Any] | None:
+        """The supplier's receivables pool (scf.domain.pool state), None before any document."""
+        try:
+            item = PoolItem.get(*PoolItem.key(supplier_id, currency), consistent_read=True)
+        except PoolItem.DoesNotExist:
+            return None
+        state: dict[str, Any] = item.state
+        return state
+
+    # -- disbursement --------------------------------------------------------------------------------
+
+    def start_disbursement(
+        self, record: LoanRecord, loan: Loan, payment_id: str, bank_code: str, now: str
+    ) -> None:
+        """APPROVED -> DISBURSING with its payment order, in one transaction."""
+        with self._transaction() as transaction:
+            transaction.update(
+                _loan_handle(record),
+                actions=[
+                    LoanItem.status.set(loan.status.value),
+                    LoanItem.payment_id.set(payment_id),
+                    LoanItem.updated_at.set(now),
+                ],
+                condition=LoanItem.status == LoanStatus.APPROVED.value,
+            )
+            transaction.save(
+                PaymentItem(
+                    *PaymentItem.key(payment_id),
+                    payment_id=payment_id,
+                    loan_id=loan.loan_id,
+                    direction=Direction.PAYOUT.value,
+                    status="SENT",
+                    amount_minor=loan.principal_minor,
+                    currency=loan.currency,
+                    bank_code=bank_code,
+                    created_at=now,
+                    updated_at=now,
+                ),
+                condition=PaymentItem.pk.does_not_exist(),
+            )
+
+    def complete_disbursement(
+        self, record: LoanRecord, loan: Loan, result: PaymentResult, posting: Posting, now: str
+    ) -> None:
+        """DISBURSING -> ACTIVE, payment SETTLED and the disbursement posting, all or nothing."""
+        assert loan.value_date is not None and loan.maturity_date is not None
+        with self._transaction() as transaction:
+            transaction.update(
+                _loan_handle(record),
+                actions=[
+                    LoanItem.status.set(loan.status.value),
+                    LoanItem.value_date.set(loan.value_date.isoformat()),
+                    LoanItem.maturity_date.set(loan.maturity_date.isoformat()),
+                    LoanItem.outstanding_principal_minor.set(loan.outstanding_principal_minor),
+                    LoanItem.principal_changes.set(_changes_json(loan)),
+                    LoanItem.updated_at.set(now),
+                ],
+                condition=LoanItem.status == LoanStatus.DISBURSING.value,
+            )
+            transaction.update(
+                PaymentItem(*PaymentItem.key(result.payment_id)),
+                actions=self._payment_result_actions(result, now),
+                condition=PaymentItem.pk.exists(),
+            )
+            transaction.save(
+                posting_item(loan.loan_id, loan.currency, posting, reference=result.payment_id, now=now),
+                condition=PostingItem.pk.does_not_exist(),
+            )
+
+    def fail_disbursement(self, record: LoanRecord, loan: Loan, result: PaymentResult, now: str) -> None:
+        """DISBURSING -> FAILED, payment REJECTED and the reserved principal released, all or nothing."""
+        with self._transaction() as transaction:
+            transaction.update(
+                _loan_handle(record),
+                actions=[
+                    LoanItem.status.set(loan.status.value),
+                    LoanItem.outstanding_principal_minor.set(loan.outstanding_principal_minor),
+                    LoanItem.updated_at.set(now),
+                ],
+                condition=LoanItem.status == LoanStatus.DISBURSING.value,
+            )
+            transaction.update(
+                PaymentItem(*PaymentItem.key(result.payment_id)),
+                actions=self._payment_result_actions(result, now),
+                condition=PaymentItem.pk.exists(),
+            )
+            self._exposure_update(
+                transaction, loan, principal_delta=-loan.principal_minor, overdue_delta=0, now=now
+            )
+
+    @staticmethod
+    def _payment_result_actions(result: PaymentResult, now: str) -> list[Action]:
+        actions: list[Action] = [PaymentItem.status.set(result.status.value), PaymentItem.updated_at.set(now)]
+        if result.bank_reference:
+            actions.append(PaymentItem.bank_reference.set(result.bank_reference))
+        if result.value_date:
+            actions.append(PaymentItem.value_date.set(result.value_date.isoformat()))
+        if result.reason:
+            actions.append(PaymentItem.reason.set(result.reason))
+        return actions
+
+    @staticmethod
+    def _exposure_update(
+        transaction: TransactWrite, loan: Loan, *, principal_delta: int, overdue_delta: int, now: str
+    ) -> None:
+        actions: list[Action] = [ExposureItem.updated_at.set(now)]
+        condition = ExposureItem.pk.exists()
+        if principal_delta:
+            actions.append(ExposureItem.principal_minor.add(principal_delta))
+            if principal_delta < 0:
+                condition &= ExposureItem.principal_minor >= -principal_delta
+        if overdue_delta:
+            actions.append(ExposureItem.overdue_loans.add(overdue_delta))
+            if overdue_delta < 0:
+                condition &= ExposureItem.overdue_loans >= -overdue_delta
+        transaction.update(
+            ExposureItem(*ExposureItem.key(loan.supplier_id, loan.currency)),
+            actions=actions,
+            condition=condition,
+        )
+
+    # -- extension -----------------------------------------------------------------------------------
+
+    def extend(
+        self,
+        record: LoanRecord,
+        loan: Loan,
+        *,
+        reclassification: Posting | None,
+        overdue_delta: int,
+        request_hash: str,
+        now: str,
+    ) -> None:
+        """New maturity, the reclassification posting and the overdue count, all or nothing."""
+        assert loan.maturity_date is not None
+        with self._transaction() as transaction:
+            transaction.update(
+                _loan_handle(record),
+                actions=[
+                    LoanItem.status.set(loan.status.value),
+                    LoanItem.maturity_date.set(loan.maturity_date.isoformat()),
+                    LoanItem.extended.set(True),
+                    LoanItem.extension_request.set(request_hash),
+                    LoanItem.interest_paid_minor.set(loan.interest_paid_minor),
+                    LoanItem.penalty_paid_minor.set(loan.penalty_paid_minor),
+                    LoanItem.updated_at.set(now),
+                ],
+                condition=(LoanItem.status == record.loan.status.value)
+                & (LoanItem.extended.does_not_exist() | (LoanItem.extended == False)),  # noqa: E712
+            )
+            if reclassification is not None:
+                transaction.save(
+                    posting_item(
+                        loan.loan_id, loan.currency, reclassification, reference=loan.loan_id, now=now
+                    ),
+                    condition=PostingItem.pk.does_not_exist(),
+                )
+            if overdue_delta:
+                self._exposure_update(
+                    transaction, loan, principal_delta=0, overdue_delta=overdue_delta, now=now
+                )
+
+    # -- repayment -----------------------------------------------------------------------------------
+
+    def request_repayment(self, repayment: Repayment, event: OutboxEvent, now: datetime) -> None:
+        """RepaymentItem PENDING and its outbox event, while the loan is still repayable."""
+        with self._transaction() as transaction:
+            transaction.condition_check(
+                LoanItem,
+                *LoanItem.key(repayment.loan_id),
+                condition=LoanItem.status.is_in(LoanStatus.ACTIVE.value, LoanStatus.OVERDUE.value),
+            )
+            transaction.save(
+                self._repayment_item(repayment, now.isoformat()), condition=RepaymentItem.pk.does_not_exist()
+            )
+            transaction.save(_outbox_item(event, now), condition=OutboxItem.pk.does_not_exist())
+
+    def apply_repayment(
+        self,
+        record: LoanRecord,
+        loan: Loan,
+        repayment: Repayment,
+        *,
+        stored: bool,
+        posting: Posting,
+        principal_repaid: int,
+        overdue_delta: int,
+        now: str,
+    ) -> None:
+        """Loan position, exposure, the repayment APPLIED and its posting, all or nothing.
+        `stored`: the RepaymentItem exists (PENDING) rather than being created here."""
+        assert repayment.allocation is not None and repayment.value_date is not None
+        with self._transaction() as transaction:
+            if loan != record.loan:
+                transaction.update(
+                    _loan_handle(record),
+                    actions=[
+                        LoanItem.status.set(loan.status.value),
+                        LoanItem.outstanding_principal_minor.set(loan.outstanding_principal_minor),
+                        LoanItem.interest_paid_minor.set(loan.interest_paid_minor),
+                        LoanItem.penalty_paid_minor.set(loan.penalty_paid_minor),
+                        LoanItem.principal_changes.set(_changes_json(loan)),
+                        LoanItem.updated_at.set(now),
+                    ],
+                    condition=LoanItem.status == record.loan.status.value,
+                )
+                if principal_repaid or overdue_delta:
+                    self._exposure_update(
+                        transaction,
+                        loan,
+                        principal_delta=-principal_repaid,
+                        overdue_delta=overdue_delta,
+                        now=now,
+                    )
+            else:
+                # Nothing owed on the loan (all overpayment): its state must still be what was read.
+                unchanged = (
+                    LoanItem.version == record.version
+                    if record.version is not None
+                    else LoanItem.version.does_not_exist()
+                )
+                transaction.condition_check(LoanItem, *LoanItem.key(record.loan.loan_id), condition=unchanged)
+            if stored:
+                transaction.update(
+                    RepaymentItem(*RepaymentItem.key(repayment.repayment_id)),
+                    actions=[
+                        RepaymentItem.status.set(RepaymentStatus.APPLIED.value),
+                        RepaymentItem.allocation.set(repayment.allocation.as_minor()),
+                        RepaymentItem.value_date.set(repayment.value_date.isoformat()),
+                        RepaymentItem.updated_at.set(now),
+                    ],
+                    condition=RepaymentItem.status == RepaymentStatus.PENDING.value,
+                )
+            else:
+                transaction.save(
+                    self._repayment_item(repayment, now), condition=RepaymentItem.pk.does_not_exist()
+                )
+            transaction.save(
+                posting_item(
+                    repayment.loan_id, repayment.currency, posting, reference=repayment.repayment_id, now=now
+                ),
+                condition=PostingItem.pk.does_not_exist(),
+            )
+
+    def fail_repayment(self, repayment: Repayment, reason: str, now: str) -> None:
+        RepaymentItem(*RepaymentItem.key(repayment.repayment_id)).update(
+            actions=[
+                RepaymentItem.status.set(RepaymentStatus.FAILED.value),
+                RepaymentItem.failure_reason.set(reason),
+                RepaymentItem.updated_at.set(now),
+            ],
+            condition=RepaymentItem.status == RepaymentStatus.PENDING.value,
+        )
+
+    @staticmethod
+    def _repayment_item(repayment: Repayment, now: str) -> RepaymentItem:
+        return RepaymentItem(
+            *RepaymentItem.key(repayment.repayment_id),
+            repayment_id=repayment.repayment_id,
+            loan_id=repayment.loan_id,
+            supplier_id=repayment.supplier_id,
+            status=repayment.status.value,
+            source=repayment.source.value,
+            amount_minor=repayment.amount_minor,
+            currency=repayment.currency,
+            allocation=repayment.allocation.as_minor() if repayment.allocation else None,
+            value_date=repayment.value_date.isoformat() if repayment.value_date else None,
+            bank_payment_id=repayment.repayment_id if repayment.source is RepaymentSource.SUPPLIER else None,
+            request_hash=repayment.request_hash,
+            created_at=now,
+            updated_at=now,
+            gsi1pk=f"LOAN#{repayment.loan_id}#REPAYMENTS",
+            gsi1sk=f"{now}#{repayment.repayment_id}",
+        )
+
+
+def _outbox_item(event: OutboxEvent, now: datetime) -> OutboxItem:
+    return OutboxItem(
+        *OutboxItem.key(event.event_id),
+        target=TARGET_OF[event.event_type],
+        event_type=event.event_type,
+        payload=json.dumps(event.payload, separators=(",", ":"), sort_keys=True),
+        created_at=now.isoformat(),
+        expires_at=now.astimezone(UTC) + timedelta(seconds=OUTBOX_TTL_SECONDS),
+    )

@@ -1,0 +1,274 @@
+"""A loan's life (contract section 3): the status machine, its position on a business date
+(outstanding principal, interest and penalty due, payoff) and the effect of a repayment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+from scf.domain.interest import DayCount, PrincipalChange, accrue, record_principal
+from scf.domain.waterfall import Allocation, allocate
+
+
+class LoanStatus(StrEnum):
+    APPROVED = "APPROVED"
+    DISBURSING = "DISBURSING"
+    ACTIVE = "ACTIVE"
+    OVERDUE = "OVERDUE"
+    REPAID = "REPAID"
+    FAILED = "FAILED"
+
+
+TRANSITIONS: dict[LoanStatus, frozenset[LoanStatus]] = {
+    LoanStatus.APPROVED: frozenset({LoanStatus.DISBURSING}),
+    LoanStatus.DISBURSING: frozenset({LoanStatus.ACTIVE, LoanStatus.FAILED}),
+    LoanStatus.ACTIVE: frozenset({LoanStatus.OVERDUE, LoanStatus.REPAID}),
+    LoanStatus.OVERDUE: frozenset({LoanStatus.REPAID}),
+    LoanStatus.REPAID: frozenset(),
+    LoanStatus.FAILED: frozenset(),
+}
+REPAYABLE = frozenset({LoanStatus.ACTIVE, LoanStatus.OVERDUE})
+PAID_OUT = frozenset({LoanStatus.ACTIVE, LoanStatus.OVERDUE, LoanStatus.REPAID})
+
+
+class InvalidTransition(ValueError):
+    def __init__(self, current: LoanStatus, target: LoanStatus) -> None:
+        super().__init__(f"a loan cannot go from {current} to {target}")
+        self.current = current
+        self.target = target
+
+
+def transition(current: LoanStatus, target: LoanStatus) -> LoanStatus:
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(current, target)
+    return target
+
+
+@dataclass(frozen=True)
+class Position:
+    """What a loan owes at the start of a business date, in minor units."""
+
+    as_of: date
+    status: LoanStatus
+    outstanding_principal: int
+    interest_due: int
+    penalty_due: int
+
+    @property
+    def payoff(self) -> int:
+        return self.penalty_due + self.interest_due + self.outstanding_principal
+
+
+@dataclass(frozen=True)
+class ExtensionPolicy:
+    """Contract section 3 defaults: once per loan, from 7 days before maturity up to 3 days after,
+    maturity moves 30 days later."""
+
+    days_before_maturity: int = 7
+    days_after_maturity: int = 3
+    extension_days: int = 30
+
+
+DEFAULT_EXTENSION_POLICY = ExtensionPolicy()
+
+
+class ExtensionRefused(ValueError):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ExtensionOutcome:
+    loan: Loan
+    penalty_reclassified: int  # penalty already paid that became interest (minor units)
+    overdue_delta: int
+
+
+@dataclass(frozen=True)
+class RepaymentOutcome:
+    loan: Loan
+    allocation: Allocation
+    overdue_delta: int  # change of the supplier's count of OVERDUE loans: -1, 0 or +1
+
+
+@dataclass(frozen=True)
+class Loan:
+    loan_id: str
+    supplier_id: str
+    status: LoanStatus
+    currency: str
+    principal_minor: int
+    outstanding_principal_minor: int
+    annual_rate: Decimal
+    term_days: int
+    day_count: DayCount = DayCount.ACT_360
+    penalty_multiplier: Decimal = Decimal("1.5")
+    value_date: date | None = None
+    maturity_date: date | None = None
+    extended: bool = False
+    interest_paid_minor: int = 0
+    penalty_paid_minor: int = 0
+    principal_changes: tuple[PrincipalChange, ...] = ()
+
+    def start_disbursement(self) -> Loan:
+        return replace(self, status=transition(self.status, LoanStatus.DISBURSING))
+
+    def activate(self, value_date: date) -> Loan:
+        """The bank confirmed the payout on `value_date`: interest runs from that day."""
+        return replace(
+            self,
+            status=transition(self.status, LoanStatus.ACTIVE),
+            value_date=value_date,
+            maturity_date=value_date + timedelta(days=self.term_days),
+            outstanding_principal_minor=self.principal_minor,
+            principal_changes=(PrincipalChange(value_date, self.principal_minor),),
+        )
+
+    def fail(self) -> Loan:
+        """The bank rejected the payout: nothing is owed."""
+        return replace(self, status=transition(self.status, LoanStatus.FAILED), outstanding_principal_minor=0)
+
+    def status_on(self, as_of: date) -> LoanStatus:
+        """An ACTIVE loan is OVERDUE from its maturity date on, whether or not that was stored yet."""
+        if (
+            self.status is LoanStatus.ACTIVE
+            and self.maturity_date is not None
+            and as_of >= self.maturity_date
+        ):
+            return LoanStatus.OVERDUE
+        return self.status
+
+    def position(self, as_of: date) -> Position:
+        status = self.status_on(as_of)
+        if status not in REPAYABLE or self.maturity_date is None:
+            return Position(as_of, status, self.outstanding_principal_minor, 0, 0)
+        accrual = accrue(
+            self.principal_changes,
+            annual_rate=self.annual_rate,
+            maturity_date=self.maturity_date,
+            as_of=as_of,
+            day_count=self.day_count,
+            penalty_multiplier=self.penalty_multiplier,
+        )
+        return Position(
+            as_of=as_of,
+            status=status,
+            outstanding_principal=self.outstanding_principal_minor,
+            # Never below zero, even if the business date were set back after a repayment.
+            interest_due=max(0, accrual.interest_minor - self.interest_paid_minor),
+            penalty_due=max(0, accrual.penalty_minor - self.penalty_paid_minor),
+        )
+
+    def repay(self, amount_minor: int, on: date) -> RepaymentOutcome:
+        """Apply money received on `on`: it pays interest for the days before `on`, and principal
+        repaid on `on` stops earning from `on`. Money for a loan that owes nothing (already repaid,
+        never paid out) is all overpayment, owed back to the supplier."""
+        if self.status not in REPAYABLE:
+            return RepaymentOutcome(
+                self, allocate(amount_minor, penalty_due=0, interest_due=0, principal_due=0), 0
+            )
+        position = self.position(on)
+        allocation = allocate(
+            amount_minor,
+            penalty_due=position.penalty_due,
+            interest_due=position.interest_due,
+            principal_due=position.outstanding_principal,
+        )
+        outstanding = self.outstanding_principal_minor - allocation.principal
+        changes = self.principal_changes
+        if allocation.principal:
+            changes = record_principal(changes, on, outstanding)
+        paid_off = allocation.overpayment > 0 or (
+            outstanding == 0
+            and allocation.interest == position.interest_due
+            and allocation.penalty == position.penalty_due
+        )
+        status = LoanStatus.REPAID if paid_off else position.status
+        if status is not self.status:
+            transition(self.status, status)
+        overdue_delta = 0
+        if self.status is LoanStatus.OVERDUE and status is LoanStatus.REPAID:
+            overdue_delta = -1
+        elif self.status is LoanStatus.ACTIVE and status is LoanStatus.OVERDUE:
+            overdue_delta = 1
+        loan = replace(
+            self,
+            status=status,
+            outstanding_principal_minor=outstanding,
+            interest_paid_minor=self.interest_paid_minor + allocation.interest,
+            penalty_paid_minor=self.penalty_paid_minor + allocation.penalty,
+            principal_changes=changes,
+        )
+        return RepaymentOutcome(loan, allocation, overdue_delta)
+
+    def extend(
+        self,
+        on: date,
+        *,
+        other_loan_overdue: bool,
+        borrowing_base_minor: int,
+        policy: ExtensionPolicy = DEFAULT_EXTENSION_POLICY,
+    ) -> ExtensionOutcome:
+        """Move maturity `extension_days` later (contract section 3), or say why not.
+
+        The days between the old maturity and the request earn normal interest: with the new
+        maturity they simply are days before maturity. Penalty interest already paid for those days
+        is reclassified as interest paid (it is credited against interest, never lost), and a loan
+        stored OVERDUE is ACTIVE again: the one way out of OVERDUE other than REPAID."""
+        if self.status not in REPAYABLE or self.maturity_date is None:
+            raise ExtensionRefused("LOAN_NOT_ACTIVE", f"a loan in status {self.status} cannot be extended")
+        if self.extended:
+            raise ExtensionRefused("ALREADY_EXTENDED", "a loan is extended at most once")
+        opens = self.maturity_date - timedelta(days=policy.days_before_maturity)
+        closes = self.maturity_date + timedelta(days=policy.days_after_maturity)
+        if on < opens:
+            raise ExtensionRefused("EXTENSION_TOO_EARLY", f"an extension can be requested from {opens}")
+        if on > closes:
+            raise ExtensionRefused("EXTENSION_TOO_LATE", f"an extension could be requested until {closes}")
+        if other_loan_overdue:
+            raise ExtensionRefused("HAS_OVERDUE_LOAN", "the supplier has another overdue loan")
+        if borrowing_base_minor < self.outstanding_principal_minor:
+            raise ExtensionRefused(
+                "BORROWING_BASE_SHORT", "the borrowing base no longer covers the loan's outstanding principal"
+            )
+        loan = replace(
+            self,
+            status=LoanStatus.ACTIVE,
+            maturity_date=self.maturity_date + timedelta(days=policy.extension_days),
+            extended=True,
+            interest_paid_minor=self.interest_paid_minor + self.penalty_paid_minor,
+            penalty_paid_minor=0,
+        )
+        overdue_delta = -1 if self.status is LoanStatus.OVERDUE else 0
+        return ExtensionOutcome(loan, self.penalty_paid_minor, overdue_delta)
+
+
+class RepaymentStatus(StrEnum):
+    PENDING = "PENDING"
+    APPLIED = "APPLIED"
+    FAILED = "FAILED"
+
+
+class RepaymentSource(StrEnum):
+    SUPPLIER = "SUPPLIER"  # collected from the supplier's account through its bank
+    SETTLEMENT_SWEEP = "SETTLEMENT_SWEEP"  # money already received: a platform payout swept
+    BANK_CREDIT = "BANK_CREDIT"  # money already received: a credit on a bank statement
+
+
+@dataclass(frozen=True)
+class Repayment:
+    repayment_id: str
+    loan_id: str
+    supplier_id: str
+    status: RepaymentStatus
+    source: RepaymentSource
+    amount_minor: int
+    currency: str
+    allocation: Allocation | None = None
+    value_date: date | None = None
+    failure_reason: str | None = None
+    request_hash: str | None = None

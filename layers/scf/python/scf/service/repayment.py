@@ -1,0 +1,238 @@
+"""Repayments: a supplier asks to repay (API), the repayments queue collects and applies it.
+
+Asking writes the repayment PENDING and its `RepaymentRequested` outbox event in one transaction.
+Applying (at least once, from the queue) collects the money from the supplier's account when the
+source is SUPPLIER (payment id = repayment id; a redelivery asks the bank first), then in ONE
+transaction: the loan's new position (waterfall as of the business date), the exposure, the
+repayment APPLIED with its allocation and the ledger posting. Redelivery finds it APPLIED and stops.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from scf.adapters.banks.base import (
+    Account,
+    Direction,
+    PaymentOrder,
+    PaymentStatus,
+    execute,
+    mask_account,
+)
+from scf.adapters.dynamodb.loan_repository import LoanRecord, LoanRepository, StaleWrite
+from scf.clock import Clock
+from scf.domain.ledger import repayment_posting
+from scf.domain.loan import REPAYABLE, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
+from scf.domain.money import format_amount, parse_amount, parse_currency
+from scf.events import REPAYMENT_REQUESTED, OutboxEvent
+from scf.service.disbursement import ATTEMPTS, Gateways, LoanNotFound, SupplierAccountMissing
+
+logger = Logger(child=True)
+
+REPAYMENT_ID_PREFIX = "RP"
+
+
+class LoanNotRepayable(RuntimeError):
+    def __init__(self, status: LoanStatus) -> None:
+        super().__init__(f"a loan in status {status} takes no repayments")
+        self.status = status
+
+
+class IdempotencyKeyReused(RuntimeError):
+    """The same Idempotency-Key was sent with another request."""
+
+
+def repayment_id_for(supplier_id: str, idempotency_key: str | None) -> str:
+    """Deterministic from the supplier and its key (a retry finds the first request); random without
+    a key. 28 characters: it travels as the collection's end-to-end id (<= 35)."""
+    seed = (
+        hashlib.sha256(f"{supplier_id}\x00{idempotency_key}".encode()).digest()
+        if idempotency_key
+        else uuid.uuid4().bytes
+    )
+    return REPAYMENT_ID_PREFIX + base64.b32encode(seed).decode()[:26]
+
+
+def request_hash(loan_id: str, amount_minor: int) -> str:
+    canonical = json.dumps({"loan_id": loan_id, "amount_minor": amount_minor}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Repayments:
+    loans: LoanRepository
+    gateways: Gateways
+    lender: Account
+    clock: Clock
+
+    # -- the API side ------------------------------------------------------------------------------
+
+    def request(
+        self, supplier_id: str, loan_id: str, amount_minor: int, idempotency_key: str | None
+    ) -> Repayment:
+        """A supplier asks to repay `amount_minor` of its loan; returns the PENDING repayment (the
+        first one when the same Idempotency-Key and body come again)."""
+        if amount_minor <= 0:
+            raise ValueError("must be more than 0.00")
+        repayment_id = repayment_id_for(supplier_id, idempotency_key)
+        fingerprint = request_hash(loan_id, amount_minor)
+        first = self._first_answer(repayment_id, supplier_id, fingerprint) if idempotency_key else None
+        if first is not None:
+            return first
+        record = self.loans.get_loan(loan_id)
+        if record is None or record.loan.supplier_id != supplier_id:
+            raise LoanNotFound(loan_id)
+        if record.loan.status not in REPAYABLE:
+            raise LoanNotRepayable(record.loan.status)
+        repayment = Repayment(
+            repayment_id=repayment_id,
+            loan_id=loan_id,
+            supplier_id=supplier_id,
+            status=RepaymentStatus.PENDING,
+            source=RepaymentSource.SUPPLIER,
+            amount_minor=amount_minor,
+            currency=record.loan.currency,
+            request_hash=fingerprint,
+        )
+        event = OutboxEvent(
+            event_id=f"{REPAYMENT_REQUESTED}-{repayment_id}",
+            event_type=REPAYMENT_REQUESTED,
+            payload={
+                "repayment_id": repayment_id,
+                "loan_id": loan_id,
+                "supplier_id": supplier_id,
+                "amount": format_amount(amount_minor),
+                "currency": repayment.currency,
+                "source": repayment.source.value,
+            },
+        )
+        try:
+            self.loans.request_repayment(repayment, event, self.clock.now())
+        except StaleWrite:
+            # The same key raced us, or the loan stopped taking repayments in between.
+            first = self._first_answer(repayment_id, supplier_id, fingerprint)
+            if first is not None:
+                return first
+            current = self.loans.get_loan(loan_id)
+            raise LoanNotRepayable(current.loan.status if current else LoanStatus.FAILED) from None
+        return repayment
+
+    def _first_answer(self, repayment_id: str, supplier_id: str, fingerprint: str) -> Repayment | None:
+        existing = self.loans.get_repayment(repayment_id)
+        if existing is None:
+            return None
+        if existing.supplier_id != supplier_id or existing.request_hash != fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was used with another request")
+        return existing
+
+    # -- the queue side ----------------------------------------------------------------------------
+
+    def apply(self, payload: dict[str, Any], *, redelivered: bool) -> RepaymentStatus:
+        """Apply a `RepaymentRequested` event (at least once); returns the repayment's final status."""
+        requested = Repayment(
+            repayment_id=str(payload["repayment_id"]),
+            loan_id=str(payload["loan_id"]),
+            supplier_id=str(payload["supplier_id"]),
+            status=RepaymentStatus.PENDING,
+            source=RepaymentSource(payload["source"]),
+            amount_minor=parse_amount(payload["amount"]),
+            currency=parse_currency(payload["currency"]),
+        )
+        if requested.amount_minor <= 0:
+            raise ValueError(f"repayment {requested.repayment_id} is not a positive amount")
+        collected = False
+        for attempt in range(ATTEMPTS):
+            stored = self.loans.get_repayment(requested.repayment_id)
+            if stored is not None and stored.status is not RepaymentStatus.PENDING:
+                return stored.status  # applied or failed before: a redelivery
+            repayment = stored or requested
+            record = self.loans.get_loan(repayment.loan_id)
+            if record is None or record.loan.supplier_id != repayment.supplier_id:
+                raise LoanNotFound(repayment.loan_id)
+            if record.loan.currency != repayment.currency:
+                raise ValueError(
+                    f"repayment {repayment.repayment_id} is in {repayment.currency}, the loan is not"
+                )
+            if repayment.source is RepaymentSource.SUPPLIER and not collected:
+                if stored is None:
+                    raise LookupError(f"supplier repayment {repayment.repayment_id} was never requested")
+                if record.loan.status not in REPAYABLE:
+                    # Nothing to collect for: never take money for a loan that owes nothing.
+                    self.loans.fail_repayment(repayment, "LOAN_NOT_REPAYABLE", self.clock.now().isoformat())
+                    return RepaymentStatus.FAILED
+                if not self._collect(repayment, maybe_sent=redelivered or attempt > 0):
+                    return RepaymentStatus.FAILED
+                collected = True
+            try:
+                self._apply(record, repayment, stored=stored is not None)
+                return RepaymentStatus.APPLIED
+            except StaleWrite:
+                logger.info(
+                    "loan moved while applying; reloading", extra={"repayment_id": repayment.repayment_id}
+                )
+        raise StaleWrite([f"repayment {requested.repayment_id}: the loan kept changing"])
+
+    def _collect(self, repayment: Repayment, *, maybe_sent: bool) -> bool:
+        """Collect from the supplier's account; False (and the repayment FAILED) if the bank refuses."""
+        supplier = self.loans.get_supplier_account(repayment.supplier_id)
+        if supplier is None:
+            raise SupplierAccountMissing(f"supplier {repayment.supplier_id} has no bank account on file")
+        order = PaymentOrder(
+            payment_id=repayment.repayment_id,
+            direction=Direction.COLLECTION,
+            amount_minor=repayment.amount_minor,
+            currency=repayment.currency,
+            debtor=supplier,
+            creditor=self.lender,
+            remittance=repayment.loan_id,
+        )
+        logger.info(
+            "collecting",
+            extra={
+                "repayment_id": repayment.repayment_id,
+                "amount_minor": repayment.amount_minor,
+                "debtor": f"{supplier.bank_code}/{mask_account(supplier.account_number)}",
+                "ask_bank_first": maybe_sent,
+            },
+        )
+        result = execute(self.gateways.for_bank(supplier.bank_code), order, maybe_sent=maybe_sent)
+        if result.status is PaymentStatus.SETTLED:
+            return True
+        self.loans.fail_repayment(
+            repayment, result.reason or "REJECTED_BY_BANK", self.clock.now().isoformat()
+        )
+        logger.warning("bank refused the collection", extra=result.log_fields())
+        return False
+
+    def _apply(self, record: LoanRecord, repayment: Repayment, *, stored: bool) -> None:
+        as_of = self.clock.today()
+        outcome = record.loan.repay(repayment.amount_minor, as_of)
+        applied = replace(
+            repayment, status=RepaymentStatus.APPLIED, allocation=outcome.allocation, value_date=as_of
+        )
+        self.loans.apply_repayment(
+            record,
+            outcome.loan,
+            applied,
+            stored=stored,
+            posting=repayment_posting(repayment.repayment_id, outcome.allocation),
+            principal_repaid=outcome.allocation.principal,
+            overdue_delta=outcome.overdue_delta,
+            now=self.clock.now().isoformat(),
+        )
+        logger.info(
+            "repayment applied",
+            extra={
+                "repayment_id": repayment.repayment_id,
+                "loan_id": repayment.loan_id,
+                "allocation": outcome.allocation.as_minor(),
+                "loan_status": outcome.loan.status.value,
+            },
+        )
