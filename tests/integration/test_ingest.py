@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +16,7 @@ from moto import mock_aws
 
 from scf.adapters.dynamodb.models import DocumentItem, FileItem, PoolItem, SupplierItem
 from scf.domain.pool import Document, Pool
+from tests.support import LambdaContext, create_tables, load_handler
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -26,45 +25,7 @@ BUCKET = "scf-inbox"
 TABLE = "scf-business"
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "ingest_settlement"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ingest_settlement"
-    aws_request_id: str = "5b1c0d6e-0000-4000-8000-000000000001"
-
-
-CTX = LambdaContext()
-
-
-def load_handler(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"{name}_handler", ROOT / "functions" / name / "handler.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def create_table(client) -> None:
-    """The business table as docs/architecture.md defines it."""
-    client.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+CTX = LambdaContext("ingest_settlement")
 
 
 @pytest.fixture
@@ -88,7 +49,7 @@ def aws(monkeypatch, tmp_path):
         from scf.config import settings
 
         settings.cache_clear()
-        create_table(boto3.client("dynamodb"))
+        create_tables(TABLE)
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         handler = load_handler("ingest_settlement")
         yield handler

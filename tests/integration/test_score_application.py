@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from unittest import mock
@@ -17,6 +15,7 @@ from moto import mock_aws
 
 from scf.adapters.dynamodb.models import ApplicationItem, ExposureItem, LoanItem, OutboxItem
 from scf.service.credit import LOAN_ID_PATTERN
+from tests.support import LambdaContext, create_tables, load_handler
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -26,46 +25,7 @@ TABLE = "scf-business"
 SUPPLIER = "S-1001"
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "score_application"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:score_application"
-    aws_request_id: str = "5b1c0d6e-0000-4000-8000-000000000002"
-
-
-CTX = LambdaContext()
-
-
-def load_handler(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        f"{name}_handler_t", ROOT / "functions" / name / "handler.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def create_table(client) -> None:
-    client.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+CTX = LambdaContext("score_application")
 
 
 def s3_event(key: str) -> dict:
@@ -151,7 +111,7 @@ def api(monkeypatch, tmp_path):
         from scf.config import settings
 
         settings.cache_clear()
-        create_table(boto3.client("dynamodb"))
+        create_tables(TABLE)
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         client = Api(load_handler("score_application"), load_handler("ingest_settlement"))
         client.drop(

@@ -6,9 +6,7 @@ with injectable faults. Shared by tests/integration and tests/reliability."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -37,6 +34,7 @@ from scf.adapters.dynamodb.models import (
 from scf.domain.ledger import Posting, balances
 from scf.domain.money import format_amount
 from scf.events import LOAN_APPROVED, TARGET_OF
+from tests.support import create_tables, load_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -251,17 +249,6 @@ def api_event(
 # -- the world ----------------------------------------------------------------------------------------
 
 
-def load_handler(function: str) -> ModuleType:
-    """Import functions/<function>/handler.py under its own module name (all are `handler.py`)."""
-    path = ROOT / "functions" / function / "handler.py"
-    spec = importlib.util.spec_from_file_location(f"scf_test_{function}_handler", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses in the module look themselves up there
-    spec.loader.exec_module(module)
-    return module
-
-
 @dataclass
 class Answer:
     status: int
@@ -421,28 +408,6 @@ class MoneyWorld:
         assert sum(ledger.values()) == 0
 
 
-def create_table() -> None:
-    boto3.client("dynamodb", region_name=REGION).create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "gsi1",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )
-
-
 def money_world(tmp_path: Path, monkeypatch: Any) -> Iterator[MoneyWorld]:
     """Generator for a pytest fixture: `yield from money_world(tmp_path, monkeypatch)`."""
     clock_file = tmp_path / "today"
@@ -474,7 +439,7 @@ def money_world(tmp_path: Path, monkeypatch: Any) -> Iterator[MoneyWorld]:
     config.settings.cache_clear()
     try:
         with mock_aws():
-            create_table()
+            create_tables(TABLE)
             bind(TABLE, REGION, None)
             yield MoneyWorld(tmp_path, bank, clock_file, shared_session)
     finally:
