@@ -1,0 +1,123 @@
+"""`scf`: the command line of the local stack.
+
+scf local env                         env.json of the running stack, as one JSON object
+scf local token --supplier ID | --ops a bearer token signed with the running stack's key
+scf local clock show | set YYYY-MM-DD the business date every worker reads
+scf demo                              the walking-skeleton loop, with a timeline
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from infra.local.state import StackNotRunning, read_clock, read_env, write_clock
+
+
+def _env() -> dict[str, Any]:
+    return read_env()
+
+
+def cmd_env(_args: argparse.Namespace) -> int:
+    print(json.dumps(_env(), sort_keys=True))
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from infra.local import tokens
+
+    env = _env()
+    private_key = Path(env["private_key_file"]).read_bytes()
+    token = tokens.issue(
+        private_key,
+        env["token_issuer"],
+        supplier_id=args.supplier,
+        ops=args.ops,
+        lifetime_seconds=int(args.hours * 3600),
+    )
+    print(token)
+    return 0
+
+
+def cmd_clock_show(_args: argparse.Namespace) -> int:
+    print(read_clock(Path(_env()["clock_file"])).isoformat())
+    return 0
+
+
+def cmd_clock_set(args: argparse.Namespace) -> int:
+    path = Path(_env()["clock_file"])
+    write_clock(path, args.date)
+    print(read_clock(path).isoformat())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from infra.local.loop import LoopError, Step, run_loop
+
+    env = _env()
+
+    def show(step: Step) -> None:
+        print(f"  {step.name:<34} {step.ms:9.1f} ms  {step.detail}", flush=True)
+
+    print(f"scf demo against {env['api_url']} (business date {read_clock(Path(env['clock_file']))})")
+    try:
+        result = run_loop(env, amount=args.amount, term_days=args.term_days, on_step=show)
+    except LoopError as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    total = sum(step.ms for step in result.timeline.steps)
+    loan = result.loan_repaid
+    print(f"  {'total':<34} {total:9.1f} ms")
+    print(
+        f"supplier {result.supplier_id}: loan {loan.get('loan_id')} {' -> '.join(result.loan_statuses)}, "
+        f"value {result.loan_active.get('value_date')} maturity {result.loan_active.get('maturity_date')}, "
+        f"application to ACTIVE {result.application_to_active_ms:.0f} ms"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scf", description="scf on this machine")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="the running local stack").add_subparsers(
+        dest="local", required=True
+    )
+    local.add_parser("env", help="print env.json as one JSON object").set_defaults(run=cmd_env)
+
+    token = local.add_parser("token", help="print a bearer token for the local API")
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--supplier", metavar="ID", help="a supplier's token (custom:supplier_id)")
+    who.add_argument("--ops", action="store_true", help="an ops reviewer's token (group ops)")
+    token.add_argument("--hours", type=float, default=12.0, help="lifetime (default 12)")
+    token.set_defaults(run=cmd_token)
+
+    clock = local.add_parser("clock", help="the business date").add_subparsers(dest="clock", required=True)
+    clock.add_parser("show", help="print the business date").set_defaults(run=cmd_clock_show)
+    setter = clock.add_parser("set", help="set the business date")
+    setter.add_argument("date", type=date.fromisoformat, help="YYYY-MM-DD")
+    setter.set_defaults(run=cmd_clock_set)
+
+    demo = commands.add_parser("demo", help="run the loop against the running stack, with timings")
+    demo.add_argument("--amount", default="100000.00")
+    demo.add_argument("--term-days", type=int, default=30)
+    demo.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+        return code
+    except StackNotRunning as exc:
+        print(f"scf: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""The embedded AWS emulator (moto's server on 127.0.0.1) and the deployment of the synthesized
+template into it through moto's CloudFormation."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from infra.local.template import (
+    PSEUDO_PARAMETERS,
+    FunctionSpec,
+    Resolver,
+    Template,
+    TemplateError,
+    UnresolvedReference,
+    snake_name,
+)
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+log = logging.getLogger("scf.local")
+
+
+def client(service: str, endpoint: str, region: str, **config: Any) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        config=Config(retries={"max_attempts": 2, "mode": "standard"}, **config),
+    )
+
+
+class Emulator:
+    """moto's ThreadedMotoServer, in this process, on 127.0.0.1."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self.endpoint = ""
+
+    def start(self) -> str:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        return self.endpoint
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def supported_types() -> set[str]:
+    """Resource types moto's CloudFormation can create."""
+    from moto.cloudformation.parsing import get_model_map
+
+    return {kind for kind in get_model_map() if kind.startswith("AWS::") and kind != "AWS::SERVICE::RESOURCE"}
+
+
+def _kms_key_without_tags(properties: dict[str, Any]) -> dict[str, Any]:
+    # moto's KMS CloudFormation model expects TagKey/TagValue tags and fails on CloudFormation's
+    # Key/Value ones; tags on a key change nothing locally.
+    return {name: value for name, value in properties.items() if name != "Tags"}
+
+
+MOTO_QUIRKS = {"AWS::KMS::Key": _kms_key_without_tags}
+
+
+def work_around_moto(body: dict[str, Any]) -> dict[str, Any]:
+    """The template with the few properties moto's CloudFormation chokes on taken out."""
+    for resource in body["Resources"].values():
+        quirk = MOTO_QUIRKS.get(resource["Type"])
+        if quirk is not None:
+            resource["Properties"] = quirk(resource.get("Properties", {}))
+    return body
+
+
+@dataclass
+class Deployment:
+    """The stack as deployed: physical ids, the resolver for the template's references."""
+
+    template: Template
+    endpoint: str
+    region: str
+    account_id: str
+    stack_name: str
+    physical_ids: dict[str, str]
+    function_names: dict[str, str]  # function logical id -> physical name
+    dropped: dict[str, str]
+    resolver: Resolver = field(repr=False)
+
+    def resolve(self, value: Any) -> Any:
+        return self.resolver.resolve(value)
+
+    def function_arn(self, physical_name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{physical_name}"
+
+    def queue_url(self, logical_id: str) -> str:
+        return self.physical_ids[logical_id]
+
+    def queue_arn(self, logical_id: str) -> str:
+        return str(self.resolver.getatt(logical_id, "Arn"))
+
+    def queues(self) -> dict[str, str]:
+        """{snake name from the construct path: queue URL} for every queue of the stack."""
+        named = {}
+        for logical_id, _ in self.template.of_type("AWS::SQS::Queue"):
+            parts = [part for part in self.template.cdk_path(logical_id).split("/")[1:] if part != "Resource"]
+            label = parts[-1] if parts else logical_id
+            if label.lower() in {"queue", "dlq", "deadletterqueue"} and len(parts) > 1:
+                label = parts[-2] + label
+            named[snake_name(label)] = self.physical_ids[logical_id]
+        return named
+
+    def environment_of(self, spec: FunctionSpec) -> dict[str, str]:
+        try:
+            resolved = self.resolve(spec.environment)
+        except UnresolvedReference as exc:
+            raise TemplateError(f"environment of {spec.name}: {exc}") from exc
+        return {
+            name: value if isinstance(value, str) else json.dumps(value) for name, value in resolved.items()
+        }
+
+
+def deploy(template: Template, endpoint: str, region: str, stack_name: str = "scf-local") -> Deployment:
+    """Create the template's resources in moto (via CloudFormation) and read their physical ids."""
+    cloudformation = client("cloudformation", endpoint, region)
+    account_id = client("sts", endpoint, region).get_caller_identity()["Account"]
+    pseudo = {
+        "AWS::AccountId": account_id,
+        "AWS::Region": region,
+        "AWS::StackName": stack_name,
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::Partition": "aws",
+    }
+    function_names = {
+        spec.logical_id: _function_physical_name(spec, stack_name, pseudo) for spec in template.functions()
+    }
+    substitutes: dict[Any, Any] = {}
+    for logical_id, name in function_names.items():
+        arn = f"arn:aws:lambda:{region}:{account_id}:function:{name}"
+        substitutes[logical_id] = name
+        substitutes[(logical_id, "Arn")] = arn
+    body, dropped = template.deployable(supported_types(), substitutes)
+    body = work_around_moto(body)
+    for logical_id, reason in sorted(dropped.items()):
+        log.debug("not deployed to moto: %s (%s)", logical_id, reason)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cloudformation.create_stack(StackName=stack_name, TemplateBody=json.dumps(body))
+    status = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackStatus"]
+    if status != "CREATE_COMPLETE":
+        raise TemplateError(f"moto could not create the stack: {status}")
+    physical_ids = {
+        item["LogicalResourceId"]: item["PhysicalResourceId"]
+        for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name)
+        for item in page["StackResourceSummaries"]
+    }
+    missing = set(body["Resources"]) - set(physical_ids)
+    if missing:
+        raise TemplateError(f"moto did not create {sorted(missing)}")
+    stack_id = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackId"]
+    refs: dict[str, Any] = {**pseudo, "AWS::StackId": stack_id, **physical_ids}
+    refs.update(function_names)
+    attributes = {(logical_id, "Arn"): substitutes[(logical_id, "Arn")] for logical_id in function_names}
+    resolver = Resolver(
+        refs=refs,
+        attributes=attributes,
+        attribute_lookup=_moto_attribute_lookup(account_id, region, stack_name, set(physical_ids)),
+    )
+    for name in PSEUDO_PARAMETERS - set(refs):
+        refs.setdefault(name, None)
+    return Deployment(
+        template=template,
+        endpoint=endpoint,
+        region=region,
+        account_id=account_id,
+        stack_name=stack_name,
+        physical_ids=physical_ids,
+        function_names=function_names,
+        dropped=dropped,
+        resolver=resolver,
+    )
+
+
+def _function_physical_name(spec: FunctionSpec, stack_name: str, pseudo: dict[str, Any]) -> str:
+    if spec.physical_name is not None:
+        return str(Resolver(refs=dict(pseudo)).resolve(spec.physical_name))
+    return f"{stack_name}-{spec.logical_id}"[:64]
+
+
+def _moto_attribute_lookup(account_id: str, region: str, stack_name: str, deployed: set[str]) -> Any:
+    """Fn::GetAtt as moto's CloudFormation evaluates it for the resources it created."""
+
+    def lookup(logical_id: str, attribute: str) -> Any:
+        if logical_id not in deployed:
+            raise UnresolvedReference(
+                f"Fn::GetAtt {logical_id}.{attribute}: {logical_id} is not deployed locally"
+            )
+        from moto.cloudformation.models import cloudformation_backends
+
+        stack = cloudformation_backends[account_id][region].get_stack(stack_name)
+        resource = stack.resource_map[logical_id]
+        try:
+            return resource.get_cfn_attribute(attribute)
+        except Exception as exc:
+            raise UnresolvedReference(f"Fn::GetAtt {logical_id}.{attribute}: {exc!r}") from exc
+
+    return lookup
+
+
+def configure_notifications(deployment: Deployment) -> list[str]:
+    """Put each bucket's notification configuration, from the template's own notification resource."""
+    s3 = client("s3", deployment.endpoint, deployment.region)
+    buckets = []
+    for notification in deployment.template.notifications():
+        bucket = deployment.resolve(notification.bucket_ref)
+        configuration = deployment.resolve(notification.configuration)
+        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=configuration)
+        buckets.append(bucket)
+    return buckets

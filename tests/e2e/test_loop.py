@@ -1,0 +1,115 @@
+"""The walking skeleton end to end: files -> credit line -> application -> payout at the bank ->
+repayment, over HTTP and S3 against the running local stack."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+
+from infra.local.loop import LocalClient, run_loop
+
+pytestmark = pytest.mark.e2e
+
+MONEY = re.compile(r"^\d+\.\d{2}$")
+LIFECYCLE = ["APPROVED", "DISBURSING", "ACTIVE", "REPAID"]
+
+
+def is_money(value: object) -> bool:
+    return isinstance(value, str) and bool(MONEY.match(value))
+
+
+def test_the_walking_skeleton_loop(local_stack: Any) -> None:
+    env = local_stack.env
+    bank = env["bank_url"]
+    # a slower bank keeps the loan DISBURSING long enough to be seen
+    requests.post(f"{bank}/_admin/faults", json={"latency_ms": 1000}, timeout=5).raise_for_status()
+    try:
+        result = run_loop(env, amount="100000.00", term_days=30)
+    finally:
+        requests.post(f"{bank}/_admin/faults", json={"latency_ms": 50}, timeout=5)
+    today = result.business_date
+
+    assert {kind: report["status"] for kind, report in result.reports.items()} == {
+        "suppliers": "PROCESSED",
+        "documents": "PROCESSED",
+    }
+    assert result.reports["documents"]["rows_rejected"] == 0
+    assert result.reports["documents"]["rows_accepted"] == result.reports["documents"]["rows_total"]
+
+    line = result.credit_line
+    assert line["supplier_id"] == result.supplier_id and line["currency"] == "CNY"
+    for name in ("borrowing_base", "facility_cap", "outstanding", "available"):
+        assert is_money(line[name]), name
+    assert Decimal(line["available"]) >= Decimal("100000.00")
+    assert line["outstanding"] == "0.00"
+
+    application = result.application
+    assert application["status"] == "APPROVED" and application["loan_id"]
+    assert application["term_days"] == 30
+    assert re.match(r"^0\.\d+$", application["annual_rate"])
+
+    seen = result.loan_statuses
+    assert [status for status in LIFECYCLE if status in seen] == seen, f"statuses out of order: {seen}"
+    assert {"DISBURSING", "ACTIVE", "REPAID"} <= set(seen), seen
+
+    active = result.loan_active
+    assert active["status"] == "ACTIVE" and active["currency"] == "CNY"
+    assert active["principal"] == "100000.00" and active["outstanding_principal"] == "100000.00"
+    assert active["value_date"] == today.isoformat()
+    assert active["maturity_date"] == (today + timedelta(days=30)).isoformat()
+    assert (active["interest_due"], active["penalty_due"], active["payoff"]) == ("0.00", "0.00", "100000.00")
+
+    repaid = result.loan_repaid
+    assert repaid["status"] == "REPAID" and repaid["outstanding_principal"] == "0.00"
+    assert repaid["payoff"] == "0.00"
+
+    repayment = result.repayment
+    assert repayment["status"] == "APPLIED" and repayment["loan_id"] == application["loan_id"]
+    assert repayment["amount"] == "100000.00" and repayment["source"] == "SUPPLIER"
+    assert repayment["allocation"] == {
+        "penalty": "0.00",
+        "interest": "0.00",
+        "principal": "100000.00",
+        "overpayment": "0.00",
+    }
+    assert repayment["value_date"] == today.isoformat()
+
+    books = requests.get(f"{bank}/_admin/payments", timeout=5).json()
+    moved = sorted(
+        (payment["direction"], payment["amount"], payment["status"]) for payment in books["payments"]
+    )
+    assert moved == [("COLLECTION", "100000.00", "SETTLED"), ("PAYOUT", "100000.00", "SETTLED")]
+
+    local = LocalClient(env)
+    loan_path = f"/v1/loans/{application['loan_id']}"
+    stranger = local.token(supplier_id="SUP-SOMEONE-ELSE")
+    assert local.call("GET", loan_path, stranger).status_code == 404
+    assert local.call("GET", loan_path, None).status_code == 401
+    assert local.call("GET", loan_path, "Bearer.not.valid").status_code == 401
+
+
+def test_the_stack_reports_its_health_and_state(local_stack: Any) -> None:
+    env = local_stack.env
+    health = requests.get(f"{env['api_url']}/_local/health", timeout=5).json()
+    assert health["status"] == "ok"
+    assert set(health["functions"]) == {
+        "ingest_settlement",
+        "score_application",
+        "disburse",
+        "apply_repayment",
+    }
+    assert {"settlement_files", "disbursements", "repayments"} <= set(env["queues"])
+    for name in (
+        "table_name",
+        "idempotency_table_name",
+        "inbox_bucket",
+        "clock_file",
+        "bank_url",
+        "aws_endpoint_url",
+    ):
+        assert env[name], name
