@@ -1,0 +1,371 @@
+"""ISO 20022 camt.053 (statement) and camt.054 (debit/credit notification), versions .001.02 to .001.08.
+
+The message type and version come from the namespace (`urn:iso:std:iso:20022:tech:xsd:camt.053.001.04`,
+or a bank's variant that carries the same `camt.053.001.04` token, e.g. SIX's
+`http://www.six-interbank-clearing.com/de/camt.054.001.04.ch.01.xsd`). A document without a
+namespace is recognised by its structure, then rejected: without a version nothing says how to read
+it (docs/bank-files.md).
+
+Statement-level problems (no account) drop that statement; entry-level problems (an impossible
+date, a missing amount) drop that entry; each with a located `FileError`. An amount that is not
+exact in minor units keeps its entry with `amount_minor=None` (`AMOUNT_PRECISION`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from scf.adapters.files.statements import (
+    BOOKED,
+    CAMT_053,
+    CAMT_054,
+    CREDIT,
+    DEBIT,
+    INFO,
+    PENDING,
+    Balance,
+    Entry,
+    FileError,
+    ParseResult,
+    Statement,
+    Transaction,
+    calendar_date,
+    money_errors,
+    parse_decimal,
+    rejection,
+)
+from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES, XmlNode, parse_xml
+
+CAMT_NAMESPACE = re.compile(r"camt\.(053|054)\.001\.(\d{2})")
+SUPPORTED_VERSIONS = range(2, 9)
+MESSAGES = {"BkToCstmrStmt": CAMT_053, "BkToCstmrDbtCdtNtfctn": CAMT_054}  # message element -> format
+FORMAT_MESSAGE = {fmt: message for message, fmt in MESSAGES.items()}
+RECORDS = {CAMT_053: "Stmt", CAMT_054: "Ntfctn"}
+ENTRY_STATUSES = {"BOOK": BOOKED, "PDNG": PENDING, "INFO": INFO, "FUTR": PENDING}
+DIRECTIONS = {"CRDT": CREDIT, "DBIT": DEBIT}
+NOT_PROVIDED = "NOTPROVIDED"
+
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
+_DATE_TIME = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))?$"
+)
+
+
+@dataclass(frozen=True)
+class _Message:
+    format: str
+    version: str
+    body: XmlNode
+
+
+def parse_camt(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
+    root = parse_xml(data, max_bytes=max_bytes)
+    if isinstance(root, FileError):
+        return ParseResult(format=None, errors=(root,))
+    message = _identify(root)
+    if isinstance(message, ParseResult):
+        return message
+    record_name = RECORDS[message.format]
+    records = message.body.all(record_name)
+    if not records:
+        return rejection(
+            message.format,
+            message.body.line,
+            message.body.path,
+            "NO_STATEMENTS",
+            f"{message.body.name} holds no {record_name}: nothing to read",
+        )
+    message_id = message.body.text_at("GrpHdr", "MsgId")
+    errors: list[FileError] = []
+    statements: list[Statement] = []
+    for record in records:
+        statement = _statement(record, message, message_id, errors)
+        if statement is not None:
+            statements.append(statement)
+    return ParseResult(format=message.format, statements=tuple(statements), errors=tuple(errors))
+
+
+def _identify(root: XmlNode) -> _Message | ParseResult:
+    body = root.children[0] if root.children else None
+    structure_format = MESSAGES.get(body.name) if body is not None else None
+    namespace = root.namespace or (body.namespace if body is not None else None)
+    if not namespace:
+        what = f"a {structure_format} structure ({body.name})" if structure_format and body else "a document"
+        return rejection(
+            structure_format,
+            root.line,
+            root.path,
+            "NAMESPACE_MISSING",
+            f"{what} without an ISO 20022 namespace: its version is unknown, so it is not read",
+        )
+    match = CAMT_NAMESPACE.search(namespace)
+    if match is None:
+        return rejection(
+            structure_format,
+            root.line,
+            root.path,
+            "NOT_A_STATEMENT",
+            f"namespace {namespace} is not a camt.053 or camt.054 message",
+        )
+    fmt, version = f"camt.{match.group(1)}", int(match.group(2))
+    if version not in SUPPORTED_VERSIONS:
+        return rejection(
+            fmt,
+            root.line,
+            root.path,
+            "UNSUPPORTED_VERSION",
+            f"{fmt}.001.{version:02d} is not supported (.02 to .08)",
+        )
+    if body is None or body.name != FORMAT_MESSAGE[fmt]:
+        found = body.name if body is not None else "nothing"
+        return rejection(
+            fmt,
+            body.line if body is not None else root.line,
+            body.path if body is not None else root.path,
+            "UNEXPECTED_ELEMENT",
+            f"a {fmt} document must hold {FORMAT_MESSAGE[fmt]}, found {found}",
+        )
+    return _Message(fmt, f"001.{version:02d}", body)
+
+
+def _statement(
+    record: XmlNode, message: _Message, message_id: str | None, errors: list[FileError]
+) -> Statement | None:
+    statement_id = record.text_at("Id")
+    account_node = record.find("Acct", "Id")
+    account = None
+    if account_node is not None:
+        account = account_node.text_at("IBAN") or account_node.text_at("Othr", "Id")
+    if statement_id is None or account is None:
+        for name, value in (("Id", statement_id), ("Acct/Id", account)):
+            if value is None:
+                text = f"{record.name} has no {name}"
+                errors.append(FileError(record.line, f"{record.path}/{name}", "MISSING_FIELD", text))
+        return None
+    servicer = record.find("Acct", "Svcr", "FinInstnId")
+    servicer_bic = (servicer.text_at("BICFI") or servicer.text_at("BIC")) if servicer is not None else None
+    balances = {}
+    for node in record.all("Bal"):
+        balance = _balance(node, errors)
+        if balance is not None and balance.code not in balances:
+            balances[balance.code] = balance
+    entries = []
+    for node in record.all("Ntry"):
+        entry = _entry(node, errors)
+        if entry is not None:
+            entries.append(entry)
+    return Statement(
+        format=message.format,
+        version=message.version,
+        line=record.line,
+        path=record.path,
+        message_id=message_id,
+        statement_id=statement_id,
+        account=account,
+        currency=record.text_at("Acct", "Ccy"),
+        servicer_bic=servicer_bic,
+        sequence=record.text_at("LglSeqNb") or record.text_at("ElctrncSeqNb"),
+        opening_balance=balances.get("OPBD") or balances.get("PRCD"),
+        closing_balance=balances.get("CLBD"),
+        entries=tuple(entries),
+    )
+
+
+def _balance(node: XmlNode, errors: list[FileError]) -> Balance | None:
+    code = node.text_at("Tp", "CdOrPrtry", "Cd") or node.text_at("Tp", "CdOrPrtry", "Prtry")
+    if code not in ("OPBD", "PRCD", "CLBD"):
+        return None  # other balances (available, interim) are information the platform does not use
+    local: list[FileError] = []
+    amount = _amount(node, "Amt", local, required=True)
+    direction = _direction(node, local, required=True)
+    when = _date_choice(node, "Dt", local)
+    errors.extend(local)
+    if local or amount is None or direction is None:
+        return None
+    value, currency, minor = amount
+    if minor is None:
+        errors.extend(money_errors(value, currency, node.line, f"{node.path}/Amt")[1])
+    return Balance(code, value, minor, currency, direction, when)
+
+
+def _entry(node: XmlNode, errors: list[FileError]) -> Entry | None:
+    fatal: list[FileError] = []
+    amount = _amount(node, "Amt", fatal, required=True)
+    direction = _direction(node, fatal, required=True)
+    reversal = _reversal(node, fatal)
+    status = _status(node, fatal)
+    booking_date = _date_choice(node, "BookgDt", fatal)
+    value_date = _date_choice(node, "ValDt", fatal)
+    transactions = [
+        _transaction(tx, errors) for details in node.all("NtryDtls") for tx in details.all("TxDtls")
+    ]
+    batches = [batch for details in node.all("NtryDtls") for batch in details.all("Btch")]
+    errors.extend(fatal)
+    if fatal or amount is None or direction is None or status is None:
+        return None
+    value, currency, minor = amount
+    if minor is None:
+        errors.extend(money_errors(value, currency, node.line, f"{node.path}/Amt")[1])
+    end_to_end_ids = list(dict.fromkeys(tx.end_to_end_id for tx in transactions if tx.end_to_end_id))
+    announced = sum(int(n) for b in batches if (n := b.text_at("NbOfTxs") or "").isdigit()) or None
+    return Entry(
+        line=node.line,
+        path=node.path,
+        amount=value,
+        amount_minor=minor,
+        currency=currency,
+        direction=direction,
+        status=status,
+        reversal=reversal,
+        booking_date=booking_date,
+        value_date=value_date,
+        bank_reference=node.text_at("AcctSvcrRef"),
+        end_to_end_ids=tuple(end_to_end_ids),
+        remittance=" ".join(tx.remittance for tx in transactions if tx.remittance),
+        transactions=tuple(transactions),
+        batch=len(transactions) > 1 or (announced or 0) > 1,
+        batch_size=announced,
+        additional_info=" ".join(n.value for n in node.all("AddtlNtryInf") if n.value),
+    )
+
+
+def _transaction(node: XmlNode, errors: list[FileError]) -> Transaction:
+    """A TxDtls: its own amount (TxDtls/Amt from .03 on, else AmtDtls/TxAmt/Amt) if the bank gave one."""
+    local: list[FileError] = []
+    amount = _amount(node, "Amt", local, required=False)
+    if amount is None and not local:
+        amount = _amount(node, "AmtDtls/TxAmt/Amt", local, required=False)
+    direction = _direction(node, local, required=False)
+    errors.extend(local)
+    value, currency, minor = amount if amount is not None else (None, None, None)
+    if value is not None and currency is not None and minor is None:
+        errors.extend(money_errors(value, currency, node.line, f"{node.path}/Amt")[1])
+    end_to_end_id = node.text_at("Refs", "EndToEndId")
+    if end_to_end_id is not None and end_to_end_id.upper() == NOT_PROVIDED:
+        end_to_end_id = None
+    return Transaction(
+        line=node.line,
+        path=node.path,
+        amount=value,
+        amount_minor=minor,
+        currency=currency,
+        direction=direction,
+        end_to_end_id=end_to_end_id,
+        remittance=_remittance(node),
+        bank_reference=node.text_at("Refs", "AcctSvcrRef"),
+        instruction_id=node.text_at("Refs", "InstrId"),
+        uetr=node.text_at("Refs", "UETR"),
+        return_reason=node.text_at("RtrInf", "Rsn", "Cd") or node.text_at("RtrInf", "Rsn", "Prtry"),
+    )
+
+
+def _remittance(node: XmlNode) -> str:
+    """Unstructured lines, then per structured block the creditor reference, the referred
+    document numbers and the additional remittance lines, joined by single spaces."""
+    parts: list[str] = []
+    for info in node.all("RmtInf"):
+        parts.extend(n.value for n in info.all("Ustrd"))
+        for structured in info.all("Strd"):
+            parts.extend(n.value for ref in structured.all("CdtrRefInf") for n in ref.all("Ref"))
+            parts.extend(n.value for doc in structured.all("RfrdDocInf") for n in doc.all("Nb"))
+            parts.extend(n.value for n in structured.all("AddtlRmtInf"))
+    return " ".join(part for part in parts if part)
+
+
+def _amount(
+    node: XmlNode, where: str, errors: list[FileError], *, required: bool
+) -> tuple[Decimal, str, int | None] | None:
+    amount_node = node.find(*where.split("/"))
+    field = f"{node.path}/{where}"
+    if amount_node is None:
+        if required:
+            errors.append(FileError(node.line, field, "MISSING_FIELD", f"{node.name} has no {where}"))
+        return None
+    value = parse_decimal(amount_node.value)
+    if value is None:
+        message = f"{amount_node.value!r} is not an amount (digits, up to 5 decimals, 18 digits in all)"
+        errors.append(FileError(amount_node.line, field, "INVALID_AMOUNT", message))
+        return None
+    currency = amount_node.attrib.get("Ccy", "").strip()
+    minor, problems = money_errors(value, currency, amount_node.line, field)
+    if any(p.code == "INVALID_CURRENCY" for p in problems):
+        errors.extend(problems)
+        return None
+    return value, currency, minor
+
+
+def _direction(node: XmlNode, errors: list[FileError], *, required: bool) -> str | None:
+    indicator = node.find("CdtDbtInd")
+    if indicator is None:
+        if required:
+            field = f"{node.path}/CdtDbtInd"
+            errors.append(FileError(node.line, field, "MISSING_FIELD", f"{node.name} has no CdtDbtInd"))
+        return None
+    direction = DIRECTIONS.get(indicator.value)
+    if direction is None:
+        message = f"CdtDbtInd {indicator.value!r} must be CRDT or DBIT"
+        errors.append(FileError(indicator.line, indicator.path, "INVALID_VALUE", message))
+    return direction
+
+
+def _reversal(node: XmlNode, errors: list[FileError]) -> bool:
+    indicator = node.find("RvslInd")
+    if indicator is None or indicator.value in ("false", "0"):
+        return False
+    if indicator.value in ("true", "1"):
+        return True
+    errors.append(
+        FileError(
+            indicator.line, indicator.path, "INVALID_VALUE", f"RvslInd {indicator.value!r} is not a boolean"
+        )
+    )
+    return False
+
+
+def _status(node: XmlNode, errors: list[FileError]) -> str | None:
+    """`<Sts>BOOK</Sts>` up to .05, `<Sts><Cd>BOOK</Cd></Sts>` from .06: either shape is read."""
+    status_node = node.find("Sts")
+    if status_node is None:
+        errors.append(FileError(node.line, f"{node.path}/Sts", "MISSING_FIELD", "Ntry has no Sts"))
+        return None
+    code = status_node.text_at("Cd") or status_node.text_at("Prtry") or status_node.value
+    status = ENTRY_STATUSES.get(code)
+    if status is None:
+        message = f"entry status {code!r} must be one of {', '.join(ENTRY_STATUSES)}"
+        errors.append(FileError(status_node.line, status_node.path, "INVALID_VALUE", message))
+    return status
+
+
+def _date_choice(node: XmlNode, name: str, errors: list[FileError]) -> date | None:
+    """A DateAndDateTimeChoice (`<X><Dt>` or `<X><DtTm>`): the calendar date as the bank wrote it."""
+    holder = node.child(name)
+    if holder is None:
+        return None
+    inner = holder.child("Dt") or holder.child("DtTm")
+    if inner is None:
+        errors.append(FileError(holder.line, holder.path, "MISSING_FIELD", f"{name} has neither Dt nor DtTm"))
+        return None
+    parsed = _parse_date(inner.value, with_time=inner.name == "DtTm")
+    if parsed is None:
+        message = f"{inner.value!r} is not a valid {'date-time' if inner.name == 'DtTm' else 'date'}"
+        errors.append(FileError(inner.line, inner.path, "INVALID_DATE", message))
+    return parsed
+
+
+def _parse_date(text: str, *, with_time: bool) -> date | None:
+    match = (_DATE_TIME if with_time else _DATE).match(text)
+    if match is None:
+        return None
+    day = calendar_date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    if day is None or not with_time:
+        return day
+    hour, minute, second = int(match.group(4)), int(match.group(5)), int(match.group(6))
+    offset_hour, offset_minute = match.group(7), match.group(8)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    if offset_hour is not None and (int(offset_hour) > 14 or int(offset_minute) > 59):
+        return None
+    return day

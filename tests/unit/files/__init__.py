@@ -1,0 +1,1 @@
+"""Bank file parser tests (package so the helpers import relatively)."""
