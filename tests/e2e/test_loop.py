@@ -3,20 +3,40 @@ repayment, over HTTP and S3 against the running local stack."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import boto3
 import pytest
 import requests
+from boto3.dynamodb.conditions import Key
 
 from infra.local.loop import LocalClient, run_loop
+from scf.domain.ledger import Posting, balances
 
 pytestmark = pytest.mark.e2e
 
 MONEY = re.compile(r"^\d+\.\d{2}$")
 LIFECYCLE = ["APPROVED", "DISBURSING", "ACTIVE", "REPAID"]
+
+
+def ledger_of(env: dict[str, Any], loan_id: str) -> list[Posting]:
+    """The loan's postings, read from the local stack's table (each Posting checks its own balance)."""
+    table = boto3.resource(
+        "dynamodb",
+        endpoint_url=env["aws_endpoint_url"],
+        region_name=env["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    ).Table(env["table_name"])
+    items = table.query(KeyConditionExpression=Key("pk").eq(f"LEDGER#{loan_id}"))["Items"]
+    return [
+        Posting.from_json(str(item["posting_id"]), str(item["reason"]), json.loads(str(item["entries"])))
+        for item in items
+    ]
 
 
 def is_money(value: object) -> bool:
@@ -84,6 +104,14 @@ def test_the_walking_skeleton_loop(local_stack: Any) -> None:
         (payment["direction"], payment["amount"], payment["status"]) for payment in books["payments"]
     )
     assert moved == [("COLLECTION", "100000.00", "SETTLED"), ("PAYOUT", "100000.00", "SETTLED")]
+
+    postings = ledger_of(env, application["loan_id"])
+    assert sorted(p.posting_id for p in postings) == [
+        f"DISBURSEMENT#PAY{application['loan_id']}",
+        f"REPAYMENT#{repayment['repayment_id']}",
+    ]
+    # paid out and repaid in full on the same day without interest: every account is back to zero
+    assert {account: amount for account, amount in balances(postings).items() if amount} == {}
 
     local = LocalClient(env)
     loan_path = f"/v1/loans/{application['loan_id']}"
