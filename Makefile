@@ -32,5 +32,11 @@ layer: install
 synth: layer
 	$(BIN)/python -m infra.app
 
+# Benchmarks print their figures (docs/benchmarks.md records them); they never fail on time.
+bench: layer
+	$(BIN)/python bench/synth.py
+	$(BIN)/python bench/startup.py --runs 3
+	$(BIN)/python bench/loop_latency.py
+
 clean:
 	rm -rf $(VENV) build cdk.out .scf-local
