@@ -16,7 +16,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: install layer
 	$(BIN)/python -m infra.local
 
-test: install layer
+# The whole suite: lint and types first (cheap, and main must stay clean), then every test layer.
+test: install layer lint
 	$(BIN)/python -m pytest -n 2
 
 lint: install
