@@ -20,12 +20,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scf.adapters.dynamodb.files_repository import DynamoIngestRepository
 from scf.adapters.dynamodb.models import bind
+from scf.adapters.dynamodb.statements_repository import StatementsRepository
 from scf.adapters.dynamodb.transactions import BadPageToken
 from scf.adapters.http import Problem, install_error_handlers, ok, require_ops
 from scf.adapters.s3 import S3Inbox
+from scf.adapters.sqs import SqsContinuations
 from scf.clock import clock_from_spec
 from scf.config import settings
+from scf.service.checkpoint import CONTINUE, Deadline
 from scf.service.ingest import REPORTS_PREFIX, IngestFile, IngestService
+from scf.service.statements import StatementMatcher
+from scf.service.sweeps import Sweeper
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -41,15 +46,33 @@ def wiring() -> tuple[IngestService, DynamoIngestRepository]:
     bind(config.table_name, config.region, config.endpoint_url)
     repository = DynamoIngestRepository()
     inbox = S3Inbox(endpoint_url=config.endpoint_url)
-    return IngestService(inbox, repository, clock_from_spec(config.clock, config.policy_timezone)), repository
+    clock = clock_from_spec(config.clock, config.policy_timezone)
+    statements = StatementsRepository()
+    service = IngestService(
+        inbox,
+        repository,
+        clock,
+        bank_accounts=config.bank_accounts,
+        matcher=StatementMatcher(statements, clock, config.bank_accounts),
+        sweeper=Sweeper(statements, clock),
+        continuations=(
+            SqsContinuations(config.settlement_files_queue_url, endpoint_url=config.endpoint_url)
+            if config.settlement_files_queue_url
+            else None
+        ),
+    )
+    return service, repository
 
 
 def s3_objects(body: str) -> list[IngestFile]:
     """The objects named by an S3 notification (keys arrive URL-encoded); the test event that S3
-    sends when a notification is configured, and our own reports, name none."""
+    sends when a notification is configured, and our own reports, name none. A continuation
+    (scf.service.checkpoint) names the file whose next part to ingest."""
     message = json.loads(body)
     if message.get("Event") == "s3:TestEvent":
         return []
+    if message.get("scf") == CONTINUE:
+        return [IngestFile(bucket=message["bucket"], key=message["key"], sha256=message["sha256"])]
     files = []
     for record in message.get("Records", []):
         if not str(record.get("eventName", "")).startswith("ObjectCreated"):
@@ -61,12 +84,13 @@ def s3_objects(body: str) -> list[IngestFile]:
     return files
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     service, _ = wiring()
+    deadline = Deadline(lambda_context.get_remaining_time_in_millis)
     for command in s3_objects(record.body):
-        report = service.ingest(command)
+        report = service.ingest(command, deadline)
         if report is None:
-            logger.info("file already processed", extra={"key": command.key})
+            logger.info("file already processed or in progress elsewhere", extra={"key": command.key})
         else:
             logger.info(
                 "file ingested",

@@ -28,12 +28,14 @@ from scf.adapters.http import (
 )
 from scf.clock import clock_from_spec
 from scf.config import settings
+from scf.domain.policy import live_policy
 from scf.service.credit import (
     CreditService,
     DecisionContention,
     IdempotencyMismatch,
     InvalidRequest,
     ReviewConflict,
+    ReviewReplayMismatch,
 )
 
 logger = Logger()
@@ -48,7 +50,11 @@ def service() -> CreditService:
     """Wired once per cold start (after the environment is known)."""
     config = settings()
     bind(config.table_name, config.region, config.endpoint_url)
-    return CreditService(DynamoCreditRepository(), clock_from_spec(config.clock, config.policy_timezone))
+    return CreditService(
+        DynamoCreditRepository(),
+        clock_from_spec(config.clock, config.policy_timezone),
+        policy=live_policy(),
+    )
 
 
 def _invalid(exc: InvalidRequest) -> Problem:
@@ -122,11 +128,14 @@ def list_reviews() -> Response[Any]:
 @app.post("/v1/reviews/<application_id>/decision")
 def decide_review(application_id: str) -> Response[Any]:
     reviewer = require_ops(app)
+    key = _idempotency_key()
     body = json_body(app)
     try:
-        answer = service().review(application_id, body, reviewer.subject)
+        answer = service().review(application_id, body, reviewer.subject, key)
     except InvalidRequest as exc:
         raise _invalid(exc) from exc
+    except ReviewReplayMismatch as exc:
+        raise Problem(422, "Idempotency key reused", str(exc), code="IDEMPOTENCY_KEY_REUSED") from exc
     except ReviewConflict as exc:
         raise Problem(409, "Conflict", str(exc), code="REVIEW_CONFLICT", errors=exc.reasons or None) from exc
     except DecisionContention as exc:

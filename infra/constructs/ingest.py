@@ -56,16 +56,15 @@ class Ingest(Construct):
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(400))],
         )
         self.queues = queue_with_dlq(self, "SettlementFilesQueue", consumer_timeout=FUNCTION_TIMEOUT)
-        # S3 filters know only prefixes and suffixes, so "everything but reports/" is written as one
-        # notification per sender prefix (the platform and each configured bank). Reports never
-        # trigger ingestion, whatever the handler does with them.
-        destination = s3n.SqsDestination(self.queues.queue)
+        # Every object key reaches the queue, whatever its prefix: a sender that is not configured
+        # must still get a REJECTED report. The handler ignores `reports/` keys (our own reports), so
+        # a report never triggers ingestion and never gets a report of its own.
         for partner in config.inbox_partners:
             if f"{partner}/".startswith(REPORTS_PREFIX):
                 raise ValueError(f"partner id {partner!r} collides with the reports/ prefix")
-            self.inbox_bucket.add_event_notification(
-                s3.EventType.OBJECT_CREATED, destination, s3.NotificationKeyFilter(prefix=f"{partner}/")
-            )
+        self.inbox_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queues.queue)
+        )
 
         environment = base_environment(
             FUNCTION_NAME,
@@ -75,6 +74,8 @@ class Ingest(Construct):
         )
         environment["INBOX_BUCKET"] = self.inbox_bucket.bucket_name
         environment["BANK_ACCOUNTS"] = json.dumps(config.bank_accounts, sort_keys=True)
+        # A file too large for one invocation continues through its own queue (scf/service/checkpoint.py).
+        environment["SETTLEMENT_FILES_QUEUE_URL"] = self.queues.queue.queue_url
         self.function = scf_function(
             self,
             name=FUNCTION_NAME,
@@ -95,6 +96,11 @@ class Ingest(Construct):
             grantee=self.function.role,
             actions=["s3:PutObject"],
             resource_arns=[self.inbox_bucket.arn_for_objects(f"{REPORTS_PREFIX}*")],
+        )
+        iam.Grant.add_to_principal(
+            grantee=self.function.role,
+            actions=["sqs:SendMessage"],
+            resource_arns=[self.queues.queue.queue_arn],
         )
         self.function.function.add_event_source(
             event_sources.SqsEventSource(self.queues.queue, batch_size=1, report_batch_item_failures=True)

@@ -48,6 +48,9 @@ class Emulator:
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         from moto.server import ThreadedMotoServer
 
+        from infra.local import moto_fixes
+
+        moto_fixes.install()  # transactions cost their own items, not the table's size
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self.endpoint = ""

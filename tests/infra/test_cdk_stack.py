@@ -41,7 +41,7 @@ COMMON_ENV = {
 }
 BANK_ENV = {"LENDER_ACCOUNT", "BANK_ADAPTERS", "SIMULATED_BANK_URL"}
 ENVIRONMENT = {
-    "ingest_settlement": COMMON_ENV | {"INBOX_BUCKET", "BANK_ACCOUNTS"},
+    "ingest_settlement": COMMON_ENV | {"INBOX_BUCKET", "BANK_ACCOUNTS", "SETTLEMENT_FILES_QUEUE_URL"},
     "score_application": COMMON_ENV,
     "disburse": COMMON_ENV | BANK_ENV,
     "apply_repayment": COMMON_ENV | BANK_ENV,
@@ -306,23 +306,18 @@ def test_buckets_are_encrypted_tls_only_private_and_the_inbox_versioned(synthesi
     assert next(references(inbox["Properties"]["LoggingConfiguration"]["DestinationBucketName"])) == logs_id
 
 
-def test_inbox_notifies_the_settlement_queue_but_never_for_reports(synthesized: Synthesized) -> None:
+def test_inbox_notifies_the_settlement_queue_for_every_key(synthesized: Synthesized) -> None:
+    """One notification without a key filter: every sender, configured or not, gets a report
+    (an unknown one a REJECTED report); the handler skips reports/ keys so reports never loop."""
     inbox_id, _ = by_path(synthesized, "Scf/Ingest/InboxBucket")
     queue_id, _ = by_path(synthesized, "Scf/Ingest/SettlementFilesQueue")
     (notifications,) = synthesized.of_type("Custom::S3BucketNotifications").values()
     props = notifications["Properties"]
     assert next(references(props["BucketName"])) == inbox_id
-    configurations = props["NotificationConfiguration"]["QueueConfigurations"]
-    prefixes = set()
-    for configuration in configurations:
-        assert configuration["Events"] == ["s3:ObjectCreated:*"]
-        assert next(references(configuration["QueueArn"])) == queue_id
-        (rule,) = configuration["Filter"]["Key"]["FilterRules"]
-        assert rule["Name"] == "prefix"
-        prefixes.add(rule["Value"])
-    # the platform and every bank of scf:bankAccounts in cdk.json; never a prefix reports/ falls under
-    assert prefixes == {"platform/", "SIMBANK/"}
-    assert not any("reports/".startswith(p) or p.startswith("reports/") for p in prefixes)
+    (configuration,) = props["NotificationConfiguration"]["QueueConfigurations"]
+    assert configuration["Events"] == ["s3:ObjectCreated:*"]
+    assert next(references(configuration["QueueArn"])) == queue_id
+    assert "Filter" not in configuration
     assert not any(k in props["NotificationConfiguration"] for k in ("LambdaFunctionConfigurations",))
 
 
@@ -441,6 +436,8 @@ def test_function_environment_is_exactly_the_documented_one(synthesized: Synthes
         if "INBOX_BUCKET" in env:
             assert env["INBOX_BUCKET"] == {"Ref": inbox_id}
             assert json.loads(env["BANK_ACCOUNTS"]) == {"SIMBANK": ["LENDER-OPS-001"]}
+            queue_id, _ = by_path(synthesized, "Scf/Ingest/SettlementFilesQueue")
+            assert env["SETTLEMENT_FILES_QUEUE_URL"] == {"Ref": queue_id}
         if "LENDER_ACCOUNT" in env:
             assert set(json.loads(env["LENDER_ACCOUNT"])) == {"bank_code", "account_number", "name"}
             assert json.loads(env["BANK_ADAPTERS"])["default"] == "simulated"
@@ -484,7 +481,15 @@ def test_each_function_gets_only_what_it_uses(synthesized: Synthesized) -> None:
         for statement in granted:
             if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
                 assert set(references(statement["Resource"])) <= {table_id, idempotency_id}
-        assert "sqs:SendMessage" not in actions, "events leave through the outbox, not from functions"
+        sent_to = {
+            path_of(synthesized.resources[lid])
+            for s in granted
+            if "sqs:SendMessage" in as_list(s["Action"])
+            for lid in references(s["Resource"])
+        }
+        # Events leave through the outbox; only ingest sends, the continuations of its own files.
+        expected = {"Scf/Ingest/SettlementFilesQueue"} if name == "ingest_settlement" else set()
+        assert sent_to == expected, name
         s3_actions = {a for a in actions if a.startswith("s3:")}
         if name == "ingest_settlement":
             assert s3_actions == {"s3:GetObject", "s3:PutObject"}

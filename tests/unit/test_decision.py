@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
-from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from scf.adapters.files.platform_csv import read_rows, validate_document
 from scf.domain.decision import (
     APPROVED,
     DECLINED,
@@ -22,9 +18,8 @@ from scf.domain.decision import (
     grade,
     parse_application,
 )
-from scf.domain.money import format_amount
 from scf.domain.policy import DEFAULT_POLICY
-from scf.domain.pool import Pool, PoolMetrics
+from scf.domain.pool import PoolMetrics
 
 pytestmark = pytest.mark.unit
 P = DEFAULT_POLICY
@@ -188,41 +183,3 @@ def test_grades(history, returns, expected):
     letter, rate = grade(metrics, P)
     assert letter == expected
     assert rate == {"A": Decimal("0.08"), "B": Decimal("0.10"), "C": Decimal("0.12")}[expected]
-
-
-def test_the_worked_example_of_docs_credit_policy():
-    """docs/credit-policy.md: its documents, applied in order, give the numbers it states."""
-    text = (Path(__file__).parents[2] / "docs" / "credit-policy.md").read_text(encoding="utf-8")
-    csv_block = re.search(r"```csv\n(.*?)```", text, re.S).group(1)
-    expected = dict(re.findall(r"^\| `(\w+)` \| `([^`]*)` \|$", text, re.M))
-    today = date.fromisoformat(expected["as_of"])
-    pool = Pool()
-    for row in read_rows(csv_block.splitlines(keepends=True)):
-        record = validate_document(row, today)
-        assert not isinstance(record, list), record
-        pool.apply(record.document)
-    line = pool.credit_line(today, P, outstanding_minor=int(Decimal(expected["outstanding"]) * 100))
-    stages = {v.stage: v for v in line.stages}
-    assert format_amount(stages["ORDERED"].eligible_minor) == expected["ordered_eligible"]
-    assert format_amount(stages["RECEIVED"].open_minor) == expected["received_open"]
-    assert format_amount(stages["RECEIVED"].eligible_minor) == expected["received_eligible"]
-    assert format_amount(stages["INVOICED"].eligible_minor) == expected["invoiced_eligible"]
-    assert format_amount(line.borrowing_base_minor) == expected["borrowing_base"]
-    assert format_amount(line.facility_cap_minor) == expected["facility_cap"]
-    assert format_amount(line.available_minor) == expected["available"]
-    metrics = pool.metrics(today, P)
-    assert str(metrics.history_days) == expected["history_days"]
-    assert str(metrics.dilution) == expected["dilution"]
-    inputs = DecisionInputs("ACTIVE", True, 0, line.available_minor, metrics)
-    approved = decide(
-        ApplicationRequest(int(Decimal(expected["amount_approved"]) * 100), "CNY", 30), inputs, P
-    )
-    assert (approved.status, approved.grade, str(approved.annual_rate)) == (
-        APPROVED,
-        expected["grade"],
-        expected["annual_rate"],
-    )
-    declined = decide(
-        ApplicationRequest(int(Decimal(expected["amount_declined"]) * 100), "CNY", 30), inputs, P
-    )
-    assert (declined.status, codes(declined)) == (DECLINED, ["AMOUNT_EXCEEDS_AVAILABLE"])

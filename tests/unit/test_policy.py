@@ -1,13 +1,28 @@
-"""The policy document: versioned, frozen, the contract's defaults."""
+"""The policy document: versioned, frozen, validated (errors name the field), the contract's defaults."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from decimal import Decimal
+from importlib import resources
 
 import pytest
 
-from scf.domain.policy import DEFAULT_POLICY, INVOICED, ORDERED, RECEIVED, CreditPolicy
+from scf.domain.policy import (
+    CURRENT_POLICY_VERSION,
+    DEFAULT_POLICY,
+    INVOICED,
+    ORDERED,
+    POLICY_VERSION_ENV,
+    RECEIVED,
+    CreditPolicy,
+    PolicyError,
+    live_policy,
+    load_policy,
+    policy_from_document,
+    shipped_versions,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -50,3 +65,108 @@ def test_history_horizon_covers_every_window():
 def test_no_float_in_the_policy():
     for f in dataclasses.fields(DEFAULT_POLICY):
         assert not isinstance(getattr(DEFAULT_POLICY, f.name), float), f.name
+
+
+# ---- the policy document ----------------------------------------------------------------------
+
+
+def test_the_shipped_current_document_is_the_contract_defaults():
+    assert CURRENT_POLICY_VERSION in shipped_versions()
+    assert load_policy(CURRENT_POLICY_VERSION) == DEFAULT_POLICY
+    assert policy_from_document(DEFAULT_POLICY.to_document()) == DEFAULT_POLICY
+
+
+@pytest.mark.parametrize("version", shipped_versions())
+def test_every_shipped_document_is_valid_and_named_by_its_version(version):
+    raw = json.loads(resources.files("scf.policy").joinpath(f"{version}.json").read_text(encoding="utf-8"))
+    assert raw["policy_version"] == version
+    assert load_policy(version).policy_version == version
+
+
+def _doc(**changes):
+    document = DEFAULT_POLICY.to_document()
+    for path, value in changes.items():
+        target = document
+        *parents, leaf = path.split("__")
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        if value is DELETE:
+            del target[leaf]
+        else:
+            target[leaf] = value
+    return document
+
+
+DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "fragment"),
+    [
+        ({"high_dilution": 0.1}, "high_dilution", "decimal string"),
+        ({"high_dilution": "NaN"}, "high_dilution", "decimal string"),
+        ({"high_dilution": "ten percent"}, "high_dilution", "decimal string"),
+        ({"high_dilution": "1.5"}, "high_dilution", "from 0 to 1"),
+        ({"term_min_days": "15"}, "term_min_days", "integer"),
+        ({"term_min_days": True}, "term_min_days", "integer"),
+        ({"term_max_days": 10}, "term_max_days", "at least term_min_days"),
+        ({"min_amount_minor": 0}, "min_amount_minor", "positive"),
+        ({"stage_rules__1__ratio": "1.01"}, "stage_rules[1].ratio", "from 0 to 1"),
+        ({"stage_rules__2__window_days": -1}, "stage_rules[2].window_days", "at least 0"),
+        ({"stage_rules__0__stage": "SHIPPED"}, "stage_rules[0].stage", "one of"),
+        ({"stage_rules__0__colour": "red"}, "stage_rules[0].colour", "not a policy field"),
+        ({"grade_a__annual_rate": "-0.01"}, "grade_a.annual_rate", "from 0 to 1"),
+        ({"grade_b__grade": "b"}, "grade_b.grade", "capital letter"),
+        ({"grade_c__grade": "A"}, "grade_c.grade", "different letters"),
+        ({"day_count": "30/360"}, "day_count", "one of"),
+        ({"timezone": "Mars/Olympus"}, "timezone", "unknown time zone"),
+        ({"sweep_enabled": "yes"}, "sweep_enabled", "true or false"),
+        ({"policy_version": ""}, "policy_version", "non-empty"),
+        ({"large_amount": "10000000.00"}, "large_amount", "not a policy field"),
+        ({"penalty_multiplier": DELETE}, "penalty_multiplier", "is required"),
+        ({"stage_rules": {"ORDERED": "0.30"}}, "stage_rules", "must be a list"),
+    ],
+)
+def test_an_invalid_document_is_refused_naming_the_field(changes, field, fragment):
+    with pytest.raises(PolicyError) as caught:
+        policy_from_document(_doc(**changes))
+    assert caught.value.field == field
+    assert fragment in caught.value.message
+
+
+def test_stages_must_be_the_three_in_order():
+    document = _doc()
+    document["stage_rules"] = list(reversed(document["stage_rules"]))
+    with pytest.raises(PolicyError) as caught:
+        policy_from_document(document)
+    assert caught.value.field == "stage_rules"
+
+
+def test_a_document_is_an_object():
+    with pytest.raises(PolicyError) as caught:
+        policy_from_document(["not", "a", "policy"])
+    assert caught.value.field == "document"
+
+
+def test_the_live_policy_is_the_shipped_version_the_environment_names():
+    assert live_policy({}) is load_policy(CURRENT_POLICY_VERSION)
+    assert live_policy({POLICY_VERSION_ENV: CURRENT_POLICY_VERSION}) == DEFAULT_POLICY
+    with pytest.raises(PolicyError) as caught:
+        live_policy({POLICY_VERSION_ENV: "1999-01-01.1"})
+    assert caught.value.field == "policy_version"
+
+
+def test_the_documents_ship_in_the_shared_layer_asset():
+    """The CDK's shared layer is the folder layers/scf with ASSET_EXCLUDES left out; Lambda puts its
+    python/ on sys.path, where `scf.policy` finds its documents."""
+    from fnmatch import fnmatch
+    from pathlib import Path
+
+    from infra.constructs.common import ASSET_EXCLUDES
+    from infra.stack import SHARED_LAYER_DIR
+
+    for version in shipped_versions():
+        document = Path(str(resources.files("scf.policy").joinpath(f"{version}.json")))
+        relative = document.resolve().relative_to(SHARED_LAYER_DIR.resolve())
+        assert relative.parts[:3] == ("python", "scf", "policy")
+        assert not any(fnmatch(str(relative), pattern) for pattern in ASSET_EXCLUDES)

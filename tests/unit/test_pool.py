@@ -226,3 +226,35 @@ def test_no_sequence_of_documents_makes_a_stage_negative_or_creates_money(sequen
     line = pool.credit_line(TODAY, DEFAULT_POLICY, 0)
     assert 0 <= line.borrowing_base_minor <= pool.total_open_minor()
     assert Pool.from_state(json.loads(json.dumps(pool.to_state()))) == pool
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(documents, max_size=30),
+    st.integers(min_value=-10, max_value=400),
+    st.integers(min_value=0, max_value=10**10),
+)
+def test_every_term_of_the_credit_line_is_bounded_on_any_business_date(sequence, days_later, outstanding):
+    """Whatever the documents and the business date: per stage 0 <= eligible <= open and the amount
+    is eligible x ratio; the cap is within [0, maximum] and never more than half the receipts; the
+    available amount is within [0, min(base, cap)] and falls by exactly what is outstanding."""
+    pool = Pool()
+    for d in sequence:
+        pool.apply(d)
+    today = TODAY + timedelta(days=days_later)
+    line = pool.credit_line(today, DEFAULT_POLICY, outstanding)
+    for view in line.stages:
+        assert 0 <= view.eligible_minor <= view.open_minor == pool.open_minor(view.stage)
+        assert view.amount_exact == view.eligible_minor * DEFAULT_POLICY.stage_rule(view.stage).ratio
+    assert 0 <= line.facility_cap_minor <= DEFAULT_POLICY.facility_cap_max_minor
+    assert 2 * line.facility_cap_minor <= line.receipts_cap_window_minor
+    assert (
+        0
+        <= line.available_minor
+        <= line.limit_minor
+        == min(line.borrowing_base_minor, line.facility_cap_minor)
+    )
+    assert line.available_minor == max(0, line.limit_minor - outstanding)
+    metrics = pool.metrics(today, DEFAULT_POLICY)
+    assert metrics.receipts_dilution_window_minor <= metrics.receipts_cap_window_minor
+    assert metrics.history_days is None or pool.first_receipt is not None

@@ -34,6 +34,7 @@ class Settings:
     region: str
     endpoint_url: str | None = None
     inbox_bucket: str | None = None
+    settlement_files_queue_url: str | None = None  # ingest_settlement: where continuations go
     bank_accounts: dict[str, list[str]] = field(default_factory=dict)
     lender_account: dict[str, str] = field(default_factory=dict)
     bank_adapters: dict[str, str] = field(default_factory=lambda: {"default": "simulated"})
@@ -53,6 +54,7 @@ class Settings:
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
             inbox_bucket=os.environ.get("INBOX_BUCKET") or None,
+            settlement_files_queue_url=os.environ.get("SETTLEMENT_FILES_QUEUE_URL") or None,
             bank_accounts=_json_env("BANK_ACCOUNTS", {}),
             lender_account=_json_env("LENDER_ACCOUNT", {}),
             bank_adapters=_json_env("BANK_ADAPTERS", {"default": "simulated"}),

@@ -6,7 +6,9 @@ gets back a decision that names every rule that fired. DECLINE beats REVIEW beat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -100,6 +102,36 @@ class DecisionInputs:
         dilution = self.metrics.dilution
         out["metrics"]["dilution"] = None if dilution is None else str(dilution)
         return out
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any]) -> DecisionInputs:
+        """The inputs as stored with an application (`to_json`; extra keys such as `limit` are
+        explanations for people and ignored here)."""
+        metrics = {
+            name: stored["metrics"][name]
+            for name in PoolMetrics.__dataclass_fields__  # `dilution` is derived, not stored input
+        }
+        return cls(
+            supplier_status=stored["supplier_status"],
+            account_verified=bool(stored["account_verified"]),
+            overdue_loans=int(stored["overdue_loans"]),
+            available_minor=int(stored["available_minor"]),
+            metrics=PoolMetrics(**metrics),
+        )
+
+
+def is_overdue(maturity_date: date, today: date) -> bool:
+    """Contract section 3: from maturity_date on, an unextended, unpaid loan is OVERDUE. The one
+    test used by the decision (open loans on the exposure item) and by `Loan.status_on`."""
+    return maturity_date <= today
+
+
+def overdue_count(open_maturities: Mapping[str, date], stored_overdue: int, today: date) -> int:
+    """How many of the supplier's loans are overdue on `today`: loans whose stored status is OVERDUE
+    and loans still ACTIVE in storage whose maturity has come (nobody touched them since). Both are
+    lower bounds of the truth, so the larger one is taken."""
+    matured = sum(1 for maturity in open_maturities.values() if is_overdue(maturity, today))
+    return max(stored_overdue, matured)
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,53 @@
-"""The credit policy: one versioned, frozen document of the contract's defaults (sections 3-6).
+"""The credit policy: one versioned, validated document (contract sections 3-6).
 
-Every number a decision or a credit line uses comes from here, and every decision records the
-`policy_version` it ran under, so an old decision can be re-explained after the policy changes.
-Money limits are minor units; ratios and rates are Decimal (never float).
+Every number a decision or a credit line uses comes from a `CreditPolicy`, and every decision records
+the `policy_version` it ran under (and the inputs it read), so an old decision can be re-explained
+after the policy changes. Documents are JSON files shipped in the shared layer
+(`scf/policy/<policy_version>.json`); a version, once shipped, never changes and is never deleted.
+Which version is live is the function's `CREDIT_POLICY_VERSION` setting (docs/credit-policy.md).
+Money limits are minor units; ratios and rates are Decimal strings in the document (never float).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
+import json
+import os
+from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from importlib import resources
+from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ORDERED = "ORDERED"
 RECEIVED = "RECEIVED"
 INVOICED = "INVOICED"
 STAGES: tuple[str, ...] = (ORDERED, RECEIVED, INVOICED)
+DAY_COUNTS = ("ACT/360", "ACT/365F")
+
+POLICY_PACKAGE = "scf.policy"
+POLICY_VERSION_ENV = "CREDIT_POLICY_VERSION"
+CURRENT_POLICY_VERSION = "2026-11-28.1"
+
+
+class PolicyError(ValueError):
+    """A policy document is invalid; `field` is the path of the offending value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _ratio(field: str, value: Decimal, *, upper: Decimal | None = Decimal(1)) -> None:
+    if value < 0 or (upper is not None and value > upper):
+        bound = f"from 0 to {upper}" if upper is not None else "at least 0"
+        raise PolicyError(field, f"must be {bound}, got {value}")
+
+
+def _positive(field: str, value: int, *, zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not zero):
+        raise PolicyError(field, f"must be {'at least 0' if zero else 'positive'}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -22,16 +56,29 @@ class StageRule:
     ratio: Decimal  # advance ratio on the eligible open amount
     window_days: int  # eligible while the document's age is <= this
 
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise PolicyError("stage", f"must be one of {', '.join(STAGES)}")
+        _ratio("ratio", self.ratio)
+        _positive("window_days", self.window_days, zero=True)
+
 
 @dataclass(frozen=True)
 class GradeRule:
     grade: str
     annual_rate: Decimal
 
+    def __post_init__(self) -> None:
+        if not (len(self.grade) == 1 and self.grade.isupper()):
+            raise PolicyError("grade", "must be one capital letter")
+        _ratio("annual_rate", self.annual_rate)
+
 
 @dataclass(frozen=True)
 class CreditPolicy:
-    policy_version: str = "2026-11-28.1"
+    """The defaults are the contract's values: document `2026-11-28.1` (tests check they agree)."""
+
+    policy_version: str = CURRENT_POLICY_VERSION
     timezone: str = "Asia/Shanghai"
 
     # Section 4: pool stages, borrowing base, facility cap.
@@ -75,6 +122,47 @@ class CreditPolicy:
     sweep_enabled: bool = True
     sweep_ratio: Decimal = Decimal("1.00")
 
+    def __post_init__(self) -> None:
+        """Checks of meaning (types are checked by `policy_from_document`); each names its field."""
+        if not self.policy_version or any(c in self.policy_version for c in "/\\ "):
+            raise PolicyError("policy_version", "must be a non-empty name without spaces or slashes")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise PolicyError("timezone", f"unknown time zone {self.timezone!r}") from exc
+        if tuple(rule.stage for rule in self.stage_rules) != STAGES:
+            raise PolicyError("stage_rules", f"must list the stages {', '.join(STAGES)} in that order")
+        for name in (
+            "facility_cap_max_minor",
+            "term_min_days",
+            "min_amount_minor",
+            "large_amount_minor",
+            "facility_cap_window_days",
+            "dilution_window_days",
+            "sales_recent_days",
+            "sales_baseline_days",
+        ):
+            _positive(name, getattr(self, name))
+        for name in ("short_history_days", "grade_a_min_history_days", "grade_c_max_history_days"):
+            _positive(name, getattr(self, name), zero=True)
+        if self.term_max_days < self.term_min_days:
+            raise PolicyError("term_max_days", "must be at least term_min_days")
+        for name in (
+            "facility_cap_share_of_receipts",
+            "high_dilution",
+            "sales_drop_ratio",
+            "grade_a_max_dilution",
+            "grade_c_min_dilution",
+            "sweep_ratio",
+        ):
+            _ratio(name, getattr(self, name))
+        _ratio("penalty_multiplier", self.penalty_multiplier, upper=None)
+        if self.day_count not in DAY_COUNTS:
+            raise PolicyError("day_count", f"must be one of {', '.join(DAY_COUNTS)}")
+        letters = [self.grade_a.grade, self.grade_b.grade, self.grade_c.grade]
+        if len(set(letters)) != 3:
+            raise PolicyError("grade_c.grade", "the three grades need three different letters")
+
     def stage_rule(self, stage: str) -> StageRule:
         for rule in self.stage_rules:
             if rule.stage == stage:
@@ -90,5 +178,109 @@ class CreditPolicy:
             self.sales_recent_days + self.sales_baseline_days,
         )
 
+    def to_document(self) -> dict[str, Any]:
+        """The JSON document of this policy (the inverse of `policy_from_document`)."""
+        return _to_json(self)  # type: ignore[no-any-return]
+
 
 DEFAULT_POLICY = CreditPolicy()
+
+
+# ---- documents ---------------------------------------------------------------------------------
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_to_json(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _to_json(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+def _convert(path: str, kind: Any, raw: Any) -> Any:
+    """One value of a document into the dataclass field type `kind`; errors name `path`."""
+    if kind is bool:
+        if not isinstance(raw, bool):
+            raise PolicyError(path, "must be true or false")
+        return raw
+    if kind is int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise PolicyError(path, "must be an integer")
+        return raw
+    if kind is str:
+        if not isinstance(raw, str):
+            raise PolicyError(path, "must be a string")
+        return raw
+    if kind is Decimal:
+        # A decimal string, never a JSON number: a float would not be exact.
+        try:
+            value = Decimal(raw) if isinstance(raw, str) else None
+        except InvalidOperation:
+            value = None
+        if value is None or not value.is_finite():
+            raise PolicyError(path, 'must be a decimal string, e.g. "0.10"')
+        return value
+    if getattr(kind, "__origin__", None) is tuple:
+        if not isinstance(raw, list):
+            raise PolicyError(path, "must be a list")
+        item_kind = kind.__args__[0]
+        return tuple(_convert(f"{path}[{i}]", item_kind, item) for i, item in enumerate(raw))
+    if hasattr(kind, "__dataclass_fields__"):
+        return _build(path, kind, raw)
+    raise TypeError(f"no conversion for {kind}")  # a programming error, not a document error
+
+
+def _build(path: str, cls: Any, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise PolicyError(path or "document", "must be an object")
+    hints = get_type_hints(cls)
+    names = [f.name for f in fields(cls)]
+    prefix = f"{path}." if path else ""
+    for key in raw:
+        if key not in names:
+            raise PolicyError(f"{prefix}{key}", "is not a policy field")
+    values = {}
+    for name in names:
+        if name not in raw:
+            raise PolicyError(f"{prefix}{name}", "is required (a policy document states every value)")
+        values[name] = _convert(f"{prefix}{name}", hints[name], raw[name])
+    try:
+        return cls(**values)
+    except PolicyError as exc:
+        raise PolicyError(f"{prefix}{exc.field}", exc.message) from exc
+
+
+def policy_from_document(document: Any) -> CreditPolicy:
+    """A validated policy from its JSON document; `PolicyError.field` names what is wrong."""
+    policy: CreditPolicy = _build("", CreditPolicy, document)
+    return policy
+
+
+def shipped_versions() -> list[str]:
+    """Every policy version shipped in the layer, oldest first."""
+    return sorted(
+        entry.name.removesuffix(".json")
+        for entry in resources.files(POLICY_PACKAGE).iterdir()
+        if entry.name.endswith(".json")
+    )
+
+
+@cache
+def load_policy(version: str) -> CreditPolicy:
+    """A shipped policy version (old versions stay loadable: re-explaining old decisions needs them)."""
+    if version not in shipped_versions():
+        raise PolicyError("policy_version", f"no policy document {version!r} is shipped")
+    text = resources.files(POLICY_PACKAGE).joinpath(f"{version}.json").read_text(encoding="utf-8")
+    policy = policy_from_document(json.loads(text))
+    if policy.policy_version != version:
+        raise PolicyError("policy_version", f"the document {version}.json says {policy.policy_version!r}")
+    return policy
+
+
+def live_policy(environ: dict[str, str] | None = None) -> CreditPolicy:
+    """The policy new decisions use: the shipped version named by CREDIT_POLICY_VERSION, else the
+    current one. Read at cold start; an unknown or invalid version fails the start, loudly."""
+    env = os.environ if environ is None else environ
+    return load_policy(env.get(POLICY_VERSION_ENV) or CURRENT_POLICY_VERSION)

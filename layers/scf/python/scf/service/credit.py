@@ -14,8 +14,9 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from scf.clock import Clock
@@ -28,10 +29,11 @@ from scf.domain.decision import (
     DecisionInputs,
     Reason,
     decide,
+    overdue_count,
     parse_application,
 )
 from scf.domain.money import format_amount, parse_currency
-from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
+from scf.domain.policy import DEFAULT_POLICY, CreditPolicy, load_policy
 from scf.domain.pool import CreditLine, Pool
 
 MAX_DECISION_ATTEMPTS = 4
@@ -74,6 +76,10 @@ class IdempotencyMismatch(Exception):
 
 class DecisionContention(Exception):
     """The pool or exposure kept changing under the decision; the client may retry."""
+
+
+class ReviewReplayMismatch(Exception):
+    """A decided review was retried with its Idempotency-Key but another body."""
 
 
 class ReviewConflict(Exception):
@@ -131,8 +137,8 @@ class ApplicationRecord:
         }
         if self.loan_id:
             out["loan_id"] = self.loan_id
-        if self.review:
-            out["review"] = self.review
+        if self.review:  # who, when, what and why; not the request hashes kept for retries
+            out["review"] = {k: self.review[k] for k in ("decision", "note", "by", "at") if k in self.review}
         return out
 
 
@@ -169,6 +175,7 @@ class Snapshot:
     exposure_minor: int
     overdue_loans: int
     application: ApplicationRecord | None = None
+    open_maturities: dict[str, date] = field(default_factory=dict)  # loan id -> latest maturity
 
 
 class CreditRepository(Protocol):
@@ -191,12 +198,70 @@ def _request_hash(request: ApplicationRequest) -> str:
     return hashlib.sha256(json.dumps(request.canonical(), sort_keys=True).encode()).hexdigest()
 
 
+def _review_request_hash(idempotency_key: str | None, verdict: str, note: str) -> str | None:
+    if idempotency_key is None:
+        return None
+    canonical = json.dumps({"key": idempotency_key, "decision": verdict, "note": note}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A stored decision recomputed from its stored inputs under the policy version it ran under."""
+
+    application_id: str
+    policy_version: str
+    stored: dict[str, Any]
+    recomputed: dict[str, Any]
+
+    @property
+    def matches(self) -> bool:
+        return self.stored == self.recomputed
+
+
+def _decision_json(decision: Decision) -> dict[str, Any]:
+    return {
+        "status": decision.status,
+        "reasons": decision.reasons_json(),
+        "grade": decision.grade,
+        "annual_rate": str(decision.annual_rate),
+    }
+
+
+def explain(record: ApplicationRecord, policies: Callable[[str], CreditPolicy] = load_policy) -> Explanation:
+    """Re-run the decision of `record` from the inputs it stored, under the policy version it stored.
+
+    The first decision is compared on status and reasons (and, unless ops approved it later, on
+    grade and rate); an ops approval stored its own inputs and policy version (`at_approval`), and
+    the grade and rate it fixed are compared with those recomputed from them."""
+    request = ApplicationRequest(record.amount_minor, record.currency, record.term_days)
+    first_version = str(record.inputs.get("policy_version", record.policy_version))
+    first = decide(request, DecisionInputs.from_json(record.inputs), policies(first_version))
+    recomputed = _decision_json(first)
+    stored: dict[str, Any] = {
+        "status": REVIEW if record.review else record.status,
+        "reasons": record.reasons,
+        "grade": record.grade,
+        "annual_rate": record.annual_rate,
+    }
+    approval = record.inputs.get("at_approval")
+    if approval is not None:
+        again = decide(request, DecisionInputs.from_json(approval), policies(str(approval["policy_version"])))
+        recomputed.update(grade=again.grade, annual_rate=str(again.annual_rate))
+        recomputed["approval_status"] = (
+            APPROVED if not any(_is_decline(r) for r in again.reasons) else DECLINED
+        )
+        stored["approval_status"] = record.status
+    return Explanation(record.application_id, record.policy_version, stored, recomputed)
+
+
 @dataclass
 class CreditService:
     repository: CreditRepository
     clock: Clock
     policy: CreditPolicy = DEFAULT_POLICY
     id_factory: Any = field(default=new_id)
+    policies: Callable[[str], CreditPolicy] = load_policy  # any version, for re-explaining
 
     # ---- credit line -------------------------------------------------------------------------
 
@@ -243,11 +308,7 @@ class CreditService:
                 annual_rate=str(decision.annual_rate),
                 reasons=decision.reasons_json(),
                 policy_version=decision.policy_version,
-                inputs={
-                    **inputs.to_json(),
-                    "limit": format_amount(line.limit_minor),
-                    "as_of": line.as_of.isoformat(),
-                },
+                inputs=self._stored_inputs(line, inputs),
                 created_at=now,
                 decided_at=now,
                 request_hash=request_hash,
@@ -270,6 +331,23 @@ class CreditService:
             return record.response
         raise DecisionContention("the credit line changed while deciding; retry the request")
 
+    def _stored_inputs(self, line: CreditLine, inputs: DecisionInputs) -> dict[str, Any]:
+        """What the decision read, and the terms behind `available` for people reading it later."""
+        return {
+            **inputs.to_json(),
+            "policy_version": self.policy.policy_version,
+            "as_of": line.as_of.isoformat(),
+            "borrowing_base": format_amount(line.borrowing_base_minor),
+            "facility_cap": format_amount(line.facility_cap_minor),
+            "limit": format_amount(line.limit_minor),
+            "outstanding": format_amount(line.outstanding_minor),
+        }
+
+    def explain(self, supplier_id: str, application_id: str) -> Explanation | None:
+        """Recompute a stored decision from its stored inputs and policy version (no endpoint)."""
+        record = self.repository.get_application(supplier_id, application_id)
+        return None if record is None else explain(record, self.policies)
+
     def _replay(self, stored: ApplicationRecord, request_hash: str) -> dict[str, Any]:
         if stored.request_hash != request_hash:
             raise IdempotencyMismatch("this Idempotency-Key was used with another request body")
@@ -281,7 +359,7 @@ class CreditService:
         inputs = DecisionInputs(
             supplier_status=snap.supplier.status if snap.supplier else None,
             account_verified=bool(snap.supplier and snap.supplier.account_verified),
-            overdue_loans=snap.overdue_loans,
+            overdue_loans=overdue_count(snap.open_maturities, snap.overdue_loans, today),
             available_minor=line.available_minor,
             metrics=snap.pool.metrics(today, self.policy),
         )
@@ -321,7 +399,12 @@ class CreditService:
         items = [{**r.view(), "supplier_id": r.supplier_id, "created_at": r.created_at} for r in records]
         return {"items": items, "next_token": next_token}
 
-    def review(self, application_id: str, body: dict[str, Any], reviewer: str) -> dict[str, Any] | None:
+    def review(
+        self, application_id: str, body: dict[str, Any], reviewer: str, idempotency_key: str | None = None
+    ) -> dict[str, Any] | None:
+        """Ops decide an application in REVIEW, once. A retry with the same Idempotency-Key and body
+        gets the first answer; the same key with another body is `ReviewReplayMismatch` (422); any
+        other attempt on a decided application is `ReviewConflict` (409)."""
         verdict = body.get("decision")
         if verdict not in ("APPROVE", "DECLINE"):
             raise InvalidRequest("decision", "INVALID_VALUE", "must be APPROVE or DECLINE")
@@ -329,16 +412,23 @@ class CreditService:
         if not isinstance(note, str) or len(note) > 2000:
             raise InvalidRequest("note", "INVALID_VALUE", "must be a text of at most 2000 characters")
         target = APPROVED if verdict == "APPROVE" else DECLINED
+        request_hash = _review_request_hash(idempotency_key, verdict, note)
+        key_hash = _review_request_hash(idempotency_key, "", "")
         for _ in range(MAX_DECISION_ATTEMPTS):
             record = self.repository.find_review(application_id)
             if record is None:
                 return None
-            if record.status != REVIEW:  # already decided: a retry of the same verdict is answered again
-                if record.status == target:
-                    return record.view()
-                raise ReviewConflict(f"the application was already {record.status}")
+            if record.status != REVIEW:
+                decided_by = record.review or {}
+                if request_hash is not None and decided_by.get("request_hash") == request_hash:
+                    return record.view()  # the same request again: the first answer
+                if key_hash is not None and decided_by.get("key_hash") == key_hash:
+                    raise ReviewReplayMismatch("this Idempotency-Key was used with another request body")
+                raise ReviewConflict(f"the application was already decided: {record.status}")
             now = _iso(self.clock.now())
-            review = {"decision": verdict, "note": note, "by": reviewer, "at": now}
+            review: dict[str, Any] = {"decision": verdict, "note": note, "by": reviewer, "at": now}
+            if request_hash is not None:
+                review.update(request_hash=request_hash, key_hash=key_hash)
             if target == DECLINED:
                 decided = replace(record, status=DECLINED, review=review, decided_at=now)
                 try:
@@ -365,10 +455,7 @@ class CreditService:
                 annual_rate=str(decision.annual_rate),
                 policy_version=decision.policy_version,
                 loan_id=self.id_factory("LN"),
-                inputs={
-                    **record.inputs,
-                    "at_approval": {**inputs.to_json(), "limit": format_amount(line.limit_minor)},
-                },
+                inputs={**record.inputs, "at_approval": self._stored_inputs(line, inputs)},
             )
             try:
                 self.repository.approve(

@@ -9,11 +9,15 @@ document's pool effect is applied exactly once however often the file is redeliv
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from scf.adapters.files.bank_detect import PARSERS as BANK_PARSERS
 from scf.adapters.files.detect import HEAD_BYTES, detect
 from scf.adapters.files.platform_csv import (
     DOCUMENTS,
@@ -30,6 +34,18 @@ from scf.adapters.files.platform_csv import (
 from scf.clock import Clock
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
 from scf.domain.pool import Pool
+from scf.service.checkpoint import (
+    Checkpoint,
+    Continuations,
+    CsvSource,
+    Deadline,
+    Lease,
+    PositionedLines,
+    continuation_message,
+    header_line,
+)
+from scf.service.statements import StatementMatcher
+from scf.service.sweeps import Sweeper
 
 PROCESSED = "PROCESSED"
 DUPLICATE = "DUPLICATE"
@@ -39,15 +55,19 @@ PROCESSING = "PROCESSING"
 NEW_OUTCOME = "NEW"
 RESUME_OUTCOME = "RESUME"
 DONE_OUTCOME = "DONE"
+BUSY_OUTCOME = "BUSY"
 
 PLATFORM_PARTNER = "platform"
 PARTNER_FORMATS = {PLATFORM_PARTNER: frozenset({SUPPLIERS, DOCUMENTS})}
+BANK_FORMATS = frozenset(BANK_PARSERS)  # what a configured bank may send (about accounts it holds)
+MAX_BANK_FILE_BYTES = 50 * 1024 * 1024  # the parsers' cap (docs/bank-files.md): read whole, then parsed
 REPORTS_PREFIX = "reports/"
 
 DOCUMENTS_PER_CHUNK = 49  # + at most 49 pools: within TransactWriteItems' 100 actions and BatchGet's 100 keys
 SUPPLIERS_PER_CHUNK = 25  # BatchWriteItem
 MAX_CHUNK_ATTEMPTS = 5
-MAX_REPORTED_ERRORS = 10_000
+MAX_REPORTED_ERRORS = 1_000  # kept in the checkpoint between invocations: well within an item's 400 KB
+LEASE_WITHOUT_DEADLINE_SECONDS = 900  # Lambda's longest timeout
 
 PoolKey = tuple[str, str]  # (supplier_id, currency)
 DocKey = tuple[str, str]  # (supplier_id, document_id)
@@ -61,16 +81,19 @@ class ChunkConflict(Exception):
 class IngestFile:
     bucket: str
     key: str
+    sha256: str | None = None  # known for a continuation (the bytes are not read again to find it)
 
 
 @dataclass(frozen=True)
 class FileClaim:
     """`NEW`: first time these bytes are seen; `RESUME`: the same key again (redelivery) before it
     finished; `DONE`: the same key again after it finished; `DUPLICATE`: the bytes came before
-    under another key."""
+    under another key; `BUSY`: another invocation holds the file's lease (service/checkpoint.py).
+    `checkpoint`: where an earlier invocation stopped (NEW and RESUME)."""
 
     outcome: str
     first_key: str | None = None
+    checkpoint: Checkpoint | None = None
 
 
 @dataclass
@@ -88,15 +111,27 @@ class NewDocument:
 class Inbox(Protocol):
     def sha256(self, bucket: str, key: str) -> str: ...
     def head(self, bucket: str, key: str, size: int) -> bytes: ...
-    def lines(self, bucket: str, key: str) -> Iterator[str]: ...
+    def lines(self, bucket: str, key: str, start: int = 0) -> PositionedLines: ...
     def put_report(self, bucket: str, key: str, report: dict[str, Any]) -> None: ...
 
 
 class IngestRepository(Protocol):
-    def claim_file(self, sha256: str, key: str, now: datetime) -> FileClaim: ...
+    def claim_file(self, sha256: str, key: str, now: datetime, lease: Lease | None = None) -> FileClaim: ...
     def finish_file(
-        self, sha256: str, status: str, file_format: str | None, report_key: str, now: datetime
+        self,
+        sha256: str,
+        status: str,
+        file_format: str | None,
+        report_key: str,
+        now: datetime,
+        owner: str | None = None,
     ) -> None: ...
+    def save_checkpoint(self, sha256: str, owner: str, checkpoint: Checkpoint, now: datetime) -> bool:
+        """Store the checkpoint and release the lease, if `owner` still holds it and the offset
+        moves forward; False otherwise (someone else took the file over)."""
+        ...
+
+    def release_file(self, sha256: str, owner: str) -> None: ...
     def upsert_suppliers(self, records: list[SupplierRecord], source_key: str, now: datetime) -> None: ...
     def load_chunk(
         self, doc_keys: list[DocKey], pool_keys: list[PoolKey]
@@ -123,6 +158,8 @@ class Report:
     reason: str | None = None
     duplicate_of: str | None = None
     errors_truncated: int = 0
+    sweeps: list[dict[str, Any]] = field(default_factory=list)
+    matches: list[dict[str, Any]] = field(default_factory=list)
 
     def reject_row(self, errors: list[RowError]) -> None:
         self.rows_rejected += 1
@@ -141,8 +178,8 @@ class Report:
             "rows_accepted": self.rows_accepted,
             "rows_rejected": self.rows_rejected,
             "errors": [e.to_json() for e in self.errors],
-            "sweeps": [],
-            "matches": [],
+            "sweeps": self.sweeps,
+            "matches": self.matches,
         }
         if self.reason:
             out["reason"] = self.reason
@@ -173,15 +210,21 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _readable_rows(lines: Iterable[str], report: Report) -> Iterator[RawRow]:
+def _readable_rows(lines: Iterable[str], report: Report, line_shift: int = 0) -> Iterator[RawRow]:
     """The rows of a CSV; where the rest of it cannot be split into rows (e.g. an unterminated
-    quote), the rows before stay applied and the report says from which line on nothing was read."""
+    quote), the rows before stay applied and the report says from which line on nothing was read.
+    `line_shift`: lines of the file before the first data line of `lines` (a resumed read)."""
     try:
-        yield from read_rows(lines)
+        for row in read_rows(lines):
+            yield RawRow(row.line + line_shift, row.values) if line_shift else row
     except CsvSyntaxError as exc:
         report.rows_total += 1
         report.reject_row(
-            [RowError(exc.line, None, "CSV_SYNTAX", f"unreadable from this line on: {exc.message}")]
+            [
+                RowError(
+                    exc.line + line_shift, None, "CSV_SYNTAX", f"unreadable from this line on: {exc.message}"
+                )
+            ]
         )
 
 
@@ -191,24 +234,53 @@ class IngestService:
     repository: IngestRepository
     clock: Clock
     policy: CreditPolicy = DEFAULT_POLICY
+    bank_accounts: dict[str, list[str]] = field(default_factory=dict)  # {bank_code: [account ids]}
+    matcher: StatementMatcher | None = None  # bank statements and payment status reports
+    sweeper: Sweeper | None = None  # PAYMENT documents repay the supplier's loans
+    continuations: Continuations | None = None  # without: a file is finished in one invocation
+    wall_clock: Callable[[], float] = time.time  # lease expiry (epoch seconds), not the business date
 
-    def ingest(self, command: IngestFile) -> Report | None:
-        """Process one file; None when it is a redelivery of a file already finished."""
-        sha = self.inbox.sha256(command.bucket, command.key)
-        report = Report(file_id=sha, key=command.key, sha256=sha)
-        claim = self.repository.claim_file(sha, command.key, self.clock.now())
-        if claim.outcome == DONE_OUTCOME:
+    def ingest(self, command: IngestFile, deadline: Deadline | None = None) -> Report | None:
+        """Process one file, or its next part (service/checkpoint.py): None when it is finished or
+        another invocation holds it; status PROCESSING when it stopped before `deadline` and a
+        continuation is on its way."""
+        sha = command.sha256 or self.inbox.sha256(command.bucket, command.key)
+        seconds = deadline.seconds_left() if deadline else LEASE_WITHOUT_DEADLINE_SECONDS
+        now = self.wall_clock()
+        lease = Lease(uuid.uuid4().hex, now, now + seconds)
+        claim = self.repository.claim_file(sha, command.key, self.clock.now(), lease)
+        if claim.outcome in (DONE_OUTCOME, BUSY_OUTCOME):
             return None
+        report = Report(file_id=sha, key=command.key, sha256=sha)
         if claim.outcome == DUPLICATE:
             report.status, report.duplicate_of = DUPLICATE, claim.first_key
             report.reason = f"the same bytes were received before as {claim.first_key}"
             self.inbox.put_report(command.bucket, report_key(command.key), report.to_json())
             return report
+        try:
+            return self._process(command, report, claim.checkpoint, lease.owner, deadline)
+        except Exception:
+            # A retry (the message again) may start at once rather than when the lease expires.
+            with suppress(Exception):
+                self.repository.release_file(sha, lease.owner)
+            raise
 
-        detection = detect(self.inbox.head(command.bucket, command.key, HEAD_BYTES))
+    def _process(
+        self,
+        command: IngestFile,
+        report: Report,
+        checkpoint: Checkpoint | None,
+        owner: str,
+        deadline: Deadline | None,
+    ) -> Report:
+        head = self.inbox.head(command.bucket, command.key, HEAD_BYTES)
+        stop_at = deadline if self.continuations is not None else None
+        detection = detect(head)
         report.format = detection.format
         partner = partner_of(command.key)
         allowed = PARTNER_FORMATS.get(partner or "", frozenset())
+        if partner in self.bank_accounts and partner not in PARTNER_FORMATS:
+            allowed = BANK_FORMATS
         if not detection.usable or detection.format not in allowed:
             report.status = REJECTED
             if not detection.usable:
@@ -219,22 +291,49 @@ class IngestService:
                 RowError(1 if detection.format else 0, None, "FILE_REJECTED", report.reason or "")
             )
         else:
-            lines = self.inbox.lines(command.bucket, command.key)
-            if detection.format == SUPPLIERS:
-                self._suppliers(lines, command.key, report)
+            if detection.format in BANK_FORMATS:
+                self._bank_file(command, partner or "", detection.format, report)
+            elif detection.format == SUPPLIERS:
+                source = self._csv_source(command, head, checkpoint, report)
+                if not self._suppliers(source, command.key, report, stop_at):
+                    return self._continue(command, source, report, owner)
             else:
-                self._documents(lines, command.key, report)
+                source = self._csv_source(command, head, checkpoint, report)
+                if not self._documents(source, command.key, report, stop_at):
+                    return self._continue(command, source, report, owner)
 
         self.inbox.put_report(command.bucket, report_key(command.key), report.to_json())
         self.repository.finish_file(
-            sha, report.status, report.format, report_key(command.key), self.clock.now()
+            report.sha256, report.status, report.format, report_key(command.key), self.clock.now(), owner
         )
+        return report
+
+    # ---- checkpoint and continue (service/checkpoint.py) ----------------------------------------
+
+    def _csv_source(
+        self, command: IngestFile, head: bytes, checkpoint: Checkpoint | None, report: Report
+    ) -> CsvSource:
+        if checkpoint is None:
+            return CsvSource(self.inbox.lines(command.bucket, command.key))
+        checkpoint.restore(report)
+        lines = self.inbox.lines(command.bucket, command.key, checkpoint.offset)
+        return CsvSource(lines, header_line(head), checkpoint.lines)
+
+    def _continue(self, command: IngestFile, source: CsvSource, report: Report, owner: str) -> Report:
+        checkpoint = source.checkpoint(report)
+        if self.continuations is not None and self.repository.save_checkpoint(
+            report.sha256, owner, checkpoint, self.clock.now()
+        ):
+            self.continuations.send(
+                continuation_message(command.bucket, command.key, report.sha256, checkpoint.offset)
+            )
+        report.status = PROCESSING
         return report
 
     # ---- suppliers ---------------------------------------------------------------------------
 
-    def _supplier_records(self, lines: Iterable[str], report: Report) -> Iterator[SupplierRecord]:
-        for row in _readable_rows(lines, report):
+    def _supplier_records(self, source: CsvSource, report: Report) -> Iterator[SupplierRecord]:
+        for row in _readable_rows(source, report, source.line_shift):
             report.rows_total += 1
             result = validate_supplier(row)
             if isinstance(result, list):
@@ -243,19 +342,43 @@ class IngestService:
             report.rows_accepted += 1
             yield result
 
-    def _suppliers(self, lines: Iterable[str], key: str, report: Report) -> None:
-        for chunk in _chunks(self._supplier_records(lines, report), SUPPLIERS_PER_CHUNK):
+    def _suppliers(self, source: CsvSource, key: str, report: Report, deadline: Deadline | None) -> bool:
+        """Apply the rows; False when it stopped at the deadline (after a whole chunk)."""
+        for chunk in _chunks(self._supplier_records(source, report), SUPPLIERS_PER_CHUNK):
             # A later row for the same supplier wins (rows apply in file order).
             latest = {record.supplier_id: record for record in chunk}
             self.repository.upsert_suppliers(list(latest.values()), key, self.clock.now())
+            if deadline is not None and deadline.expired():
+                return False
+        return True
+
+    # ---- bank files (docs/ingestion.md) ------------------------------------------------------
+
+    def _bank_file(self, command: IngestFile, bank: str, file_format: str, report: Report) -> None:
+        data = self.inbox.head(command.bucket, command.key, MAX_BANK_FILE_BYTES + 1)
+        result = BANK_PARSERS[file_format](data)
+        if self.matcher is None or result.rejected:
+            report.status = REJECTED
+            report.errors.extend(RowError(e.line, e.field, e.code, e.message) for e in result.errors)
+            report.reason = result.errors[0].message if result.errors else "nothing usable in the file"
+            return
+        outcome = self.matcher.process(bank, command.key, result)
+        report.errors.extend(RowError(e.line, e.field, e.code, e.message) for e in outcome.errors)
+        report.matches = outcome.matches
+        report.rows_total, report.rows_accepted = outcome.rows_total, outcome.rows_accepted
+        report.rows_rejected = outcome.rows_rejected
+        if not outcome.usable:
+            report.status = REJECTED
+            report.reason = f"no statement in the file is about an account bank {bank!r} holds"
 
     # ---- documents ---------------------------------------------------------------------------
 
-    def _documents(self, lines: Iterable[str], key: str, report: Report) -> None:
+    def _documents(self, source: CsvSource, key: str, report: Report, deadline: Deadline | None) -> bool:
+        """Apply the rows; False when it stopped at the deadline (after a whole chunk)."""
         today = self.clock.today()
 
         def records() -> Iterator[DocumentRecord]:
-            for row in _readable_rows(lines, report):
+            for row in _readable_rows(source, report, source.line_shift):
                 report.rows_total += 1
                 result = validate_document(row, today)
                 if isinstance(result, list):
@@ -265,6 +388,9 @@ class IngestService:
 
         for chunk in _chunks(records(), DOCUMENTS_PER_CHUNK):
             self._apply_chunk(chunk, key, today, report)
+            if deadline is not None and deadline.expired():
+                return False
+        return True
 
     def _apply_chunk(self, chunk: list[DocumentRecord], key: str, today: date, report: Report) -> None:
         doc_keys = list(dict.fromkeys((r.supplier_id, r.document.document_id) for r in chunk))
@@ -307,5 +433,21 @@ class IngestService:
                 continue
             for error in rejected:
                 report.reject_row([error])
+            conflicted = {error.line for error in rejected}
+            self._sweep([r for r in chunk if r.line not in conflicted], key, report)
             report.rows_accepted += len(chunk) - len(rejected)
             return
+
+    def _sweep(self, applied: list[DocumentRecord], key: str, report: Report) -> None:
+        """Each CONFIRMED PAYMENT of a committed chunk is swept once (keyed by the document, so a
+        resumed or redelivered file, or the same document in another file, never sweeps it again)."""
+        if self.sweeper is None:
+            return
+        for record in applied:
+            doc = record.document
+            if doc.document_type != "PAYMENT" or doc.status != "CONFIRMED":
+                continue
+            sweep = self.sweeper.sweep(
+                record.supplier_id, doc.document_id, record.currency, doc.amount_minor, f"{key}:{record.line}"
+            )
+            report.sweeps.append(sweep.to_json())

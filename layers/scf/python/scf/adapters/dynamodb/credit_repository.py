@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
@@ -124,6 +125,7 @@ class DynamoCreditRepository:
             pool_version=pool.version if pool else None,
             exposure_minor=int(exposure.principal_minor or 0) if exposure else 0,
             overdue_loans=int(exposure.overdue_loans or 0) if exposure else 0,
+            open_maturities=_open_maturities(exposure.open_loans or ()) if exposure else {},
             application=_record(application) if application else None,
         )
 
@@ -220,6 +222,17 @@ class DynamoCreditRepository:
         )
         records = [_record(item) for item in results if isinstance(item, ApplicationItem)]
         return records, encode_token(results.last_evaluated_key)
+
+
+def _open_maturities(entries: Iterable[str]) -> dict[str, date]:
+    """`ExposureItem.open_loans` as loan id -> maturity (an extended loan's latest date counts)."""
+    latest: dict[str, date] = {}
+    for entry in entries:
+        loan_id, _, day = entry.rpartition("#")
+        maturity = date.fromisoformat(day)
+        if loan_id not in latest or maturity > latest[loan_id]:
+            latest[loan_id] = maturity
+    return latest
 
 
 def _loan_item(loan: NewLoan) -> LoanItem:

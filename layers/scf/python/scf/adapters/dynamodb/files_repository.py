@@ -3,12 +3,14 @@ and the ops listing of unmatched bank items (docs/access-patterns.md)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from pynamodb.exceptions import PutError, TransactWriteError
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from scf.adapters.dynamodb.models import DocumentItem, FileItem, PoolItem, SupplierItem
@@ -20,12 +22,13 @@ from scf.adapters.dynamodb.transactions import (
     connection,
     decode_token,
     encode_token,
-    is_condition_failure,
     table_name,
 )
 from scf.adapters.files.platform_csv import SupplierRecord
 from scf.domain.pool import Pool
+from scf.service.checkpoint import Checkpoint, Lease
 from scf.service.ingest import (
+    BUSY_OUTCOME,
     DONE_OUTCOME,
     DUPLICATE,
     NEW_OUTCOME,
@@ -39,43 +42,158 @@ from scf.service.ingest import (
     PoolVersion,
 )
 
-UNMATCHED_INDEX_PK = "UNMATCHED#OPEN"  # gsi1pk of every bank item that matched nothing (later issue)
+UNMATCHED_INDEX_PK = "UNMATCHED#OPEN"  # gsi1pk of every bank item that matched nothing or needs review
 _KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
+_JSON_ATTRIBUTES = frozenset({"references", "matched"})
 
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+def _file_key(sha256: str) -> dict[str, Any]:
+    pk, sk = FileItem.key(sha256)
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+# The lease and the checkpoint's offset are plain attributes of the FILE item, written and compared
+# by the conditions below (service/checkpoint.py); `checkpoint` is FileItem.checkpoint (JSON).
+_FILE_NAMES = {"#status": "status", "#owner": "lease_owner", "#until": "lease_until"}
+
+
 class DynamoIngestRepository:
-    def claim_file(self, sha256: str, key: str, now: datetime) -> FileClaim:
+    def claim_file(self, sha256: str, key: str, now: datetime, lease: Lease | None = None) -> FileClaim:
+        """Claim the bytes (first time: with the lease); the same key again while it is PROCESSING
+        takes the lease if it is free or expired, and answers where the last invocation stopped."""
         pk, sk = FileItem.key(sha256)
+        client = connection().client
         item = FileItem(
             pk, sk, sha256=sha256, key_name=key, status=PROCESSING, created_at=_iso(now), updated_at=_iso(now)
-        )
+        ).serialize()
+        if lease is not None:
+            item |= {"lease_owner": {"S": lease.owner}, "lease_until": {"N": repr(lease.until)}}
         try:
-            item.save(condition=FileItem.pk.does_not_exist())
+            client.put_item(TableName=table_name(), Item=item, ConditionExpression="attribute_not_exists(pk)")
             return FileClaim(NEW_OUTCOME)
-        except PutError as exc:
-            if not is_condition_failure(exc):
+        except ClientError as exc:
+            if not _condition_failed(exc):
                 raise
         first = FileItem.get(pk, sk, consistent_read=True)
         if first.key_name != key:
             return FileClaim(DUPLICATE, first.key_name)
-        return FileClaim(RESUME_OUTCOME if first.status == PROCESSING else DONE_OUTCOME, first.key_name)
+        if first.status != PROCESSING:
+            return FileClaim(DONE_OUTCOME, first.key_name)
+        if lease is None:
+            return FileClaim(RESUME_OUTCOME, first.key_name, _checkpoint(first.checkpoint))
+        try:
+            answer = client.update_item(
+                TableName=table_name(),
+                Key=_file_key(sha256),
+                UpdateExpression="SET #owner = :owner, #until = :until",
+                ConditionExpression="#status = :processing AND "
+                "(attribute_not_exists(#until) OR #until < :now)",
+                ExpressionAttributeNames=_FILE_NAMES,
+                ExpressionAttributeValues={
+                    ":owner": {"S": lease.owner},
+                    ":until": {"N": repr(lease.until)},
+                    ":now": {"N": repr(lease.taken_at)},
+                    ":processing": {"S": PROCESSING},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+            again = FileItem.get(pk, sk, consistent_read=True)
+            return FileClaim(BUSY_OUTCOME if again.status == PROCESSING else DONE_OUTCOME, first.key_name)
+        raw = answer["Attributes"].get("checkpoint")
+        return FileClaim(RESUME_OUTCOME, first.key_name, _checkpoint(json.loads(raw["S"]) if raw else None))
+
+    def save_checkpoint(self, sha256: str, owner: str, checkpoint: Checkpoint, now: datetime) -> bool:
+        try:
+            connection().client.update_item(
+                TableName=table_name(),
+                Key=_file_key(sha256),
+                UpdateExpression="SET #checkpoint = :checkpoint, #offset = :offset, updated_at = :now "
+                "REMOVE #owner, #until",
+                ConditionExpression="#status = :processing AND #owner = :owner AND "
+                "(attribute_not_exists(#offset) OR #offset < :offset)",
+                ExpressionAttributeNames=_FILE_NAMES
+                | {"#checkpoint": "checkpoint", "#offset": "checkpoint_offset"},
+                ExpressionAttributeValues={
+                    ":checkpoint": {"S": json.dumps(checkpoint.to_json(), separators=(",", ":"))},
+                    ":offset": {"N": str(checkpoint.offset)},
+                    ":now": {"S": _iso(now)},
+                    ":owner": {"S": owner},
+                    ":processing": {"S": PROCESSING},
+                },
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def release_file(self, sha256: str, owner: str) -> None:
+        try:
+            connection().client.update_item(
+                TableName=table_name(),
+                Key=_file_key(sha256),
+                UpdateExpression="REMOVE #owner, #until",
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "lease_owner", "#until": "lease_until"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
 
     def finish_file(
-        self, sha256: str, status: str, file_format: str | None, report_key: str, now: datetime
+        self,
+        sha256: str,
+        status: str,
+        file_format: str | None,
+        report_key: str,
+        now: datetime,
+        owner: str | None = None,
     ) -> None:
-        pk, sk = FileItem.key(sha256)
-        FileItem(pk, sk).update(
-            actions=[
-                FileItem.status.set(status),
-                FileItem.format.set(file_format) if file_format else FileItem.format.remove(),
-                FileItem.report_key.set(report_key),
-                FileItem.updated_at.set(_iso(now)),
-            ]
-        )
+        """The final status; with `owner`, only while it holds the lease (else whoever took the
+        file over finishes it)."""
+        names = _FILE_NAMES | {
+            "#format": "format",
+            "#report": "report_key",
+            "#checkpoint": "checkpoint",
+            "#offset": "checkpoint_offset",
+        }
+        values: dict[str, Any] = {":status": {"S": status}, ":report": {"S": report_key}}
+        values[":now"] = {"S": _iso(now)}
+        sets = ["#status = :status", "#report = :report", "updated_at = :now"]
+        removes = ["#checkpoint", "#offset", "#owner", "#until"]
+        if file_format:
+            sets.append("#format = :format")
+            values[":format"] = {"S": file_format}
+        else:
+            removes.append("#format")
+        kwargs: dict[str, Any] = {}
+        if owner is not None:
+            kwargs = {"ConditionExpression": "#owner = :owner"}
+            values[":owner"] = {"S": owner}
+        try:
+            connection().client.update_item(
+                TableName=table_name(),
+                Key=_file_key(sha256),
+                UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                **kwargs,
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
 
     def upsert_suppliers(self, records: list[SupplierRecord], source_key: str, now: datetime) -> None:
         with SupplierItem.batch_write() as batch:
@@ -178,10 +296,28 @@ class DynamoIngestRepository:
         answer = connection().client.query(**kwargs)
         deserializer = TypeDeserializer()
         items = [
-            {k: _plain(deserializer.deserialize(v)) for k, v in raw.items() if k not in _KEY_ATTRIBUTES}
+            {
+                k: _json_attribute(k, _plain(deserializer.deserialize(v)))
+                for k, v in raw.items()
+                if k not in _KEY_ATTRIBUTES
+            }
             for raw in answer.get("Items", [])
         ]
         return items, encode_token(answer.get("LastEvaluatedKey"))
+
+
+def _checkpoint(raw: dict[str, Any] | None) -> Checkpoint | None:
+    return Checkpoint.from_json(raw) if raw else None
+
+
+def _json_attribute(name: str, value: Any) -> Any:
+    """BankEntryItem's JSON attributes are stored as strings: give them back as JSON."""
+    if name in _JSON_ATTRIBUTES and isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _plain(value: Any) -> Any:

@@ -126,6 +126,15 @@ def _changes_json(loan: Loan) -> list[list[Any]]:
     return [[change.on.isoformat(), change.outstanding_minor] for change in loan.principal_changes]
 
 
+def _open_loan_entries(loan: Loan) -> set[str]:
+    """The loan's entries in `ExposureItem.open_loans`: its maturity as paid out and, once extended,
+    its new one (docs/access-patterns.md)."""
+    if loan.value_date is None or loan.maturity_date is None:
+        return set()
+    dates = {loan.value_date + timedelta(days=loan.term_days), loan.maturity_date}
+    return {ExposureItem.open_loan_entry(loan.loan_id, day.isoformat()) for day in dates}
+
+
 class LoanRepository:
     @contextmanager
     def _transaction(self) -> Iterator[TransactWrite]:
@@ -250,6 +259,14 @@ class LoanRepository:
                 posting_item(loan.loan_id, loan.currency, posting, reference=result.payment_id, now=now),
                 condition=PostingItem.pk.does_not_exist(),
             )
+            self._exposure_update(
+                transaction,
+                loan,
+                principal_delta=0,
+                overdue_delta=0,
+                now=now,
+                open_loans_add={ExposureItem.open_loan_entry(loan.loan_id, loan.maturity_date.isoformat())},
+            )
 
     def fail_disbursement(self, record: LoanRecord, loan: Loan, result: PaymentResult, now: str) -> None:
         """DISBURSING -> FAILED, payment REJECTED and the reserved principal released, all or nothing."""
@@ -285,9 +302,20 @@ class LoanRepository:
 
     @staticmethod
     def _exposure_update(
-        transaction: TransactWrite, loan: Loan, *, principal_delta: int, overdue_delta: int, now: str
+        transaction: TransactWrite,
+        loan: Loan,
+        *,
+        principal_delta: int,
+        overdue_delta: int,
+        now: str,
+        open_loans_add: set[str] | None = None,
+        open_loans_remove: set[str] | None = None,
     ) -> None:
         actions: list[Action] = [ExposureItem.updated_at.set(now)]
+        if open_loans_add:
+            actions.append(ExposureItem.open_loans.add(open_loans_add))
+        if open_loans_remove:
+            actions.append(ExposureItem.open_loans.delete(open_loans_remove))
         condition = ExposureItem.pk.exists()
         if principal_delta:
             actions.append(ExposureItem.principal_minor.add(principal_delta))
@@ -339,10 +367,16 @@ class LoanRepository:
                     ),
                     condition=PostingItem.pk.does_not_exist(),
                 )
-            if overdue_delta:
-                self._exposure_update(
-                    transaction, loan, principal_delta=0, overdue_delta=overdue_delta, now=now
-                )
+            # The new maturity joins the loan's open entries (the latest one counts), so a loan
+            # extended past its old maturity is not overdue to the next decision.
+            self._exposure_update(
+                transaction,
+                loan,
+                principal_delta=0,
+                overdue_delta=overdue_delta,
+                now=now,
+                open_loans_add={ExposureItem.open_loan_entry(loan.loan_id, loan.maturity_date.isoformat())},
+            )
 
     # -- repayment -----------------------------------------------------------------------------------
 
@@ -388,13 +422,15 @@ class LoanRepository:
                     ],
                     condition=LoanItem.status == record.loan.status.value,
                 )
-                if principal_repaid or overdue_delta:
+                repaid = loan.status is LoanStatus.REPAID
+                if principal_repaid or overdue_delta or repaid:
                     self._exposure_update(
                         transaction,
                         loan,
                         principal_delta=-principal_repaid,
                         overdue_delta=overdue_delta,
                         now=now,
+                        open_loans_remove=_open_loan_entries(loan) if repaid else None,
                     )
             else:
                 # Nothing owed on the loan (all overpayment): its state must still be what was read.

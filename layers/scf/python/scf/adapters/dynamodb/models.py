@@ -16,6 +16,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -99,13 +100,23 @@ class PoolItem(BaseItem):
 class ExposureItem(BaseItem):
     """pk SUPPLIER#<id>, sk EXPOSURE#<currency>: principal outstanding or reserved on the supplier's
     APPROVED, DISBURSING, ACTIVE and OVERDUE loans, and how many loans are OVERDUE. Every change is a
-    conditional update inside the money transaction; a reservation is conditional on the limit."""
+    conditional update inside the money transaction; a reservation is conditional on the limit.
+
+    `open_loans` holds `<loan_id>#<maturity_date>` for every paid-out loan not yet REPAID (added when
+    the loan becomes ACTIVE and again when an extension moves its maturity: the latest date of a loan
+    counts; removed when it is REPAID). A loan that matures untouched stays ACTIVE in storage, so the
+    decision counts it overdue from this set, as of the business date, without reading any loan."""
 
     supplier_id = UnicodeAttribute()
     currency = UnicodeAttribute()
     principal_minor = NumberAttribute(default=0)
     overdue_loans = NumberAttribute(default=0)
+    open_loans = UnicodeSetAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def open_loan_entry(loan_id: str, maturity_date: str) -> str:
+        return f"{loan_id}#{maturity_date}"
 
     @staticmethod
     def key(supplier_id: str, currency: str) -> tuple[str, str]:
@@ -243,12 +254,63 @@ class PaymentItem(BaseItem):
     bank_reference = UnicodeAttribute(null=True)
     value_date = UnicodeAttribute(null=True)  # the bank's value date once SETTLED
     reason = UnicodeAttribute(null=True)  # the bank's reason when REJECTED
+    statement_confirmation = JSONAttribute(null=True)  # a bank statement's debit booking it (ingest)
+    status_report = JSONAttribute(null=True)  # the latest pain.002 status about it (ingest)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 
     @staticmethod
     def key(payment_id: str) -> tuple[str, str]:
         return f"PAYMENT#{payment_id}", "PAYMENT"
+
+
+class SweepItem(BaseItem):
+    """pk SUPPLIER#<id>, sk SWEEP#<document_id>: a PAYMENT document swept once (docs/ingestion.md).
+    Written with its repayments and their outbox events in one transaction (`attribute_not_exists`)."""
+
+    supplier_id = UnicodeAttribute()
+    document_id = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    amount_minor = NumberAttribute()
+    released_minor = NumberAttribute()
+    swept = JSONAttribute(default=list)  # [{loan_id, amount_minor, repayment_id}]
+    source = UnicodeAttribute(null=True)  # file key and line
+    created_at = UnicodeAttribute()
+
+    @staticmethod
+    def key(supplier_id: str, document_id: str) -> tuple[str, str]:
+        return f"SUPPLIER#{supplier_id}", f"SWEEP#{document_id}"
+
+
+class BankEntryItem(BaseItem):
+    """pk BANKENTRY#<entry_id>, sk ENTRY: what a bank entry (or pain.002 status) was matched to,
+    written once per entry id (derived from bank, account and the entry's reference), so the same
+    entry in another file is recognised. Unmatched ones (and ones needing review) carry gsi1pk
+    UNMATCHED#OPEN, gsi1sk <booking_date>#<entry_id>: the ops list `GET /v1/unmatched`."""
+
+    entry_id = UnicodeAttribute()
+    bank = UnicodeAttribute()
+    account = UnicodeAttribute(null=True)
+    amount = UnicodeAttribute(null=True)  # exact decimal as the bank wrote it
+    amount_minor = NumberAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    direction = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)  # BOOKED | PENDING | INFO, or the pain.002 status
+    reversal = BooleanAttribute(default=False)
+    booking_date = UnicodeAttribute(null=True)
+    references = JSONAttribute(default=dict)  # {bank_reference, end_to_end_ids, remittance}
+    matched = JSONAttribute()  # {type, ...} or {"type": "UNMATCHED", code}
+    code = UnicodeAttribute(null=True)  # why it is on the ops list
+    file_key = UnicodeAttribute()
+    line = NumberAttribute()
+    created_at = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_state = Gsi1()
+
+    @staticmethod
+    def key(entry_id: str) -> tuple[str, str]:
+        return f"BANKENTRY#{entry_id}", "ENTRY"
 
 
 class OutboxItem(BaseItem):
@@ -296,6 +358,8 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     PaymentItem,
     OutboxItem,
     FileItem,
+    SweepItem,
+    BankEntryItem,
 )
 
 

@@ -7,9 +7,11 @@ passes (`None`). Bank statement formats plug in as further detectors in `DETECTO
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from scf.adapters.files.bank_detect import detect_bank_format
 from scf.adapters.files.platform_csv import (
     DOCUMENT_COLUMNS,
     DOCUMENTS,
@@ -49,7 +51,10 @@ def detect_platform_csv(head: bytes) -> Detection | None:
     line = _first_line(head)
     if not line or "," not in line:
         return None
-    columns = set(header_columns(line))
+    try:
+        columns = set(header_columns(line))
+    except csv.Error:  # e.g. a lone carriage return inside the first line: not a platform CSV
+        return None
     # A column only one of the two files has tells which file it is meant to be.
     for name, required, signature in (
         (DOCUMENTS, DOCUMENT_COLUMNS, {"document_id", "document_type"}),
@@ -63,7 +68,13 @@ def detect_platform_csv(head: bytes) -> Detection | None:
     return None
 
 
-DETECTORS: list[Detector] = [detect_platform_csv]
+def detect_bank_file(head: bytes) -> Detection | None:
+    """camt.053, camt.054, MT940 or pain.002, from the content (docs/bank-files.md)."""
+    fmt = detect_bank_format(head)
+    return Detection(fmt) if fmt else None
+
+
+DETECTORS: list[Detector] = [detect_platform_csv, detect_bank_file]
 
 
 def detect(head: bytes) -> Detection:
@@ -73,6 +84,6 @@ def detect(head: bytes) -> Detection:
             return found
     return Detection(
         None,
-        "unrecognised content: expected a platform CSV (suppliers or documents); "
-        "bank statement formats are not accepted yet",
+        "unrecognised content: expected a platform CSV (suppliers or documents), a camt.053, "
+        "camt.054, MT940 or pain.002 file",
     )

@@ -1,0 +1,329 @@
+"""DynamoDB calls and handler time per decision (`POST /v1/applications` through the
+score_application handler) against moto in-process, the embedded store. Prints figures; asserts
+nothing about time.
+
+Every DynamoDB call is counted with a botocore `before-call` hook on the client the models share
+(the application item is the idempotency record, so its read and write are in the count; there is
+no other idempotency table call). Part 1 times `--decisions` decisions, mixed: approved, declined
+(amount over available; suspended supplier), held for review (unverified account) and idempotent
+retries, spread over several suppliers so that exposure does not run out. Part 2 shows that the
+calls do not grow with the supplier's documents (10 and 1,000) or loans (1 and 50).
+
+    .venv/bin/python bench/decision_calls.py                  # 1,000 decisions, then the sizes
+    .venv/bin/python bench/decision_calls.py --decisions 0    # only the sizes (quick: small table)
+
+moto's TransactWriteItems copies the whole table per action, so after 1,000 decisions the size part
+is slow (minutes per configuration); `--decisions 0` runs it on a fresh table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.support: the one copy of the table setup and handler loader
+
+TABLE = "scf-bench"
+TODAY = date(2026, 11, 28)
+KINDS = ("approve", "decline_amount", "decline_suspended", "review", "retry")
+
+
+def environment(clock_file: Path) -> None:
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "TABLE_NAME": TABLE,
+            "SCF_CLOCK": f"file:{clock_file}",
+            "POWERTOOLS_SERVICE_NAME": "score_application",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def seed_supplier(supplier_id: str, *, documents: int, loans: int, status: str, verified: bool) -> None:
+    """A supplier whose pool holds `documents` open goods receipts (also stored as document items)
+    and `loans` ACTIVE loans (loan items, and their principal and maturities on the exposure)."""
+    from scf.adapters.dynamodb.models import DocumentItem, ExposureItem, LoanItem, PoolItem, SupplierItem
+    from scf.domain.pool import Document, Pool
+
+    SupplierItem(
+        *SupplierItem.key(supplier_id),
+        supplier_id=supplier_id,
+        name=supplier_id,
+        status=status,
+        bank_code="SIMBANK",
+        account_number="6217000011113333",
+        account_name=supplier_id,
+        account_verified=verified,
+        updated_at="2026-11-01T00:00:00Z",
+    ).save()
+    pool = Pool()
+    pool.apply(Document(f"{supplier_id}-GR-FIRST", "GOODS_RECEIPT", TODAY - timedelta(days=400), 100_000))
+    docs = [
+        Document(f"{supplier_id}-GR-{i:05d}", "GOODS_RECEIPT", TODAY - timedelta(days=i % 100), 100_000_000)
+        for i in range(documents - 1)
+    ]
+    with DocumentItem.batch_write() as batch:
+        for doc in docs:
+            pool.apply(doc)
+            batch.save(
+                DocumentItem(
+                    *DocumentItem.key(supplier_id, doc.document_id),
+                    supplier_id=supplier_id,
+                    document_id=doc.document_id,
+                    document_type=doc.document_type,
+                    document_date=doc.document_date.isoformat(),
+                    amount_minor=doc.amount_minor,
+                    currency="CNY",
+                    status="CONFIRMED",
+                    content_hash=doc.document_id,
+                )
+            )
+    PoolItem(
+        *PoolItem.key(supplier_id, "CNY"),
+        supplier_id=supplier_id,
+        currency="CNY",
+        state=pool.to_state(),
+        updated_at="2026-11-01T00:00:00Z",
+    ).save()
+    principal = 100_000
+    open_loans = set()
+    with LoanItem.batch_write() as batch:
+        for i in range(loans):
+            loan_id = f"{supplier_id}-LN-{i:03d}"
+            maturity = (TODAY + timedelta(days=10 + i % 20)).isoformat()
+            open_loans.add(ExposureItem.open_loan_entry(loan_id, maturity))
+            batch.save(
+                LoanItem(
+                    *LoanItem.key(loan_id),
+                    loan_id=loan_id,
+                    supplier_id=supplier_id,
+                    application_id=f"AP-{loan_id}",
+                    status="ACTIVE",
+                    currency="CNY",
+                    principal_minor=principal,
+                    outstanding_principal_minor=principal,
+                    annual_rate="0.10",
+                    term_days=30,
+                    value_date=(TODAY - timedelta(days=5)).isoformat(),
+                    maturity_date=maturity,
+                    created_at="2026-11-23T00:00:00Z",
+                    updated_at="2026-11-23T00:00:00Z",
+                    gsi1pk=LoanItem.supplier_index_pk(supplier_id),
+                    gsi1sk=f"2026-11-23T00:00:00Z#{loan_id}",
+                )
+            )
+    if loans:
+        ExposureItem(
+            *ExposureItem.key(supplier_id, "CNY"),
+            supplier_id=supplier_id,
+            currency="CNY",
+            principal_minor=principal * loans,
+            overdue_loans=0,
+            open_loans=open_loans,
+        ).save()
+
+
+class Bench:
+    def __init__(self) -> None:
+        from tests.support import LambdaContext, load_handler
+
+        self.handler = load_handler("score_application")
+        self.context = LambdaContext("score_application")
+        self.template = json.loads((ROOT / "events" / "apigw_post_application.json").read_text())
+        self.calls: list[str] = []
+        self.store_ms = 0.0  # time inside the DynamoDB calls (moto), between before- and after-call
+        self._call_started = 0.0
+        self.hooked: set[int] = set()
+
+    def hook_clients(self) -> None:
+        """Count every call of every client the models use (they share one after `bind`)."""
+        from scf.adapters.dynamodb.models import ALL_MODELS
+
+        for model in ALL_MODELS:
+            client = model._get_connection().connection.client
+            if id(client) not in self.hooked:
+                self.hooked.add(id(client))
+                client.meta.events.register("before-call.dynamodb", self._count)
+                client.meta.events.register("after-call.dynamodb", self._done)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+        self._call_started = time.perf_counter()
+
+    def _done(self, **_: Any) -> None:
+        self.store_ms += (time.perf_counter() - self._call_started) * 1000
+
+    def decide(self, supplier_id: str, amount: str, key: str) -> tuple[str, list[str], float, float]:
+        """(status, DynamoDB calls, handler ms, of which ms inside the store)"""
+        event = json.loads(json.dumps(self.template))
+        event["requestContext"]["authorizer"]["claims"] = {
+            "sub": f"sub-{supplier_id}",
+            "custom:supplier_id": supplier_id,
+            "token_use": "id",
+        }
+        event["headers"]["Idempotency-Key"] = key
+        event["body"] = json.dumps({"amount": amount, "currency": "CNY", "term_days": 30})
+        self.calls = []
+        self.store_ms = 0.0
+        started = time.perf_counter()
+        answer = self.handler.handler(event, self.context)
+        elapsed = (time.perf_counter() - started) * 1000
+        body = json.loads(answer["body"])
+        status = body.get("status", str(answer["statusCode"]))
+        return status, self.calls, elapsed, self.store_ms
+
+
+def percentile(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def summary(values: list[float]) -> str:
+    p99 = percentile(values, 99) if len(values) > 1 else values[0]
+    return f"{statistics.median(values):8.2f} {p99:8.2f}"
+
+
+def mixed(bench: Bench, decisions: int, rng: random.Random) -> None:
+    suppliers = {
+        "approve": [f"B-OK-{i}" for i in range(8)],
+        "decline_amount": [f"B-OK-{i}" for i in range(8)],
+        "decline_suspended": ["B-SUSPENDED"],
+        "review": ["B-UNVERIFIED-0", "B-UNVERIFIED-1"],
+    }
+    for supplier_id in suppliers["approve"]:
+        seed_supplier(supplier_id, documents=10, loans=2, status="ACTIVE", verified=True)
+    seed_supplier("B-SUSPENDED", documents=10, loans=0, status="SUSPENDED", verified=True)
+    for supplier_id in suppliers["review"]:
+        seed_supplier(supplier_id, documents=10, loans=0, status="ACTIVE", verified=False)
+    weights = {"approve": 40, "decline_amount": 20, "decline_suspended": 10, "review": 20, "retry": 10}
+    bench.decide("B-OK-0", "1000.00", "warm-up")  # a warm Lambda: cold start and connections done
+    bench.hook_clients()
+    done: list[tuple[str, str, str]] = []
+    total: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    outside: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    outcomes: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
+    sequences: dict[str, Counter[tuple[str, ...]]] = {kind: Counter() for kind in KINDS}
+    for n in range(decisions):
+        kind = rng.choices(list(weights), weights=list(weights.values()))[0]
+        if kind == "retry" and not done:
+            kind = "approve"
+        if kind == "retry":
+            supplier_id, amount, key = rng.choice(done)
+        else:
+            supplier_id = rng.choice(suppliers[kind])
+            amount = "999999999.00" if kind == "decline_amount" else f"{rng.randint(1000, 20000)}.00"
+            key = f"bench-{n}"
+            done.append((supplier_id, amount, key))
+        status, calls, elapsed, store = bench.decide(supplier_id, amount, key)
+        total[kind].append(elapsed)
+        outside[kind].append(elapsed - store)
+        outcomes[kind][status] += 1
+        sequences[kind][tuple(calls)] += 1
+    every = [t for values in total.values() for t in values]
+    ours = [t for values in outside.values() for t in values]
+    all_calls = Counter(call for seqs in sequences.values() for seq, n in seqs.items() for call in seq * n)
+    print(f"\n{decisions} decisions through the handler (warm), moto in-process")
+    print(f"  handler time per decision:            median {summary(every)} ms (median, p99)")
+    print(f"  of it outside the store (our code):   median {summary(ours)} ms (median, p99)")
+    print(f"  {'kind':18} {'n':>5} {'total ms: median p99':>21} {'outside store':>17}  outcomes")
+    for kind in KINDS:
+        if not total[kind]:
+            continue
+        print(
+            f"  {kind:18} {len(total[kind]):5d} {summary(total[kind]):>21} {summary(outside[kind]):>17}  "
+            f"{dict(outcomes[kind])}"
+        )
+        for seq, n in sequences[kind].most_common():
+            print(f"  {'':18} {n:5d} x {len(seq)} calls: {' + '.join(seq)}")
+    most = max(len(seq) for seqs in sequences.values() for seq in seqs)
+    print(
+        f"  most DynamoDB calls in one decision: {most}; "
+        f"Scan: {all_calls['Scan']}, Query: {all_calls['Query']}"
+    )
+
+
+def scaling(bench: Bench, rng: random.Random, runs: int) -> None:
+    from scf.adapters.dynamodb.models import PoolItem
+
+    print("\nCalls per decision against the size of the supplier (approved, 1,000.00 each)")
+    print(
+        f"  {'documents':>9} {'loans':>5} {'pool state':>11} {'calls':>5} "
+        f"{'total ms':>9} {'outside':>8}  sequence"
+    )
+    for documents, loans in ((10, 1), (1000, 1), (10, 50), (1000, 50)):
+        supplier_id = f"B-SIZE-{documents}-{loans}"
+        seed_supplier(supplier_id, documents=documents, loans=loans, status="ACTIVE", verified=True)
+        state_bytes = len(json.dumps(PoolItem.get(*PoolItem.key(supplier_id, "CNY")).state))
+        seqs: Counter[tuple[str, ...]] = Counter()
+        times, outside = [], []
+        for run in range(runs):
+            status, calls, elapsed, store = bench.decide(supplier_id, "1000.00", f"{supplier_id}-{run}")
+            if status != "APPROVED":  # the scenario, not a timing: a wrong setup must not print figures
+                raise SystemExit(f"{supplier_id}: expected APPROVED, got {status}")
+            seqs[tuple(calls)] += 1
+            times.append(elapsed)
+            outside.append(elapsed - store)
+        (seq, _), *others = seqs.most_common()
+        shown = " + ".join(seq) + (f" (and {len(others)} other sequences)" if others else "")
+        print(
+            f"  {documents:9d} {loans:5d} {state_bytes:9d} B {len(seq):5d} {statistics.median(times):9.2f} "
+            f"{statistics.median(outside):8.2f}  {shown}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--decisions", type=int, default=1000)
+    parser.add_argument("--scaling-runs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=20261128)
+    args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # figures as they come
+    rng = random.Random(args.seed)
+    print(f"seed {args.seed}")
+    print("note: moto deep-copies the whole table for every action of a TransactWriteItems (its rollback),")
+    print(
+        "so its transaction time grows with the table; 'outside' is the handler time minus the store calls."
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        clock_file = Path(tmp) / "today"
+        clock_file.write_text(TODAY.isoformat())
+        environment(clock_file)
+        from moto import mock_aws
+
+        with mock_aws():
+            from scf.adapters.dynamodb.models import bind
+            from scf.config import settings
+            from tests.support import create_tables
+
+            settings.cache_clear()
+            create_tables(TABLE)
+            bind(TABLE, "us-east-1")
+            bench = Bench()
+            if args.decisions:
+                mixed(bench, args.decisions, rng)
+            else:  # scaling only: warm up and hook the clients here
+                seed_supplier("B-WARM", documents=10, loans=0, status="ACTIVE", verified=True)
+                bench.decide("B-WARM", "1000.00", "warm-up")
+                bench.hook_clients()
+            scaling(bench, rng, args.scaling_runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,317 @@
+"""Settlement ingestion throughput: rows per second of a platform documents file through the
+ingest_settlement handler, against the floor of a bare BatchWriteItem (25 items a call) of as many
+items into the same store, and the peak memory of the ingesting process. Prints figures; asserts
+nothing (docs/benchmarks.md, "Settlement ingestion").
+
+    .venv/bin/python bench/ingest_throughput.py                      # 100,000 rows
+    .venv/bin/python bench/ingest_throughput.py --rows 20000 1000000
+    .venv/bin/python bench/ingest_throughput.py --local --rows 1000000   # the running local stack
+
+The store is moto's server in its own process (with infra/local/moto_fixes.py, as in the local
+stack), so the ingesting process's memory is the handler's alone. Each size runs in a fresh child
+process against a fresh server. The handler runs as Lambda would: a 300 s deadline per invocation,
+the continuation messages read back from the settlement-files queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0:0] = [str(ROOT), str(ROOT / "layers" / "scf" / "python")]
+
+BUCKET = "bench-inbox"
+TABLE = "bench-business"
+KEY = "platform/bench/documents.csv"
+FUNCTION_TIMEOUT_MS = 300_000
+HEADER = "supplier_id,document_id,document_type,document_date,due_date,amount,currency,status,reference\n"
+# A platform's day: orders, receipts and invoices, some returns and sales, payouts.
+KINDS = (
+    ("PURCHASE_ORDER", 30),
+    ("GOODS_RECEIPT", 25),
+    ("INVOICE", 20),
+    ("RETURN", 5),
+    ("SALE", 15),
+    ("PAYMENT", 5),
+)
+
+
+def write_file(path: Path, rows: int, suppliers: int, payments: bool, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    kinds = [k for k, weight in KINDS for _ in range(weight) if payments or k != "PAYMENT"]
+    last: dict[int, str] = {}
+    with path.open("w") as out:
+        out.write(HEADER)
+        for i in range(rows):
+            supplier = rng.randrange(suppliers)
+            kind = rng.choice(kinds)
+            reference = last.get(supplier, "") if kind in ("GOODS_RECEIPT", "INVOICE", "PAYMENT") else ""
+            doc_id = f"{kind[:2]}-{i:08d}"
+            if kind in ("PURCHASE_ORDER", "GOODS_RECEIPT", "INVOICE"):
+                last[supplier] = doc_id
+            due = f"2026-12-{1 + rng.randrange(28):02d}" if kind == "INVOICE" else ""
+            out.write(
+                f"SUP-{supplier:05d},{doc_id},{kind},2026-11-{1 + rng.randrange(27):02d},{due},"
+                f"{rng.randrange(100, 5_000_000) / 100:.2f},CNY,"
+                f"{'DISPUTED' if rng.random() < 0.02 else 'CONFIRMED'},{reference}\n"
+            )
+
+
+class Countdown:
+    """A Lambda context whose remaining time counts down from the function's timeout."""
+
+    function_name = "ingest_settlement"
+    memory_limit_in_mb = 1024
+    aws_request_id = "bench"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ingest_settlement"
+
+    def __init__(self, timeout_ms: int) -> None:
+        self.deadline = time.monotonic() + timeout_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    from infra.local.process import free_port
+
+    port = free_port()
+    code = (
+        "from infra.local import moto_fixes; moto_fixes.install()\n"
+        "from moto.server import ThreadedMotoServer\n"
+        f"s = ThreadedMotoServer(ip_address='127.0.0.1', port={port}, verbose=False); s.start()\n"
+        "import time\nwhile True: time.sleep(3600)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+            return server, url
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("moto server did not start")
+
+
+def one_size(rows: int, suppliers: int, payments: bool, profile: bool) -> dict[str, Any]:
+    """In a fresh process: ingest `rows` through the handler, then the floor."""
+    server, url = start_moto()
+    try:
+        work = Path(tempfile.mkdtemp(prefix="scf-bench-ingest-"))
+        (work / "today").write_text("2026-11-28")
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_REGION="us-east-1",
+            AWS_ENDPOINT_URL=url,
+            TABLE_NAME=TABLE,
+            IDEMPOTENCY_TABLE_NAME="bench-idempotency",
+            INBOX_BUCKET=BUCKET,
+            SCF_CLOCK=f"file:{work / 'today'}",
+            POWERTOOLS_SERVICE_NAME="ingest_settlement",
+            POWERTOOLS_LOG_LEVEL="WARNING",
+        )
+        import boto3
+
+        from tests.support import create_tables, load_handler
+
+        create_tables(TABLE, "bench-idempotency")
+        s3, sqs = boto3.client("s3"), boto3.client("sqs")
+        s3.create_bucket(Bucket=BUCKET)
+        queue_url = sqs.create_queue(QueueName="bench-settlement-files")["QueueUrl"]
+        os.environ["SETTLEMENT_FILES_QUEUE_URL"] = queue_url
+        data = work / "documents.csv"
+        write_file(data, rows, suppliers, payments)
+        s3.upload_file(str(data), BUCKET, KEY)
+        size = data.stat().st_size
+        data.unlink()
+
+        handler = load_handler("ingest_settlement")
+        handler.wiring()
+        notification = json.loads((ROOT / "events" / "sqs_s3_object_created.json").read_text())
+        body = json.loads(notification["Records"][0]["body"])
+        body["Records"][0]["s3"]["object"]["key"] = KEY
+        body["Records"][0]["s3"]["bucket"]["name"] = BUCKET
+        record = notification["Records"][0] | {"body": json.dumps(body)}
+
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        tracemalloc.start()
+        started = time.perf_counter()
+        invocations = 0
+        while record is not None:
+            invocations += 1
+            handler.handler({"Records": [record]}, Countdown(FUNCTION_TIMEOUT_MS))
+            record = None
+            for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1).get("Messages", []):
+                record = notification["Records"][0] | {"body": message["Body"]}
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        ingest_seconds = time.perf_counter() - started
+        _, traced_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        rss_after_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        report = json.loads(s3.get_object(Bucket=BUCKET, Key=f"reports/{KEY}.report.json")["Body"].read())
+
+        floor_seconds = floor(boto3.client("dynamodb"), rows)
+        return {
+            "rows": rows,
+            "bytes": size,
+            "status": report["status"],
+            "rows_accepted": report["rows_accepted"],
+            "rows_rejected": report["rows_rejected"],
+            "invocations": invocations,
+            "ingest_seconds": ingest_seconds,
+            "floor_seconds": floor_seconds,
+            "tracemalloc_peak_mb": traced_peak / 2**20,
+            "maxrss_mb": rss_after_ingest / 1024,
+        }
+    finally:
+        server.kill()
+        server.wait()
+
+
+def floor(client: Any, rows: int) -> float:
+    """BatchWriteItem, 25 items a call, of `rows` document-shaped items (the same attributes as an
+    ingested document) into the same table."""
+    started = time.perf_counter()
+    batch: list[dict[str, Any]] = []
+    for i in range(rows):
+        batch.append(
+            {
+                "PutRequest": {
+                    "Item": {
+                        "pk": {"S": f"SUPPLIER#FLOOR-{i % 400:05d}"},
+                        "sk": {"S": f"DOC#FL-{i:08d}"},
+                        "supplier_id": {"S": f"FLOOR-{i % 400:05d}"},
+                        "document_id": {"S": f"FL-{i:08d}"},
+                        "document_type": {"S": "PURCHASE_ORDER"},
+                        "document_date": {"S": "2026-11-01"},
+                        "amount_minor": {"N": str(1000 + i)},
+                        "currency": {"S": "CNY"},
+                        "status": {"S": "CONFIRMED"},
+                        "content_hash": {"S": f"{i:064x}"},
+                        "source": {"S": f"{KEY}:{i + 2}"},
+                    }
+                }
+            }
+        )
+        if len(batch) == 25 or i == rows - 1:
+            pending: dict[str, Any] = {TABLE: batch}
+            while pending:
+                pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems", {})
+            batch = []
+    return time.perf_counter() - started
+
+
+def local(rows: int, suppliers: int, payments: bool) -> None:
+    """Against the running local stack (`make run`): drop the file, wait for its report."""
+    import boto3
+
+    from infra.local.state import read_env
+
+    env = read_env()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["aws_endpoint_url"],
+        region_name=env["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    key = f"platform/bench/{int(time.time())}/documents.csv"
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "documents.csv"
+        write_file(data, rows, suppliers, payments, seed=int(time.time()))
+        s3.upload_file(str(data), env["inbox_bucket"], key)
+    started = time.perf_counter()
+    print(f"dropped {rows:,} rows as {key}; waiting for the report (the stack's log shows the invocations)")
+    while True:
+        try:
+            raw = s3.get_object(Bucket=env["inbox_bucket"], Key=f"reports/{key}.report.json")["Body"].read()
+            break
+        except s3.exceptions.NoSuchKey:
+            time.sleep(2)
+    elapsed = time.perf_counter() - started
+    report = json.loads(raw)
+    print(
+        f"{report['status']}: {report['rows_accepted']:,} accepted, {report['rows_rejected']:,} rejected "
+        f"in {elapsed:.0f} s = {rows / elapsed:,.0f} rows/s (through the local stack's queue and worker)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--suppliers", type=int, default=400)
+    parser.add_argument("--no-payments", action="store_true", help="leave PAYMENT rows (sweeps) out")
+    parser.add_argument("--profile", action="store_true", help="cProfile the ingestion")
+    parser.add_argument("--local", action="store_true", help="against the running local stack")
+    parser.add_argument("--one-size", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    payments = not args.no_payments
+    if args.local:
+        for rows in args.rows:
+            local(rows, args.suppliers, payments)
+        return
+    if args.one_size:
+        print(json.dumps(one_size(args.rows[0], args.suppliers, payments, args.profile)))
+        return
+    print(
+        f"store: moto server (separate process, moto_fixes); {args.suppliers} suppliers; "
+        f"PAYMENT rows: {payments}"
+    )
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (2 cores; other work may be running)")
+    for rows in args.rows:
+        command = [
+            sys.executable,
+            __file__,
+            "--one-size",
+            "--rows",
+            str(rows),
+            "--suppliers",
+            str(args.suppliers),
+        ]
+        command += ["--no-payments"] * (not payments) + ["--profile"] * args.profile
+        out = subprocess.run(command, check=True, capture_output=not args.profile, text=True)
+        if args.profile:
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        ingest_rate, floor_rate = rows / r["ingest_seconds"], rows / r["floor_seconds"]
+        ratio = r["ingest_seconds"] / r["floor_seconds"]
+        print(
+            f"{rows:>9,} rows ({r['bytes'] / 2**20:.1f} MB, {r['status']}, {r['rows_accepted']:,} accepted, "
+            f"{r['invocations']} invocation(s)): "
+            f"ingest {r['ingest_seconds']:.1f} s = {ingest_rate:,.0f} rows/s; "
+            f"floor {r['floor_seconds']:.1f} s = {floor_rate:,.0f} items/s; ratio {ratio:.2f}x; "
+            f"peak memory: tracemalloc {r['tracemalloc_peak_mb']:.1f} MB, ru_maxrss {r['maxrss_mb']:.0f} MB"
+        )
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

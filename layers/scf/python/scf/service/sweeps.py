@@ -1,0 +1,119 @@
+"""Settlement sweep (contract section 6): a PAYMENT document to a supplier with loans to repay is
+applied to them, earliest maturity first (then loan id), each paid off up to its payoff as of the
+business date before the next; the rest is released to the supplier.
+
+The plan is pure (`plan_sweep`); `Sweeper` reads the supplier's open loans and writes, in ONE
+transaction keyed by the document (`SWEEP#<document_id>`, written once), a SETTLEMENT_SWEEP
+repayment per loan and its `RepaymentRequested` outbox event. Repayment ids come from the document
+and the loan, so a redelivered or resumed file can never sweep a document twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from scf.clock import Clock
+from scf.domain.money import format_amount
+
+SWEEP_ID_PREFIX = "RS"
+MAX_LOANS_PER_SWEEP = 49  # 1 sweep item + 2 actions per loan <= TransactWriteItems' 100 actions
+
+
+def sweep_repayment_id(supplier_id: str, document_id: str, loan_id: str) -> str:
+    """28 characters, like every repayment id (<= 35: it may travel as an end-to-end id)."""
+    digest = hashlib.sha256(f"SWEEP\x00{supplier_id}\x00{document_id}\x00{loan_id}".encode()).digest()
+    return SWEEP_ID_PREFIX + base64.b32encode(digest).decode()[:26]
+
+
+@dataclass(frozen=True)
+class OpenLoan:
+    loan_id: str
+    maturity_date: date
+    payoff_minor: int  # as of the business date, less repayments requested but not yet applied
+
+
+@dataclass(frozen=True)
+class SweptLoan:
+    loan_id: str
+    amount_minor: int
+    repayment_id: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "loan_id": self.loan_id,
+            "amount": format_amount(self.amount_minor),
+            "repayment_id": self.repayment_id,
+        }
+
+
+@dataclass(frozen=True)
+class Sweep:
+    document_id: str
+    supplier_id: str
+    currency: str
+    amount_minor: int
+    swept: tuple[SweptLoan, ...]
+    released_minor: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "document_id": self.document_id,
+            "supplier_id": self.supplier_id,
+            "currency": self.currency,
+            "amount": format_amount(self.amount_minor),
+            "swept": [s.to_json() for s in self.swept],
+            "released": format_amount(self.released_minor),
+        }
+
+
+def plan_sweep(
+    supplier_id: str, document_id: str, currency: str, amount_minor: int, loans: list[OpenLoan]
+) -> Sweep:
+    """Earliest maturity first, then loan id; each loan takes up to its payoff; the rest is released.
+    At most MAX_LOANS_PER_SWEEP loans take part (the rest of the money is released)."""
+    remaining = amount_minor
+    swept: list[SweptLoan] = []
+    for loan in sorted(loans, key=lambda item: (item.maturity_date, item.loan_id)):
+        if remaining <= 0 or len(swept) == MAX_LOANS_PER_SWEEP:
+            break
+        take = min(remaining, loan.payoff_minor)
+        if take <= 0:
+            continue
+        swept.append(
+            SweptLoan(loan.loan_id, take, sweep_repayment_id(supplier_id, document_id, loan.loan_id))
+        )
+        remaining -= take
+    return Sweep(document_id, supplier_id, currency, amount_minor, tuple(swept), remaining)
+
+
+class SweepRepository(Protocol):
+    def find_sweep(self, supplier_id: str, document_id: str) -> Sweep | None: ...
+    def open_loans(self, supplier_id: str, currency: str, as_of: date) -> list[OpenLoan]: ...
+    def commit_sweep(self, sweep: Sweep, source: str, now: datetime) -> bool:
+        """Write the sweep, its repayments and their events at once; False if it existed already."""
+        ...
+
+
+@dataclass(frozen=True)
+class Sweeper:
+    repository: SweepRepository
+    clock: Clock
+
+    def sweep(
+        self, supplier_id: str, document_id: str, currency: str, amount_minor: int, source: str
+    ) -> Sweep:
+        """Sweep one PAYMENT document, exactly once; a repeat returns what was swept the first time."""
+        done = self.repository.find_sweep(supplier_id, document_id)
+        if done is not None:
+            return done
+        loans = self.repository.open_loans(supplier_id, currency, self.clock.today())
+        planned = plan_sweep(supplier_id, document_id, currency, amount_minor, loans)
+        if self.repository.commit_sweep(planned, source, self.clock.now()):
+            return planned
+        first = self.repository.find_sweep(supplier_id, document_id)  # a concurrent run won
+        assert first is not None
+        return first

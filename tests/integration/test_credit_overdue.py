@@ -1,0 +1,112 @@
+"""HAS_OVERDUE_LOAN sees loans that matured untouched (still ACTIVE in storage), as of the business
+date, from the exposure item the decision reads anyway: no extra call, no loan read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from scf.adapters.dynamodb.credit_repository import DynamoCreditRepository
+from scf.adapters.dynamodb.models import ApplicationItem, PoolItem
+from scf.clock import clock_from_spec
+from scf.domain.loan import LoanStatus
+from scf.domain.pool import Document, Pool
+from scf.service.credit import CreditService
+from tests.reliability.money_harness import MoneyWorld, money_world
+
+pytestmark = pytest.mark.integration
+
+VALUE = date(2026, 1, 1)
+MATURITY = VALUE + timedelta(days=30)  # 2026-01-31
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MoneyWorld]:
+    yield from money_world(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def active(world: MoneyWorld) -> MoneyWorld:
+    """S1: a pool that approves 1,000.00 (grade B, 900,000.00 available) and loan L1 paid out on
+    2026-01-01 for 30 days (ACTIVE, maturing 2026-01-31)."""
+    world.set_today(VALUE)
+    world.add_supplier("S1", "6217000011113333")
+    pool = Pool()
+    for doc in (
+        Document("GR-OLD", "GOODS_RECEIPT", date(2025, 6, 1), 100_000_000),
+        Document("GR-1", "GOODS_RECEIPT", date(2025, 12, 20), 200_000_000),
+        Document("INV-1", "INVOICE", date(2025, 12, 28), 100_000_000, references=("GR-1",)),
+    ):
+        pool.apply(doc)
+    PoolItem(
+        *PoolItem.key("S1", "CNY"),
+        supplier_id="S1",
+        currency="CNY",
+        state=pool.to_state(),
+        updated_at="2026-01-01T00:00:00Z",
+    ).save()
+    world.approve_loan("L1", "S1", 10_000_000, term_days=30)
+    world.deliver("disbursements")
+    assert world.loan("L1").status == "ACTIVE" and world.loan("L1").maturity_date == MATURITY.isoformat()
+    return world
+
+
+def decide_on(world: MoneyWorld, day: date) -> dict:
+    world.set_today(day)
+    service = CreditService(DynamoCreditRepository(), clock_from_spec(f"file:{world.clock_file}"))
+    return service.apply("S1", {"amount": "1000.00", "currency": "CNY", "term_days": 30}, None)
+
+
+def codes(answer: dict) -> list[str]:
+    return [r["code"] for r in answer["reasons"]]
+
+
+def test_a_loan_that_matures_untouched_is_overdue_from_its_maturity_date(active: MoneyWorld) -> None:
+    assert active.exposure("S1").open_loans == {f"L1#{MATURITY.isoformat()}"}
+    day_before = decide_on(active, MATURITY - timedelta(days=1))
+    assert (day_before["status"], codes(day_before)) == ("APPROVED", [])
+    on_maturity = decide_on(active, MATURITY)
+    assert (on_maturity["status"], codes(on_maturity)) == ("DECLINED", ["HAS_OVERDUE_LOAN"])
+    # Nothing touched the loan: storage still says ACTIVE and the stored count is still 0 ...
+    assert active.loan("L1").status == "ACTIVE" and active.exposure("S1").overdue_loans == 0
+    # ... the loan view and the decision agree on the business date ...
+    assert active.api("GET", "/v1/loans/L1", supplier_id="S1").body["status"] == LoanStatus.OVERDUE
+    # ... and the decision stored what it saw.
+    stored = ApplicationItem.get(*ApplicationItem.key("S1", on_maturity["application_id"]))
+    assert stored.inputs["overdue_loans"] == 1
+
+
+def test_an_extension_moves_the_date_the_decision_sees(active: MoneyWorld) -> None:
+    active.set_today(MATURITY)
+    answer = active.api("POST", "/v1/loans/L1/extension", supplier_id="S1", headers={"Idempotency-Key": "e"})
+    assert answer.status == 200, answer.body
+    new_maturity = MATURITY + timedelta(days=30)
+    assert active.exposure("S1").open_loans == {
+        f"L1#{MATURITY.isoformat()}",
+        f"L1#{new_maturity.isoformat()}",
+    }
+    assert codes(decide_on(active, MATURITY)) == []
+    assert codes(decide_on(active, new_maturity - timedelta(days=1))) == []
+    assert codes(decide_on(active, new_maturity)) == ["HAS_OVERDUE_LOAN"]
+
+
+def test_a_repaid_loan_leaves_the_open_loans(active: MoneyWorld) -> None:
+    active.set_today(MATURITY + timedelta(days=5))  # overdue, and repaid in full
+    assert codes(decide_on(active, MATURITY + timedelta(days=5))) == ["HAS_OVERDUE_LOAN"]
+    payoff = active.api("GET", "/v1/loans/L1", supplier_id="S1").body["payoff"]
+    answer = active.api(
+        "POST",
+        "/v1/loans/L1/repayments",
+        supplier_id="S1",
+        body={"amount": payoff},
+        headers={"Idempotency-Key": "pay-all"},
+    )
+    assert answer.status == 202, answer.body
+    active.deliver("repayments")
+    assert active.loan("L1").status == "REPAID"
+    exposure = active.exposure("S1")
+    assert exposure.open_loans is None and exposure.overdue_loans == 0
+    assert codes(decide_on(active, MATURITY + timedelta(days=5))) == []

@@ -1,0 +1,263 @@
+"""Bank statements and payment status reports through ingest_settlement: credits that carry a loan id
+become BANK_CREDIT repayments, debits with a payout's end-to-end id confirm it, pending entries are
+never applied, reversals and everything unmatched go on the ops list (docs/ingestion.md)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from scf.adapters.dynamodb.models import BankEntryItem, PaymentItem, RepaymentItem
+from scf.adapters.files.bank_detect import parse_bank_file
+from tests.integration.statement_world import (
+    BANK,
+    IngestWorld,
+    camt054,
+    camt_entry,
+    ingest_world,
+    mt940,
+)
+from tests.reliability.money_harness import api_event
+from tests.support import SAMPLES, LambdaContext
+
+pytestmark = pytest.mark.integration
+
+# Every statement sample that parses, with its accounts configured as the bank's, and what its
+# entries (batch bookings per transaction) are matched to: no sample carries our loan or payment ids.
+SAMPLE_OUTCOMES: dict[str, dict[str, int]] = {
+    "camt053/dvbern_postfinance_camt053_2016.xml": {"NO_REFERENCE": 30, "REVERSAL_NEEDS_REVIEW": 2},
+    "camt053/genkgo_v2_multi_statement.xml": {"NO_REFERENCE": 2},
+    "camt053/genkgo_v8_multicurrency.xml": {"NO_REFERENCE": 1},
+    # 10 entries, batches matched per transaction; one batch transaction carries no amount of its own
+    "camt053/moov_FI_camt053_batch.xml": {"NO_REFERENCE": 12, "AMOUNT_MISSING": 1},
+    "camt053/genkgo_v2_five_decimals.xml": {"NO_REFERENCE": 1},
+    "camt054/dvbern_pending_and_reversed.xml": {
+        "NO_REFERENCE": 1,
+        "NOT_BOOKED": 1,
+        "REVERSAL_NEEDS_REVIEW": 1,
+    },
+    "camt054/genkgo_v4_batch.xml": {"NO_REFERENCE": 3},
+    "camt054/genkgo_v8_uetr.xml": {"NO_REFERENCE": 1},
+    "camt054/moov_postfinance_camt054_debit.xml": {"NO_REFERENCE": 1},
+    "camt054/moov_postfinance_camt054_return.xml": {"REVERSAL_NEEDS_REVIEW": 1},
+    "mt940/wolph_jejik_abnamro.sta": {"NO_REFERENCE": 10},
+    "mt940/wolph_citi.txt": {"NO_REFERENCE": 5},
+    "mt940/wolph_betterplace_sepa_mt9401.sta": {"NO_REFERENCE": 95, "REVERSAL_NEEDS_REVIEW": 2},
+    "mt940/wolph_mbank_mt942.sta": {"NOT_BOOKED": 3},  # MT942: intraday, never applied
+}
+
+
+def outcome_counts(report: dict) -> Counter:
+    counts: Counter = Counter()
+    for match in report["matches"]:
+        if match["matched"] == "UNMATCHED":
+            counts[match["code"]] += 1
+        else:
+            counts[match["matched"]["type"]] += 1
+    return counts
+
+
+def sample_accounts(name: str) -> list[str]:
+    return sorted({s.account for s in parse_bank_file((SAMPLES / name).read_bytes()).statements})
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IngestWorld]:
+    yield from ingest_world(tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_OUTCOMES))
+def test_every_parsable_statement_sample_is_matched_or_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    if not (SAMPLES / name).exists():
+        pytest.skip("shared samples absent")
+    data = (SAMPLES / name).read_bytes()
+    parsed = parse_bank_file(data)
+    items = sum(len(e.transactions) if e.batch and e.transactions else 1 for e in parsed.entries)
+    for world in ingest_world(tmp_path, monkeypatch, {BANK: sample_accounts(name)}):
+        key = f"{BANK}/samples/{name}"
+        assert world.drop(key, data) == {"batchItemFailures": []}
+        report = world.report(key)
+        assert report["status"] == "PROCESSED" and report["format"] == parsed.format
+        assert len(report["matches"]) == items == report["rows_accepted"]
+        assert outcome_counts(report) == Counter(SAMPLE_OUTCOMES[name])
+        # Nothing in a sample is ours: no repayment, every booked entry is on the ops list.
+        assert world.repayment_events() == []
+        booked = items - SAMPLE_OUTCOMES[name].get("NOT_BOOKED", 0)
+        listed = list(BankEntryItem.scan(BankEntryItem.gsi1pk == "UNMATCHED#OPEN"))
+        assert len(listed) == booked
+        assert all(item.bank == BANK and item.file_key == key for item in listed)
+
+
+def test_a_credit_with_a_loan_id_in_free_text_becomes_a_bank_credit_repayment(world: IngestWorld) -> None:
+    world.set_today(date(2026, 1, 1))
+    loan = world.active_loan(1, "S1", 10_000_000)
+    world.set_today(date(2026, 1, 11))
+    data = camt054(
+        [
+            camt_entry("5000.00", "CRDT", reference="BR-1", remittance=f"repay{loan}thanks"),
+            camt_entry("7.00", "CRDT", reference="BR-2", remittance="invoice 42"),
+            camt_entry("9.00", "CRDT", reference="BR-3", remittance=f"{loan}", status="PDNG"),
+        ]
+    )
+    world.drop(f"{BANK}/2026/01/11/n1.xml", data)
+    report = world.report(f"{BANK}/2026/01/11/n1.xml")
+    assert (report["status"], report["format"]) == ("PROCESSED", "camt.054")
+    first, unmatched, pending = report["matches"]
+    assert first["matched"]["type"] == "REPAYMENT" and first["matched"]["loan_id"] == loan
+    assert (first["amount"], first["direction"]) == ("5000.00", "CREDIT")
+    assert unmatched["matched"] == "UNMATCHED" and unmatched["code"] == "NO_REFERENCE"
+    assert pending["matched"] == {"type": "NOT_BOOKED", "status": "PENDING"}
+    (event,) = world.repayment_events()
+    assert event == {
+        "repayment_id": first["matched"]["repayment_id"],
+        "loan_id": loan,
+        "supplier_id": "S1",
+        "amount": "5000.00",
+        "currency": "CNY",
+        "source": "BANK_CREDIT",
+    }
+    # The repayments queue applies it without collecting (money already received).
+    posts = len(world.money.bank.posts)
+    world.money.deliver("repayments")
+    assert len(world.money.bank.posts) == posts
+    applied = RepaymentItem.get(*RepaymentItem.key(event["repayment_id"]))
+    assert (applied.status, applied.source, applied.allocation["interest"]) == (
+        "APPLIED",
+        "BANK_CREDIT",
+        27_778,
+    )
+    world.money.assert_ledger_matches_loan(loan)
+
+
+def test_an_mt940_credit_repays_and_the_same_entries_in_another_file_do_not_double_apply(
+    world: IngestWorld,
+) -> None:
+    world.set_today(date(2026, 1, 1))
+    loan = world.active_loan(2, "S1", 10_000_000)
+    world.set_today(date(2026, 1, 11))
+    lines = [":61:2601110111C1234,56NTRFNONREF//BANKREF-77", f":86:REPAYMENT {loan[:12]}", f"{loan[12:]} S1"]
+    world.drop(f"{BANK}/mt940/a.sta", mt940(lines))
+    report = world.report(f"{BANK}/mt940/a.sta")
+    assert report["format"] == "mt940"
+    (match,) = report["matches"]
+    assert match["matched"]["loan_id"] == loan and match["amount"] == "1234.56"
+    assert [e["amount"] for e in world.repayment_events()] == ["1234.56"]
+    # The same statement re-sent under another name: same bytes -> DUPLICATE, nothing changes.
+    world.drop(f"{BANK}/mt940/a-again.sta", mt940(lines))
+    assert world.report(f"{BANK}/mt940/a-again.sta")["status"] == "DUPLICATE"
+    # The same entry in a different file (another statement around it): recognised, not applied twice.
+    world.drop(f"{BANK}/mt940/b.sta", mt940(lines, statement="STMT-2"))
+    (again,) = world.report(f"{BANK}/mt940/b.sta")["matches"]
+    assert again["matched"]["already_recorded"] is True
+    assert again["matched"]["repayment_id"] == match["matched"]["repayment_id"]
+    assert len(world.repayment_events()) == 1
+
+
+def test_a_debit_with_the_payouts_end_to_end_id_confirms_the_disbursement(world: IngestWorld) -> None:
+    loan = world.active_loan(3, "S1", 2_500_000)
+    data = camt054([camt_entry("25000.00", "DBIT", reference="OUT-1", end_to_end=f"PAY{loan}")])
+    world.drop(f"{BANK}/payouts.xml", data)
+    (match,) = world.report(f"{BANK}/payouts.xml")["matches"]
+    assert match["matched"] == {
+        "type": "DISBURSEMENT",
+        "payment_id": f"PAY{loan}",
+        "loan_id": loan,
+        "loan_status": "ACTIVE",
+    }
+    payment = PaymentItem.get(*PaymentItem.key(f"PAY{loan}"))
+    assert payment.statement_confirmation["file_key"] == f"{BANK}/payouts.xml"
+    assert world.repayment_events() == []
+    # A debit for another amount is never taken as the confirmation.
+    wrong = camt054(
+        [camt_entry("24000.00", "DBIT", reference="OUT-2", end_to_end=f"PAY{loan}")], message_id="M2"
+    )
+    world.drop(f"{BANK}/payouts-2.xml", wrong)
+    (other,) = world.report(f"{BANK}/payouts-2.xml")["matches"]
+    assert (other["matched"], other["code"]) == ("UNMATCHED", "AMOUNT_MISMATCH")
+
+
+def test_a_reversed_credit_is_listed_for_review_and_never_applied(world: IngestWorld) -> None:
+    loan = world.active_loan(4, "S1", 1_000_000)
+    data = camt054([camt_entry("100.00", "DBIT", reference="RV-1", remittance=loan, reversal=True)])
+    world.drop(f"{BANK}/reversal.xml", data)
+    (match,) = world.report(f"{BANK}/reversal.xml")["matches"]
+    assert (match["matched"], match["code"]) == ("UNMATCHED", "REVERSAL_NEEDS_REVIEW")
+    assert world.repayment_events() == []
+    (item,) = BankEntryItem.scan(BankEntryItem.code == "REVERSAL_NEEDS_REVIEW")
+    assert item.matched["original"]["loan_ids"] == [loan] and item.reversal is True
+
+
+def test_unmatched_entries_are_listed_for_ops_with_their_facts(world: IngestWorld) -> None:
+    data = camt054(
+        [camt_entry("12.34", "CRDT", reference=f"U-{i}", remittance=f"unknown {i}") for i in range(3)]
+    )
+    key = f"{BANK}/unknown.xml"
+    world.drop(key, data)
+    ops = {"sub": "ops-1", "cognito:groups": "ops", "token_use": "id"}
+    event = api_event("GET", "/v1/unmatched", supplier_id=None, query={"limit": "2"})
+    event["requestContext"]["authorizer"]["claims"] = ops
+    page = json.loads(world.ingest.handler(event, LambdaContext())["body"])
+    assert len(page["items"]) == 2 and page["next_token"]
+    item = page["items"][0]
+    assert (item["bank"], item["amount"], item["direction"], item["file_key"], item["code"]) == (
+        BANK,
+        "12.34",
+        "CREDIT",
+        key,
+        "NO_REFERENCE",
+    )
+    assert item["references"]["remittance"].startswith("unknown") and item["line"] > 1
+    event["queryStringParameters"] = {"limit": "2", "next_token": page["next_token"]}
+    rest = json.loads(world.ingest.handler(event, LambdaContext())["body"])
+    assert len(rest["items"]) == 1
+    supplier = world.ingest.handler(api_event("GET", "/v1/unmatched", supplier_id="S1"), LambdaContext())
+    assert supplier["statusCode"] == 403
+
+
+def test_a_rejected_payout_in_a_pain002_is_recorded_for_ops(world: IngestWorld) -> None:
+    loan = world.active_loan(5, "S1", 1_000_000)
+    data = f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.10">
+  <CstmrPmtStsRpt>
+    <GrpHdr><MsgId>STS-1</MsgId><CreDtTm>2026-01-02T09:00:00</CreDtTm></GrpHdr>
+    <OrgnlGrpInfAndSts><OrgnlMsgId>PAYOUTS-1</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>
+    <OrgnlPmtInfAndSts>
+      <OrgnlPmtInfId>PMT-1</OrgnlPmtInfId>
+      <TxInfAndSts>
+        <OrgnlEndToEndId>PAY{loan}</OrgnlEndToEndId>
+        <TxSts>RJCT</TxSts>
+        <StsRsnInf><Rsn><Cd>AC01</Cd></Rsn></StsRsnInf>
+      </TxInfAndSts>
+    </OrgnlPmtInfAndSts>
+  </CstmrPmtStsRpt>
+</Document>
+""".encode()
+    world.drop(f"{BANK}/status/sts-1.xml", data)
+    report = world.report(f"{BANK}/status/sts-1.xml")
+    assert report["format"] == "pain.002" and report["status"] == "PROCESSED"
+    tx = [m for m in report["matches"] if m["reference"] == f"PAY{loan}"]
+    (match,) = tx
+    assert match["matched"]["type"] == "PAYMENT_STATUS" and match["matched"]["reason_code"] == "AC01"
+    assert match["code"] == "DISBURSEMENT_REJECTED_NEEDS_REVIEW"
+    assert PaymentItem.get(*PaymentItem.key(f"PAY{loan}")).status_report["status"] == "RJCT"
+    assert world.money.loan(loan).status == "ACTIVE"  # never flipped silently
+
+
+def test_the_loan_id_pattern_recognises_real_loan_ids_inside_free_text() -> None:
+    from scf.service.credit import new_id
+    from scf.service.statements import LOAN_ID, PAYMENT_ID
+
+    for _ in range(50):
+        loan = new_id("LN")
+        assert LOAN_ID.findall(f"REF/{loan}-TAIL") == [loan]
+        assert LOAN_ID.findall(f"REPAY{loan}THANKS") == [loan]  # wrapped MT940 text, no separator
+        assert PAYMENT_ID.fullmatch(f"PAY{loan}").group(1) == loan  # type: ignore[union-attr]
+        assert len(f"PAY{loan}") <= 35
+    assert LOAN_ID.findall("LN0000000000000000000I") == []  # I is not Crockford base32
