@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,10 @@ from tests.reliability.ingest_harness import IngestWorld, ProcessDied, documents
 pytestmark = pytest.mark.reliability
 
 KEY = "platform/2026/11/28/documents.csv"
-FAULTY_CALLS = ("TransactWriteItems", "UpdateItem", "SendMessage", "BatchGetItem", "GetObject", "PutItem")
+FAULTY_CALLS = frozenset(
+    {"TransactWriteItems", "UpdateItem", "SendMessage", "BatchGetItem", "GetObject", "PutItem"}
+)
+FAULT_PROBABILITY = 0.08
 
 
 class Crash(RuntimeError):
@@ -42,22 +44,24 @@ def clean_run(
 
 
 def inject_faults(
-    monkeypatch: pytest.MonkeyPatch, world: IngestWorld, plan: dict[tuple[str, int], str]
+    monkeypatch: pytest.MonkeyPatch, world: IngestWorld, rng: random.Random, faults: int
 ) -> dict[str, int]:
-    """`plan[(operation, n)]` = `before`/`after` (an exception) or `die-before`/`die-after` (the
-    process dies): applied to the handler's n-th call of that operation."""
+    """Fail `faults` of the handler's own calls, each chosen as it happens (probability
+    FAULT_PROBABILITY per call, so every fault lands on a call that really occurs): an exception
+    before or after the call took effect, or the process dying before or after it."""
     real = botocore.client.BaseClient._make_api_call
-    counts: dict[str, int] = {}
     fired = {"faults": 0}
 
     def faulty(client: Any, operation: str, params: Any) -> Any:
-        if not world.in_handler:
-            return real(client, operation, params)
-        counts[operation] = counts.get(operation, 0) + 1
-        mode = plan.get((operation, counts[operation]))
-        if mode is None:
+        if (
+            not world.in_handler
+            or operation not in FAULTY_CALLS
+            or fired["faults"] >= faults
+            or rng.random() >= FAULT_PROBABILITY
+        ):
             return real(client, operation, params)
         fired["faults"] += 1
+        mode = rng.choice(("before", "after", "die-before", "die-after"))
         error: BaseException = ProcessDied(operation) if mode.startswith("die") else Crash(operation)
         if mode.endswith("before"):
             raise error
@@ -68,18 +72,16 @@ def inject_faults(
     return fired
 
 
-@pytest.fixture
-def seed() -> Iterator[int]:
-    value = int(os.environ.get("SCF_TEST_SEED", random.randrange(1_000_000)))
-    yield value
-
-
 @pytest.mark.parametrize(
-    "error_cap", [ingest_service.MAX_REPORTED_ERRORS, 7], ids=["errors-kept", "errors-capped"]
+    ("error_cap", "default_seed"),
+    [(ingest_service.MAX_REPORTED_ERRORS, 399_700), (7, 52_021)],
+    ids=["errors-kept", "errors-capped"],
 )
 def test_many_continuations_crashes_and_duplicates_end_as_one_clean_run(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed: int, error_cap: int
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, error_cap: int, default_seed: int
 ) -> None:
+    # Fixed seeds keep CI repeatable; SCF_TEST_SEED=<n> explores others (printed on failure).
+    seed = int(os.environ.get("SCF_TEST_SEED", default_seed))
     monkeypatch.setattr(ingest_service, "MAX_REPORTED_ERRORS", error_cap)
     data = documents_file(1_500, seed=seed)
     expected_items, expected_report = clean_run(monkeypatch, tmp_path, data)
@@ -87,16 +89,10 @@ def test_many_continuations_crashes_and_duplicates_end_as_one_clean_run(
     assert expected_report["status"] == "PROCESSED"
 
     rng = random.Random(seed)
-    plan = {
-        (rng.choice(FAULTY_CALLS), rng.randrange(1, 60)): rng.choice(
-            ("before", "after", "die-before", "die-after")
-        )
-        for _ in range(14)
-    }
     with ingest_world(monkeypatch, tmp_path) as world:
         world.put(KEY, data)
         world.notify(KEY)
-        fired = inject_faults(monkeypatch, world, plan)
+        fired = inject_faults(monkeypatch, world, rng, faults=14)
 
         def duplicates(body: str) -> None:
             if rng.random() < 0.25:  # SQS and S3 deliver at least once: the same message again
