@@ -1,6 +1,8 @@
 """Fixtures shared by every test layer (helpers in tests/support.py).
 
-`aws` starts moto before any client exists (DESIGN.md section 7) with fake credentials; `tables`
+`aws` starts moto before any client exists (DESIGN.md section 7) with fake credentials, and with the
+emulator fixes the local stack runs with (infra/local/moto_fixes.py: atomic requests, queries and
+reads that do not cost the table); `tables`
 creates the business and idempotency tables with the keys of docs/architecture.md and binds the
 PynamoDB models to them.
 """
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from infra.local import moto_fixes
 from scf.adapters.dynamodb.models import bind
 from tests.support import REGION, create_tables
 
@@ -32,6 +35,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    moto_fixes.install()
     with mock_aws():
         yield
 
