@@ -258,3 +258,97 @@ def test_every_term_of_the_credit_line_is_bounded_on_any_business_date(sequence,
     metrics = pool.metrics(today, DEFAULT_POLICY)
     assert metrics.receipts_dilution_window_minor <= metrics.receipts_cap_window_minor
     assert metrics.history_days is None or pool.first_receipt is not None
+
+
+class ReferencePool:
+    """The contract's words as plainly as they go (a sort per take): the oracle for `Pool`."""
+
+    ENTERS = {PURCHASE_ORDER: ORDERED, GOODS_RECEIPT: RECEIVED, INVOICE: INVOICED}
+    OUT_OF = {PURCHASE_ORDER: (), GOODS_RECEIPT: (ORDERED,), INVOICE: (RECEIVED, ORDERED)}
+    REDUCES = {RETURN: (RECEIVED,), PAYMENT: (INVOICED, RECEIVED)}
+    REF_STAGES = {RETURN: STAGES, PAYMENT: (INVOICED, RECEIVED)}
+
+    def __init__(self) -> None:
+        self.open: dict[str, dict[str, tuple[date, int]]] = {s: {} for s in STAGES}
+
+    def apply(self, d: Document) -> None:
+        if d.document_type in self.ENTERS:
+            self.take(d.amount_minor, d.references, STAGES, self.OUT_OF[d.document_type])
+            stage = self.open[self.ENTERS[d.document_type]]
+            day, before = stage.get(d.document_id, (d.document_date, 0))
+            stage[d.document_id] = (day, before + d.amount_minor)
+        elif d.document_type in self.REDUCES:
+            self.take(
+                d.amount_minor, d.references, self.REF_STAGES[d.document_type], self.REDUCES[d.document_type]
+            )
+
+    def take(
+        self, amount: int, refs: tuple[str, ...], ref_stages: tuple[str, ...], stages: tuple[str, ...]
+    ) -> None:
+        order = [(s, r) for r in refs for s in ref_stages if r in self.open[s]]
+        for s in stages:
+            order += sorted(((s, d) for d in self.open[s]), key=lambda sd: (self.open[s][sd[1]][0], sd[1]))
+        for s, d in order:
+            if amount and d in self.open[s]:
+                day, left = self.open[s][d]
+                taken = min(amount, left)
+                amount -= taken
+                if left == taken:
+                    del self.open[s][d]
+                else:
+                    self.open[s][d] = (day, left - taken)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(documents, max_size=60))
+def test_the_pool_takes_exactly_what_the_plain_reading_of_the_contract_takes(sequence):
+    pool, reference = Pool(), ReferencePool()
+    for d in sequence:
+        pool.apply(d)
+        reference.apply(d)
+        assert opens(pool) == {s: {d: left for d, (_, left) in reference.open[s].items()} for s in STAGES}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(documents, max_size=40), st.integers(min_value=0, max_value=800))
+def test_ageing_keeps_every_amount_and_every_eligible_amount(sequence, days_later):
+    """Pruning folds old documents into the aged amount of their stage: open totals stay, nothing
+    eligible is folded, and what follows takes the aged amount first as it would the documents."""
+    today = TODAY + timedelta(days=days_later)
+    pruned, kept = Pool(), Pool()
+    for d in sequence:
+        pruned.apply(d)
+        kept.apply(d)
+    pruned.prune(today, DEFAULT_POLICY)
+    assert pruned.total_open_minor() == kept.total_open_minor()
+    for stage in STAGES:
+        assert pruned.open_minor(stage) == kept.open_minor(stage)
+    assert pruned.stage_views(today, DEFAULT_POLICY) == kept.stage_views(today, DEFAULT_POLICY)
+    assert Pool.from_state(json.loads(json.dumps(pruned.to_state()))) == pruned
+    # An unreferenced receipt takes as much out of ORDERED either way (aged amounts are the oldest).
+    later = Document("GR-LATER", GOODS_RECEIPT, today, 10**9 // 3)
+    assert pruned.apply(later).moved_out_minor == kept.apply(later).moved_out_minor
+    assert pruned.stage_views(today, DEFAULT_POLICY) == kept.stage_views(today, DEFAULT_POLICY)
+
+
+def test_documents_past_the_horizon_are_aged_and_taken_first():
+    pool = Pool()
+    pool.apply(doc("PO-ANCIENT", PURCHASE_ORDER, 1_000, age=400))
+    pool.apply(doc("PO-RECENT", PURCHASE_ORDER, 1_000, age=5))
+    pool.prune(TODAY, DEFAULT_POLICY)
+    assert pool.aged == {ORDERED: 1_000} and set(pool.stages[ORDERED]) == {"PO-RECENT"}
+    assert pool.open_minor(ORDERED) == 2_000
+    effect = pool.apply(doc("GR", GOODS_RECEIPT, 1_500, age=1))
+    assert [(m.document_id, m.amount_minor) for m in effect.moved_out] == [
+        ("(aged)", 1_000),
+        ("PO-RECENT", 500),
+    ]
+    assert pool.aged == {} and opens(pool)[ORDERED] == {"PO-RECENT": 500}
+
+
+def test_a_schema_1_state_reads_with_nothing_aged():
+    pool = Pool()
+    pool.apply(doc("PO", PURCHASE_ORDER, 700))
+    state = pool.to_state() | {"schema": 1}
+    del state["aged"]
+    assert Pool.from_state(state) == pool

@@ -3,11 +3,20 @@
 Open amounts are kept per stage and per document (minor units, with the document date and whether
 it is disputed); the history a decision needs (goods receipts, returns, sales) is kept as date
 buckets, so that every window "as of" a business date is a sum over buckets, never a document scan.
-The whole state is JSON (stored in `PoolItem.state`). Pure: no I/O, no clock.
+The whole state is JSON (stored compressed in `PoolItem.state`). Pure: no I/O, no clock.
+
+The state stays bounded (docs/credit-policy.md, "The pool's size"): documents older than the
+open-document horizon (`OPEN_DOCUMENT_HORIZON_DAYS`, and never less than the longest eligibility
+window, so they are ineligible in every stage) are folded into one aged amount per stage by
+`prune`. Aged amounts are the oldest of their stage, so "oldest first" takes them first, exactly as
+it would have taken the documents; only a reference to an aged document is no longer resolved by
+id (the amount then moves out of the oldest open documents, as an unreferenced one does).
+Oldest-first takes use a heap per stage, so applying a document costs O(log n), not a sort.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -28,7 +37,10 @@ CONFIRMED = "CONFIRMED"
 DISPUTED = "DISPUTED"
 DOCUMENT_STATUSES = (CONFIRMED, DISPUTED)
 
-STATE_SCHEMA = 1
+STATE_SCHEMA = 2  # 2 added `aged`; schema 1 states (no aged amounts) are read as they are
+READABLE_SCHEMAS = (1, 2)
+OPEN_DOCUMENT_HORIZON_DAYS = 365
+AGED = "(aged)"  # the document id of an aged amount in a Movement
 
 # The stage a document enters, and the earlier stages its amount moves out of (nearest first).
 _ENTERS = {PURCHASE_ORDER: ORDERED, GOODS_RECEIPT: RECEIVED, INVOICE: INVOICED}
@@ -150,13 +162,24 @@ def _within(today: date, day: date, days: int) -> bool:
     return 0 <= _age(today, day) <= days
 
 
+def open_document_horizon_days(policy: CreditPolicy) -> int:
+    """Documents older than this are aged: never eligible under `policy` (docstring above)."""
+    return max(OPEN_DOCUMENT_HORIZON_DAYS, *(rule.window_days for rule in policy.stage_rules))
+
+
 @dataclass
 class Pool:
+    """Change it through `apply` and `prune` only (the oldest-first heaps follow those)."""
+
     stages: dict[str, dict[str, OpenEntry]] = field(default_factory=lambda: {s: {} for s in STAGES})
     receipts: dict[date, int] = field(default_factory=dict)
     returns: dict[date, int] = field(default_factory=dict)
     sales: dict[date, int] = field(default_factory=dict)
     first_receipt: date | None = None
+    aged: dict[str, int] = field(default_factory=dict)  # stage -> open amount of aged documents
+    # Per stage, (document_date, document_id) of its open documents, oldest on top; built when
+    # first needed, entries of documents that left are dropped as they surface.
+    _oldest: dict[str, list[tuple[date, str]]] = field(default_factory=dict, compare=False, repr=False)
 
     # ---- applying documents -------------------------------------------------------------------
 
@@ -193,9 +216,51 @@ class Pool:
         existing = entries.get(doc.document_id)
         if existing is None:
             entries[doc.document_id] = OpenEntry(doc.document_date, doc.amount_minor, doc.disputed)
+            if stage in self._oldest:
+                heapq.heappush(self._oldest[stage], (doc.document_date, doc.document_id))
         else:  # the store keys documents by id, so this only happens for a hand-made sequence
             existing.open_minor += doc.amount_minor
             existing.disputed = existing.disputed or doc.disputed
+
+    def _heap(self, stage: str) -> list[tuple[date, str]]:
+        heap = self._oldest.get(stage)
+        if heap is None:
+            heap = [(entry.document_date, doc_id) for doc_id, entry in self.stages[stage].items()]
+            heapq.heapify(heap)
+            self._oldest[stage] = heap
+        return heap
+
+    def _take_from(self, stage: str, doc_id: str, wanted: int, moved: list[Movement]) -> int:
+        """Take up to `wanted` out of one open document; what was taken."""
+        entries = self.stages[stage]
+        entry = entries[doc_id]
+        taken = min(wanted, entry.open_minor)
+        entry.open_minor -= taken
+        if entry.open_minor == 0:
+            del entries[doc_id]
+        moved.append(Movement(stage, doc_id, taken))
+        return taken
+
+    def _take_oldest(self, stage: str, wanted: int, moved: list[Movement]) -> int:
+        """Take up to `wanted` out of the stage's aged amount, then its oldest documents (by date,
+        then id); what was taken."""
+        taken = 0
+        aged = self.aged.get(stage, 0)
+        if aged and wanted:
+            taken = min(wanted, aged)
+            self.aged[stage] = aged - taken
+            if self.aged[stage] == 0:
+                del self.aged[stage]
+            moved.append(Movement(stage, AGED, taken))
+        heap, entries = self._heap(stage), self.stages[stage]
+        while taken < wanted and heap:
+            day, doc_id = heap[0]
+            entry = entries.get(doc_id)
+            if entry is None or entry.document_date != day:
+                heapq.heappop(heap)  # it left the stage (or a hand-made re-entry moved it)
+                continue
+            taken += self._take_from(stage, doc_id, wanted - taken, moved)
+        return taken
 
     def _take(
         self,
@@ -207,40 +272,32 @@ class Pool:
         """Take up to `amount` out of the referenced documents first, then the oldest open ones."""
         moved: list[Movement] = []
         remaining = amount
-        candidates: list[tuple[str, str]] = []
-        for ref in references:
+        for ref in dict.fromkeys(references):
             for stage in reference_stages:
-                if ref in self.stages[stage] and (stage, ref) not in candidates:
-                    candidates.append((stage, ref))
+                if remaining and ref in self.stages[stage]:
+                    remaining -= self._take_from(stage, ref, remaining, moved)
         for stage in stages:
-            entries = self.stages[stage]
-            oldest = sorted(entries, key=lambda doc_id: (entries[doc_id].document_date, doc_id))
-            candidates.extend((stage, doc_id) for doc_id in oldest if (stage, doc_id) not in candidates)
-        for stage, doc_id in candidates:
-            if remaining == 0:
-                break
-            entry = self.stages[stage].get(doc_id)
-            if entry is None:
-                continue
-            taken = min(remaining, entry.open_minor)
-            entry.open_minor -= taken
-            remaining -= taken
-            if entry.open_minor == 0:
-                del self.stages[stage][doc_id]
-            moved.append(Movement(stage, doc_id, taken))
+            if remaining:
+                remaining -= self._take_oldest(stage, remaining, moved)
         return tuple(moved)
 
     def prune(self, today: date, policy: CreditPolicy) -> None:
-        """Drop history buckets older than any window of the policy (the state stays small)."""
+        """Keep the state bounded: drop history buckets older than any window of the policy, and
+        fold documents older than the open-document horizon into their stage's aged amount."""
         horizon = today - timedelta(days=policy.history_horizon_days)
         for buckets in (self.receipts, self.returns, self.sales):
             for day in [d for d in buckets if d < horizon]:
                 del buckets[day]
+        aged_before = today - timedelta(days=open_document_horizon_days(policy))
+        for stage, entries in self.stages.items():
+            old = [doc_id for doc_id, entry in entries.items() if entry.document_date < aged_before]
+            if old:
+                self.aged[stage] = self.aged.get(stage, 0) + sum(entries.pop(d).open_minor for d in old)
 
     # ---- reading as of a business date ---------------------------------------------------------
 
     def open_minor(self, stage: str) -> int:
-        return sum(entry.open_minor for entry in self.stages[stage].values())
+        return self.aged.get(stage, 0) + sum(entry.open_minor for entry in self.stages[stage].values())
 
     def total_open_minor(self) -> int:
         return sum(self.open_minor(stage) for stage in STAGES)
@@ -257,7 +314,7 @@ class Pool:
             views.append(
                 StageView(
                     rule.stage,
-                    sum(e.open_minor for e in entries),
+                    self.open_minor(rule.stage),
                     eligible,
                     rule.ratio,
                     eligible * rule.ratio,
@@ -306,13 +363,14 @@ class Pool:
             "returns": _buckets_out(self.returns),
             "sales": _buckets_out(self.sales),
             "first_receipt": self.first_receipt.isoformat() if self.first_receipt else None,
+            "aged": {stage: amount for stage, amount in sorted(self.aged.items()) if amount},
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any] | None) -> Pool:
         if not state:
             return cls()
-        if state.get("schema") != STATE_SCHEMA:
+        if state.get("schema") not in READABLE_SCHEMAS:
             raise ValueError(f"unknown pool state schema {state.get('schema')!r}")
         stages: dict[str, dict[str, OpenEntry]] = {s: {} for s in STAGES}
         for stage, entries in state["stages"].items():
@@ -325,6 +383,7 @@ class Pool:
             returns=_buckets_in(state.get("returns")),
             sales=_buckets_in(state.get("sales")),
             first_receipt=date.fromisoformat(first) if first else None,
+            aged={stage: int(amount) for stage, amount in (state.get("aged") or {}).items() if int(amount)},
         )
 
 
