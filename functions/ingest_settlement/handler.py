@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from scf.adapters.dynamodb.documents_repository import DynamoDocumentStore
 from scf.adapters.dynamodb.files_repository import DynamoIngestRepository
 from scf.adapters.dynamodb.models import bind
 from scf.adapters.dynamodb.statements_repository import StatementsRepository
@@ -30,7 +31,6 @@ from scf.config import settings
 from scf.service.checkpoint import CONTINUE, Deadline
 from scf.service.ingest import REPORTS_PREFIX, IngestFile, IngestService
 from scf.service.statements import StatementMatcher
-from scf.service.sweeps import Sweeper
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -54,7 +54,7 @@ def wiring() -> tuple[IngestService, DynamoIngestRepository]:
         clock,
         bank_accounts=config.bank_accounts,
         matcher=StatementMatcher(statements, clock, config.bank_accounts),
-        sweeper=Sweeper(statements, clock),
+        documents=DynamoDocumentStore(statements.loans),
         continuations=(
             SqsContinuations(config.settlement_files_queue_url, endpoint_url=config.endpoint_url)
             if config.settlement_files_queue_url

@@ -184,7 +184,7 @@ def test_a_document_resent_with_other_content_is_a_conflict(aws):
     assert DocumentItem.get(*DocumentItem.key("S-1001", "INV-2026-1108")).amount_minor == 20_000_000
 
 
-def test_many_rows_for_one_supplier_write_the_pool_once_per_chunk(aws):
+def test_many_rows_for_one_supplier_read_the_pool_once_and_write_it_once_per_transaction(aws):
     header = (
         b"supplier_id,document_id,document_type,document_date,due_date,amount,currency,status,reference\n"
     )
@@ -199,18 +199,21 @@ def test_many_rows_for_one_supplier_write_the_pool_once_per_chunk(aws):
 
     with mock.patch.object(botocore.client.BaseClient, "_make_api_call", counting):
         aws.handler(s3_event("platform/big.csv"), CTX)
-    # Per chunk of 49 rows: one BatchGetItem (documents + pools) and one TransactWriteItems.
+    # The pool is read once; no document is read before it is written (each is put on the condition
+    # that it does not exist); 99 documents and the pool fill a transaction's 100 actions.
     assert calls == [
         "GetObject",  # fingerprint
         "PutItem",  # claim the file
         "GetObject",  # head: detect the format
         "GetObject",  # stream the rows
-        *["BatchGetItem", "TransactWriteItems"] * 3,
+        "BatchGetItem",  # the pool
+        "TransactWriteItems",  # documents 1-99 and the pool
+        "TransactWriteItems",  # documents 100-120 and the pool
         "PutObject",  # report
         "UpdateItem",  # file finished
     ]
     pool = PoolItem.get(*PoolItem.key("S-9", "CNY"))
-    assert pool.version == 3  # 120 rows in chunks of 49
+    assert pool.version == 2
     assert Pool.from_state(pool.state).open_minor("ORDERED") == 12_000
 
 

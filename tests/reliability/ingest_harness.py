@@ -169,8 +169,11 @@ class IngestWorld:
 
 
 @contextmanager
-def ingest_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[IngestWorld]:
-    """A fresh moto world (call it twice in one test for two independent runs)."""
+def ingest_world(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, window_rows: int = 49
+) -> Iterator[IngestWorld]:
+    """A fresh moto world (call it twice in one test for two independent runs); files are read in
+    windows of `window_rows` rows (small, so that files of a few thousand rows take many)."""
     clock_file = tmp_path / "today"
     clock_file.write_text("2026-11-28")
     for name, value in {
@@ -200,6 +203,7 @@ def ingest_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[In
         world = IngestWorld(handler, queue_url)
         service, _ = handler.wiring()
         service.wall_clock = lambda: world.wall_clock[0]
+        service.window_rows = window_rows
         try:
             yield world
         finally:

@@ -108,7 +108,7 @@ def test_a_crash_between_entries_then_redelivery_applies_each_entry_once(
 
 
 @pytest.mark.parametrize("lost_answer", [False, True], ids=["crash-before-commit", "commit-answer-lost"])
-def test_a_crash_between_the_chunk_and_its_sweep_sweeps_exactly_once(
+def test_a_crash_around_the_payments_transaction_sweeps_exactly_once(
     world: IngestWorld, lost_answer: bool
 ) -> None:
     world.set_today(date(2026, 1, 1))
@@ -118,8 +118,8 @@ def test_a_crash_between_the_chunk_and_its_sweep_sweeps_exactly_once(
     world.s3.put_object(
         Bucket=BUCKET, Key=key, Body=HEADER + b"S1,PAY-C,PAYMENT,2026-01-10,,700.00,CNY,CONFIRMED,\n"
     )
-    # Transaction 1 is the chunk (document + pool), transaction 2 the sweep.
-    with crash_on("TransactWriteItems", 2, lost_answer=lost_answer), pytest.raises(BatchProcessingError):
+    # One transaction writes the document, its pool, the sweep, the repayment and its event.
+    with crash_on("TransactWriteItems", 1, lost_answer=lost_answer), pytest.raises(BatchProcessingError):
         world.ingest.handler(world.event(key), CTX)
     world.deliver(key)
     (sweep,) = world.report(key)["sweeps"]

@@ -260,27 +260,26 @@ def test_every_term_of_the_credit_line_is_bounded_on_any_business_date(sequence,
     assert metrics.history_days is None or pool.first_receipt is not None
 
 
+ENTERS = {PURCHASE_ORDER: ORDERED, GOODS_RECEIPT: RECEIVED, INVOICE: INVOICED}
+OUT_OF = {PURCHASE_ORDER: (), GOODS_RECEIPT: (ORDERED,), INVOICE: (RECEIVED, ORDERED)}
+REDUCES = {RETURN: (RECEIVED,), PAYMENT: (INVOICED, RECEIVED)}
+REF_STAGES = {RETURN: STAGES, PAYMENT: (INVOICED, RECEIVED)}
+
+
 class ReferencePool:
     """The contract's words as plainly as they go (a sort per take): the oracle for `Pool`."""
-
-    ENTERS = {PURCHASE_ORDER: ORDERED, GOODS_RECEIPT: RECEIVED, INVOICE: INVOICED}
-    OUT_OF = {PURCHASE_ORDER: (), GOODS_RECEIPT: (ORDERED,), INVOICE: (RECEIVED, ORDERED)}
-    REDUCES = {RETURN: (RECEIVED,), PAYMENT: (INVOICED, RECEIVED)}
-    REF_STAGES = {RETURN: STAGES, PAYMENT: (INVOICED, RECEIVED)}
 
     def __init__(self) -> None:
         self.open: dict[str, dict[str, tuple[date, int]]] = {s: {} for s in STAGES}
 
     def apply(self, d: Document) -> None:
-        if d.document_type in self.ENTERS:
-            self.take(d.amount_minor, d.references, STAGES, self.OUT_OF[d.document_type])
-            stage = self.open[self.ENTERS[d.document_type]]
+        if d.document_type in ENTERS:
+            self.take(d.amount_minor, d.references, STAGES, OUT_OF[d.document_type])
+            stage = self.open[ENTERS[d.document_type]]
             day, before = stage.get(d.document_id, (d.document_date, 0))
             stage[d.document_id] = (day, before + d.amount_minor)
-        elif d.document_type in self.REDUCES:
-            self.take(
-                d.amount_minor, d.references, self.REF_STAGES[d.document_type], self.REDUCES[d.document_type]
-            )
+        elif d.document_type in REDUCES:
+            self.take(d.amount_minor, d.references, REF_STAGES[d.document_type], REDUCES[d.document_type])
 
     def take(
         self, amount: int, refs: tuple[str, ...], ref_stages: tuple[str, ...], stages: tuple[str, ...]

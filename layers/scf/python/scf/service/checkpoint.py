@@ -5,29 +5,29 @@ How it stays exactly-once (docs/benchmarks.md, "Settlement ingestion", has the f
   A message for a file whose lease is held by someone else is dropped: the holder either finishes,
   or checkpoints and sends a continuation, or dies, and then its own message comes back after the
   queue's visibility timeout (6 x the function timeout, longer than any lease) and takes over.
-- Before the invocation's remaining time runs low (`Deadline`), the current chunk is committed and a
-  `Checkpoint` is stored: the byte offset of the next row, the physical line count, the report so far.
+- Before the invocation's remaining time runs low (`Deadline`), the current window is committed, its
+  report detail written as a part, and a `Checkpoint` is stored: the byte offset of the next row,
+  the physical line count, the report's counters.
   The write is conditional on holding the lease and on the offset moving forward, and releases the
   lease; then a continuation message goes to the queue. Any message that takes the lease resumes
   from the stored checkpoint (never from zero), whatever offset it carries.
-- A crash between a chunk commit and the checkpoint re-reads rows already applied: documents are
-  keyed and each chunk's pool change is in the transaction that writes its documents, so they are
-  no-ops and the counters come out as in a clean run.
+- A crash between a window's commits and the checkpoint re-reads rows already applied: a document
+  and its pool change are written together (scf.service.documents), so they are no-ops with the
+  outcome of the first time, the window's report part is written again with the same content, and
+  the counters come out as in a clean run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
-
-from scf.adapters.files.platform_csv import RowError
 
 if TYPE_CHECKING:
     from scf.service.ingest import Report
 
 CONTINUE = "continue"  # the `scf` field of a continuation message
-DEADLINE_RESERVE_MS = 15_000  # what stopping needs: one chunk (with retries), the checkpoint, the message
+DEADLINE_RESERVE_MS = 20_000  # what stopping needs: a window's writes in AWS, its part, the checkpoint
 
 
 class PositionedLines(Protocol):
@@ -57,14 +57,14 @@ class Lease:
 
 @dataclass(frozen=True)
 class Deadline:
-    """Stop starting chunks when `time_left_ms()` (the Lambda context's remaining time) is below
-    `reserve_ms`."""
+    """Stop starting windows when `time_left_ms()` (the Lambda context's remaining time) is below
+    `reserve_ms` plus what the next window is expected to take (as long as the last one did)."""
 
     time_left_ms: Callable[[], int]
     reserve_ms: int = DEADLINE_RESERVE_MS
 
-    def expired(self) -> bool:
-        return self.time_left_ms() < self.reserve_ms
+    def expired(self, next_window_ms: float = 0) -> bool:
+        return self.time_left_ms() < self.reserve_ms + next_window_ms
 
     def seconds_left(self) -> float:
         return self.time_left_ms() / 1000
@@ -72,35 +72,24 @@ class Deadline:
 
 @dataclass
 class Checkpoint:
-    """Where the next invocation starts, and the report up to there."""
+    """Where the next invocation starts, and the report's counters up to there."""
 
     offset: int  # byte offset of the next unread line
     lines: int  # physical lines read before it (the header included)
     rows_total: int = 0
     rows_accepted: int = 0
     rows_rejected: int = 0
-    errors_truncated: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    sweeps: list[dict[str, Any]] = field(default_factory=list)
+    windows: int = 0
 
     @classmethod
     def of(cls, report: Report, offset: int, lines: int) -> Checkpoint:
         return cls(
-            offset,
-            lines,
-            report.rows_total,
-            report.rows_accepted,
-            report.rows_rejected,
-            report.errors_truncated,
-            list(report.errors),
-            list(report.sweeps),
+            offset, lines, report.rows_total, report.rows_accepted, report.rows_rejected, report.windows
         )
 
     def restore(self, report: Report) -> None:
         report.rows_total, report.rows_accepted = self.rows_total, self.rows_accepted
-        report.rows_rejected, report.errors_truncated = self.rows_rejected, self.errors_truncated
-        report.errors = list(self.errors)
-        report.sweeps = list(self.sweeps)
+        report.rows_rejected, report.windows = self.rows_rejected, self.windows
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,9 +98,7 @@ class Checkpoint:
             "rows_total": self.rows_total,
             "rows_accepted": self.rows_accepted,
             "rows_rejected": self.rows_rejected,
-            "errors_truncated": self.errors_truncated,
-            "errors": [[e.line, e.field, e.code, e.message] for e in self.errors],
-            "sweeps": self.sweeps,
+            "windows": self.windows,
         }
 
     @classmethod
@@ -122,9 +109,7 @@ class Checkpoint:
             rows_total=int(raw["rows_total"]),
             rows_accepted=int(raw["rows_accepted"]),
             rows_rejected=int(raw["rows_rejected"]),
-            errors_truncated=int(raw["errors_truncated"]),
-            errors=[RowError(int(line), fld, code, msg) for line, fld, code, msg in raw["errors"]],
-            sweeps=list(raw.get("sweeps", [])),
+            windows=int(raw.get("windows", 0)),
         )
 
 

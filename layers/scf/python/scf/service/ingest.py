@@ -1,10 +1,15 @@
 """Use case: ingest one file dropped in the inbox (contract section 6).
 
 `IngestFile` -> a report. Steps: fingerprint the bytes (a file seen before is a DUPLICATE and changes
-nothing), check the sender, detect the format from the content, stream the rows in file order,
-validate each, apply the good ones in chunks and report the rest. Every chunk of documents is one
-transaction: the new documents and each touched pool (optimistic lock on its version), so a
-document's pool effect is applied exactly once however often the file is redelivered.
+nothing), check the sender, detect the format from the content, stream the rows in file order in
+windows of `WINDOW_ROWS`, validate each, apply the good ones (documents: scf.service.documents, each
+document written once with its pool's change and its sweep) and report the rest.
+
+The report lists every rejected row and every payout's sweep. A file read in one window gets its
+report in one write; a longer one writes each window's detail as a part (`<key of the window's
+first line>`, so a window done again after a crash writes the same part again) and the report is
+streamed together from the parts at the end: memory does not grow with the file, and nothing of
+it is left out.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from scf.adapters.files.bank_detect import PARSERS as BANK_PARSERS
@@ -33,7 +38,6 @@ from scf.adapters.files.platform_csv import (
 )
 from scf.clock import Clock
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
-from scf.domain.pool import Pool
 from scf.service.checkpoint import (
     Checkpoint,
     Continuations,
@@ -44,8 +48,18 @@ from scf.service.checkpoint import (
     continuation_message,
     header_line,
 )
+from scf.service.documents import (
+    CONFLICT,
+    NEW,
+    WINDOW_ROWS,
+    DocKey,
+    DocumentStore,
+    RowOutcome,
+    WindowApplier,
+    is_sweepable,
+)
 from scf.service.statements import StatementMatcher
-from scf.service.sweeps import Sweeper
+from scf.service.sweeps import Sweep
 
 PROCESSED = "PROCESSED"
 DUPLICATE = "DUPLICATE"
@@ -62,19 +76,11 @@ PARTNER_FORMATS = {PLATFORM_PARTNER: frozenset({SUPPLIERS, DOCUMENTS})}
 BANK_FORMATS = frozenset(BANK_PARSERS)  # what a configured bank may send (about accounts it holds)
 MAX_BANK_FILE_BYTES = 50 * 1024 * 1024  # the parsers' cap (docs/bank-files.md): read whole, then parsed
 REPORTS_PREFIX = "reports/"
+PARTS_PREFIX = f"{REPORTS_PREFIX}.parts/"  # report parts of long files, by file sha256 (removed when done)
+DETAIL_FIELDS = ("errors", "sweeps")  # what a report part holds, per window
 
-DOCUMENTS_PER_CHUNK = 49  # + at most 49 pools: within TransactWriteItems' 100 actions and BatchGet's 100 keys
 SUPPLIERS_PER_CHUNK = 25  # BatchWriteItem
-MAX_CHUNK_ATTEMPTS = 5
-MAX_REPORTED_ERRORS = 1_000  # kept in the checkpoint between invocations: well within an item's 400 KB
 LEASE_WITHOUT_DEADLINE_SECONDS = 900  # Lambda's longest timeout
-
-PoolKey = tuple[str, str]  # (supplier_id, currency)
-DocKey = tuple[str, str]  # (supplier_id, document_id)
-
-
-class ChunkConflict(Exception):
-    """Another writer changed a pool or wrote a document of this chunk first: re-read and redo."""
 
 
 @dataclass(frozen=True)
@@ -96,23 +102,18 @@ class FileClaim:
     checkpoint: Checkpoint | None = None
 
 
-@dataclass
-class PoolVersion:
-    pool: Pool
-    version: int | None  # None: the pool item does not exist yet
-
-
-@dataclass(frozen=True)
-class NewDocument:
-    record: DocumentRecord
-    source: str
-
-
 class Inbox(Protocol):
     def sha256(self, bucket: str, key: str) -> str: ...
     def head(self, bucket: str, key: str, size: int) -> bytes: ...
     def lines(self, bucket: str, key: str, start: int = 0) -> PositionedLines: ...
-    def put_report(self, bucket: str, key: str, report: dict[str, Any]) -> None: ...
+    def put_report(
+        self, bucket: str, key: str, report: dict[str, Any], parts_prefix: str | None = None
+    ) -> None:
+        """Write the report; with `parts_prefix`, its DETAIL_FIELDS are the concatenation, in key
+        order, of the parts under that prefix (which are removed afterwards)."""
+        ...
+
+    def put_part(self, bucket: str, key: str, items: list[dict[str, Any]]) -> None: ...
 
 
 class IngestRepository(Protocol):
@@ -133,19 +134,12 @@ class IngestRepository(Protocol):
 
     def release_file(self, sha256: str, owner: str) -> None: ...
     def upsert_suppliers(self, records: list[SupplierRecord], source_key: str, now: datetime) -> None: ...
-    def load_chunk(
-        self, doc_keys: list[DocKey], pool_keys: list[PoolKey]
-    ) -> tuple[dict[DocKey, str], dict[PoolKey, PoolVersion]]:
-        """Content hashes of the documents that exist already, and the pools with their versions."""
-        ...
-
-    def commit_documents(
-        self, documents: list[NewDocument], pools: dict[PoolKey, PoolVersion], now: datetime
-    ) -> None: ...
 
 
 @dataclass
 class Report:
+    """Counters of the whole file; `errors` and `sweeps` of the window not yet written as a part."""
+
     file_id: str
     key: str
     sha256: str
@@ -157,15 +151,24 @@ class Report:
     errors: list[RowError] = field(default_factory=list)
     reason: str | None = None
     duplicate_of: str | None = None
-    errors_truncated: int = 0
     sweeps: list[dict[str, Any]] = field(default_factory=list)
     matches: list[dict[str, Any]] = field(default_factory=list)
+    windows: int = 0  # windows of rows read so far; after the first, detail goes to parts
+    window_line: int = 0  # first line of the current window (its part's name)
 
     def reject_row(self, errors: list[RowError]) -> None:
         self.rows_rejected += 1
-        room = MAX_REPORTED_ERRORS - len(self.errors)
-        self.errors.extend(errors[: max(room, 0)])
-        self.errors_truncated += max(len(errors) - max(room, 0), 0)
+        self.errors.extend(errors)
+
+    @property
+    def in_parts(self) -> bool:
+        return self.windows > 1
+
+    def detail_json(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "errors": [e.to_json() for e in sorted(self.errors, key=lambda e: e.line)],
+            "sweeps": self.sweeps,
+        }
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -177,21 +180,27 @@ class Report:
             "rows_total": self.rows_total,
             "rows_accepted": self.rows_accepted,
             "rows_rejected": self.rows_rejected,
-            "errors": [e.to_json() for e in self.errors],
-            "sweeps": self.sweeps,
+            **self.detail_json(),
             "matches": self.matches,
         }
         if self.reason:
             out["reason"] = self.reason
         if self.duplicate_of:
             out["duplicate_of"] = self.duplicate_of
-        if self.errors_truncated:
-            out["errors_truncated"] = self.errors_truncated
         return out
 
 
 def report_key(key: str) -> str:
     return f"{REPORTS_PREFIX}{key}.report.json"
+
+
+def parts_prefix(sha256: str) -> str:
+    return f"{PARTS_PREFIX}{sha256}/"
+
+
+def part_key(sha256: str, window_line: int, name: str) -> str:
+    """Zero-padded, so key order is line order."""
+    return f"{parts_prefix(sha256)}{window_line:012d}.{name}.json"
 
 
 def partner_of(key: str) -> str | None:
@@ -236,8 +245,10 @@ class IngestService:
     policy: CreditPolicy = DEFAULT_POLICY
     bank_accounts: dict[str, list[str]] = field(default_factory=dict)  # {bank_code: [account ids]}
     matcher: StatementMatcher | None = None  # bank statements and payment status reports
-    sweeper: Sweeper | None = None  # PAYMENT documents repay the supplier's loans
+    documents: DocumentStore | None = None  # documents, pools and sweeps (a documents file needs it)
+    sweeping: bool = True  # PAYMENT documents repay the supplier's loans (contract section 6)
     continuations: Continuations | None = None  # without: a file is finished in one invocation
+    window_rows: int = WINDOW_ROWS
     wall_clock: Callable[[], float] = time.time  # lease expiry (epoch seconds), not the business date
 
     def ingest(self, command: IngestFile, deadline: Deadline | None = None) -> Report | None:
@@ -293,20 +304,39 @@ class IngestService:
         else:
             if detection.format in BANK_FORMATS:
                 self._bank_file(command, partner or "", detection.format, report)
-            elif detection.format == SUPPLIERS:
-                source = self._csv_source(command, head, checkpoint, report)
-                if not self._suppliers(source, command.key, report, stop_at):
-                    return self._continue(command, source, report, owner)
             else:
                 source = self._csv_source(command, head, checkpoint, report)
-                if not self._documents(source, command.key, report, stop_at):
+                read = self._suppliers if detection.format == SUPPLIERS else self._documents
+                if not read(source, command, report, stop_at):
                     return self._continue(command, source, report, owner)
 
-        self.inbox.put_report(command.bucket, report_key(command.key), report.to_json())
+        self._put_report(command, report)
         self.repository.finish_file(
             report.sha256, report.status, report.format, report_key(command.key), self.clock.now(), owner
         )
         return report
+
+    def _put_report(self, command: IngestFile, report: Report) -> None:
+        if not report.in_parts:
+            self.inbox.put_report(command.bucket, report_key(command.key), report.to_json())
+            return
+        self._flush_detail(command.bucket, report)
+        self.inbox.put_report(
+            command.bucket, report_key(command.key), report.to_json(), parts_prefix(report.sha256)
+        )
+
+    def _flush_detail(self, bucket: str, report: Report) -> None:
+        """Write the current window's detail as its part (if it has any) and forget it."""
+        for name, items in report.detail_json().items():
+            if items:
+                self.inbox.put_part(bucket, part_key(report.sha256, report.window_line, name), items)
+        report.errors, report.sweeps = [], []
+
+    def _start_window(self, bucket: str, report: Report, first_line: int) -> None:
+        if report.windows:
+            self._flush_detail(bucket, report)
+        report.windows += 1
+        report.window_line = first_line
 
     # ---- checkpoint and continue (service/checkpoint.py) ----------------------------------------
 
@@ -320,6 +350,7 @@ class IngestService:
         return CsvSource(lines, header_line(head), checkpoint.lines)
 
     def _continue(self, command: IngestFile, source: CsvSource, report: Report, owner: str) -> Report:
+        self._flush_detail(command.bucket, report)
         checkpoint = source.checkpoint(report)
         if self.continuations is not None and self.repository.save_checkpoint(
             report.sha256, owner, checkpoint, self.clock.now()
@@ -332,23 +363,27 @@ class IngestService:
 
     # ---- suppliers ---------------------------------------------------------------------------
 
-    def _supplier_records(self, source: CsvSource, report: Report) -> Iterator[SupplierRecord]:
-        for row in _readable_rows(source, report, source.line_shift):
-            report.rows_total += 1
-            result = validate_supplier(row)
-            if isinstance(result, list):
-                report.reject_row(result)
-                continue
-            report.rows_accepted += 1
-            yield result
-
-    def _suppliers(self, source: CsvSource, key: str, report: Report, deadline: Deadline | None) -> bool:
-        """Apply the rows; False when it stopped at the deadline (after a whole chunk)."""
-        for chunk in _chunks(self._supplier_records(source, report), SUPPLIERS_PER_CHUNK):
+    def _suppliers(
+        self, source: CsvSource, command: IngestFile, report: Report, deadline: Deadline | None
+    ) -> bool:
+        """Apply the rows; False when it stopped at the deadline (after a whole window)."""
+        for rows in _chunks(_readable_rows(source, report, source.line_shift), self.window_rows):
+            started = time.monotonic()
+            self._start_window(command.bucket, report, rows[0].line)
+            records: list[SupplierRecord] = []
+            for row in rows:
+                report.rows_total += 1
+                result = validate_supplier(row)
+                if isinstance(result, list):
+                    report.reject_row(result)
+                else:
+                    report.rows_accepted += 1
+                    records.append(result)
             # A later row for the same supplier wins (rows apply in file order).
-            latest = {record.supplier_id: record for record in chunk}
-            self.repository.upsert_suppliers(list(latest.values()), key, self.clock.now())
-            if deadline is not None and deadline.expired():
+            latest = list({record.supplier_id: record for record in records}.values())
+            for chunk in _chunks(latest, SUPPLIERS_PER_CHUNK):
+                self.repository.upsert_suppliers(chunk, command.key, self.clock.now())
+            if deadline is not None and deadline.expired(1000 * (time.monotonic() - started)):
                 return False
         return True
 
@@ -373,81 +408,61 @@ class IngestService:
 
     # ---- documents ---------------------------------------------------------------------------
 
-    def _documents(self, source: CsvSource, key: str, report: Report, deadline: Deadline | None) -> bool:
-        """Apply the rows; False when it stopped at the deadline (after a whole chunk)."""
+    def _documents(
+        self, source: CsvSource, command: IngestFile, report: Report, deadline: Deadline | None
+    ) -> bool:
+        """Apply the rows; False when it stopped at the deadline (after a whole window)."""
+        if self.documents is None:
+            raise RuntimeError("a documents file needs a document store")
+        applier = WindowApplier(self.documents, self.policy, self.sweeping)
         today = self.clock.today()
-
-        def records() -> Iterator[DocumentRecord]:
-            for row in _readable_rows(source, report, source.line_shift):
+        for rows in _chunks(_readable_rows(source, report, source.line_shift), self.window_rows):
+            started = time.monotonic()
+            self._start_window(command.bucket, report, rows[0].line)
+            records: list[DocumentRecord] = []
+            for row in rows:
                 report.rows_total += 1
                 result = validate_document(row, today)
                 if isinstance(result, list):
                     report.reject_row(result)
                 else:
-                    yield result
-
-        for chunk in _chunks(records(), DOCUMENTS_PER_CHUNK):
-            self._apply_chunk(chunk, key, today, report)
-            if deadline is not None and deadline.expired():
+                    records.append(result)
+            if records:
+                outcomes = applier.apply(records, command.key, today, self.clock.now())
+                self._report_outcomes(outcomes, report)
+            if deadline is not None and deadline.expired(1000 * (time.monotonic() - started)):
                 return False
         return True
 
-    def _apply_chunk(self, chunk: list[DocumentRecord], key: str, today: date, report: Report) -> None:
-        doc_keys = list(dict.fromkeys((r.supplier_id, r.document.document_id) for r in chunk))
-        pool_keys = list(dict.fromkeys((r.supplier_id, r.currency) for r in chunk))
-        for attempt in range(MAX_CHUNK_ATTEMPTS):
-            existing, pools = self.repository.load_chunk(doc_keys, pool_keys)
-            seen: dict[DocKey, str] = dict(existing)
-            new: list[NewDocument] = []
-            rejected: list[RowError] = []
-            for record in chunk:
-                doc_key = (record.supplier_id, record.document.document_id)
-                content = record.content_hash
-                if doc_key in seen:
-                    if seen[doc_key] != content:
-                        rejected.append(
-                            RowError(
-                                record.line,
-                                "document_id",
-                                "DUPLICATE_CONFLICT",
-                                f"document {record.document.document_id} was received before with other "
-                                "content",
-                            )
-                        )
-                    continue  # same content again: a no-op, accepted
-                seen[doc_key] = content
-                pool_key = (record.supplier_id, record.currency)
-                pools.setdefault(pool_key, PoolVersion(Pool(), None)).pool.apply(record.document)
-                new.append(NewDocument(record, f"{key}:{record.line}"))
-            touched = {(n.record.supplier_id, n.record.currency) for n in new}
-            for pool_key in touched:
-                pools[pool_key].pool.prune(today, self.policy)
-            try:
-                if new:
-                    self.repository.commit_documents(
-                        new, {k: v for k, v in pools.items() if k in touched}, self.clock.now()
-                    )
-            except ChunkConflict:
-                if attempt == MAX_CHUNK_ATTEMPTS - 1:
-                    raise
+    def _report_outcomes(self, outcomes: list[RowOutcome], report: Report) -> None:
+        """Counters, conflicts and, per confirmed PAYMENT, its sweep: the one just made, or for a
+        document that was there already the one recorded then (none recorded: nothing was swept)."""
+        assert self.documents is not None
+        recorded: dict[DocKey, Sweep] = {}
+        if self.sweeping:
+            earlier = [
+                (o.record.supplier_id, o.record.document.document_id)
+                for o in outcomes
+                if o.status != NEW and o.status != CONFLICT and is_sweepable(o.record)
+            ]
+            recorded = self.documents.find_sweeps(list(dict.fromkeys(earlier))) if earlier else {}
+        for outcome in outcomes:
+            record = outcome.record
+            if outcome.status == CONFLICT:
+                report.reject_row([outcome.error()])
                 continue
-            for error in rejected:
-                report.reject_row([error])
-            conflicted = {error.line for error in rejected}
-            self._sweep([r for r in chunk if r.line not in conflicted], key, report)
-            report.rows_accepted += len(chunk) - len(rejected)
-            return
-
-    def _sweep(self, applied: list[DocumentRecord], key: str, report: Report) -> None:
-        """Each CONFIRMED PAYMENT of a committed chunk is swept once (keyed by the document, so a
-        resumed or redelivered file, or the same document in another file, never sweeps it again)."""
-        if self.sweeper is None:
-            return
-        for record in applied:
+            report.rows_accepted += 1
+            if not self.sweeping or not is_sweepable(record):
+                continue
             doc = record.document
-            if doc.document_type != "PAYMENT" or doc.status != "CONFIRMED":
-                continue
-            sweep = self.sweeper.sweep(
-                record.supplier_id, doc.document_id, record.currency, doc.amount_minor, f"{key}:{record.line}"
-            )
+            sweep = outcome.sweep or recorded.get((record.supplier_id, doc.document_id))
+            if sweep is None:
+                sweep = Sweep(
+                    doc.document_id,
+                    record.supplier_id,
+                    record.currency,
+                    doc.amount_minor,
+                    (),
+                    doc.amount_minor,
+                )
             report.sweeps.append(sweep.to_json())

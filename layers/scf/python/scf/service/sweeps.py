@@ -2,10 +2,13 @@
 applied to them, earliest maturity first (then loan id), each paid off up to its payoff as of the
 business date before the next; the rest is released to the supplier.
 
-The plan is pure (`plan_sweep`); `Sweeper` reads the supplier's open loans and writes, in ONE
-transaction keyed by the document (`SWEEP#<document_id>`, written once), a SETTLEMENT_SWEEP
-repayment per loan and its `RepaymentRequested` outbox event. Repayment ids come from the document
-and the loan, so a redelivered or resumed file can never sweep a document twice.
+The plan is pure (`plan_sweep`). It is written in the transaction that writes the PAYMENT document
+itself (scf.service.documents): the sweep item `SWEEP#<document_id>`, a SETTLEMENT_SWEEP repayment
+per loan and its `RepaymentRequested` outbox event. A document is written once, so it is swept once:
+a redelivered or resumed file, or the same document in another file, never sweeps it again, and a
+crash can never leave a document applied but not swept. A payment to a supplier with nothing to
+repay writes no sweep item (its report entry says everything was released). Repayment ids come
+from the document and the loan.
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, Protocol
+from datetime import date
+from typing import Any
 
-from scf.clock import Clock
 from scf.domain.money import format_amount
 
 SWEEP_ID_PREFIX = "RS"
-MAX_LOANS_PER_SWEEP = 49  # 1 sweep item + 2 actions per loan <= TransactWriteItems' 100 actions
+# The document, its pool, the sweep item and 2 actions per loan fit TransactWriteItems' 100 actions.
+MAX_LOANS_PER_SWEEP = 48
 
 
 def sweep_repayment_id(supplier_id: str, document_id: str, loan_id: str) -> str:
@@ -88,32 +91,3 @@ def plan_sweep(
         )
         remaining -= take
     return Sweep(document_id, supplier_id, currency, amount_minor, tuple(swept), remaining)
-
-
-class SweepRepository(Protocol):
-    def find_sweep(self, supplier_id: str, document_id: str) -> Sweep | None: ...
-    def open_loans(self, supplier_id: str, currency: str, as_of: date) -> list[OpenLoan]: ...
-    def commit_sweep(self, sweep: Sweep, source: str, now: datetime) -> bool:
-        """Write the sweep, its repayments and their events at once; False if it existed already."""
-        ...
-
-
-@dataclass(frozen=True)
-class Sweeper:
-    repository: SweepRepository
-    clock: Clock
-
-    def sweep(
-        self, supplier_id: str, document_id: str, currency: str, amount_minor: int, source: str
-    ) -> Sweep:
-        """Sweep one PAYMENT document, exactly once; a repeat returns what was swept the first time."""
-        done = self.repository.find_sweep(supplier_id, document_id)
-        if done is not None:
-            return done
-        loans = self.repository.open_loans(supplier_id, currency, self.clock.today())
-        planned = plan_sweep(supplier_id, document_id, currency, amount_minor, loans)
-        if self.repository.commit_sweep(planned, source, self.clock.now()):
-            return planned
-        first = self.repository.find_sweep(supplier_id, document_id)  # a concurrent run won
-        assert first is not None
-        return first

@@ -10,22 +10,15 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
-from scf.adapters.dynamodb.models import DocumentItem, FileItem, PoolItem, SupplierItem
+from scf.adapters.dynamodb.models import FileItem, SupplierItem
 from scf.adapters.dynamodb.transactions import (
-    CONDITION_FAILED,
-    TRANSACTION_CONFLICT,
-    batch_get,
-    cancellation_codes,
     connection,
     decode_token,
     encode_token,
     table_name,
 )
 from scf.adapters.files.platform_csv import SupplierRecord
-from scf.domain.pool import Pool
 from scf.service.checkpoint import Checkpoint, Lease
 from scf.service.ingest import (
     BUSY_OUTCOME,
@@ -34,12 +27,7 @@ from scf.service.ingest import (
     NEW_OUTCOME,
     PROCESSING,
     RESUME_OUTCOME,
-    ChunkConflict,
-    DocKey,
     FileClaim,
-    NewDocument,
-    PoolKey,
-    PoolVersion,
 )
 
 UNMATCHED_INDEX_PK = "UNMATCHED#OPEN"  # gsi1pk of every bank item that matched nothing or needs review
@@ -214,73 +202,6 @@ class DynamoIngestRepository:
                         source=f"{source_key}:{r.line}",
                     )
                 )
-
-    def load_chunk(
-        self, doc_keys: list[DocKey], pool_keys: list[PoolKey]
-    ) -> tuple[dict[DocKey, str], dict[PoolKey, PoolVersion]]:
-        """One consistent BatchGetItem for the chunk's documents and pools (<= 98 keys)."""
-        keys = [DocumentItem.key(s, d) for s, d in doc_keys] + [PoolItem.key(s, c) for s, c in pool_keys]
-        found = batch_get(keys)
-        documents: dict[DocKey, str] = {}
-        pools: dict[PoolKey, PoolVersion] = {}
-        for (_, sk), raw in found.items():
-            if sk.startswith("POOL#"):
-                item = PoolItem.from_raw_data(raw)
-                held = PoolVersion(Pool.from_state(item.state), item.version)
-                pools[(item.supplier_id, item.currency)] = held
-            else:
-                doc = DocumentItem.from_raw_data(raw)
-                documents[(doc.supplier_id, doc.document_id)] = doc.content_hash
-        return documents, pools
-
-    def commit_documents(
-        self, documents: list[NewDocument], pools: dict[PoolKey, PoolVersion], now: datetime
-    ) -> None:
-        """One transaction: every new document (never overwriting one) and every touched pool
-        (conditional on the version read)."""
-        stamp = _iso(now)
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                for new in documents:
-                    r, doc = new.record, new.record.document
-                    pk, sk = DocumentItem.key(r.supplier_id, doc.document_id)
-                    tx.save(
-                        DocumentItem(
-                            pk,
-                            sk,
-                            supplier_id=r.supplier_id,
-                            document_id=doc.document_id,
-                            document_type=doc.document_type,
-                            document_date=doc.document_date.isoformat(),
-                            due_date=r.due_date.isoformat() if r.due_date else None,
-                            amount_minor=doc.amount_minor,
-                            currency=r.currency,
-                            status=doc.status,
-                            reference=";".join(doc.references) or None,
-                            content_hash=r.content_hash,
-                            source=new.source,
-                        ),
-                        condition=DocumentItem.pk.does_not_exist(),
-                    )
-                for (supplier_id, currency), held in pools.items():
-                    pk, sk = PoolItem.key(supplier_id, currency)
-                    # `version` set: PynamoDB adds "version = :read" and writes read + 1;
-                    # None: it adds "version does not exist" (the first write of this pool).
-                    item = PoolItem(
-                        pk,
-                        sk,
-                        supplier_id=supplier_id,
-                        currency=currency,
-                        state=held.pool.to_state(),
-                        updated_at=stamp,
-                    )
-                    if held.version is not None:
-                        item.version = held.version
-                    tx.save(item)
-        except TransactWriteError as exc:
-            if any(code in (CONDITION_FAILED, TRANSACTION_CONFLICT) for code in cancellation_codes(exc)):
-                raise ChunkConflict(str(exc)) from exc
-            raise
 
     def list_unmatched(self, limit: int, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
         kwargs: dict[str, Any] = {

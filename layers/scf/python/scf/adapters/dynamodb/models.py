@@ -8,9 +8,12 @@ so binding before the first call is enough; no settings are read at import).
 
 from __future__ import annotations
 
+import json
+import zlib
 from typing import Any
 
 from pynamodb.attributes import (
+    Attribute,
     BooleanAttribute,
     JSONAttribute,
     NumberAttribute,
@@ -19,10 +22,26 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     VersionAttribute,
 )
+from pynamodb.constants import BINARY
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 UNBOUND = "scf-unbound"
+
+
+class CompressedJSONAttribute(Attribute[Any]):
+    """JSON stored as zlib-compressed bytes (a Binary attribute): a pool's state is read by every
+    decision and written by every ingested chunk, and compressed it is a fraction of the bytes, of
+    the write units and of DynamoDB's 400 KB item limit. Compact separators, keys in the order the
+    value has them, so the same value is always the same bytes."""
+
+    attr_type = BINARY
+
+    def serialize(self, value: Any) -> bytes:
+        return zlib.compress(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(), 6)
+
+    def deserialize(self, value: bytes) -> Any:
+        return json.loads(zlib.decompress(value))
 
 
 class Gsi1(GlobalSecondaryIndex["BaseItem"]):
@@ -84,11 +103,12 @@ class DocumentItem(BaseItem):
 class PoolItem(BaseItem):
     """pk SUPPLIER#<id>, sk POOL#<currency>: the receivables pool in one item, so a decision reads it
     with one GetItem. `state` is the JSON form of `scf.domain.pool` (open amounts per stage and
-    document, date buckets of receipts, returns and sales). Optimistic locking by `version`."""
+    document, aged amounts, date buckets of receipts, returns and sales), compressed.
+    Optimistic locking by `version`."""
 
     supplier_id = UnicodeAttribute()
     currency = UnicodeAttribute()
-    state = JSONAttribute()
+    state = CompressedJSONAttribute()
     updated_at = UnicodeAttribute()
     version = VersionAttribute()
 

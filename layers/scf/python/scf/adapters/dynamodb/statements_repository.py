@@ -1,10 +1,10 @@
-"""DynamoDB side of bank statements and settlement sweeps (docs/ingestion.md): bank entries written
-once per entry id with what they caused, sweeps written once per PAYMENT document with their
-repayments and outbox events, each in one TransactWriteItems."""
+"""DynamoDB side of bank statements (docs/ingestion.md): bank entries written once per entry id with
+what they caused, each in one TransactWriteItems. (Settlement sweeps are written with their PAYMENT
+documents: scf.adapters.dynamodb.documents_repository.)"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -17,14 +17,11 @@ from scf.adapters.dynamodb.models import (
     OutboxItem,
     PaymentItem,
     RepaymentItem,
-    SweepItem,
 )
 from scf.adapters.dynamodb.transactions import CONDITION_FAILED, cancellation_codes, connection
-from scf.domain.loan import REPAYABLE, Repayment, RepaymentSource, RepaymentStatus
-from scf.domain.money import format_amount
-from scf.events import REPAYMENT_REQUESTED, OutboxEvent
+from scf.domain.loan import Repayment
+from scf.events import OutboxEvent
 from scf.service.statements import BankEntry, LoanRef, PaymentRef
-from scf.service.sweeps import OpenLoan, Sweep, SweptLoan
 
 
 def _iso(moment: datetime) -> str:
@@ -114,94 +111,3 @@ class StatementsRepository:
             matched: dict[str, Any] = first.matched
             return matched
         return None
-
-    # ---- sweeps -----------------------------------------------------------------------------------
-
-    def find_sweep(self, supplier_id: str, document_id: str) -> Sweep | None:
-        try:
-            item = SweepItem.get(*SweepItem.key(supplier_id, document_id), consistent_read=True)
-        except SweepItem.DoesNotExist:
-            return None
-        return Sweep(
-            document_id=item.document_id,
-            supplier_id=item.supplier_id,
-            currency=item.currency,
-            amount_minor=int(item.amount_minor),
-            swept=tuple(
-                SweptLoan(s["loan_id"], int(s["amount_minor"]), s["repayment_id"]) for s in item.swept or []
-            ),
-            released_minor=int(item.released_minor),
-        )
-
-    def open_loans(self, supplier_id: str, currency: str, as_of: date) -> list[OpenLoan]:
-        """The supplier's paid-out loans in `currency` not yet repaid, with what they still owe today
-        less what is already on its way (repayments requested, not applied yet)."""
-        found = []
-        for record in self.loans.all_loans_of(supplier_id):
-            loan = record.loan
-            if loan.status not in REPAYABLE or loan.currency != currency or loan.maturity_date is None:
-                continue
-            pending = sum(
-                r.amount_minor
-                for r in self.loans.repayments_of(loan.loan_id)
-                if r.status is RepaymentStatus.PENDING
-            )
-            found.append(OpenLoan(loan.loan_id, loan.maturity_date, loan.position(as_of).payoff - pending))
-        return found
-
-    def commit_sweep(self, sweep: Sweep, source: str, now: datetime) -> bool:
-        try:
-            with TransactWrite(connection=connection()) as tx:
-                tx.save(
-                    SweepItem(
-                        *SweepItem.key(sweep.supplier_id, sweep.document_id),
-                        supplier_id=sweep.supplier_id,
-                        document_id=sweep.document_id,
-                        currency=sweep.currency,
-                        amount_minor=sweep.amount_minor,
-                        released_minor=sweep.released_minor,
-                        swept=[
-                            {
-                                "loan_id": s.loan_id,
-                                "amount_minor": s.amount_minor,
-                                "repayment_id": s.repayment_id,
-                            }
-                            for s in sweep.swept
-                        ],
-                        source=source,
-                        created_at=_iso(now),
-                    ),
-                    condition=SweepItem.pk.does_not_exist(),
-                )
-                for swept in sweep.swept:
-                    repayment = Repayment(
-                        repayment_id=swept.repayment_id,
-                        loan_id=swept.loan_id,
-                        supplier_id=sweep.supplier_id,
-                        status=RepaymentStatus.PENDING,
-                        source=RepaymentSource.SETTLEMENT_SWEEP,
-                        amount_minor=swept.amount_minor,
-                        currency=sweep.currency,
-                    )
-                    tx.save(
-                        LoanRepository._repayment_item(repayment, now.isoformat()),
-                        condition=RepaymentItem.pk.does_not_exist(),
-                    )
-                    event = OutboxEvent(
-                        event_id=f"{REPAYMENT_REQUESTED}-{swept.repayment_id}",
-                        event_type=REPAYMENT_REQUESTED,
-                        payload={
-                            "repayment_id": swept.repayment_id,
-                            "loan_id": swept.loan_id,
-                            "supplier_id": sweep.supplier_id,
-                            "amount": format_amount(swept.amount_minor),
-                            "currency": sweep.currency,
-                            "source": RepaymentSource.SETTLEMENT_SWEEP.value,
-                        },
-                    )
-                    tx.save(_outbox_item(event, now), condition=OutboxItem.pk.does_not_exist())
-        except TransactWriteError as exc:
-            if CONDITION_FAILED not in cancellation_codes(exc):
-                raise
-            return False
-        return True
