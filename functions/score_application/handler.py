@@ -141,7 +141,7 @@ def decide_review(application_id: str) -> Response[Any]:
     except DecisionContention as exc:
         raise Problem(409, "Conflict", str(exc), code="CONTENTION") from exc
     if answer is None:
-        raise not_found(f"application {application_id} in review")
+        raise not_found(f"application {application_id}")
     return ok(answer)
 
 

@@ -82,7 +82,7 @@ def test_an_old_decision_is_re_explained_under_its_own_version(tables):
     explained_now = live.explain("S-1", today["application_id"])
     assert explained_now is not None and explained_now.matches
     assert explained_now.recomputed["reasons"] == today["reasons"]  # messages too, word for word
-    stored = ApplicationItem.get(*ApplicationItem.key("S-1", first["application_id"]))
+    stored = ApplicationItem.get(*ApplicationItem.key(first["application_id"]))
     assert stored.inputs["policy_version"] == "2026-06-01.1"
     assert (stored.inputs["available_minor"], stored.inputs["limit"]) == (50_000_000, "500000.00")
     assert live.explain("S-1", "APNOPE") is None

@@ -186,7 +186,7 @@ class CreditRepository(Protocol):
     ) -> None: ...
     def decline_review(self, record: ApplicationRecord) -> None: ...
     def get_application(self, supplier_id: str, application_id: str) -> ApplicationRecord | None: ...
-    def find_review(self, application_id: str) -> ApplicationRecord | None: ...
+    def application_by_id(self, application_id: str) -> ApplicationRecord | None: ...
     def list_reviews(self, limit: int, token: str | None) -> tuple[list[ApplicationRecord], str | None]: ...
 
 
@@ -198,10 +198,16 @@ def _request_hash(request: ApplicationRequest) -> str:
     return hashlib.sha256(json.dumps(request.canonical(), sort_keys=True).encode()).hexdigest()
 
 
-def _review_request_hash(idempotency_key: str | None, verdict: str, note: str) -> str | None:
+def _review_request_hash(
+    reviewer: str, idempotency_key: str | None, verdict: str | None = None, note: str | None = None
+) -> str | None:
+    """A key is the reviewer's own (as an application's key is its supplier's): another reviewer
+    sending the same key makes another request. Without verdict and note: the key's hash alone."""
     if idempotency_key is None:
         return None
-    canonical = json.dumps({"key": idempotency_key, "decision": verdict, "note": note}, sort_keys=True)
+    canonical = json.dumps(
+        {"reviewer": reviewer, "key": idempotency_key, "decision": verdict, "note": note}, sort_keys=True
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -412,17 +418,18 @@ class CreditService:
         if not isinstance(note, str) or len(note) > 2000:
             raise InvalidRequest("note", "INVALID_VALUE", "must be a text of at most 2000 characters")
         target = APPROVED if verdict == "APPROVE" else DECLINED
-        request_hash = _review_request_hash(idempotency_key, verdict, note)
-        key_hash = _review_request_hash(idempotency_key, "", "")
+        request_hash = _review_request_hash(reviewer, idempotency_key, verdict, note)
+        key_hash = _review_request_hash(reviewer, idempotency_key)
         for _ in range(MAX_DECISION_ATTEMPTS):
-            record = self.repository.find_review(application_id)
+            record = self.repository.application_by_id(application_id)
             if record is None:
                 return None
             if record.status != REVIEW:
-                decided_by = record.review or {}
-                if request_hash is not None and decided_by.get("request_hash") == request_hash:
+                if record.review is None:
+                    raise ReviewConflict(f"the application was never in review: {record.status} at once")
+                if request_hash is not None and record.review.get("request_hash") == request_hash:
                     return record.view()  # the same request again: the first answer
-                if key_hash is not None and decided_by.get("key_hash") == key_hash:
+                if key_hash is not None and record.review.get("key_hash") == key_hash:
                     raise ReviewReplayMismatch("this Idempotency-Key was used with another request body")
                 raise ReviewConflict(f"the application was already decided: {record.status}")
             now = _iso(self.clock.now())
