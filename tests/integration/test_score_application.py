@@ -140,6 +140,8 @@ def test_credit_line_shows_every_term_to_the_minor_unit(api):
                 "eligible": "300000.00",
                 "ratio": "0.30",
                 "amount": "90000.00",
+                "amount_exact": "90000.00",
+                "window_days": 60,
             },
             {
                 "stage": "RECEIVED",
@@ -147,6 +149,8 @@ def test_credit_line_shows_every_term_to_the_minor_unit(api):
                 "eligible": "280000.00",
                 "ratio": "0.70",
                 "amount": "196000.00",
+                "amount_exact": "196000.00",
+                "window_days": 120,
             },
             {
                 "stage": "INVOICED",
@@ -154,8 +158,12 @@ def test_credit_line_shows_every_term_to_the_minor_unit(api):
                 "eligible": "200000.00",
                 "ratio": "0.90",
                 "amount": "180000.00",
+                "amount_exact": "180000.00",
+                "window_days": 120,
             },
         ],
+        "eligible": "780000.00",
+        "borrowing_base_exact": "466000.00",
         "borrowing_base": "466000.00",
         "facility_cap": "450000.00",
         "facility_cap_derivation": {
@@ -165,6 +173,7 @@ def test_credit_line_shows_every_term_to_the_minor_unit(api):
             "maximum": "50000000.00",
         },
         "limit": "450000.00",
+        "limit_source": "facility_cap",
         "outstanding": "0.00",
         "available": "450000.00",
         "policy_version": "2026-11-28.1",

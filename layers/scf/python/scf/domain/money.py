@@ -59,6 +59,22 @@ def format_amount(minor: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
+def format_exact(minor: Decimal) -> str:
+    """An exact, unrounded amount in minor units (e.g. eligible x ratio) as a decimal string in
+    currency units with at least two decimals: 23333333.1 minor -> "233333.331". For showing the
+    terms of a sum that is rounded once at the end; not a money field (those have two decimals)."""
+    if not minor.is_finite():
+        raise ValueError("an exact amount is finite")
+    major = minor.scaleb(-2)
+    exponent = int(major.as_tuple().exponent)
+    if exponent < -2:  # more than two decimals: drop trailing zeros, keep at least two
+        major = major.normalize()
+        exponent = int(major.as_tuple().exponent)
+    if exponent > -2:
+        major = major.quantize(Decimal("0.01"))
+    return f"{major:f}"
+
+
 def round_half_up(amount: Decimal) -> int:
     """An exact amount in minor units (Decimal) rounded half-up to a whole minor unit."""
     return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
