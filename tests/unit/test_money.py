@@ -80,9 +80,23 @@ def test_round_half_up(exact: str, rounded: int) -> None:
     assert round_half_up(Decimal(exact)) == rounded
 
 
+@pytest.mark.parametrize("code", ["CNY", "USD", "EUR", "HKD", "KES", "NGN", "EGP", "ARS", "ZWG", "XCG"])
+def test_any_two_decimal_iso_currency_is_accepted(code: str) -> None:
+    assert parse_currency(code) == code
+
+
 def test_currency_must_be_two_decimal_iso_code() -> None:
     assert parse_currency("CNY") == "CNY"
-    for bad in ["cny", "JPY", "XXX", "", None, 156]:
+    # 0 minor digits (JPY, KRW, VND, CLP), 3 (KWD, BHD, TND), 4 (CLF), metals and test codes, fund
+    # codes, withdrawn codes, and codes that are not ISO 4217.
+    for bad in ["cny", "JPY", "KRW", "VND", "CLP", "KWD", "BHD", "TND", "CLF", "XAU", "XTS", "XXX"]:
+        with pytest.raises(MoneyError) as err:
+            parse_currency(bad)
+        assert err.value.code == "INVALID_CURRENCY"
+    for bad in ["USN", "CHE", "HRK", "SLL", "ZWL", "CUC", "BGN", "XAD", "BTC", "CNH", "US", "USDT"]:
+        with pytest.raises(MoneyError):
+            parse_currency(bad)
+    for bad in ["", None, 156]:
         with pytest.raises(MoneyError) as err:
             parse_currency(bad)
         assert err.value.code == "INVALID_CURRENCY"
