@@ -1,19 +1,20 @@
-"""DynamoDB calls and handler time per decision (`POST /v1/applications` through the
-score_application handler) against moto in-process, the embedded store. Prints figures; asserts
-nothing about time.
+"""DynamoDB calls and handler time per decision (`POST /v1/applications` and the ops review
+decision, through the score_application handler) against the embedded store: moto in-process with
+the local stack's fixes (`infra/local/moto_fixes.py`: a transaction costs its own items, not the
+table's, as in the emulator the local stack runs). Prints figures; asserts nothing about time.
 
 Every DynamoDB call is counted with a botocore `before-call` hook on the client the models share
 (the application item is the idempotency record, so its read and write are in the count; there is
 no other idempotency table call). Part 1 times `--decisions` decisions, mixed: approved, declined
 (amount over available; suspended supplier), held for review (unverified account) and idempotent
-retries, spread over several suppliers so that exposure does not run out. Part 2 shows that the
-calls do not grow with the supplier's documents (10 and 1,000) or loans (1 and 50).
+retries, spread over several suppliers so that exposure does not run out. Part 2 times ops review
+decisions (approve, decline, a retry). Part 3 shows that the calls do not grow with the supplier's
+documents (10, 1,000, 5,000) or loans (1, 50), nor an ops decision's with the review queue (1, 500
+waiting). The last line is the verdict on the target (at most 5 calls, no Scan, no Query, the same
+calls at every size); the exit status is 1 when it is missed.
 
-    .venv/bin/python bench/decision_calls.py                  # 1,000 decisions, then the sizes
-    .venv/bin/python bench/decision_calls.py --decisions 0    # only the sizes (quick: small table)
-
-moto's TransactWriteItems copies the whole table per action, so after 1,000 decisions the size part
-is slow (minutes per configuration); `--decisions 0` runs it on a fresh table.
+    .venv/bin/python bench/decision_calls.py                  # 1,000 decisions, ops, the sizes
+    .venv/bin/python bench/decision_calls.py --decisions 0    # only the sizes
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ sys.path.insert(0, str(ROOT))  # tests.support: the one copy of the table setup 
 TABLE = "scf-bench"
 TODAY = date(2026, 11, 28)
 KINDS = ("approve", "decline_amount", "decline_suspended", "review", "retry")
+OPS_KINDS = ("ops_approve", "ops_decline", "ops_retry")
+TARGET_CALLS = 5
 
 
 def environment(clock_file: Path) -> None:
@@ -146,7 +149,12 @@ class Bench:
         self.handler = load_handler("score_application")
         self.context = LambdaContext("score_application")
         self.template = json.loads((ROOT / "events" / "apigw_post_application.json").read_text())
+        self.review_template = json.loads(
+            (ROOT / "events" / "apigw_post_review_decision_ops.json").read_text()
+        )
         self.calls: list[str] = []
+        self.observed: list[tuple[str, ...]] = []  # every counted decision's calls (the verdict)
+        self.by_size: dict[str, set[tuple[str, ...]]] = {}
         self.store_ms = 0.0  # time inside the DynamoDB calls (moto), between before- and after-call
         self._call_started = 0.0
         self.hooked: set[int] = set()
@@ -161,6 +169,7 @@ class Bench:
                 self.hooked.add(id(client))
                 client.meta.events.register("before-call.dynamodb", self._count)
                 client.meta.events.register("after-call.dynamodb", self._done)
+        self.observed = []  # decisions before the hooks were counted as no calls at all
 
     def _count(self, model: Any, **_: Any) -> None:
         self.calls.append(model.name)
@@ -168,6 +177,31 @@ class Bench:
 
     def _done(self, **_: Any) -> None:
         self.store_ms += (time.perf_counter() - self._call_started) * 1000
+
+    def _run(self, event: dict[str, Any]) -> tuple[str, list[str], float, float]:
+        self.calls = []
+        self.store_ms = 0.0
+        started = time.perf_counter()
+        answer = self.handler.handler(event, self.context)
+        elapsed = (time.perf_counter() - started) * 1000
+        body = json.loads(answer["body"])
+        status = str(body.get("code") or body.get("status", answer["statusCode"]))
+        self.observed.append(tuple(self.calls))
+        return status, self.calls, elapsed, self.store_ms
+
+    def review(self, application_id: str, verdict: str, key: str) -> tuple[str, list[str], float, float]:
+        """An ops decision (status, DynamoDB calls, handler ms, of which ms inside the store)."""
+        event = json.loads(json.dumps(self.review_template))
+        event["requestContext"]["authorizer"]["claims"] = {
+            "sub": "bench-reviewer",
+            "cognito:groups": "ops",
+            "token_use": "id",
+        }
+        event["headers"]["Idempotency-Key"] = key
+        event["path"] = f"/v1/reviews/{application_id}/decision"
+        event["pathParameters"] = {"application_id": application_id}
+        event["body"] = json.dumps({"decision": verdict, "note": "bench"})
+        return self._run(event)
 
     def decide(self, supplier_id: str, amount: str, key: str) -> tuple[str, list[str], float, float]:
         """(status, DynamoDB calls, handler ms, of which ms inside the store)"""
@@ -179,14 +213,12 @@ class Bench:
         }
         event["headers"]["Idempotency-Key"] = key
         event["body"] = json.dumps({"amount": amount, "currency": "CNY", "term_days": 30})
-        self.calls = []
-        self.store_ms = 0.0
-        started = time.perf_counter()
-        answer = self.handler.handler(event, self.context)
-        elapsed = (time.perf_counter() - started) * 1000
-        body = json.loads(answer["body"])
-        status = body.get("status", str(answer["statusCode"]))
-        return status, self.calls, elapsed, self.store_ms
+        return self._run(event)
+
+    def application_id(self, supplier_id: str, key: str) -> str:
+        from scf.service.credit import application_id_for
+
+        return application_id_for(supplier_id, key)
 
 
 def percentile(values: list[float], p: int) -> float:
@@ -240,8 +272,60 @@ def mixed(bench: Bench, decisions: int, rng: random.Random) -> None:
     print(f"\n{decisions} decisions through the handler (warm), moto in-process")
     print(f"  handler time per decision:            median {summary(every)} ms (median, p99)")
     print(f"  of it outside the store (our code):   median {summary(ours)} ms (median, p99)")
+    print_kinds(KINDS, total, outside, outcomes, sequences)
+    most = max(len(seq) for seqs in sequences.values() for seq in seqs)
+    print(
+        f"  most DynamoDB calls in one decision: {most}; "
+        f"Scan: {all_calls['Scan']}, Query: {all_calls['Query']}"
+    )
+
+
+def ops(bench: Bench, reviews: int, rng: random.Random) -> None:
+    """Ops decisions on applications held for review: approve (re-check and reserve), decline, and
+    a retry of an approval with its Idempotency-Key."""
+    seed_supplier("B-OPS", documents=10, loans=2, status="ACTIVE", verified=False)
+    held = []
+    for n in range(reviews):
+        key = f"ops-held-{n}"
+        status, *_ = bench.decide("B-OPS", f"{rng.randint(1000, 5000)}.00", key)
+        if status != "REVIEW":
+            raise SystemExit(f"B-OPS: expected REVIEW, got {status}")
+        held.append(bench.application_id("B-OPS", key))
+    total: dict[str, list[float]] = {kind: [] for kind in OPS_KINDS}
+    outside: dict[str, list[float]] = {kind: [] for kind in OPS_KINDS}
+    outcomes: dict[str, Counter[str]] = {kind: Counter() for kind in OPS_KINDS}
+    sequences: dict[str, Counter[tuple[str, ...]]] = {kind: Counter() for kind in OPS_KINDS}
+    approved: list[str] = []
+    for n, application_id in enumerate(held):
+        kind = "ops_approve" if n % 3 else "ops_decline"
+        if n % 5 == 4 and approved:
+            kind, application_id = "ops_retry", approved[-1]
+        verdict = "DECLINE" if kind == "ops_decline" else "APPROVE"
+        key = f"ops-{application_id}"
+        status, calls, elapsed, store = bench.review(application_id, verdict, key)
+        if kind == "ops_approve":
+            approved.append(application_id)
+        total[kind].append(elapsed)
+        outside[kind].append(elapsed - store)
+        outcomes[kind][status] += 1
+        sequences[kind][tuple(calls)] += 1
+    every = [t for values in total.values() for t in values]
+    ours = [t for values in outside.values() for t in values]
+    print(f"\n{len(every)} ops review decisions through the handler (warm), {reviews} held for review first")
+    print(f"  handler time per decision:            median {summary(every)} ms (median, p99)")
+    print(f"  of it outside the store (our code):   median {summary(ours)} ms (median, p99)")
+    print_kinds(OPS_KINDS, total, outside, outcomes, sequences)
+
+
+def print_kinds(
+    kinds: tuple[str, ...],
+    total: dict[str, list[float]],
+    outside: dict[str, list[float]],
+    outcomes: dict[str, Counter[str]],
+    sequences: dict[str, Counter[tuple[str, ...]]],
+) -> None:
     print(f"  {'kind':18} {'n':>5} {'total ms: median p99':>21} {'outside store':>17}  outcomes")
-    for kind in KINDS:
+    for kind in kinds:
         if not total[kind]:
             continue
         print(
@@ -250,11 +334,6 @@ def mixed(bench: Bench, decisions: int, rng: random.Random) -> None:
         )
         for seq, n in sequences[kind].most_common():
             print(f"  {'':18} {n:5d} x {len(seq)} calls: {' + '.join(seq)}")
-    most = max(len(seq) for seqs in sequences.values() for seq in seqs)
-    print(
-        f"  most DynamoDB calls in one decision: {most}; "
-        f"Scan: {all_calls['Scan']}, Query: {all_calls['Query']}"
-    )
 
 
 def scaling(bench: Bench, rng: random.Random, runs: int) -> None:
@@ -265,7 +344,7 @@ def scaling(bench: Bench, rng: random.Random, runs: int) -> None:
         f"  {'documents':>9} {'loans':>5} {'pool state':>11} {'calls':>5} "
         f"{'total ms':>9} {'outside':>8}  sequence"
     )
-    for documents, loans in ((10, 1), (1000, 1), (10, 50), (1000, 50)):
+    for documents, loans in ((10, 1), (1000, 1), (5000, 1), (10, 50), (1000, 50)):
         supplier_id = f"B-SIZE-{documents}-{loans}"
         seed_supplier(supplier_id, documents=documents, loans=loans, status="ACTIVE", verified=True)
         state_bytes = len(json.dumps(PoolItem.get(*PoolItem.key(supplier_id, "CNY")).state))
@@ -278,6 +357,7 @@ def scaling(bench: Bench, rng: random.Random, runs: int) -> None:
             seqs[tuple(calls)] += 1
             times.append(elapsed)
             outside.append(elapsed - store)
+        bench.by_size.setdefault("application", set()).update(seqs)
         (seq, _), *others = seqs.most_common()
         shown = " + ".join(seq) + (f" (and {len(others)} other sequences)" if others else "")
         print(
@@ -285,21 +365,65 @@ def scaling(bench: Bench, rng: random.Random, runs: int) -> None:
             f"{statistics.median(outside):8.2f}  {shown}"
         )
 
+    print("\nCalls per ops approval against the review queue (applications waiting, 1,000.00 each)")
+    print(f"  {'waiting':>9} {'calls':>5} {'total ms':>9} {'outside':>8}  sequence")
+    for waiting in (1, 500):
+        supplier_id = f"B-QUEUE-{waiting}"
+        seed_supplier(supplier_id, documents=10, loans=1, status="ACTIVE", verified=False)
+        held = []
+        for n in range(waiting):
+            key = f"{supplier_id}-held-{n}"
+            status, *_ = bench.decide(supplier_id, "1000.00", key)
+            if status != "REVIEW":
+                raise SystemExit(f"{supplier_id}: expected REVIEW, got {status}")
+            held.append(bench.application_id(supplier_id, key))
+        seqs = Counter()
+        times, outside = [], []
+        for application_id in rng.sample(held, min(runs, len(held))):
+            status, calls, elapsed, store = bench.review(application_id, "APPROVE", f"q-{application_id}")
+            if status != "APPROVED":
+                raise SystemExit(f"{supplier_id}: expected APPROVED, got {status}")
+            seqs[tuple(calls)] += 1
+            times.append(elapsed)
+            outside.append(elapsed - store)
+        bench.by_size.setdefault("ops approval", set()).update(seqs)
+        (seq, _), *others = seqs.most_common()
+        shown = " + ".join(seq) + (f" (and {len(others)} other sequences)" if others else "")
+        print(
+            f"  {waiting:9d} {len(seq):5d} {statistics.median(times):9.2f} "
+            f"{statistics.median(outside):8.2f}  {shown}"
+        )
+
+
+def verdict(bench: Bench) -> bool:
+    """The target of issue 4: at most 5 calls, no Scan or Query, calls that do not grow with size."""
+    every = Counter(call for seq in bench.observed for call in seq)
+    most = max((len(seq) for seq in bench.observed), default=0)
+    constant = all(len(seqs) == 1 for seqs in bench.by_size.values())
+    met = most <= TARGET_CALLS and every["Scan"] == 0 and every["Query"] == 0 and constant
+    print(
+        f"\n{len(bench.observed)} decisions counted: most calls in one {most} (target <= {TARGET_CALLS}); "
+        f"Scan {every['Scan']}, Query {every['Query']}; "
+        f"same calls at every size: {'yes' if constant else 'NO'} -> target {'met' if met else 'MISSED'}"
+    )
+    return met
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--decisions", type=int, default=1000)
+    parser.add_argument("--reviews", type=int, default=200, help="ops decisions of part 2 (0: none)")
     parser.add_argument("--scaling-runs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=20261128)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # figures as they come
     rng = random.Random(args.seed)
     print(f"seed {args.seed}")
-    print("note: moto deep-copies the whole table for every action of a TransactWriteItems (its rollback),")
     print(
-        "so its transaction time grows with the table; 'outside' is the handler time minus the store calls."
+        f"store: moto {moto_version()} in-process with infra/local/moto_fixes.py; "
+        f"python {sys.version.split()[0]}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         clock_file = Path(tmp) / "today"
@@ -307,6 +431,9 @@ def main() -> None:
         environment(clock_file)
         from moto import mock_aws
 
+        from infra.local import moto_fixes
+
+        moto_fixes.install()  # as the local stack's emulator: a transaction costs its own items
         with mock_aws():
             from scf.adapters.dynamodb.models import bind
             from scf.config import settings
@@ -318,11 +445,21 @@ def main() -> None:
             bench = Bench()
             if args.decisions:
                 mixed(bench, args.decisions, rng)
-            else:  # scaling only: warm up and hook the clients here
+            else:  # no mixed part: warm up and hook the clients here
                 seed_supplier("B-WARM", documents=10, loans=0, status="ACTIVE", verified=True)
                 bench.decide("B-WARM", "1000.00", "warm-up")
                 bench.hook_clients()
+            if args.reviews:
+                ops(bench, args.reviews, rng)
             scaling(bench, rng, args.scaling_runs)
+            met = verdict(bench)
+    raise SystemExit(0 if met else 1)
+
+
+def moto_version() -> str:
+    from importlib.metadata import version
+
+    return version("moto")
 
 
 if __name__ == "__main__":

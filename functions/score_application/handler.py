@@ -27,7 +27,7 @@ from scf.adapters.http import (
     require_supplier,
 )
 from scf.clock import clock_from_spec
-from scf.config import settings
+from scf.config import ConfigError, settings
 from scf.domain.policy import live_policy
 from scf.service.credit import (
     CreditService,
@@ -47,13 +47,21 @@ MAX_PAGE = 100
 
 @lru_cache(maxsize=1)
 def service() -> CreditService:
-    """Wired once per cold start (after the environment is known)."""
+    """Wired once per cold start (after the environment is known). "Today" is the business date in
+    the policy's time zone (contract section 2); the other functions take it from POLICY_TIMEZONE,
+    so a policy naming another zone fails the cold start instead of deciding on another date."""
     config = settings()
+    policy = live_policy()
+    if policy.timezone != config.policy_timezone:
+        raise ConfigError(
+            f"policy {policy.policy_version} is in time zone {policy.timezone}, "
+            f"POLICY_TIMEZONE is {config.policy_timezone}: set both to the same zone"
+        )
     bind(config.table_name, config.region, config.endpoint_url)
     return CreditService(
         DynamoCreditRepository(),
-        clock_from_spec(config.clock, config.policy_timezone),
-        policy=live_policy(),
+        clock_from_spec(config.clock, policy.timezone),
+        policy=policy,
     )
 
 
@@ -141,7 +149,7 @@ def decide_review(application_id: str) -> Response[Any]:
     except DecisionContention as exc:
         raise Problem(409, "Conflict", str(exc), code="CONTENTION") from exc
     if answer is None:
-        raise not_found(f"application {application_id} in review")
+        raise not_found(f"application {application_id}")
     return ok(answer)
 
 

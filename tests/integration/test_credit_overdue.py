@@ -75,7 +75,7 @@ def test_a_loan_that_matures_untouched_is_overdue_from_its_maturity_date(active:
     # ... the loan view and the decision agree on the business date ...
     assert active.api("GET", "/v1/loans/L1", supplier_id="S1").body["status"] == LoanStatus.OVERDUE
     # ... and the decision stored what it saw.
-    stored = ApplicationItem.get(*ApplicationItem.key("S1", on_maturity["application_id"]))
+    stored = ApplicationItem.get(*ApplicationItem.key(on_maturity["application_id"]))
     assert stored.inputs["overdue_loans"] == 1
 
 

@@ -84,7 +84,7 @@ def loans() -> list[LoanItem]:
 
 
 def applications() -> list[ApplicationItem]:
-    return list(ApplicationItem.scan(ApplicationItem.sk.startswith("APP#")))
+    return list(ApplicationItem.scan(ApplicationItem.sk == "APPLICATION"))
 
 
 def supplier_claims(supplier: str) -> dict:
@@ -140,6 +140,8 @@ def test_credit_line_shows_every_term_to_the_minor_unit(api):
                 "eligible": "300000.00",
                 "ratio": "0.30",
                 "amount": "90000.00",
+                "amount_exact": "90000.00",
+                "window_days": 60,
             },
             {
                 "stage": "RECEIVED",
@@ -147,6 +149,8 @@ def test_credit_line_shows_every_term_to_the_minor_unit(api):
                 "eligible": "280000.00",
                 "ratio": "0.70",
                 "amount": "196000.00",
+                "amount_exact": "196000.00",
+                "window_days": 120,
             },
             {
                 "stage": "INVOICED",
@@ -154,8 +158,12 @@ def test_credit_line_shows_every_term_to_the_minor_unit(api):
                 "eligible": "200000.00",
                 "ratio": "0.90",
                 "amount": "180000.00",
+                "amount_exact": "180000.00",
+                "window_days": 120,
             },
         ],
+        "eligible": "780000.00",
+        "borrowing_base_exact": "466000.00",
         "borrowing_base": "466000.00",
         "facility_cap": "450000.00",
         "facility_cap_derivation": {
@@ -165,6 +173,7 @@ def test_credit_line_shows_every_term_to_the_minor_unit(api):
             "maximum": "50000000.00",
         },
         "limit": "450000.00",
+        "limit_source": "facility_cap",
         "outstanding": "0.00",
         "available": "450000.00",
         "policy_version": "2026-11-28.1",
@@ -253,7 +262,7 @@ def test_amount_above_available_is_declined_and_nothing_is_reserved(api):
     assert [r["code"] for r in app["reasons"]] == ["AMOUNT_EXCEEDS_AVAILABLE"]
     assert "loan_id" not in app
     assert loans() == []
-    stored = ApplicationItem.get(*ApplicationItem.key(SUPPLIER, app["application_id"]))
+    stored = ApplicationItem.get(*ApplicationItem.key(app["application_id"]))
     assert stored.status == "DECLINED" and stored.inputs["available_minor"] == 45_000_000
     with pytest.raises(ExposureItem.DoesNotExist):
         ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY"))
@@ -429,9 +438,7 @@ def test_review_queue_and_ops_decision(api):
     status, app = api.apply("200000.00", key="review-me")
     assert status == 201 and app["status"] == "REVIEW"
     assert [r["code"] for r in app["reasons"]] == ["BANK_ACCOUNT_UNVERIFIED"]
-    assert (
-        ApplicationItem.get(*ApplicationItem.key(SUPPLIER, app["application_id"])).gsi1pk == "REVIEW#PENDING"
-    )
+    assert ApplicationItem.get(*ApplicationItem.key(app["application_id"])).gsi1pk == "REVIEW#PENDING"
 
     status, problem = api.call("apigw_get_reviews_ops.json", claims=supplier_claims(SUPPLIER))
     assert status == 403
@@ -486,7 +493,7 @@ def test_review_queue_and_ops_decision(api):
         )
         assert (status, problem["code"]) == (409, "REVIEW_CONFLICT")
     assert len(loans()) == 1
-    stored = ApplicationItem.get(*ApplicationItem.key(SUPPLIER, app["application_id"]))
+    stored = ApplicationItem.get(*ApplicationItem.key(app["application_id"]))
     assert stored.status == "APPROVED" and stored.review["note"] == "ok"
     assert stored.review["by"] == "reviewer-1" and stored.review["at"] == decided["review"]["at"]
     assert decided["review"] == {
@@ -567,5 +574,102 @@ def test_two_reviewers_approving_at_once_make_one_loan(api):
     assert operations.count("TransactWriteItems") == 2  # both tried; the condition refused one
     assert [loan.loan_id for loan in loans()] == [winner["loan_id"]]
     assert ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY")).principal_minor == 10_000_000
-    stored = ApplicationItem.get(*ApplicationItem.key(SUPPLIER, held["application_id"]))
+    stored = ApplicationItem.get(*ApplicationItem.key(held["application_id"]))
     assert stored.review["by"] == winner["review"]["by"] and stored.loan_id == winner["loan_id"]
+
+
+def hold_for_review(api: Api, amount: str, key: str) -> dict:
+    suppliers = (EVENTS / "files" / "platform_suppliers.csv").read_bytes()
+    api.drop("platform/master/unverified.csv", suppliers.replace(b"Textiles Co.,true", b"Textiles Co.,false"))
+    status, held = api.apply(amount, key=key)
+    assert (status, held["status"]) == (201, "REVIEW")
+    return held
+
+
+def review(api: Api, application_id: str, body: dict, *, reviewer: str = "reviewer-1", key: str = "k-1"):
+    return api.call(
+        "apigw_post_review_decision_ops.json",
+        claims={**OPS, "sub": reviewer},
+        path=f"/v1/reviews/{application_id}/decision",
+        body=body,
+        key=key,
+    )
+
+
+def test_a_review_decision_finds_the_application_by_id_in_a_fixed_number_of_calls(api):
+    """Ops name the application by id only: one GetItem finds it, however many applications wait
+    (no query of the review queue); an approval then costs the decision's read and one transaction."""
+    held = [hold_for_review(api, "1000.00", key=f"wait-{i}") for i in range(12)]
+    assert ApplicationItem.get(*ApplicationItem.key(held[0]["application_id"])).gsi1pk == "REVIEW#PENDING"
+    (status, decided), calls = count_calls(
+        lambda: review(api, held[7]["application_id"], {"decision": "APPROVE", "note": "ok"})
+    )
+    assert (status, decided["status"]) == (200, "APPROVED")
+    assert calls == ["GetItem", "BatchGetItem", "TransactWriteItems"]
+    (status, declined), calls = count_calls(
+        lambda: review(api, held[3]["application_id"], {"decision": "DECLINE", "note": "no"}, key="k-2")
+    )
+    assert (status, declined["status"]) == (200, "DECLINED") and calls == ["GetItem", "PutItem"]
+    (status, _), calls = count_calls(
+        lambda: review(api, held[7]["application_id"], {"decision": "APPROVE", "note": "ok"})
+    )
+    assert status == 200 and calls == ["GetItem"]  # the retry: the first answer, read once
+    # A decided application leaves the queue (the index holds only applications waiting).
+    decided_item = ApplicationItem.get(*ApplicationItem.key(held[7]["application_id"]))
+    assert (decided_item.gsi1pk, decided_item.gsi1sk) == (None, None)
+    _, page = api.call("apigw_get_reviews_ops.json", claims=OPS, query={"limit": "100"})
+    waiting = [i["application_id"] for i in page["items"]]
+    assert len(waiting) == 10 and held[7]["application_id"] not in waiting
+    assert held[3]["application_id"] not in waiting
+
+
+def test_an_application_never_held_for_review_cannot_be_reviewed(api):
+    _, approved = api.apply("1000.00", key="at-once")
+    assert approved["status"] == "APPROVED"
+    status, problem = review(api, approved["application_id"], {"decision": "DECLINE", "note": "late"})
+    assert (status, problem["code"]) == (409, "REVIEW_CONFLICT")
+    assert "never in review" in problem["detail"]
+    stored = ApplicationItem.get(*ApplicationItem.key(approved["application_id"]))
+    assert stored.status == "APPROVED" and stored.review is None
+
+
+def test_a_review_idempotency_key_belongs_to_its_reviewer(api):
+    """Reviewer 2 sending reviewer 1's key and body is another request: the application is already
+    decided, so 409, not reviewer 1's answer replayed as if it were reviewer 2's."""
+    held = hold_for_review(api, "1000.00", key="held")
+    body = {"decision": "APPROVE", "note": "fine"}
+    status, first = review(api, held["application_id"], body, reviewer="reviewer-1", key="same")
+    assert status == 200 and first["review"]["by"] == "reviewer-1"
+    assert review(api, held["application_id"], body, reviewer="reviewer-1", key="same") == (200, first)
+    status, problem = review(api, held["application_id"], body, reviewer="reviewer-2", key="same")
+    assert (status, problem["code"]) == (409, "REVIEW_CONFLICT")
+    assert len(loans()) == 1
+
+
+def test_a_supplier_reading_an_application_gets_only_its_own(api):
+    """Applications are keyed by id: the read checks the owner, and a supplier cannot replay another
+    supplier's idempotent answer by using the same key."""
+    _, mine = api.apply("1000.00", key="shared-key")
+    _, theirs = api.apply("1000.00", key="shared-key", supplier="S-1002")
+    assert mine["application_id"] != theirs["application_id"]
+    for supplier, app in ((SUPPLIER, theirs), ("S-1002", mine)):
+        status, problem = api.call(
+            "apigw_get_application.json",
+            claims=supplier_claims(supplier),
+            path=f"/v1/applications/{app['application_id']}",
+        )
+        assert (status, problem["code"]) == (404, "NOT_FOUND")
+
+
+def test_the_business_date_is_taken_in_the_policys_time_zone(api, monkeypatch):
+    """The live policy's zone is the clock's; a function told another zone than its policy's refuses
+    to start (a decision and a loan must agree on what "today" is)."""
+    from scf.config import ConfigError, settings
+    from scf.domain.policy import live_policy
+
+    wired = api.handler.service()
+    assert wired.clock.timezone == live_policy().timezone == "Asia/Shanghai"
+    monkeypatch.setenv("POLICY_TIMEZONE", "Europe/Berlin")
+    settings.cache_clear()
+    with pytest.raises(ConfigError, match="Europe/Berlin"):
+        load_handler("score_application").service()

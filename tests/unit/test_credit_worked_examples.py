@@ -14,6 +14,7 @@ from scf.domain.decision import ApplicationRequest, DecisionInputs, decide
 from scf.domain.money import format_amount, parse_amount
 from scf.domain.policy import DEFAULT_POLICY, STAGES
 from scf.domain.pool import Pool
+from scf.service.credit import credit_line_view
 
 pytestmark = pytest.mark.unit
 
@@ -60,6 +61,10 @@ def test_worked_example(title, csv_block, rows):
         shown = " ".join(format_amount(term) for term in terms)
         assert shown == expected[stage], stage
     assert format_amount(line.borrowing_base_minor) == expected["borrowing_base"]
+    view = credit_line_view("S", "CNY", line, DEFAULT_POLICY)  # the answer a supplier reads
+    for name in ("borrowing_base_exact", "limit_source"):
+        if name in expected:
+            assert view[name] == expected[name], name
     assert format_amount(line.facility_cap_minor) == expected["facility_cap"]
     assert format_amount(line.available_minor) == expected["available"]
     metrics = pool.metrics(today, DEFAULT_POLICY)

@@ -6,6 +6,8 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scf.domain.decision import (
     APPROVED,
@@ -183,3 +185,90 @@ def test_grades(history, returns, expected):
     letter, rate = grade(metrics, P)
     assert letter == expected
     assert rate == {"A": Decimal("0.08"), "B": Decimal("0.10"), "C": Decimal("0.12")}[expected]
+
+
+# ---- property: the rules as the contract words them, for any inputs ---------------------------
+
+ORDER = [
+    "SUPPLIER_INACTIVE",
+    "HAS_OVERDUE_LOAN",
+    "AMOUNT_EXCEEDS_AVAILABLE",
+    "SHORT_HISTORY",
+    "HIGH_DILUTION",
+    "SALES_DROP",
+    "LARGE_AMOUNT",
+    "BANK_ACCOUNT_UNVERIFIED",
+]
+DECLINES = {"SUPPLIER_INACTIVE", "HAS_OVERDUE_LOAN", "AMOUNT_EXCEEDS_AVAILABLE"}
+
+
+def contract_rules(amount: int, inputs: DecisionInputs) -> list[str]:
+    """Contract section 5, read literally, in exact arithmetic (no Decimal division)."""
+    m = inputs.metrics
+    fired = []
+    if inputs.supplier_status != "ACTIVE":
+        fired.append("SUPPLIER_INACTIVE")
+    if inputs.overdue_loans > 0:
+        fired.append("HAS_OVERDUE_LOAN")
+    if amount > inputs.available_minor:
+        fired.append("AMOUNT_EXCEEDS_AVAILABLE")
+    if m.history_days is None or m.history_days < 90:
+        fired.append("SHORT_HISTORY")
+    returns, receipts = m.returns_dilution_window_minor, m.receipts_dilution_window_minor
+    if (receipts == 0 and returns > 0) or 10 * returns > receipts:  # returns / receipts > 0.10
+        fired.append("HIGH_DILUTION")
+    # last 30 days < 0.5 x (90-day baseline / 3), when the baseline has sales: 6 x recent < baseline
+    if m.sales_baseline_minor > 0 and 6 * m.sales_recent_minor < m.sales_baseline_minor:
+        fired.append("SALES_DROP")
+    if amount > 1_000_000_000:
+        fired.append("LARGE_AMOUNT")
+    if not inputs.account_verified:
+        fired.append("BANK_ACCOUNT_UNVERIFIED")
+    return fired
+
+
+def contract_grade(m: PoolMetrics) -> str:
+    returns, receipts = m.returns_dilution_window_minor, m.receipts_dilution_window_minor
+    unbounded = receipts == 0 and returns > 0
+    if m.history_days is None or m.history_days < 180 or unbounded or 100 * returns > 8 * receipts:
+        return "C"
+    if m.history_days >= 730 and 100 * returns <= 3 * receipts:
+        return "A"
+    return "B"
+
+
+amounts = st.integers(min_value=100_000, max_value=6_000_000_000)
+metrics = st.builds(
+    PoolMetrics,
+    history_days=st.none() | st.integers(min_value=0, max_value=1_000),
+    receipts_dilution_window_minor=st.integers(min_value=0, max_value=10**9),
+    returns_dilution_window_minor=st.integers(min_value=0, max_value=2 * 10**8),
+    receipts_cap_window_minor=st.integers(min_value=0, max_value=10**9),
+    sales_recent_minor=st.integers(min_value=0, max_value=10**8),
+    sales_baseline_minor=st.integers(min_value=0, max_value=10**9),
+)
+decision_inputs = st.builds(
+    DecisionInputs,
+    supplier_status=st.sampled_from(["ACTIVE", "SUSPENDED", None]),
+    account_verified=st.booleans(),
+    overdue_loans=st.integers(min_value=0, max_value=3),
+    available_minor=amounts | st.just(0),
+    metrics=metrics,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(amounts, decision_inputs)
+def test_every_rule_fires_exactly_when_the_contract_says_in_its_order(amount, inputs):
+    d = decide(ApplicationRequest(amount, "CNY", 30), inputs, P)
+    fired = codes(d)
+    assert fired == contract_rules(amount, inputs)
+    assert fired == sorted(fired, key=ORDER.index)
+    assert all(r.message for r in d.reasons)
+    expected = DECLINED if DECLINES & set(fired) else REVIEW if fired else APPROVED
+    assert d.status == expected
+    assert d.grade == contract_grade(inputs.metrics)
+    assert d.annual_rate == {"A": Decimal("0.08"), "B": Decimal("0.10"), "C": Decimal("0.12")}[d.grade]
+    # Stored and read back, the inputs decide the same again (re-explanation).
+    again = decide(ApplicationRequest(amount, "CNY", 30), DecisionInputs.from_json(inputs.to_json()), P)
+    assert again == d

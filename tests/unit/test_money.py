@@ -4,7 +4,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scf.domain.money import Money, MoneyError, format_amount, parse_amount, parse_currency, round_half_up
+from scf.domain.money import (
+    Money,
+    MoneyError,
+    format_amount,
+    format_exact,
+    parse_amount,
+    parse_currency,
+    round_half_up,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -72,9 +80,23 @@ def test_round_half_up(exact: str, rounded: int) -> None:
     assert round_half_up(Decimal(exact)) == rounded
 
 
+@pytest.mark.parametrize("code", ["CNY", "USD", "EUR", "HKD", "KES", "NGN", "EGP", "ARS", "ZWG", "XCG"])
+def test_any_two_decimal_iso_currency_is_accepted(code: str) -> None:
+    assert parse_currency(code) == code
+
+
 def test_currency_must_be_two_decimal_iso_code() -> None:
     assert parse_currency("CNY") == "CNY"
-    for bad in ["cny", "JPY", "XXX", "", None, 156]:
+    # 0 minor digits (JPY, KRW, VND, CLP), 3 (KWD, BHD, TND), 4 (CLF), metals and test codes, fund
+    # codes, withdrawn codes, and codes that are not ISO 4217.
+    for bad in ["cny", "JPY", "KRW", "VND", "CLP", "KWD", "BHD", "TND", "CLF", "XAU", "XTS", "XXX"]:
+        with pytest.raises(MoneyError) as err:
+            parse_currency(bad)
+        assert err.value.code == "INVALID_CURRENCY"
+    for bad in ["USN", "CHE", "HRK", "SLL", "ZWL", "CUC", "BGN", "XAD", "BTC", "CNH", "US", "USDT"]:
+        with pytest.raises(MoneyError):
+            parse_currency(bad)
+    for bad in ["", None, 156]:
         with pytest.raises(MoneyError) as err:
             parse_currency(bad)
         assert err.value.code == "INVALID_CURRENCY"
@@ -85,3 +107,27 @@ def test_money_arithmetic_stays_in_one_currency() -> None:
     assert str(Money(150, "CNY") - Money(50, "CNY")) == "1.00"
     with pytest.raises(MoneyError):
         _ = Money(1, "CNY") + Money(1, "USD")
+
+
+@pytest.mark.parametrize(
+    ("minor", "shown"),
+    [
+        ("23333333.1", "233333.331"),
+        ("0", "0.00"),
+        ("19600000.00", "196000.00"),
+        ("1.5", "0.015"),
+        ("1.50", "0.015"),
+        ("100000000", "1000000.00"),
+        ("1E+8", "1000000.00"),
+        ("-1.25", "-0.0125"),
+        ("12345678901234567.891", "123456789012345.67891"),
+    ],
+)
+def test_an_exact_amount_is_shown_unrounded_with_at_least_two_decimals(minor, shown):
+    assert format_exact(Decimal(minor)) == shown
+    assert Decimal(shown) * 100 == Decimal(minor)
+
+
+def test_an_exact_amount_is_finite():
+    with pytest.raises(ValueError, match="finite"):
+        format_exact(Decimal("NaN"))

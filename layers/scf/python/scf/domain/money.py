@@ -12,12 +12,25 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-# ISO 4217 codes with two minor digits that the platform accepts (contract: any 2-decimal currency).
+# Contract section 2: "any 2-decimal currency is accepted". These are the active ISO 4217 currency
+# codes whose minor unit is 2 (ISO 4217 list one as published 2026-01-01, checked against the
+# `iso4217` package of that date: ZWG and XCG in; ANG, BGN, CUC, HRK, SLL and ZWL withdrawn). Left
+# out on purpose: codes with 0, 3 or 4 minor digits (JPY, KRW, VND, KWD, BHD, CLF, ...), precious
+# metals and testing codes (XAU, XTS, XXX, ...), and fund codes and units of account (BOV, CHE,
+# CHW, COU, MXV, USN, UYI, UYW, XAD): not currencies to lend in.
 TWO_DECIMAL_CURRENCIES = frozenset(
     {
-        "AED", "AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "IDR",
-        "ILS", "INR", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "RON", "RUB", "SAR", "SEK", "SGD",
-        "THB", "TRY", "TWD", "USD", "ZAR",
+        "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BMD",
+        "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CNY",
+        "COP", "CRC", "CUP", "CVE", "CZK", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD",
+        "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR",
+        "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR", "KPW", "KYD", "KZT", "LAK", "LBP", "LKR",
+        "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK",
+        "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "PAB", "PEN", "PGK", "PHP",
+        "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP",
+        "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY",
+        "TTD", "TWD", "TZS", "UAH", "USD", "UYU", "UZS", "VED", "VES", "WST", "XCD", "XCG", "YER",
+        "ZAR", "ZMW", "ZWG",
     }
 )  # fmt: skip
 
@@ -57,6 +70,22 @@ def format_amount(minor: int) -> str:
     sign = "-" if minor < 0 else ""
     whole, cents = divmod(abs(minor), 100)
     return f"{sign}{whole}.{cents:02d}"
+
+
+def format_exact(minor: Decimal) -> str:
+    """An exact, unrounded amount in minor units (e.g. eligible x ratio) as a decimal string in
+    currency units with at least two decimals: 23333333.1 minor -> "233333.331". For showing the
+    terms of a sum that is rounded once at the end; not a money field (those have two decimals)."""
+    if not minor.is_finite():
+        raise ValueError("an exact amount is finite")
+    major = minor.scaleb(-2)
+    exponent = int(major.as_tuple().exponent)
+    if exponent < -2:  # more than two decimals: drop trailing zeros, keep at least two
+        major = major.normalize()
+        exponent = int(major.as_tuple().exponent)
+    if exponent > -2:
+        major = major.quantize(Decimal("0.01"))
+    return f"{major:f}"
 
 
 def round_half_up(amount: Decimal) -> int:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from scf.clock import Clock
@@ -32,7 +33,8 @@ from scf.domain.decision import (
     overdue_count,
     parse_application,
 )
-from scf.domain.money import format_amount, parse_currency
+from scf.domain.line_terms import LineTerms
+from scf.domain.money import format_amount, format_exact, parse_currency
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy, load_policy
 from scf.domain.pool import CreditLine, Pool
 
@@ -186,7 +188,7 @@ class CreditRepository(Protocol):
     ) -> None: ...
     def decline_review(self, record: ApplicationRecord) -> None: ...
     def get_application(self, supplier_id: str, application_id: str) -> ApplicationRecord | None: ...
-    def find_review(self, application_id: str) -> ApplicationRecord | None: ...
+    def application_by_id(self, application_id: str) -> ApplicationRecord | None: ...
     def list_reviews(self, limit: int, token: str | None) -> tuple[list[ApplicationRecord], str | None]: ...
 
 
@@ -198,10 +200,16 @@ def _request_hash(request: ApplicationRequest) -> str:
     return hashlib.sha256(json.dumps(request.canonical(), sort_keys=True).encode()).hexdigest()
 
 
-def _review_request_hash(idempotency_key: str | None, verdict: str, note: str) -> str | None:
+def _review_request_hash(
+    reviewer: str, idempotency_key: str | None, verdict: str | None = None, note: str | None = None
+) -> str | None:
+    """A key is the reviewer's own (as an application's key is its supplier's): another reviewer
+    sending the same key makes another request. Without verdict and note: the key's hash alone."""
     if idempotency_key is None:
         return None
-    canonical = json.dumps({"key": idempotency_key, "decision": verdict, "note": note}, sort_keys=True)
+    canonical = json.dumps(
+        {"reviewer": reviewer, "key": idempotency_key, "decision": verdict, "note": note}, sort_keys=True
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -228,15 +236,26 @@ def _decision_json(decision: Decision) -> dict[str, Any]:
     }
 
 
+def _rederived(stored_inputs: dict[str, Any], policy: CreditPolicy) -> dict[str, Any]:
+    """The line terms a decision stored (`inputs.line`), turned back into its limit and available
+    amount under `policy`, next to the amount the decision used."""
+    line = LineTerms.from_json(stored_inputs["line"]).derive(policy)
+    return {"limit_minor": line.limit_minor, "available_minor": line.available_minor}
+
+
 def explain(record: ApplicationRecord, policies: Callable[[str], CreditPolicy] = load_policy) -> Explanation:
     """Re-run the decision of `record` from the inputs it stored, under the policy version it stored.
 
-    The first decision is compared on status and reasons (and, unless ops approved it later, on
-    grade and rate); an ops approval stored its own inputs and policy version (`at_approval`), and
-    the grade and rate it fixed are compared with those recomputed from them."""
+    Two steps, each compared with what was stored: the credit line's terms (stages, receipts of the
+    cap window, outstanding) give the available amount the decision used; the decision inputs give
+    the status and every reason (code and message), grade and rate. The first decision is compared
+    on status and reasons (and, unless ops approved it later, on grade and rate); an ops approval
+    stored its own inputs and policy version (`at_approval`), and the grade and rate it fixed are
+    compared with those recomputed from them."""
     request = ApplicationRequest(record.amount_minor, record.currency, record.term_days)
     first_version = str(record.inputs.get("policy_version", record.policy_version))
-    first = decide(request, DecisionInputs.from_json(record.inputs), policies(first_version))
+    first_policy = policies(first_version)
+    first = decide(request, DecisionInputs.from_json(record.inputs), first_policy)
     recomputed = _decision_json(first)
     stored: dict[str, Any] = {
         "status": REVIEW if record.review else record.status,
@@ -244,14 +263,27 @@ def explain(record: ApplicationRecord, policies: Callable[[str], CreditPolicy] =
         "grade": record.grade,
         "annual_rate": record.annual_rate,
     }
+    if "line" in record.inputs:
+        recomputed["line"] = _rederived(record.inputs, first_policy)
+        stored["line"] = {
+            "limit_minor": int(record.inputs["limit_minor"]),
+            "available_minor": int(record.inputs["available_minor"]),
+        }
     approval = record.inputs.get("at_approval")
     if approval is not None:
-        again = decide(request, DecisionInputs.from_json(approval), policies(str(approval["policy_version"])))
+        approval_policy = policies(str(approval["policy_version"]))
+        again = decide(request, DecisionInputs.from_json(approval), approval_policy)
         recomputed.update(grade=again.grade, annual_rate=str(again.annual_rate))
         recomputed["approval_status"] = (
             APPROVED if not any(_is_decline(r) for r in again.reasons) else DECLINED
         )
         stored["approval_status"] = record.status
+        if "line" in approval:
+            recomputed["approval_line"] = _rederived(approval, approval_policy)
+            stored["approval_line"] = {
+                "limit_minor": int(approval["limit_minor"]),
+                "available_minor": int(approval["available_minor"]),
+            }
     return Explanation(record.application_id, record.policy_version, stored, recomputed)
 
 
@@ -332,10 +364,13 @@ class CreditService:
         raise DecisionContention("the credit line changed while deciding; retry the request")
 
     def _stored_inputs(self, line: CreditLine, inputs: DecisionInputs) -> dict[str, Any]:
-        """What the decision read, and the terms behind `available` for people reading it later."""
+        """What the decision read: its inputs, the credit line's terms behind `available` (`line`,
+        re-derivable under the policy version) and, for people reading it later, the figures."""
         return {
             **inputs.to_json(),
             "policy_version": self.policy.policy_version,
+            "line": LineTerms.of(line).to_json(),
+            "limit_minor": line.limit_minor,
             "as_of": line.as_of.isoformat(),
             "borrowing_base": format_amount(line.borrowing_base_minor),
             "facility_cap": format_amount(line.facility_cap_minor),
@@ -412,17 +447,18 @@ class CreditService:
         if not isinstance(note, str) or len(note) > 2000:
             raise InvalidRequest("note", "INVALID_VALUE", "must be a text of at most 2000 characters")
         target = APPROVED if verdict == "APPROVE" else DECLINED
-        request_hash = _review_request_hash(idempotency_key, verdict, note)
-        key_hash = _review_request_hash(idempotency_key, "", "")
+        request_hash = _review_request_hash(reviewer, idempotency_key, verdict, note)
+        key_hash = _review_request_hash(reviewer, idempotency_key)
         for _ in range(MAX_DECISION_ATTEMPTS):
-            record = self.repository.find_review(application_id)
+            record = self.repository.application_by_id(application_id)
             if record is None:
                 return None
             if record.status != REVIEW:
-                decided_by = record.review or {}
-                if request_hash is not None and decided_by.get("request_hash") == request_hash:
+                if record.review is None:
+                    raise ReviewConflict(f"the application was never in review: {record.status} at once")
+                if request_hash is not None and record.review.get("request_hash") == request_hash:
                     return record.view()  # the same request again: the first answer
-                if key_hash is not None and decided_by.get("key_hash") == key_hash:
+                if key_hash is not None and record.review.get("key_hash") == key_hash:
                     raise ReviewReplayMismatch("this Idempotency-Key was used with another request body")
                 raise ReviewConflict(f"the application was already decided: {record.status}")
             now = _iso(self.clock.now())
@@ -477,6 +513,11 @@ def _is_decline(reason: Reason) -> bool:
 def credit_line_view(
     supplier_id: str, currency: str, line: CreditLine, policy: CreditPolicy
 ) -> dict[str, Any]:
+    """Every term of the sum (contract section 4). Per stage, `amount` is eligible x ratio rounded
+    half-up for display and `amount_exact` the unrounded term; the borrowing base rounds the exact
+    sum once (`borrowing_base_exact`), so the shown amounts may differ from it by a minor unit and
+    the exact ones never do. `limit_source` says which of the base and the cap is the limit."""
+    exact = sum((v.amount_exact for v in line.stages), Decimal(0))
     return {
         "supplier_id": supplier_id,
         "currency": currency,
@@ -488,9 +529,13 @@ def credit_line_view(
                 "eligible": format_amount(v.eligible_minor),
                 "ratio": str(v.ratio),
                 "amount": format_amount(v.amount_minor),
+                "amount_exact": format_exact(v.amount_exact),
+                "window_days": policy.stage_rule(v.stage).window_days,
             }
             for v in line.stages
         ],
+        "eligible": format_amount(sum(v.eligible_minor for v in line.stages)),
+        "borrowing_base_exact": format_exact(exact),
         "borrowing_base": format_amount(line.borrowing_base_minor),
         "facility_cap": format_amount(line.facility_cap_minor),
         "facility_cap_derivation": {
@@ -500,6 +545,9 @@ def credit_line_view(
             "maximum": format_amount(policy.facility_cap_max_minor),
         },
         "limit": format_amount(line.limit_minor),
+        "limit_source": "facility_cap"
+        if line.facility_cap_minor < line.borrowing_base_minor
+        else "borrowing_base",
         "outstanding": format_amount(line.outstanding_minor),
         "available": format_amount(line.available_minor),
         "policy_version": policy.policy_version,

@@ -46,11 +46,6 @@ from scf.service.credit import (
 REVIEW_PENDING = "REVIEW#PENDING"
 
 
-def review_done_pk(application_id: str) -> str:
-    """gsi1pk of a reviewed application: ops can find it again by id (idempotent review retries)."""
-    return f"REVIEW#DECIDED#{application_id}"
-
-
 def _record(item: ApplicationItem) -> ApplicationRecord:
     return ApplicationRecord(
         application_id=item.application_id,
@@ -74,7 +69,7 @@ def _record(item: ApplicationItem) -> ApplicationRecord:
 
 
 def _item(record: ApplicationRecord) -> ApplicationItem:
-    pk, sk = ApplicationItem.key(record.supplier_id, record.application_id)
+    pk, sk = ApplicationItem.key(record.application_id)
     in_review = record.status == REVIEW
     return ApplicationItem(
         pk,
@@ -96,12 +91,9 @@ def _item(record: ApplicationRecord) -> ApplicationItem:
         decided_at=record.decided_at,
         request_hash=record.request_hash,
         response=record.response,
-        gsi1pk=REVIEW_PENDING
-        if in_review
-        else (review_done_pk(record.application_id) if record.review else None),
-        gsi1sk=f"{record.created_at}#{record.application_id}"
-        if in_review
-        else (record.decided_at if record.review else None),
+        # Only applications waiting for ops are in the index: the queue holds nothing else.
+        gsi1pk=REVIEW_PENDING if in_review else None,
+        gsi1sk=f"{record.created_at}#{record.application_id}" if in_review else None,
     )
 
 
@@ -111,7 +103,7 @@ class DynamoCreditRepository:
         pool_key = PoolItem.key(supplier_id, currency)
         exposure_key = ExposureItem.key(supplier_id, currency)
         keys = [supplier_key, pool_key, exposure_key]
-        app_key = ApplicationItem.key(supplier_id, application_id) if application_id else None
+        app_key = ApplicationItem.key(application_id) if application_id else None
         if app_key:
             keys.append(app_key)
         found = batch_get(keys)
@@ -119,6 +111,11 @@ class DynamoCreditRepository:
         pool = PoolItem.from_raw_data(found[pool_key]) if pool_key in found else None
         exposure = ExposureItem.from_raw_data(found[exposure_key]) if exposure_key in found else None
         application = ApplicationItem.from_raw_data(found[app_key]) if app_key and app_key in found else None
+        if application is not None and application.supplier_id != supplier_id:
+            # Ids of idempotent requests are derived from (supplier, key): another supplier's item
+            # under this id would be a hash collision; it is never replayed to this supplier (the
+            # decision's conditional put then fails, and the request ends in DecisionContention).
+            application = None
         return Snapshot(
             supplier=SupplierProfile(supplier.status, bool(supplier.account_verified)) if supplier else None,
             pool=Pool.from_state(pool.state) if pool else Pool(),
@@ -198,23 +195,16 @@ class DynamoCreditRepository:
             raise
 
     def get_application(self, supplier_id: str, application_id: str) -> ApplicationRecord | None:
+        """The supplier's own application; another supplier's is not found (contract section 8)."""
+        record = self.application_by_id(application_id)
+        return record if record is not None and record.supplier_id == supplier_id else None
+
+    def application_by_id(self, application_id: str) -> ApplicationRecord | None:
+        """Any application by its id (ops), one consistent GetItem."""
         try:
-            return _record(ApplicationItem.get(*ApplicationItem.key(supplier_id, application_id)))
+            return _record(ApplicationItem.get(*ApplicationItem.key(application_id), consistent_read=True))
         except ApplicationItem.DoesNotExist:
             return None
-
-    def find_review(self, application_id: str) -> ApplicationRecord | None:
-        """Pending reviews are few: the pending partition is read with a filter; a decided one is
-        found by its own index key. The base item is then read consistently."""
-        pending = ApplicationItem.by_review.query(
-            REVIEW_PENDING, filter_condition=ApplicationItem.application_id == application_id
-        )
-        decided = ApplicationItem.by_review.query(review_done_pk(application_id))
-        for results in (pending, decided):
-            for item in results:
-                supplier_id = str(getattr(item, "supplier_id", ""))
-                return self.get_application(supplier_id, application_id)
-        return None
 
     def list_reviews(self, limit: int, token: str | None) -> tuple[list[ApplicationRecord], str | None]:
         results = ApplicationItem.by_review.query(

@@ -144,8 +144,9 @@ class ExposureItem(BaseItem):
 
 
 class ApplicationItem(BaseItem):
-    """pk SUPPLIER#<id>, sk APP#<application_id>; in REVIEW also gsi1pk REVIEW#PENDING,
-    gsi1sk <created_at>#<application_id>."""
+    """pk APPLICATION#<application_id>, sk APPLICATION (found by id alone: ops decide a review from
+    its id; a supplier's read checks `supplier_id`); in REVIEW also gsi1pk REVIEW#PENDING, gsi1sk
+    <created_at>#<application_id> (the ops queue, oldest first)."""
 
     application_id = UnicodeAttribute()
     supplier_id = UnicodeAttribute()
@@ -164,13 +165,13 @@ class ApplicationItem(BaseItem):
     decided_at = UnicodeAttribute(null=True)
     request_hash = UnicodeAttribute(null=True)  # canonical request body: idempotent retries compare it
     response = JSONAttribute(null=True)  # the first answer, returned again to a retry with the same key
-    gsi1pk = UnicodeAttribute(null=True)  # REVIEW#PENDING, then REVIEW#DECIDED#<application_id>
+    gsi1pk = UnicodeAttribute(null=True)  # REVIEW#PENDING while in REVIEW, then removed
     gsi1sk = UnicodeAttribute(null=True)
     by_review = Gsi1()
 
     @staticmethod
-    def key(supplier_id: str, application_id: str) -> tuple[str, str]:
-        return f"SUPPLIER#{supplier_id}", f"APP#{application_id}"
+    def key(application_id: str) -> tuple[str, str]:
+        return f"APPLICATION#{application_id}", "APPLICATION"
 
 
 class LoanItem(BaseItem):
