@@ -35,7 +35,16 @@ from infra.local.emulator import (
 )
 from infra.local.gateway import Gateway
 from infra.local.pollers import Activity, PipeTarget, QueueConsumer, StreamPipe
-from infra.local.state import CLOCK_FILE, ENV_FILE, state_dir, today_in, write_clock, write_json_atomically
+from infra.local.state import (
+    CLOCK_FILE,
+    ENV_FILE,
+    StackNotRunning,
+    read_env,
+    state_dir,
+    today_in,
+    write_clock,
+    write_json_atomically,
+)
 from infra.local.template import ROOT, SHARED_LAYER_DIR, FunctionSpec, Template, TemplateError
 from infra.local.worker import InvokeResult, Worker
 from scf.clock import FileClock
@@ -46,9 +55,11 @@ ISSUER_PATH = "/local-user-pool"
 
 @dataclass
 class Options:
-    api_port: int = 8080
-    moto_port: int = 4566
-    bank_port: int = 8090
+    # 0: a free port, chosen when the stack starts and written to env.json, so that stacks from
+    # two checkouts (or a test run beside `make run`) never collide.
+    api_port: int = 0
+    moto_port: int = 0
+    bank_port: int = 0
     region: str = "us-east-1"
     directory: Path = field(default_factory=state_dir)
     template_file: Path | None = None  # an already synthesized template (cdk.out/*.template.json)
@@ -181,6 +192,7 @@ class LocalStack:
     def start(self) -> dict[str, Any]:
         begun = time.monotonic()
         self.directory.mkdir(parents=True, exist_ok=True)
+        refuse_if_running(self.directory)
         (self.directory / ENV_FILE).unlink(missing_ok=True)
         clock_file = self.directory / CLOCK_FILE
         write_clock(clock_file, self.options.business_date or today_in())
@@ -381,7 +393,8 @@ class LocalStack:
         )
 
     def stop(self) -> None:
-        (self.directory / ENV_FILE).unlink(missing_ok=True)
+        if self.env:  # only the env.json this stack wrote (a refused start leaves the other's alone)
+            (self.directory / ENV_FILE).unlink(missing_ok=True)
         if self.gateway is not None:
             self.gateway.shutdown()
             self.gateway.server_close()
@@ -399,15 +412,39 @@ class LocalStack:
         self.say("[local] stopped")
 
 
+def refuse_if_running(directory: Path) -> None:
+    """A second stack on the same state directory would overwrite the first one's env.json, keys
+    and clock while the first keeps running: refuse, and say how to run a second one."""
+    try:
+        running = read_env(directory)
+    except StackNotRunning:
+        return
+    raise StackAlreadyRunning(
+        f"a local stack is already running on {directory} (pid {running.get('pid')}, API "
+        f"{running.get('api_url')}); stop it, or start another with --state-dir <another directory>"
+    )
+
+
+class StackAlreadyRunning(RuntimeError):
+    pass
+
+
 def _port(value: str | None, default: int) -> int:
     return int(value) if value else default
 
 
 def parse_options(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description="run scf on this machine")
-    parser.add_argument("--api-port", type=int, default=_port(os.environ.get("SCF_LOCAL_API_PORT"), 8080))
-    parser.add_argument("--moto-port", type=int, default=_port(os.environ.get("SCF_LOCAL_MOTO_PORT"), 4566))
-    parser.add_argument("--bank-port", type=int, default=_port(os.environ.get("SCF_LOCAL_BANK_PORT"), 8090))
+    free = "default 0: a free port, written to env.json"
+    parser.add_argument(
+        "--api-port", type=int, default=_port(os.environ.get("SCF_LOCAL_API_PORT"), 0), help=free
+    )
+    parser.add_argument(
+        "--moto-port", type=int, default=_port(os.environ.get("SCF_LOCAL_MOTO_PORT"), 0), help=free
+    )
+    parser.add_argument(
+        "--bank-port", type=int, default=_port(os.environ.get("SCF_LOCAL_BANK_PORT"), 0), help=free
+    )
     parser.add_argument("--region", default=os.environ.get("SCF_LOCAL_REGION", "us-east-1"))
     parser.add_argument("--state-dir", type=Path, default=None, help="default: $SCF_LOCAL_DIR or .scf-local/")
     parser.add_argument(
