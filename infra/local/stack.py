@@ -409,7 +409,7 @@ class LocalStack:
             self.bank_server.server_close()
         if self.emulator is not None and self.emulator.endpoint:
             self.emulator.stop()
-        self.say("[local] stopped")
+            self.say("[local] stopped")
 
 
 def refuse_if_running(directory: Path) -> None:
