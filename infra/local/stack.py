@@ -74,7 +74,9 @@ TEMPLATE_CACHE = ROOT / "build" / "local-stack"
 
 def synthesis_inputs_digest() -> str:
     """A digest of what the synthesized template depends on: the CDK app's code (not the local
-    stack's), cdk.json, the pinned CDK versions and the deployment environment variables."""
+    stack's), cdk.json, what the OpenAPI document reads from the package (infra/openapi.py: the
+    currencies and the credit policy documents), the pinned CDK versions and the deployment
+    environment variables."""
     from importlib.metadata import version
 
     digest = hashlib.sha256()
@@ -83,7 +85,10 @@ def synthesis_inputs_digest() -> str:
         for path in (ROOT / "infra").rglob("*.py")
         if "local" not in path.relative_to(ROOT / "infra").parts[:1]
     )
-    for path in [*sources, ROOT / "cdk.json"]:
+    package = ROOT / "layers" / "scf" / "python" / "scf"
+    documented = [package / "domain" / "money.py", package / "domain" / "policy.py"]
+    documented += sorted((package / "policy").glob("*.json"))
+    for path in [*sources, *documented, ROOT / "cdk.json"]:
         if path.exists():
             digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     for package in ("aws-cdk-lib", "cdk-nag"):

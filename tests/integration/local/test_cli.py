@@ -77,7 +77,9 @@ def test_the_clock_is_shown_and_set(running: dict[str, object], capsys: pytest.C
         main(["local", "clock", "set", "2026-02-30"])
 
 
-def test_env_prints_one_value_for_scripts(running: dict[str, object], capsys: pytest.CaptureFixture[str]) -> None:
+def test_env_prints_one_value_for_scripts(
+    running: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["local", "env", "api_url"]) == 0
     assert capsys.readouterr().out == "http://127.0.0.1:1\n"  # unquoted: API=$(scf local env api_url)
     assert main(["local", "env", "pid"]) == 0
