@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from infra.local import tokens
 from infra.local.bank import Bank, BankServer, Faults
+from infra.local.docs import DOCS_PATH
 from infra.local.emulator import (
     FAKE_CREDENTIALS,
     Deployment,
@@ -47,6 +48,7 @@ from infra.local.state import (
 )
 from infra.local.template import ROOT, SHARED_LAYER_DIR, FunctionSpec, Template, TemplateError
 from infra.local.worker import InvokeResult, Worker
+from infra.openapi import DOCUMENT_PATH
 from scf.clock import FileClock
 
 log = logging.getLogger("scf.local")
@@ -351,6 +353,8 @@ class LocalStack:
         assert self.gateway is not None and self.bank_server is not None
         return {
             "api_url": self.gateway.url,
+            "openapi_url": f"{self.gateway.url}{DOCUMENT_PATH}",
+            "docs_url": f"{self.gateway.url}{DOCS_PATH}",
             "aws_endpoint_url": deployment.endpoint,
             "region": deployment.region,
             "stack_name": deployment.stack_name,
@@ -386,6 +390,7 @@ class LocalStack:
                 [
                     f"[local] scf local stack ready in {env['startup_seconds']:.1f} s",
                     f"  API          {env['api_url']}  (tokens: scf local token --supplier ID | --ops)",
+                    f"  API docs     {env['docs_url']}  (OpenAPI document: {env['openapi_url']})",
                     f"  AWS (moto)   {env['aws_endpoint_url']}  region {env['region']}",
                     f"  inbox        s3://{env['inbox_bucket']}",
                     f"  table        {env['table_name']}",
