@@ -6,11 +6,11 @@ integration: infra/constructs/api.py), so the cloud stack and the local stack (w
 template says) answer the same document; the local gateway adds a browsable UI at `/docs`.
 docs/decisions/0004-openapi.md says why it is written rather than generated.
 
-Nothing here is a second source of truth that can drift unnoticed: tests/infra/test_openapi.py checks
-that its routes are exactly the CDK stack's and the handlers', that it is valid OpenAPI 3.0, and
-tests/e2e/test_openapi.py that every answer the running stack gives (strictly: no undocumented
-field) matches the documented schema for its status. Bounds that are policy (term, minimum amount)
-come from the current policy document.
+Nothing here is a second source of truth that can drift unnoticed:
+tests/infra/test_openapi_document.py checks that its routes are exactly the CDK stack's and the
+handlers', that it is valid OpenAPI 3.0, and tests/e2e/test_api_as_documented.py that every answer
+the running stack gives (strictly: no undocumented field) matches the documented schema for its
+status. Bounds that are policy (term, minimum amount) come from the current policy document.
 
 `python -m infra.openapi` prints the document.
 """

@@ -3,7 +3,7 @@ the synthesized REST API's (as the local gateway reads them) and the handlers' o
 OpenAPI 3.0, the API serves exactly it, and it carries the contract's field names (CONTRACT.md
 section 8, written out here rather than imported).
 
-tests/e2e/test_openapi.py checks the running stack's answers against it."""
+tests/e2e/test_api_as_documented.py checks the running stack's answers against it."""
 
 from __future__ import annotations
 
