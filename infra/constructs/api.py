@@ -3,6 +3,9 @@ integrations, and the score_application function (credit line, applications, rev
 
 from __future__ import annotations
 
+import base64
+import json
+
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Tags
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
@@ -19,6 +22,7 @@ from infra.constructs.common import (
 )
 from infra.constructs.config import StackConfig
 from infra.constructs.data import Data
+from infra.openapi import DOCUMENT_PATH, document
 
 FUNCTION_NAME = "score_application"
 FUNCTION_TIMEOUT = Duration.seconds(30)
@@ -47,15 +51,30 @@ ROUTES: dict[str, list[tuple[str, str]]] = {
 }
 
 _PROBLEM_TEMPLATE = (
-    '{"type": "about:blank", "title": "%s", "status": %d, "detail": "$context.error.message", '
+    '{"type": "about:blank", "title": "%s", "status": %d, "detail": "%s", "request_id": "$context.requestId"}'
+)
+_GATEWAY_MESSAGE = "$context.error.message"
+# Errors API Gateway answers itself, shaped as RFC 9457 problem+json like the handlers' errors.
+# An unknown route is MISSING_AUTHENTICATION_TOKEN to API Gateway (403 by default): answered 404, as
+# the handlers answer a route they do not know.
+_GATEWAY_RESPONSES = [
+    ("BadRequestParameters", apigw.ResponseType.BAD_REQUEST_PARAMETERS, 400, "Bad Request", _GATEWAY_MESSAGE),
+    ("Unauthorized", apigw.ResponseType.UNAUTHORIZED, 401, "Unauthorized", _GATEWAY_MESSAGE),
+    ("AccessDenied", apigw.ResponseType.ACCESS_DENIED, 403, "Forbidden", _GATEWAY_MESSAGE),
+    ("NoRoute", apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, 404, "Not found", "no such route"),
+    ("Throttled", apigw.ResponseType.THROTTLED, 429, "Too Many Requests", _GATEWAY_MESSAGE),
+    ("IntegrationFailure", apigw.ResponseType.INTEGRATION_FAILURE, 502, "Bad Gateway", _GATEWAY_MESSAGE),
+    ("IntegrationTimeout", apigw.ResponseType.INTEGRATION_TIMEOUT, 504, "Gateway Timeout", _GATEWAY_MESSAGE),
+]
+# Every other error API Gateway answers itself: the same shape, without `status` (which a gateway
+# response template cannot know; RFC 9457 makes it advisory) since these keep their own status.
+_DEFAULT_PROBLEM_TEMPLATE = (
+    '{"type": "about:blank", "title": "%s", "detail": "$context.error.message", '
     '"request_id": "$context.requestId"}'
 )
-# Errors API Gateway answers itself, shaped as RFC 9457 problem+json like the handlers' errors.
-_GATEWAY_RESPONSES = [
-    ("BadRequestParameters", apigw.ResponseType.BAD_REQUEST_PARAMETERS, 400, "Bad Request"),
-    ("Unauthorized", apigw.ResponseType.UNAUTHORIZED, 401, "Unauthorized"),
-    ("AccessDenied", apigw.ResponseType.ACCESS_DENIED, 403, "Forbidden"),
-    ("Throttled", apigw.ResponseType.THROTTLED, 429, "Too Many Requests"),
+_DEFAULT_GATEWAY_RESPONSES = [
+    ("Default4xx", apigw.ResponseType.DEFAULT_4_XX, "Client error"),
+    ("Default5xx", apigw.ResponseType.DEFAULT_5_XX, "Server error"),
 ]
 
 
@@ -137,9 +156,6 @@ class Api(Construct):
                 throttling_rate_limit=config.api_rate_limit,
                 throttling_burst_limit=config.api_burst_limit,
             ),
-            default_method_options=apigw.MethodOptions(
-                authorizer=authorizer, authorization_type=apigw.AuthorizationType.COGNITO
-            ),
         )
         # Parameters (path ids, the Idempotency-Key header of every POST) are checked at the gateway.
         # Body validation is on, but no method has a body model: the contract answers invalid bodies
@@ -147,13 +163,20 @@ class Api(Construct):
         validator = self.rest_api.add_request_validator(
             "RequestValidator", validate_request_parameters=True, validate_request_body=True
         )
-        for response_id, response_type, status, title in _GATEWAY_RESPONSES:
+        for response_id, response_type, status, title, detail in _GATEWAY_RESPONSES:
             self.rest_api.add_gateway_response(
                 response_id,
                 type=response_type,
                 status_code=str(status),
                 response_headers={"Content-Type": "'application/problem+json'"},
-                templates={"application/json": _PROBLEM_TEMPLATE % (title, status)},
+                templates={"application/json": _PROBLEM_TEMPLATE % (title, status, detail)},
+            )
+        for response_id, response_type, title in _DEFAULT_GATEWAY_RESPONSES:
+            self.rest_api.add_gateway_response(
+                response_id,
+                type=response_type,
+                response_headers={"Content-Type": "'application/problem+json'"},
+                templates={"application/json": _DEFAULT_PROBLEM_TEMPLATE % title},
             )
 
         integrations = {
@@ -174,9 +197,12 @@ class Api(Construct):
                 self.methods[(http_method, path)] = resource.add_method(
                     http_method,
                     integrations[function_name],
+                    authorizer=authorizer,
+                    authorization_type=apigw.AuthorizationType.COGNITO,
                     request_parameters=parameters or None,
                     request_validator=validator,
                 )
+        self.document_method = self._openapi_document()
 
         acknowledge(
             self.rest_api,
@@ -195,6 +221,53 @@ class Api(Construct):
         CfnOutput(self, "ApiUrl", value=self.rest_api.url_for_path("/v1"))
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.user_pool_client.user_pool_client_id)
+
+    def _openapi_document(self) -> apigw.Method:
+        """`GET /openapi.json`: the API's OpenAPI document (infra/openapi.py), answered by API
+        Gateway itself (a MOCK integration: no function, no data) and without a token, so that a
+        browser or a client generator can read it. The body is the document base64-encoded inside
+        `$util.base64Decode(...)`: the mapping template language would otherwise read the
+        document's `$ref` and `#` as its own syntax, and a reference's output is never re-parsed.
+        docs/decisions/0004-openapi.md."""
+        body = json.dumps(document(server_url=f"/{STAGE_NAME}"), separators=(",", ":"))
+        encoded = base64.b64encode(body.encode("utf-8")).decode("ascii")
+        resource = self.rest_api.root.resource_for_path(DOCUMENT_PATH)
+        method = resource.add_method(
+            "GET",
+            apigw.MockIntegration(
+                passthrough_behavior=apigw.PassthroughBehavior.NEVER,
+                request_templates={"application/json": '{"statusCode": 200}'},
+                integration_responses=[
+                    apigw.IntegrationResponse(
+                        status_code="200",
+                        response_templates={"application/json": f'$util.base64Decode("{encoded}")'},
+                        response_parameters={
+                            "method.response.header.Content-Type": "'application/json'",
+                            "method.response.header.Cache-Control": "'max-age=300'",
+                        },
+                    )
+                ],
+            ),
+            authorization_type=apigw.AuthorizationType.NONE,
+            method_responses=[
+                apigw.MethodResponse(
+                    status_code="200",
+                    response_parameters={
+                        "method.response.header.Content-Type": True,
+                        "method.response.header.Cache-Control": True,
+                    },
+                )
+            ],
+        )
+        reason = (
+            "GET /openapi.json is the API's published description and nothing else: a MOCK "
+            "integration (no function, no data, no caller identity), throttled with the stage. "
+            "Requiring a token would keep browsers and client generators from reading it; every /v1 "
+            "method keeps the Cognito authorizer."
+        )
+        acknowledge(method, "AwsSolutions-APIG4", reason)
+        acknowledge(method, "AwsSolutions-COG4", reason)
+        return method
 
     def _user_pool(self) -> cognito.UserPool:
         pool = cognito.UserPool(

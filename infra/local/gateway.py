@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from infra.local import docs
 from infra.local.template import GatewayResponse, Route, TemplateError, path_group
 from infra.local.tokens import InvalidToken, verify
 from infra.local.worker import InvokeResult
@@ -304,9 +305,15 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         request_id = str(uuid.uuid4())
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        self.path = self._without_stage(self.path)
         path = urlsplit(self.path).path
         if path == HEALTH_PATH and self.command == "GET":
             self._send(200, json.dumps(self.server.health()).encode(), [], request_id)
+            return
+        if self.command in ("GET", "HEAD") and (
+            path == docs.DOCS_PATH or path.startswith(docs.DOCS_PATH + "/")
+        ):
+            self._docs(path, request_id)
             return
         matched = self.server.router.match(self.command, unquote(path))
         if matched is None:
@@ -327,8 +334,8 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             self._error("BAD_REQUEST_PARAMETERS", request_id, message)
             return
         if matched.route.function is None:
-            mock = matched.route.mock_response or {"statusCode": 200, "headers": {}}
-            self._send(mock["statusCode"], b"", list(mock["headers"].items()), request_id)
+            mock = matched.route.mock_response or {"statusCode": 200, "headers": {}, "body": b""}
+            self._send(mock["statusCode"], mock.get("body", b""), list(mock["headers"].items()), request_id)
             return
         event = proxy_event(
             method=self.command,
@@ -366,6 +373,28 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             f"[gateway] {self.command} {self.path} -> {status} ({matched.route.function}, {elapsed:.0f} ms)",
             flush=True,
         )
+
+    def _without_stage(self, raw_path: str) -> str:
+        """`/<stage>/v1/...` -> `/v1/...`: the API answers at its stage URL as in the cloud (where the
+        OpenAPI document's server is `/<stage>`) and, for short URLs, at the root."""
+        prefix = f"/{self.server.stage}"
+        if raw_path == prefix or raw_path.startswith((prefix + "/", prefix + "?")):
+            return raw_path[len(prefix) :] or "/"
+        return raw_path
+
+    def _docs(self, path: str, request_id: str) -> None:
+        """Swagger UI over the API's own OpenAPI document (infra/local/docs.py); a local addition,
+        like the health route."""
+        if path == docs.DOCS_PATH:
+            self._send(200, docs.page(), [("Content-Type", "text/html; charset=utf-8")], request_id)
+            return
+        found = docs.asset(path)
+        if found is None:
+            self._error("MISSING_AUTHENTICATION_TOKEN", request_id)
+            return
+        content, content_type = found
+        headers = [("Content-Type", content_type), ("Cache-Control", "max-age=3600")]
+        self._send(200, content, headers, request_id)
 
     def _claims(self) -> dict[str, str] | None:
         header = self.headers.get("Authorization")

@@ -97,17 +97,44 @@ class LocalClient:
     def upload(self, key: str, content: bytes) -> None:
         self.s3.put_object(Bucket=self.env["inbox_bucket"], Key=key, Body=content)
 
-    def wait_report(self, key: str, timeout: float = 60.0) -> dict[str, Any]:
-        report_key = f"reports/{key}.report.json"
+    def report_version(self, key: str) -> str | None:
+        """The version id of the file's report now (the inbox is versioned), None when it has none."""
+        try:
+            head = self.s3.head_object(Bucket=self.env["inbox_bucket"], Key=report_key(key))
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return _version(head)
+
+    def wait_report(self, key: str, timeout: float = 60.0, after: str | None = None) -> dict[str, Any]:
+        """The file's report, once one exists (and, with `after`, once it is not that version: a
+        key dropped again gets a new report over the old one)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                body = self.s3.get_object(Bucket=self.env["inbox_bucket"], Key=report_key)["Body"].read()
-                report: dict[str, Any] = json.loads(body)
-                return report
+                answer = self.s3.get_object(Bucket=self.env["inbox_bucket"], Key=report_key(key))
             except self.s3.exceptions.NoSuchKey:
                 time.sleep(0.05)
-        raise LoopError(f"no report at {report_key} within {timeout} s")
+                continue
+            if after is not None and _version(answer) == after:
+                time.sleep(0.05)
+                continue
+            report: dict[str, Any] = json.loads(answer["Body"].read())
+            return report
+        raise LoopError(f"no new report at {report_key(key)} within {timeout} s")
+
+
+def _version(answer: dict[str, Any]) -> str:
+    version = answer.get("VersionId")
+    if version and version != "null":
+        return str(version)
+    return f"{answer['ETag']}@{answer['LastModified']}"  # an unversioned bucket
+
+
+def report_key(key: str) -> str:
+    """Where the report of the file at `key` is written (CONTRACT.md section 6)."""
+    return f"reports/{key}.report.json"
 
 
 def expect(response: requests.Response, *statuses: int) -> dict[str, Any]:

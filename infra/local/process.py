@@ -56,29 +56,29 @@ class StackProcess:
             raise StackFailed("the local stack stopped but left env.json behind")
 
 
+def _without_local_ports(environment: os._Environ[str] | dict[str, str]) -> dict[str, str]:
+    """The caller's environment minus SCF_LOCAL_*_PORT, which would pin ports a running stack holds."""
+    return {
+        name: value
+        for name, value in environment.items()
+        if not name.endswith("_PORT") or not name.startswith("SCF_LOCAL_")
+    }
+
+
 def start_stack(directory: Path, extra_args: list[str] | None = None, timeout: float = 240.0) -> StackProcess:
-    """`python -m infra.local` on free ports with SCF_LOCAL_DIR=directory; returns once env.json exists."""
+    """`python -m infra.local` with SCF_LOCAL_DIR=directory (free ports, the default); returns once
+    env.json exists."""
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / "stack.log"
-    command = [
-        sys.executable,
-        "-m",
-        "infra.local",
-        "--api-port",
-        str(free_port()),
-        "--moto-port",
-        str(free_port()),
-        "--bank-port",
-        str(free_port()),
-        *(extra_args or []),
-    ]
+    # The stack's own defaults pick free ports when it binds them (no probe-then-bind race).
+    command = [sys.executable, "-m", "infra.local", *(extra_args or [])]
     env_file = directory / ENV_FILE
     started = time.monotonic()
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env={**os.environ, "SCF_LOCAL_DIR": str(directory)},
+            env={**_without_local_ports(os.environ), "SCF_LOCAL_DIR": str(directory)},
             stdout=output,
             stderr=subprocess.STDOUT,
         )

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from infra.local import tokens
 from infra.local.bank import Bank, BankServer, Faults
+from infra.local.docs import DOCS_PATH
 from infra.local.emulator import (
     FAKE_CREDENTIALS,
     Deployment,
@@ -35,9 +36,19 @@ from infra.local.emulator import (
 )
 from infra.local.gateway import Gateway
 from infra.local.pollers import Activity, PipeTarget, QueueConsumer, StreamPipe
-from infra.local.state import CLOCK_FILE, ENV_FILE, state_dir, today_in, write_clock, write_json_atomically
+from infra.local.state import (
+    CLOCK_FILE,
+    ENV_FILE,
+    StackNotRunning,
+    read_env,
+    state_dir,
+    today_in,
+    write_clock,
+    write_json_atomically,
+)
 from infra.local.template import ROOT, SHARED_LAYER_DIR, FunctionSpec, Template, TemplateError
 from infra.local.worker import InvokeResult, Worker
+from infra.openapi import DOCUMENT_PATH
 from scf.clock import FileClock
 
 log = logging.getLogger("scf.local")
@@ -46,9 +57,11 @@ ISSUER_PATH = "/local-user-pool"
 
 @dataclass
 class Options:
-    api_port: int = 8080
-    moto_port: int = 4566
-    bank_port: int = 8090
+    # 0: a free port, chosen when the stack starts and written to env.json, so that stacks from
+    # two checkouts (or a test run beside `make run`) never collide.
+    api_port: int = 0
+    moto_port: int = 0
+    bank_port: int = 0
     region: str = "us-east-1"
     directory: Path = field(default_factory=state_dir)
     template_file: Path | None = None  # an already synthesized template (cdk.out/*.template.json)
@@ -63,7 +76,9 @@ TEMPLATE_CACHE = ROOT / "build" / "local-stack"
 
 def synthesis_inputs_digest() -> str:
     """A digest of what the synthesized template depends on: the CDK app's code (not the local
-    stack's), cdk.json, the pinned CDK versions and the deployment environment variables."""
+    stack's), cdk.json, what the OpenAPI document reads from the package (infra/openapi.py: the
+    currencies and the credit policy documents), the pinned CDK versions and the deployment
+    environment variables."""
     from importlib.metadata import version
 
     digest = hashlib.sha256()
@@ -72,7 +87,10 @@ def synthesis_inputs_digest() -> str:
         for path in (ROOT / "infra").rglob("*.py")
         if "local" not in path.relative_to(ROOT / "infra").parts[:1]
     )
-    for path in [*sources, ROOT / "cdk.json"]:
+    package = ROOT / "layers" / "scf" / "python" / "scf"
+    documented = [package / "domain" / "money.py", package / "domain" / "policy.py"]
+    documented += sorted((package / "policy").glob("*.json"))
+    for path in [*sources, *documented, ROOT / "cdk.json"]:
         if path.exists():
             digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     for package in ("aws-cdk-lib", "cdk-nag"):
@@ -181,6 +199,7 @@ class LocalStack:
     def start(self) -> dict[str, Any]:
         begun = time.monotonic()
         self.directory.mkdir(parents=True, exist_ok=True)
+        refuse_if_running(self.directory)
         (self.directory / ENV_FILE).unlink(missing_ok=True)
         clock_file = self.directory / CLOCK_FILE
         write_clock(clock_file, self.options.business_date or today_in())
@@ -334,6 +353,8 @@ class LocalStack:
         assert self.gateway is not None and self.bank_server is not None
         return {
             "api_url": self.gateway.url,
+            "openapi_url": f"{self.gateway.url}{DOCUMENT_PATH}",
+            "docs_url": f"{self.gateway.url}{DOCS_PATH}",
             "aws_endpoint_url": deployment.endpoint,
             "region": deployment.region,
             "stack_name": deployment.stack_name,
@@ -369,6 +390,7 @@ class LocalStack:
                 [
                     f"[local] scf local stack ready in {env['startup_seconds']:.1f} s",
                     f"  API          {env['api_url']}  (tokens: scf local token --supplier ID | --ops)",
+                    f"  API docs     {env['docs_url']}  (OpenAPI document: {env['openapi_url']})",
                     f"  AWS (moto)   {env['aws_endpoint_url']}  region {env['region']}",
                     f"  inbox        s3://{env['inbox_bucket']}",
                     f"  table        {env['table_name']}",
@@ -381,7 +403,8 @@ class LocalStack:
         )
 
     def stop(self) -> None:
-        (self.directory / ENV_FILE).unlink(missing_ok=True)
+        if self.env:  # only the env.json this stack wrote (a refused start leaves the other's alone)
+            (self.directory / ENV_FILE).unlink(missing_ok=True)
         if self.gateway is not None:
             self.gateway.shutdown()
             self.gateway.server_close()
@@ -396,7 +419,24 @@ class LocalStack:
             self.bank_server.server_close()
         if self.emulator is not None and self.emulator.endpoint:
             self.emulator.stop()
-        self.say("[local] stopped")
+            self.say("[local] stopped")
+
+
+def refuse_if_running(directory: Path) -> None:
+    """A second stack on the same state directory would overwrite the first one's env.json, keys
+    and clock while the first keeps running: refuse, and say how to run a second one."""
+    try:
+        running = read_env(directory)
+    except StackNotRunning:
+        return
+    raise StackAlreadyRunning(
+        f"a local stack is already running on {directory} (pid {running.get('pid')}, API "
+        f"{running.get('api_url')}); stop it, or start another with --state-dir <another directory>"
+    )
+
+
+class StackAlreadyRunning(RuntimeError):
+    pass
 
 
 def _port(value: str | None, default: int) -> int:
@@ -405,9 +445,16 @@ def _port(value: str | None, default: int) -> int:
 
 def parse_options(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description="run scf on this machine")
-    parser.add_argument("--api-port", type=int, default=_port(os.environ.get("SCF_LOCAL_API_PORT"), 8080))
-    parser.add_argument("--moto-port", type=int, default=_port(os.environ.get("SCF_LOCAL_MOTO_PORT"), 4566))
-    parser.add_argument("--bank-port", type=int, default=_port(os.environ.get("SCF_LOCAL_BANK_PORT"), 8090))
+    free = "default 0: a free port, written to env.json"
+    parser.add_argument(
+        "--api-port", type=int, default=_port(os.environ.get("SCF_LOCAL_API_PORT"), 0), help=free
+    )
+    parser.add_argument(
+        "--moto-port", type=int, default=_port(os.environ.get("SCF_LOCAL_MOTO_PORT"), 0), help=free
+    )
+    parser.add_argument(
+        "--bank-port", type=int, default=_port(os.environ.get("SCF_LOCAL_BANK_PORT"), 0), help=free
+    )
     parser.add_argument("--region", default=os.environ.get("SCF_LOCAL_REGION", "us-east-1"))
     parser.add_argument("--state-dir", type=Path, default=None, help="default: $SCF_LOCAL_DIR or .scf-local/")
     parser.add_argument(

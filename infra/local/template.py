@@ -7,6 +7,7 @@ template, and references are resolved against the physical ids of the stack depl
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Callable, Iterator
@@ -563,7 +564,26 @@ def _mock_response(integration: dict[str, Any]) -> dict[str, Any]:
     for name, value in first.get("ResponseParameters", {}).items():
         if name.startswith("method.response.header.") and isinstance(value, str):
             headers[name.removeprefix("method.response.header.")] = value.strip("'")
-    return {"statusCode": int(first.get("StatusCode", 200)), "headers": headers}
+    templates = first.get("ResponseTemplates") or {}
+    template = templates.get("application/json", next(iter(templates.values()), None))
+    body = render_mapping_template(template) if isinstance(template, str) else b""
+    return {"statusCode": int(first.get("StatusCode", 200)), "headers": headers, "body": body}
+
+
+_BASE64_DECODE = re.compile(r'^\$util\.base64Decode\("([A-Za-z0-9+/]*={0,2})"\)$')
+
+
+def render_mapping_template(template: str) -> bytes:
+    """The body API Gateway renders from a MOCK integration's response template, for the two forms
+    the stack uses: plain text without template syntax, and exactly `$util.base64Decode("...")`
+    (how the OpenAPI document is served: infra/constructs/api.py). Anything else would need a
+    Velocity engine: TemplateError, so the stack does not start with an answer it cannot give."""
+    found = _BASE64_DECODE.match(template.strip())
+    if found is not None:
+        return base64.b64decode(found.group(1))
+    if "$" in template or "#" in template:
+        raise TemplateError(f"a MOCK response template the local gateway cannot render: {template[:80]!r}")
+    return template.encode("utf-8")
 
 
 def _function_of_asset(asset_dir: Path) -> str | None:

@@ -15,6 +15,7 @@ import requests
 from boto3.dynamodb.conditions import Key
 
 from infra.local.loop import LocalClient, run_loop
+from scf.adapters.banks.base import payout_payment_id
 from scf.domain.ledger import Posting, balances
 
 pytestmark = pytest.mark.e2e
@@ -100,8 +101,12 @@ def test_the_walking_skeleton_loop(local_stack: Any) -> None:
     assert repayment["value_date"] == today.isoformat()
 
     books = requests.get(f"{bank}/_admin/payments", timeout=5).json()
+    # this loan's money at the bank (other tests share the session's stack and its bank)
+    ours = {payout_payment_id(application["loan_id"]), repayment["repayment_id"]}
     moved = sorted(
-        (payment["direction"], payment["amount"], payment["status"]) for payment in books["payments"]
+        (payment["direction"], payment["amount"], payment["status"])
+        for payment in books["payments"]
+        if payment["payment_id"] in ours
     )
     assert moved == [("COLLECTION", "100000.00", "SETTLED"), ("PAYOUT", "100000.00", "SETTLED")]
 

@@ -337,18 +337,39 @@ def api_paths(synthesized: Synthesized) -> dict[str, str]:
     return {lid: full_path(lid) for lid in resources}
 
 
-def test_every_method_requires_a_cognito_token(synthesized: Synthesized, template: Any) -> None:
-    template.all_resources_properties("AWS::ApiGateway::Method", {"AuthorizationType": "COGNITO_USER_POOLS"})
-    methods = synthesized.of_type("AWS::ApiGateway::Method")
+def api_methods(synthesized: Synthesized) -> dict[tuple[str, str], dict[str, Any]]:
+    """(METHOD, path) -> the method's properties."""
+    paths = api_paths(synthesized)
+    return {
+        (method["Properties"]["HttpMethod"], paths[method["Properties"]["ResourceId"]["Ref"]]): method[
+            "Properties"
+        ]
+        for method in synthesized.of_type("AWS::ApiGateway::Method").values()
+    }
+
+
+def test_every_v1_method_requires_a_cognito_token(synthesized: Synthesized) -> None:
+    methods = api_methods(synthesized)
     (authorizer_id, authorizer) = next(iter(synthesized.of_type("AWS::ApiGateway::Authorizer").items()))
     assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
-    assert methods
-    for lid, method in methods.items():
-        props = method["Properties"]
-        if props["HttpMethod"] == "OPTIONS":
-            continue
-        assert props["AuthorizationType"] == "COGNITO_USER_POOLS", lid
+    assert set(ROUTES) <= set(methods)
+    for route in ROUTES:
+        props = methods[route]
+        assert props["AuthorizationType"] == "COGNITO_USER_POOLS", route
         assert next(references(props["AuthorizerId"])) == authorizer_id
+
+
+def test_the_only_public_method_is_the_openapi_document_answered_by_api_gateway_itself(
+    synthesized: Synthesized,
+) -> None:
+    public = {route: props for route, props in api_methods(synthesized).items() if route not in ROUTES}
+    assert list(public) == [("GET", "/openapi.json")]
+    props = public[("GET", "/openapi.json")]
+    assert props["AuthorizationType"] == "NONE" and "AuthorizerId" not in props
+    integration = props["Integration"]
+    assert integration["Type"] == "MOCK" and "Uri" not in integration  # no function, no data
+    (answer,) = integration["IntegrationResponses"]
+    assert answer["ResponseParameters"]["method.response.header.Content-Type"] == "'application/json'"
 
 
 def test_user_pool_has_supplier_id_and_ops_group(synthesized: Synthesized) -> None:
@@ -369,6 +390,8 @@ def test_routes_are_exactly_the_documented_ones(synthesized: Synthesized) -> Non
     for method in synthesized.of_type("AWS::ApiGateway::Method").values():
         props = method["Properties"]
         integration = props["Integration"]
+        if integration["Type"] == "MOCK":
+            continue  # GET /openapi.json, checked above
         assert integration["Type"] == "AWS_PROXY"
         assert integration["IntegrationHttpMethod"] == "POST"
         targets = [lid for lid in references(integration["Uri"]) if lid in names]
@@ -380,11 +403,31 @@ def test_routes_are_exactly_the_documented_ones(synthesized: Synthesized) -> Non
 def test_posts_require_an_idempotency_key_and_the_validator_is_on(synthesized: Synthesized) -> None:
     (validator_id, validator) = next(iter(synthesized.of_type("AWS::ApiGateway::RequestValidator").items()))
     assert validator["Properties"]["ValidateRequestParameters"] is True
-    for method in synthesized.of_type("AWS::ApiGateway::Method").values():
-        props = method["Properties"]
+    methods = api_methods(synthesized)
+    for route in ROUTES:
+        props = methods[route]
         assert next(references(props["RequestValidatorId"])) == validator_id
         if props["HttpMethod"] == "POST":
             assert props["RequestParameters"]["method.request.header.Idempotency-Key"] is True
+
+
+def test_every_error_the_gateway_answers_itself_is_problem_json(synthesized: Synthesized) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synthesized.of_type("AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED", "MISSING_AUTHENTICATION_TOKEN"} <= set(responses)
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"  # an unknown route
+    for kind, props in responses.items():
+        assert props["ResponseParameters"] == {
+            "gatewayresponse.header.Content-Type": "'application/problem+json'"
+        }, kind
+        body = props["ResponseTemplates"]["application/json"]
+        body = body.replace("$context.error.message", "m").replace("$context.requestId", "r")
+        problem = json.loads(body)
+        assert {"type", "title", "detail", "request_id"} <= set(problem), kind
+        if "StatusCode" in props:
+            assert problem["status"] == int(props["StatusCode"]), kind
 
 
 def test_stage_has_access_logs_and_throttling(synthesized: Synthesized) -> None:

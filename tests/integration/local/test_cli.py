@@ -75,3 +75,14 @@ def test_the_clock_is_shown_and_set(running: dict[str, object], capsys: pytest.C
     assert Path(str(running["clock_file"])).read_text().strip() == "2026-06-30"
     with pytest.raises(SystemExit):
         main(["local", "clock", "set", "2026-02-30"])
+
+
+def test_env_prints_one_value_for_scripts(
+    running: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["local", "env", "api_url"]) == 0
+    assert capsys.readouterr().out == "http://127.0.0.1:1\n"  # unquoted: API=$(scf local env api_url)
+    assert main(["local", "env", "pid"]) == 0
+    assert capsys.readouterr().out == f"{os.getpid()}\n"
+    assert main(["local", "env", "no_such_key"]) == 1
+    assert "api_url" in capsys.readouterr().err  # says which keys there are

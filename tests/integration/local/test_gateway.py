@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,63 @@ def test_mock_integrations_answer_without_a_function(gateway: Gateway, functions
     response = requests.options(f"{gateway.url}/v1/loans", timeout=5)
     assert response.status_code == 204 and response.headers["Access-Control-Allow-Origin"] == "*"
     assert functions.events == []
+
+
+def test_a_mock_integration_answers_its_rendered_template(keys: tuple[bytes, bytes]) -> None:
+    document = Route(
+        "GET",
+        "/openapi.json",
+        None,
+        "NONE",
+        mock_response={
+            "statusCode": 200,
+            "headers": {"Content-Type": "application/json"},
+            "body": b'{"a": 1}',
+        },
+    )
+    server = Gateway([document], FakeFunctions(), keys[1], ISSUER, "prod", "123456789012")
+    server.start()
+    try:
+        response = requests.get(f"{server.url}/openapi.json", timeout=5)
+        assert (response.status_code, response.json()) == (200, {"a": 1})
+        assert response.headers["Content-Type"] == "application/json"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_api_also_answers_at_its_stage_url_as_in_the_cloud(
+    gateway: Gateway, functions: FakeFunctions, keys: Any
+) -> None:
+    response = requests.get(f"{gateway.url}/v1stage/v1/loans/L-1?x=1", headers=bearer(keys), timeout=5)
+    assert response.status_code == 200
+    ((_, event),) = functions.events
+    assert event["path"] == "/v1/loans/L-1" and event["pathParameters"] == {"loan_id": "L-1"}
+    assert event["requestContext"]["path"] == "/v1stage/v1/loans/L-1"
+    assert event["queryStringParameters"] == {"x": "1"}
+    # only the stage itself is a prefix: /v1stagex/... is no route
+    assert (
+        requests.get(f"{gateway.url}/v1stagex/v1/loans/L-1", headers=bearer(keys), timeout=5).status_code
+        == 403
+    )
+
+
+def test_docs_is_swagger_ui_from_the_installed_package_over_the_served_document(gateway: Gateway) -> None:
+    page = requests.get(f"{gateway.url}/docs", timeout=5)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sorted(sources) == ["docs/swagger-ui-bundle.min.js", "docs/swagger-ui.min.css"]
+    assert 'url: "openapi.json"' in page.text  # relative: /docs -> /openapi.json, /prod/docs -> /prod/...
+    assert "http" not in page.text.replace("http-equiv", "")  # nothing from the internet
+    for source, content_type in zip(sorted(sources), ["application/javascript", "text/css"], strict=True):
+        asset = requests.get(f"{gateway.url}/{source}", timeout=5)
+        assert asset.status_code == 200 and asset.headers["Content-Type"] == content_type
+        assert len(asset.content) > 10_000
+    assert (
+        b"SwaggerUIBundle" in requests.get(f"{gateway.url}/docs/swagger-ui-bundle.min.js", timeout=5).content
+    )
+    assert requests.get(f"{gateway.url}/docs/../etc/passwd", timeout=5).status_code in (403, 404)
+    assert requests.get(f"{gateway.url}/docs/other.js", timeout=5).status_code == 403
 
 
 def test_health(gateway: Gateway) -> None:

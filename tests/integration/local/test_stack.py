@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import io
+import json
+import os
+from pathlib import Path
+
 import pytest
 
 from infra.local.emulator import Deployment
-from infra.local.stack import worker_environment
+from infra.local.stack import (
+    LocalStack,
+    Options,
+    StackAlreadyRunning,
+    parse_options,
+    refuse_if_running,
+    worker_environment,
+)
+from infra.local.state import ENV_FILE, write_json_atomically
 
 OVERRIDES = {
     "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
@@ -37,3 +50,32 @@ def test_each_worker_gets_its_functions_environment_and_nothing_of_the_superviso
     assert ingest["SCF_LOCAL_FUNCTION_ARN"].endswith(
         ":function:" + deployed.function_names["IngestFunctionAA"]
     )
+
+
+def test_ports_are_free_ones_unless_asked_so_two_stacks_can_run_side_by_side(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable in ("SCF_LOCAL_API_PORT", "SCF_LOCAL_MOTO_PORT", "SCF_LOCAL_BANK_PORT"):
+        monkeypatch.delenv(variable, raising=False)
+    options = parse_options([])
+    assert (options.api_port, options.moto_port, options.bank_port) == (0, 0, 0)
+    monkeypatch.setenv("SCF_LOCAL_API_PORT", "18080")
+    assert parse_options([]).api_port == 18080
+    assert parse_options(["--api-port", "18081"]).api_port == 18081
+
+
+def test_a_second_stack_on_the_same_state_directory_is_refused_and_leaves_the_first_alone(
+    tmp_path: Path,
+) -> None:
+    first = {"pid": os.getpid(), "api_url": "http://127.0.0.1:1"}  # a live process stands for it
+    write_json_atomically(tmp_path / ENV_FILE, first)
+    second = LocalStack(Options(directory=tmp_path), out=io.StringIO())
+    with pytest.raises(StackAlreadyRunning, match="--state-dir"):
+        second.start()
+    second.stop()
+    assert json.loads((tmp_path / ENV_FILE).read_text()) == first
+
+
+def test_a_stale_env_file_does_not_block_a_start(tmp_path: Path) -> None:
+    write_json_atomically(tmp_path / ENV_FILE, {"pid": 2**22 + 12345})
+    refuse_if_running(tmp_path)  # no error: that process is gone

@@ -3,6 +3,7 @@ fixture and with the CDK app's real synthesized template."""
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ from infra.local.template import (
     TemplateError,
     UnresolvedReference,
     references,
+    render_mapping_template,
     snake_name,
 )
 
@@ -68,6 +70,7 @@ def test_routes_are_built_from_the_resource_chain(fixture_template: Template) ->
     assert routes[("OPTIONS", "/v1/loans")].mock_response == {
         "statusCode": 204,
         "headers": {"Access-Control-Allow-Origin": "*"},
+        "body": b"",
     }
     match = routes[("POST", "/v1/loans/{loan_id}/repayments")].pattern.match("/v1/loans/L-1/repayments")
     assert match is not None and list(match.groupdict().values()) == ["L-1"]
@@ -200,3 +203,15 @@ def test_the_synthesized_template_has_a_bucket_notification_for_the_local_stack(
     (notification,) = synthesized.notifications()
     configurations = notification.configuration["QueueConfigurations"]
     assert configurations and all("s3:ObjectCreated" in json.dumps(item["Events"]) for item in configurations)
+
+
+def test_mock_response_templates_are_rendered_in_the_two_forms_the_stack_uses() -> None:
+    assert render_mapping_template('{"statusCode": 200}') == b'{"statusCode": 200}'
+    encoded = base64.b64encode('{"$ref": "#/components/x", "€": 1}'.encode()).decode()
+    assert (
+        render_mapping_template(f'$util.base64Decode("{encoded}")')
+        == '{"$ref": "#/components/x", "€": 1}'.encode()
+    )
+    for velocity in ('{"id": "$input.params(\'id\')"}', "#set($x = 1)", '$util.base64Decode("not base64!")'):
+        with pytest.raises(TemplateError, match="cannot render"):
+            render_mapping_template(velocity)

@@ -1,0 +1,702 @@
+"""The API's OpenAPI 3 document (CONTRACT.md section 8): every route, the bearer-JWT security
+scheme, request bodies, response schemas with the contract's field names, problem+json errors.
+
+Written here once, as data, and served by the REST API itself at `GET /openapi.json` (a MOCK
+integration: infra/constructs/api.py), so the cloud stack and the local stack (which serves what the
+template says) answer the same document; the local gateway adds a browsable UI at `/docs`.
+docs/decisions/0004-openapi.md says why it is written rather than generated.
+
+Nothing here is a second source of truth that can drift unnoticed:
+tests/infra/test_openapi_document.py checks that its routes are exactly the CDK stack's and the
+handlers', that it is valid OpenAPI 3.0, and tests/e2e/test_api_as_documented.py that every answer
+the running stack gives (strictly: no undocumented field) matches the documented schema for its
+status. Bounds that are policy (term, minimum amount) come from the current policy document.
+
+`python -m infra.openapi` prints the document.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from scf.domain.money import TWO_DECIMAL_CURRENCIES
+from scf.domain.policy import CURRENT_POLICY_VERSION, CreditPolicy, load_policy
+
+OPENAPI_VERSION = "3.0.3"
+API_VERSION = "1"
+DOCUMENT_PATH = "/openapi.json"
+SECURITY_SCHEME = "cognitoBearer"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 128  # the strictest of the handlers' limits
+PAGE_MAX = 100
+PROBLEM_JSON = "application/problem+json"
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(
+    properties: dict[str, Schema], required: list[str] | None = None, description: str | None = None
+) -> Schema:
+    """An object schema; `required` defaults to every property. More fields may be added later
+    (CONTRACT.md section 8), so clients must ignore unknown ones: no additionalProperties: false."""
+    schema: Schema = {"type": "object", "properties": properties}
+    schema["required"] = list(properties) if required is None else required
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def nullable(schema: Schema) -> Schema:
+    """OpenAPI 3.0.3: `nullable` only counts beside an explicit `type`, so a nullable schema is
+    written out in full rather than as a `$ref`."""
+    if "type" not in schema:
+        raise ValueError("a nullable schema needs its own type (inline it rather than $ref it)")
+    return {**schema, "nullable": True}
+
+
+def page(item: str, description: str) -> Schema:
+    return obj(
+        {
+            "items": {"type": "array", "items": ref(item)},
+            "next_token": {
+                "type": "string",
+                "nullable": True,
+                "description": "Pass as `next_token` for the next page; null on the last page.",
+            },
+        },
+        description=description,
+    )
+
+
+def schemas(policy: CreditPolicy) -> dict[str, Schema]:
+    money = {
+        "type": "string",
+        "pattern": r"^(0|[1-9][0-9]{0,15})\.[0-9]{2}$",
+        "description": "An amount with exactly two decimals, as a string (never a JSON number).",
+        "example": "1250000.00",
+    }
+    rate = {
+        "type": "string",
+        "pattern": r"^[0-9]+(\.[0-9]+)?$",
+        "description": "A decimal rate as a string: 0.10 is 10% a year.",
+        "example": "0.10",
+    }
+    allocation = obj(
+        {
+            "penalty": ref("Money"),
+            "interest": ref("Money"),
+            "principal": ref("Money"),
+            "overpayment": {
+                "allOf": [ref("Money")],
+                "description": "Beyond the payoff: owed back to the supplier.",
+            },
+        },
+        description="How a repayment was applied: penalty interest, then interest, then principal.",
+    )
+    stage_names = ["ORDERED", "RECEIVED", "INVOICED"]
+    loan_fields: dict[str, Schema] = {
+        "loan_id": {"type": "string", "maxLength": 35},
+        "status": {
+            "type": "string",
+            "enum": ["APPROVED", "DISBURSING", "ACTIVE", "OVERDUE", "REPAID", "FAILED"],
+        },
+        "currency": ref("Currency"),
+        "principal": ref("Money"),
+        "outstanding_principal": ref("Money"),
+        "interest_due": ref("Money"),
+        "penalty_due": ref("Money"),
+        "payoff": {
+            "allOf": [ref("Money")],
+            "description": "penalty_due + interest_due + outstanding_principal, as of `as_of`.",
+        },
+        "annual_rate": ref("Rate"),
+        "day_count": {"type": "string", "enum": ["ACT/360", "ACT/365F"]},
+        "term_days": {"type": "integer"},
+        "value_date": nullable(
+            {"type": "string", "format": "date", "description": "The day the bank confirmed the payout."}
+        ),
+        "maturity_date": nullable({"type": "string", "format": "date"}),
+        "extended": {"type": "boolean"},
+        "interest_paid": ref("Money"),
+        "penalty_paid": ref("Money"),
+        "as_of": {"type": "string", "format": "date", "description": "The business date of the amounts."},
+        "created_at": {"type": "string", "format": "date-time"},
+    }
+    application_fields: dict[str, Schema] = {
+        "application_id": {"type": "string"},
+        "status": {"type": "string", "enum": ["APPROVED", "DECLINED", "REVIEW"]},
+        "reasons": {
+            "type": "array",
+            "items": ref("Reason"),
+            "description": "Every rule that fired (CONTRACT.md section 5); empty when none did.",
+        },
+        "amount": ref("Money"),
+        "currency": ref("Currency"),
+        "term_days": {"type": "integer"},
+        "grade": nullable({"type": "string", "enum": ["A", "B", "C"]}),
+        "annual_rate": nullable({**rate, "description": "Fixed at approval."}),
+        "loan_id": {"type": "string", "description": "Only when APPROVED: the loan it created."},
+        "policy_version": {"type": "string"},
+        "decided_at": {"type": "string", "format": "date-time"},
+        "review": obj(
+            {
+                "decision": {"type": "string", "enum": ["APPROVE", "DECLINE"]},
+                "note": {"type": "string"},
+                "by": {"type": "string", "description": "The reviewer's token subject."},
+                "at": {"type": "string", "format": "date-time"},
+            },
+            description="Only once ops decided it: the audited review.",
+        ),
+    }
+    optional_application = ["loan_id", "review"]
+    return {
+        "Money": money,
+        "Rate": rate,
+        "Currency": {
+            "type": "string",
+            "enum": sorted(TWO_DECIMAL_CURRENCIES),
+            "description": "ISO 4217, a currency with two decimals.",
+            "example": "CNY",
+        },
+        "Reason": obj({"code": {"type": "string"}, "message": {"type": "string"}}),
+        "Stage": obj(
+            {
+                "stage": {"type": "string", "enum": stage_names},
+                "open": ref("Money"),
+                "eligible": {
+                    "allOf": [ref("Money")],
+                    "description": "The open amount of confirmed documents still within the stage's window.",
+                },
+                "ratio": ref("Rate"),
+                "amount": {"allOf": [ref("Money")], "description": "eligible x ratio."},
+            }
+        ),
+        "CreditLine": obj(
+            {
+                "supplier_id": {"type": "string"},
+                "currency": ref("Currency"),
+                "as_of": {"type": "string", "format": "date"},
+                "stages": {"type": "array", "items": ref("Stage")},
+                "borrowing_base": {
+                    "allOf": [ref("Money")],
+                    "description": "round_half_up(sum over stages of eligible x ratio).",
+                },
+                "facility_cap": ref("Money"),
+                "facility_cap_derivation": obj(
+                    {
+                        "goods_receipts_window_days": {"type": "integer"},
+                        "goods_receipts_total": ref("Money"),
+                        "share_of_receipts": ref("Rate"),
+                        "maximum": ref("Money"),
+                    },
+                    description="facility_cap = min(maximum, goods_receipts_total x share_of_receipts).",
+                ),
+                "limit": {"allOf": [ref("Money")], "description": "min(borrowing_base, facility_cap)."},
+                "outstanding": {
+                    "allOf": [ref("Money")],
+                    "description": "Principal outstanding or reserved on APPROVED, DISBURSING, ACTIVE "
+                    "and OVERDUE loans in this currency.",
+                },
+                "available": {"allOf": [ref("Money")], "description": "max(0, limit - outstanding)."},
+                "policy_version": {"type": "string"},
+            },
+            description="The borrowing base with every term of its sum (CONTRACT.md section 4).",
+        ),
+        "ApplicationRequest": obj(
+            {
+                "amount": {
+                    "allOf": [ref("Money")],
+                    "description": f"At least {_money(policy.min_amount_minor)} (policy).",
+                },
+                "currency": ref("Currency"),
+                "term_days": {
+                    "type": "integer",
+                    "minimum": policy.term_min_days,
+                    "maximum": policy.term_max_days,
+                    "description": "maturity_date = value_date + term_days.",
+                },
+            }
+        ),
+        "Application": obj(
+            application_fields,
+            required=[name for name in application_fields if name not in optional_application],
+            description="An application and its decision (CONTRACT.md section 5).",
+        ),
+        "ReviewItem": obj(
+            {
+                **application_fields,
+                "supplier_id": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+            required=[
+                *(name for name in application_fields if name not in optional_application),
+                "supplier_id",
+                "created_at",
+            ],
+            description="An application held for manual review.",
+        ),
+        "ReviewDecisionRequest": obj(
+            {
+                "decision": {"type": "string", "enum": ["APPROVE", "DECLINE"]},
+                "note": {"type": "string", "maxLength": 2000, "description": "Why; kept in the audit."},
+            },
+            required=["decision"],
+        ),
+        "LoanSummary": obj(loan_fields, description="A loan as listed: every field but `repayments`."),
+        "Loan": obj(
+            {**loan_fields, "repayments": {"type": "array", "items": ref("Repayment")}},
+            description="A loan; every amount as of the business date `as_of`.",
+        ),
+        "Allocation": allocation,
+        "Repayment": obj(
+            {
+                "repayment_id": {"type": "string"},
+                "loan_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["PENDING", "APPLIED", "FAILED"]},
+                "source": {"type": "string", "enum": ["SUPPLIER", "SETTLEMENT_SWEEP", "BANK_CREDIT"]},
+                "amount": ref("Money"),
+                "currency": ref("Currency"),
+                "allocation": nullable(allocation),
+                "value_date": nullable({"type": "string", "format": "date"}),
+                "failure_reason": nullable({"type": "string"}),
+            },
+            description="`allocation` and `value_date` are null until it is APPLIED.",
+        ),
+        "RepaymentRequest": obj(
+            {"amount": {"allOf": [ref("Money")], "description": "More than 0.00; the payoff repays in full."}}
+        ),
+        "RepaymentAccepted": obj(
+            {
+                "repayment_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["PENDING"]},
+            },
+            description="Collection through the supplier's bank has started; `GET /v1/repayments/{id}` "
+            "shows the outcome and the allocation.",
+        ),
+        "UnmatchedItem": obj(
+            {
+                "entry_id": {"type": "string"},
+                "bank": {"type": "string", "description": "The sender (bank code) of the file."},
+                "account": nullable({"type": "string"}),
+                "amount": nullable(
+                    {
+                        "type": "string",
+                        "description": "Exactly as the bank wrote it (may carry more than two decimals).",
+                    }
+                ),
+                "amount_minor": nullable({"type": "integer", "description": "In minor units, when exact."}),
+                "currency": nullable({"type": "string"}),
+                "direction": nullable({"type": "string", "enum": ["CREDIT", "DEBIT"]}),
+                "status": nullable(
+                    {"type": "string", "description": "BOOKED, PENDING, INFO or a pain.002 status."}
+                ),
+                "reversal": {"type": "boolean"},
+                "booking_date": nullable({"type": "string", "format": "date"}),
+                "references": {
+                    "type": "object",
+                    "description": "What the entry carried: bank_reference, end_to_end_ids, remittance.",
+                },
+                "matched": {
+                    "type": "object",
+                    "description": '{"type": "UNMATCHED", "code": ...}, or what it was matched to.',
+                },
+                "code": nullable(
+                    {"type": "string", "description": "Why it is on this list, e.g. NO_REFERENCE."}
+                ),
+                "file_key": {"type": "string"},
+                "line": {"type": "integer", "description": "Where in the file (line, or entry number)."},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+            required=["entry_id", "bank", "file_key", "line", "matched", "created_at"],
+            description="A bank statement item that matched nothing, or needs a person (CONTRACT.md "
+            "section 6).",
+        ),
+        "ApplicationPage": page("ReviewItem", "Applications in REVIEW, oldest first."),
+        "LoanPage": page("LoanSummary", "The supplier's loans, newest first."),
+        "UnmatchedPage": page("UnmatchedItem", "Unmatched bank statement items."),
+        "Problem": obj(
+            {
+                "type": {"type": "string", "description": "A URI naming the kind of problem."},
+                "title": {"type": "string"},
+                "status": {"type": "integer"},
+                "detail": {"type": "string"},
+                "code": {"type": "string", "description": "Machine-readable, e.g. INVALID_AMOUNT."},
+                "field": {"type": "string", "description": "The input field at fault, when one is."},
+                "errors": {
+                    "type": "array",
+                    "items": ref("Reason"),
+                    "description": "The reasons, when several.",
+                },
+                "request_id": {"type": "string", "description": "On errors the gateway answers itself."},
+            },
+            required=["type", "title", "status", "detail"],
+            description="RFC 9457 problem details.",
+        ),
+    }
+
+
+def _money(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+def problem(description: str) -> Schema:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": ref("Problem")}}}
+
+
+RESPONSES: dict[str, Schema] = {
+    "BadRequest": problem(
+        "The body is not a JSON object (INVALID_JSON), or a required parameter such as the "
+        "Idempotency-Key header is missing (answered by the gateway)."
+    ),
+    "Unauthorized": problem("No valid bearer token (answered by the gateway)."),
+    "NotASupplier": problem("The token carries no `custom:supplier_id` (NOT_A_SUPPLIER)."),
+    "NotOps": problem("The token is not in the group `ops` (NOT_OPS)."),
+    "NotFound": problem("Unknown, or another supplier's (NOT_FOUND): the two are never told apart."),
+    "Invalid": problem(
+        "A field, parameter or header is invalid; `field` names it and `code` says why "
+        "(e.g. INVALID_AMOUNT, TERM_OUT_OF_RANGE, INVALID_LIMIT, IDEMPOTENCY_KEY_REUSED: this "
+        "Idempotency-Key was used with another body)."
+    ),
+    "Error": problem(
+        "Anything else: 429 throttled, 5XX (the request may be retried with the same Idempotency-Key)."
+    ),
+}
+
+
+def json_body(schema: str, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
+
+
+def _operation(
+    operation_id: str,
+    summary: str,
+    tag: str,
+    ok: tuple[str, Schema],
+    errors: list[str | tuple[str, Schema]],
+    *,
+    description: str = "",
+    parameters: list[Schema] | None = None,
+    body: tuple[str, str] | None = None,
+) -> Schema:
+    out: Schema = {"operationId": operation_id, "summary": summary, "tags": [tag]}
+    if description:
+        out["description"] = description
+    if parameters:
+        out["parameters"] = parameters
+    if body is not None:
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": ref(body[0])}},
+            "description": body[1],
+        }
+    answers: Schema = {ok[0]: ok[1]}
+    for error in errors:
+        if isinstance(error, tuple):
+            answers[error[0]] = error[1]
+        else:
+            answers[error] = {"$ref": f"#/components/responses/{STANDARD_ERRORS[error]}"}
+    answers["default"] = {"$ref": "#/components/responses/Error"}
+    out["responses"] = answers
+    return out
+
+
+STANDARD_ERRORS = {"400": "BadRequest", "401": "Unauthorized", "404": "NotFound", "422": "Invalid"}
+SUPPLIER = ("403", {"$ref": "#/components/responses/NotASupplier"})
+OPS = ("403", {"$ref": "#/components/responses/NotOps"})
+
+
+def conflict(description: str) -> tuple[str, Schema]:
+    return ("409", problem(description))
+
+
+def path_parameter(name: str, description: str) -> Schema:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
+def paging(default: int) -> list[Schema]:
+    return [
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": default},
+        },
+        {
+            "name": "next_token",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "The `next_token` of the previous page.",
+        },
+    ]
+
+
+IDEMPOTENCY: Schema = {"$ref": "#/components/parameters/IdempotencyKey"}
+
+
+def paths() -> dict[str, dict[str, Schema]]:
+    """(path -> method -> operation) for every route the API serves."""
+    loan_id = path_parameter("loan_id", "The loan's id.")
+    application_id = path_parameter("application_id", "The application's id.")
+    return {
+        "/v1/credit-line": {
+            "get": _operation(
+                "getCreditLine",
+                "The supplier's credit line in one currency",
+                "credit",
+                ("200", json_body("CreditLine", "The borrowing base with every term of its sum.")),
+                ["401", SUPPLIER, "422"],
+                parameters=[
+                    {
+                        "name": "currency",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"allOf": [ref("Currency")], "default": "CNY"},
+                    }
+                ],
+            )
+        },
+        "/v1/applications": {
+            "post": _operation(
+                "applyForFinancing",
+                "Apply for financing: decided at once",
+                "credit",
+                (
+                    "201",
+                    json_body(
+                        "Application",
+                        "The decision. APPROVED created the loan and reserved its amount atomically; "
+                        "a retry with the same Idempotency-Key and body gets this same answer.",
+                    ),
+                ),
+                [
+                    "400",
+                    "401",
+                    SUPPLIER,
+                    conflict("The credit line kept changing while deciding (CONTENTION): retry."),
+                    "422",
+                ],
+                description="Requests outside the policy's bounds get 422, not a decision.",
+                parameters=[IDEMPOTENCY],
+                body=("ApplicationRequest", "What the supplier asks for."),
+            )
+        },
+        "/v1/applications/{application_id}": {
+            "get": _operation(
+                "getApplication",
+                "An application and its decision",
+                "credit",
+                ("200", json_body("Application", "The application.")),
+                ["401", SUPPLIER, "404"],
+                parameters=[application_id],
+            )
+        },
+        "/v1/loans": {
+            "get": _operation(
+                "listLoans",
+                "The supplier's own loans, newest first",
+                "loans",
+                ("200", json_body("LoanPage", "One page of loans.")),
+                ["401", SUPPLIER, "422"],
+                parameters=paging(20),
+            )
+        },
+        "/v1/loans/{loan_id}": {
+            "get": _operation(
+                "getLoan",
+                "A loan as of the business date, with its repayments",
+                "loans",
+                ("200", json_body("Loan", "The loan.")),
+                ["401", SUPPLIER, "404"],
+                parameters=[loan_id],
+            )
+        },
+        "/v1/loans/{loan_id}/repayments": {
+            "post": _operation(
+                "repayLoan",
+                "Repay: collect from the supplier's account through its bank",
+                "loans",
+                ("202", json_body("RepaymentAccepted", "Collection started.")),
+                [
+                    "400",
+                    "401",
+                    SUPPLIER,
+                    "404",
+                    conflict("The loan is not ACTIVE or OVERDUE (LOAN_NOT_REPAYABLE)."),
+                    "422",
+                ],
+                parameters=[loan_id, IDEMPOTENCY],
+                body=("RepaymentRequest", "How much to collect."),
+            )
+        },
+        "/v1/repayments/{repayment_id}": {
+            "get": _operation(
+                "getRepayment",
+                "A repayment and how it was allocated",
+                "loans",
+                ("200", json_body("Repayment", "The repayment.")),
+                ["401", SUPPLIER, "404"],
+                parameters=[path_parameter("repayment_id", "The repayment's id.")],
+            )
+        },
+        "/v1/loans/{loan_id}/extension": {
+            "post": _operation(
+                "extendLoan",
+                "Extend a loan once by the policy's extension",
+                "loans",
+                ("200", json_body("Loan", "The extended loan (a retry with the same key: the same).")),
+                [
+                    "400",
+                    "401",
+                    SUPPLIER,
+                    "404",
+                    conflict(
+                        "Refused, `code` says why: LOAN_NOT_ACTIVE, ALREADY_EXTENDED, EXTENSION_TOO_EARLY, "
+                        "EXTENSION_TOO_LATE, HAS_OVERDUE_LOAN, BORROWING_BASE_SHORT."
+                    ),
+                    "422",
+                ],
+                description="Allowed from 7 days before maturity to 3 days after it (default policy), "
+                "once per loan, when the supplier has no other overdue loan and its borrowing base "
+                "covers the outstanding principal. No body.",
+                parameters=[loan_id, IDEMPOTENCY],
+            )
+        },
+        "/v1/reviews": {
+            "get": _operation(
+                "listReviews",
+                "Applications held for manual review",
+                "ops",
+                ("200", json_body("ApplicationPage", "One page of applications in REVIEW.")),
+                ["401", OPS, "422"],
+                parameters=paging(25),
+            )
+        },
+        "/v1/reviews/{application_id}/decision": {
+            "post": _operation(
+                "decideReview",
+                "Approve or decline an application in review (audited)",
+                "ops",
+                ("200", json_body("Application", "The application as decided.")),
+                [
+                    "400",
+                    "401",
+                    OPS,
+                    "404",
+                    conflict(
+                        "Already decided, or cannot be approved now (REVIEW_CONFLICT, with the hard "
+                        "reasons in `errors`), or the credit line kept changing (CONTENTION)."
+                    ),
+                    "422",
+                ],
+                parameters=[application_id, IDEMPOTENCY],
+                body=("ReviewDecisionRequest", "The reviewer's decision."),
+            )
+        },
+        "/v1/unmatched": {
+            "get": _operation(
+                "listUnmatched",
+                "Bank statement items that matched nothing",
+                "ops",
+                ("200", json_body("UnmatchedPage", "One page of unmatched items.")),
+                ["401", OPS, "422"],
+                parameters=paging(25),
+            )
+        },
+        DOCUMENT_PATH: {
+            "get": {
+                "operationId": "getOpenApiDocument",
+                "summary": "This document",
+                "tags": ["meta"],
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The OpenAPI document of this API.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    }
+
+
+def document(server_url: str = "/") -> dict[str, Any]:
+    """The whole document; `server_url` is where the API's paths start (the stage, in the cloud)."""
+    policy = load_policy(CURRENT_POLICY_VERSION)
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": "scf: supply-chain finance API",
+            "version": API_VERSION,
+            "description": (
+                "Supplier and ops API of scf (CONTRACT.md section 8). Money is a string with exactly "
+                "two decimals, rates are decimal strings, dates ISO YYYY-MM-DD in the business time "
+                "zone, timestamps ISO 8601 UTC. Errors are RFC 9457 problem+json. The supplier is "
+                "always the token's `custom:supplier_id`, never the path or body; another supplier's "
+                "objects answer 404. Every POST takes an Idempotency-Key: the same key and body get "
+                "the first answer, the same key with another body 422. Bounds named 'policy' are "
+                f"those of credit policy {policy.policy_version}."
+            ),
+            "license": {"name": "Apache-2.0"},
+        },
+        "servers": [{"url": server_url}],
+        "tags": [
+            {"name": "credit", "description": "Credit line, applications, decisions (suppliers)."},
+            {"name": "loans", "description": "Loans, repayments, extension (suppliers)."},
+            {"name": "ops", "description": "Manual reviews and unmatched bank items (group ops)."},
+            {"name": "meta", "description": "This document."},
+        ],
+        "security": [{SECURITY_SCHEME: []}],
+        "paths": paths(),
+        "components": {
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A Cognito ID token of the API's user pool: a supplier's carries "
+                    "`custom:supplier_id`, an ops reviewer's is in the group `ops`. Locally: "
+                    "`scf local token --supplier ID` or `scf local token --ops`.",
+                }
+            },
+            "parameters": {
+                "IdempotencyKey": {
+                    "name": IDEMPOTENCY_HEADER,
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
+                    "description": "Any printable text unique to this request, e.g. a UUID. A retry "
+                    "with the same key and body returns the first answer.",
+                }
+            },
+            "schemas": schemas(policy),
+            "responses": RESPONSES,
+        },
+    }
+
+
+def operations(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """{(METHOD, path)} of a document."""
+    return {(method.upper(), path) for path, item in doc["paths"].items() for method in item}
+
+
+def main() -> int:
+    json.dump(document(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

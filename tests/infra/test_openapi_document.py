@@ -1,0 +1,236 @@
+"""The OpenAPI document (infra/openapi.py) cannot drift from what is served: its routes are exactly
+the synthesized REST API's (as the local gateway reads them) and the handlers' own, it is valid
+OpenAPI 3.0, the API serves exactly it, and it carries the contract's field names (CONTRACT.md
+section 8, written out here rather than imported).
+
+tests/e2e/test_api_as_documented.py checks the running stack's answers against it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+from synthesized_stack import Synthesized
+from test_cdk_stack import ROUTES, api_methods
+
+from infra.local.template import Template, render_mapping_template
+from infra.openapi import DOCUMENT_PATH, document, operations
+from scf.domain.policy import CURRENT_POLICY_VERSION, load_policy
+from tests.support import load_handler
+
+pytestmark = pytest.mark.infra
+
+STAGE = "prod"
+# CONTRACT.md section 8, "Field names", and the table's request and answer shapes.
+CONTRACT_FIELDS = {
+    "CreditLine": {
+        "supplier_id",
+        "currency",
+        "as_of",
+        "stages",
+        "borrowing_base",
+        "facility_cap",
+        "outstanding",
+        "available",
+    },
+    "Stage": {"stage", "open", "eligible", "ratio", "amount"},
+    "Application": {
+        "application_id",
+        "status",
+        "reasons",
+        "amount",
+        "currency",
+        "term_days",
+        "grade",
+        "annual_rate",
+        "loan_id",
+        "policy_version",
+        "decided_at",
+    },
+    "Reason": {"code", "message"},
+    "Loan": {
+        "loan_id",
+        "status",
+        "currency",
+        "principal",
+        "outstanding_principal",
+        "interest_due",
+        "penalty_due",
+        "payoff",
+        "annual_rate",
+        "term_days",
+        "value_date",
+        "maturity_date",
+        "extended",
+        "repayments",
+    },
+    "Repayment": {"repayment_id", "loan_id", "status", "source", "amount", "allocation", "value_date"},
+    "Allocation": {"penalty", "interest", "principal", "overpayment"},
+    "ApplicationRequest": {"amount", "currency", "term_days"},
+    "RepaymentRequest": {"amount"},
+    "RepaymentAccepted": {"repayment_id", "status"},
+    "ReviewDecisionRequest": {"decision", "note"},
+    "LoanPage": {"items", "next_token"},
+    "ApplicationPage": {"items", "next_token"},
+    "UnmatchedPage": {"items", "next_token"},
+}
+CONTRACT_ENUMS = {
+    ("Repayment", "status"): ["PENDING", "APPLIED", "FAILED"],
+    ("Repayment", "source"): ["SUPPLIER", "SETTLEMENT_SWEEP", "BANK_CREDIT"],
+    ("Application", "status"): ["APPROVED", "DECLINED", "REVIEW"],
+    ("Loan", "status"): ["APPROVED", "DISBURSING", "ACTIVE", "OVERDUE", "REPAID", "FAILED"],
+    ("ReviewDecisionRequest", "decision"): ["APPROVE", "DECLINE"],
+}
+MONEY_FIELDS = {
+    "CreditLine": {"borrowing_base", "facility_cap", "outstanding", "available"},
+    "Stage": {"open", "eligible", "amount"},
+    "Loan": {"principal", "outstanding_principal", "interest_due", "penalty_due", "payoff"},
+    "Allocation": {"penalty", "interest", "principal", "overpayment"},
+    "ApplicationRequest": {"amount"},
+    "RepaymentRequest": {"amount"},
+}
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return document(server_url=f"/{STAGE}")
+
+
+def served_by_the_template(synthesized: Synthesized) -> dict[str, Any]:
+    (props,) = [p for (m, path), p in api_methods(synthesized).items() if (m, path) == ("GET", DOCUMENT_PATH)]
+    (answer,) = props["Integration"]["IntegrationResponses"]
+    return dict(json.loads(render_mapping_template(answer["ResponseTemplates"]["application/json"])))
+
+
+def test_the_document_is_valid_openapi_3_0(doc: dict[str, Any]) -> None:
+    assert doc["openapi"].startswith("3.0.")
+    validate(doc)  # raises on any violation of the OpenAPI 3.0 schema and its semantic rules
+
+
+def test_the_api_serves_exactly_the_document_with_its_stage_as_the_server(
+    synthesized: Synthesized, doc: dict[str, Any]
+) -> None:
+    served = served_by_the_template(synthesized)
+    assert served == doc
+    assert served["servers"] == [{"url": "/prod"}]
+    (stage,) = synthesized.of_type("AWS::ApiGateway::Stage").values()
+    assert stage["Properties"]["StageName"] == STAGE
+
+
+def test_the_mapping_template_is_only_a_base64_decode() -> None:
+    # API Gateway's template language would read the document's `$ref` and `#/...` as its own syntax
+    encoded = base64.b64encode(b'{"$ref": "#/x"}').decode()
+    assert render_mapping_template(f'$util.base64Decode("{encoded}")') == b'{"$ref": "#/x"}'
+
+
+def test_the_documented_routes_are_exactly_the_ones_the_gateway_serves(
+    synthesized: Synthesized, doc: dict[str, Any]
+) -> None:
+    served = {(route.method, route.path) for route in Template(synthesized.template).routes()}
+    assert operations(doc) == served
+    assert served == {*ROUTES, ("GET", DOCUMENT_PATH)}
+
+
+@pytest.mark.parametrize("function", sorted(set(ROUTES.values())))
+def test_each_handler_serves_exactly_its_documented_routes(function: str, doc: dict[str, Any]) -> None:
+    app = load_handler(function).app
+    served = {
+        (route.method, re.sub(r"<(\w+)>", r"{\1}", route.path))
+        for route in [*app._static_routes, *app._dynamic_routes]
+    }
+    documented = {route for route, owner in ROUTES.items() if owner == function}
+    assert served == documented
+    assert documented <= operations(doc)
+
+
+def test_every_v1_operation_needs_the_bearer_token_and_only_the_document_is_public(
+    doc: dict[str, Any],
+) -> None:
+    (scheme,) = doc["components"]["securitySchemes"].values()
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    assert doc["security"] == [{"cognitoBearer": []}]
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if path == DOCUMENT_PATH:
+                assert operation["security"] == []
+            else:
+                assert "security" not in operation, (method, path)  # the document-wide bearer token
+                assert "401" in operation["responses"], (method, path)
+
+
+def test_every_post_takes_the_idempotency_key_and_every_path_parameter_is_declared(
+    doc: dict[str, Any],
+) -> None:
+    shared = doc["components"]["parameters"]
+    ids = []
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            ids.append(operation["operationId"])
+            parameters = [
+                shared[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p
+                for p in operation.get("parameters", [])
+            ]
+            declared = {p["name"] for p in parameters if p["in"] == "path"}
+            assert declared == set(re.findall(r"{(\w+)}", path)), (method, path)
+            headers = {p["name"] for p in parameters if p["in"] == "header" and p["required"]}
+            assert ("Idempotency-Key" in headers) == (method == "post"), (method, path)
+    assert len(ids) == len(set(ids))
+
+
+def test_errors_are_problem_json_and_every_operation_has_a_default(doc: dict[str, Any]) -> None:
+    responses = doc["components"]["responses"]
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if path == DOCUMENT_PATH:
+                continue
+            assert "default" in operation["responses"]
+            for status, answer in operation["responses"].items():
+                answer = responses[answer["$ref"].rsplit("/", 1)[1]] if "$ref" in answer else answer
+                if status == "default" or status.startswith(("4", "5")):
+                    assert list(answer["content"]) == ["application/problem+json"], (method, path, status)
+                    schema = answer["content"]["application/problem+json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Problem"}
+                else:
+                    assert list(answer["content"]) == ["application/json"], (method, path, status)
+    problem = doc["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail"} <= set(problem["properties"])
+
+
+def test_the_schemas_carry_the_contracts_field_names(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    for name, fields in CONTRACT_FIELDS.items():
+        assert fields <= set(schemas[name]["properties"]), (name, fields - set(schemas[name]["properties"]))
+    for (name, field), values in CONTRACT_ENUMS.items():
+        assert schemas[name]["properties"][field]["enum"] == values, (name, field)
+    money = schemas["Money"]
+    assert money["type"] == "string" and re.match(money["pattern"], "1250000.00")
+    for bad in ("1250000", "1250000.0", "1250000.000", "-1.00", "+1.00", "NaN", "1e3"):
+        assert not re.match(money["pattern"], bad), bad
+    for name, fields in MONEY_FIELDS.items():
+        for field in fields:
+            assert _refers_to(schemas[name]["properties"][field], "Money"), (name, field)
+    assert _refers_to(schemas["Loan"]["properties"]["repayments"]["items"], "Repayment")
+    assert schemas["Application"]["required"].count("loan_id") == 0  # only when approved
+
+
+def test_the_policy_bounds_are_the_current_policys(doc: dict[str, Any]) -> None:
+    policy = load_policy(CURRENT_POLICY_VERSION)
+    request = doc["components"]["schemas"]["ApplicationRequest"]["properties"]
+    assert (request["term_days"]["minimum"], request["term_days"]["maximum"]) == (
+        policy.term_min_days,
+        policy.term_max_days,
+    )
+    assert (
+        f"{policy.min_amount_minor // 100}.{policy.min_amount_minor % 100:02d}"
+        in request["amount"]["description"]
+    )
+    assert policy.policy_version in doc["info"]["description"]
+
+
+def _refers_to(schema: dict[str, Any], name: str) -> bool:
+    target = f"#/components/schemas/{name}"
+    return schema.get("$ref") == target or any(part.get("$ref") == target for part in schema.get("allOf", []))
