@@ -174,7 +174,20 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
                     "description": "The open amount of confirmed documents still within the stage's window.",
                 },
                 "ratio": ref("Rate"),
-                "amount": {"allOf": [ref("Money")], "description": "eligible x ratio."},
+                "amount": {
+                    "allOf": [ref("Money")],
+                    "description": "eligible x ratio, rounded half-up for display.",
+                },
+                "amount_exact": {
+                    "type": "string",
+                    "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+                    "description": "eligible x ratio, unrounded (an explanation, not a money field).",
+                    "example": "233333.331",
+                },
+                "window_days": {
+                    "type": "integer",
+                    "description": "Eligible while the document's age is <= this.",
+                },
             }
         ),
         "CreditLine": obj(
@@ -183,6 +196,12 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
                 "currency": ref("Currency"),
                 "as_of": {"type": "string", "format": "date"},
                 "stages": {"type": "array", "items": ref("Stage")},
+                "eligible": {"allOf": [ref("Money")], "description": "The stages' eligible amounts, summed."},
+                "borrowing_base_exact": {
+                    "type": "string",
+                    "pattern": r"^-?[0-9]+(\.[0-9]+)?$",
+                    "description": "The exact sum of the stages' amount_exact, before rounding.",
+                },
                 "borrowing_base": {
                     "allOf": [ref("Money")],
                     "description": "round_half_up(sum over stages of eligible x ratio).",
@@ -198,6 +217,11 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
                     description="facility_cap = min(maximum, goods_receipts_total x share_of_receipts).",
                 ),
                 "limit": {"allOf": [ref("Money")], "description": "min(borrowing_base, facility_cap)."},
+                "limit_source": {
+                    "type": "string",
+                    "enum": ["borrowing_base", "facility_cap"],
+                    "description": "Which of the two is the limit.",
+                },
                 "outstanding": {
                     "allOf": [ref("Money")],
                     "description": "Principal outstanding or reserved on APPROVED, DISBURSING, ACTIVE "

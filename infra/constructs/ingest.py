@@ -24,6 +24,7 @@ from infra.constructs.data import Data
 
 FUNCTION_NAME = "ingest_settlement"
 REPORTS_PREFIX = "reports/"
+PARTS_PREFIX = f"{REPORTS_PREFIX}.parts/"  # report parts of long files (scf/service/ingest.py)
 FUNCTION_TIMEOUT = Duration.minutes(5)
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
@@ -53,7 +54,19 @@ class Ingest(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="inbox/",
-            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(400))],
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(400),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
+                # Report parts are deleted once their report is written; one left by a file that
+                # never finished goes after a week, and deleted parts' versions after a day.
+                s3.LifecycleRule(
+                    prefix=PARTS_PREFIX,
+                    expiration=Duration.days(7),
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
+            ],
         )
         self.queues = queue_with_dlq(self, "SettlementFilesQueue", consumer_timeout=FUNCTION_TIMEOUT)
         # Every object key reaches the queue, whatever its prefix: a sender that is not configured
@@ -97,6 +110,25 @@ class Ingest(Construct):
             actions=["s3:PutObject"],
             resource_arns=[self.inbox_bucket.arn_for_objects(f"{REPORTS_PREFIX}*")],
         )
+        # A long file's report is streamed together from its parts (multipart beyond 8 MB), which
+        # are listed and then deleted.
+        iam.Grant.add_to_principal(
+            grantee=self.function.role,
+            actions=["s3:AbortMultipartUpload"],
+            resource_arns=[self.inbox_bucket.arn_for_objects(f"{REPORTS_PREFIX}*")],
+        )
+        iam.Grant.add_to_principal(
+            grantee=self.function.role,
+            actions=["s3:DeleteObject"],
+            resource_arns=[self.inbox_bucket.arn_for_objects(f"{PARTS_PREFIX}*")],
+        )
+        self.function.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.inbox_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{PARTS_PREFIX}*"]}},
+            )
+        )
         iam.Grant.add_to_principal(
             grantee=self.function.role,
             actions=["sqs:SendMessage"],
@@ -120,6 +152,12 @@ class Ingest(Construct):
             f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{REPORTS_PREFIX}*]",
             "ingest_settlement writes one report per file at reports/<key>.report.json (CONTRACT.md s.6); "
             "writes are limited to the reports/ prefix of this bucket.",
+        )
+        acknowledge(
+            self.function.role,
+            f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{PARTS_PREFIX}*]",
+            "ingest_settlement deletes the parts of a long file's report once the report is written; "
+            "deletes are limited to the reports/.parts/ prefix of this bucket.",
         )
         # CDK's singleton that applies the bucket notifications at deploy time
         # (Custom::S3BucketNotifications).

@@ -302,6 +302,12 @@ def test_buckets_are_encrypted_tls_only_private_and_the_inbox_versioned(synthesi
     assert tls_only == set(buckets)
     _, inbox = by_path(synthesized, "Scf/Ingest/InboxBucket")
     assert inbox["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = inbox["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {r.get("Prefix") for r in rules} == {None, "reports/.parts/"}
+    (everything,) = [r for r in rules if "Prefix" not in r]
+    assert everything["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    (parts,) = [r for r in rules if r.get("Prefix") == "reports/.parts/"]
+    assert parts["ExpirationInDays"] == 7  # parts of a file that never finished
     logs_id, _ = by_path(synthesized, "Scf/Ingest/AccessLogsBucket")
     assert next(references(inbox["Properties"]["LoggingConfiguration"]["DestinationBucketName"])) == logs_id
 
@@ -535,11 +541,24 @@ def test_each_function_gets_only_what_it_uses(synthesized: Synthesized) -> None:
         assert sent_to == expected, name
         s3_actions = {a for a in actions if a.startswith("s3:")}
         if name == "ingest_settlement":
-            assert s3_actions == {"s3:GetObject", "s3:PutObject"}
-            (put,) = [s for s in granted if "s3:PutObject" in as_list(s["Action"])]
-            (resource,) = as_list(put["Resource"])
-            assert resource["Fn::Join"][1][-1] == "/reports/*"
-            assert inbox_id in set(references(resource))
+            assert s3_actions == {
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:DeleteObject",
+                "s3:ListBucket",
+            }
+            for action, suffix in (
+                ("s3:PutObject", "/reports/*"),
+                ("s3:AbortMultipartUpload", "/reports/*"),
+                ("s3:DeleteObject", "/reports/.parts/*"),  # a long file's report parts, once written
+            ):
+                (statement,) = [s for s in granted if action in as_list(s["Action"])]
+                (resource,) = as_list(statement["Resource"])
+                assert resource["Fn::Join"][1][-1] == suffix, action
+                assert inbox_id in set(references(resource))
+            (listing,) = [s for s in granted if "s3:ListBucket" in as_list(s["Action"])]
+            assert listing["Condition"] == {"StringLike": {"s3:prefix": ["reports/.parts/*"]}}
         else:
             assert not s3_actions
         consumed = {

@@ -40,6 +40,7 @@ DOCUMENT_STATUSES = (CONFIRMED, DISPUTED)
 STATE_SCHEMA = 2  # 2 added `aged`; schema 1 states (no aged amounts) are read as they are
 READABLE_SCHEMAS = (1, 2)
 OPEN_DOCUMENT_HORIZON_DAYS = 365
+MAX_OPEN_DOCUMENTS = 20_000  # per pool: what one item holds (docs/credit-policy.md, "The pool's size")
 AGED = "(aged)"  # the document id of an aged amount in a Movement
 
 # The stage a document enters, and the earlier stages its amount moves out of (nearest first).
@@ -295,6 +296,13 @@ class Pool:
                 self.aged[stage] = self.aged.get(stage, 0) + sum(entries.pop(d).open_minor for d in old)
 
     # ---- reading as of a business date ---------------------------------------------------------
+
+    def open_documents(self) -> int:
+        return sum(len(entries) for entries in self.stages.values())
+
+    def can_take(self, doc: Document) -> bool:
+        """False when `doc` would add an open document to a pool holding MAX_OPEN_DOCUMENTS."""
+        return doc.document_type not in _ENTERS or self.open_documents() < MAX_OPEN_DOCUMENTS
 
     def open_minor(self, stage: str) -> int:
         return self.aged.get(stage, 0) + sum(entry.open_minor for entry in self.stages[stage].values())

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from scf.adapters.files.platform_csv import DocumentRecord, RowError
 from scf.domain.policy import CreditPolicy
-from scf.domain.pool import CONFIRMED, PAYMENT, Pool
+from scf.domain.pool import CONFIRMED, MAX_OPEN_DOCUMENTS, PAYMENT, Pool
 from scf.service.sweeps import OpenLoan, Sweep, plan_sweep
 
 WINDOW_ROWS = 5_000  # rows read per window: what is planned, written and reported together
@@ -40,6 +40,8 @@ MAX_WINDOW_ATTEMPTS = 6  # re-plans of a pool within one window (conflicts with 
 NEW = "NEW"  # the document was applied by this row
 NOOP = "NOOP"  # the same document with the same content was there already
 CONFLICT = "CONFLICT"  # the same document with other content was there already
+POOL_FULL = "POOL_FULL"  # the pool holds MAX_OPEN_DOCUMENTS open documents: not applied
+REJECTED_OUTCOMES = (CONFLICT, POOL_FULL)
 
 PoolKey = tuple[str, str]  # (supplier_id, currency)
 DocKey = tuple[str, str]  # (supplier_id, document_id)
@@ -99,11 +101,20 @@ class RowOutcome:
     sweep: Sweep | None = None  # a NEW confirmed PAYMENT's sweep (maybe of nothing)
 
     def error(self) -> RowError:
+        document_id = self.record.document.document_id
+        if self.status == POOL_FULL:
+            return RowError(
+                self.record.line,
+                "document_id",
+                "POOL_LIMIT",
+                f"document {document_id} not applied: the supplier's pool in {self.record.currency} holds "
+                f"{MAX_OPEN_DOCUMENTS} open documents, the most one pool keeps",
+            )
         return RowError(
             self.record.line,
             "document_id",
             "DUPLICATE_CONFLICT",
-            f"document {self.record.document.document_id} was received before with other content",
+            f"document {document_id} was received before with other content",
         )
 
 
@@ -171,6 +182,9 @@ def plan_group(
         content = record.content_hash
         if doc_key in seen:
             outcomes[record.line] = RowOutcome(NOOP if seen[doc_key] == content else CONFLICT, record)
+            continue
+        if not pool.can_take(record.document):
+            outcomes[record.line] = RowOutcome(POOL_FULL, record)
             continue
         seen[doc_key] = content
         sweep = None

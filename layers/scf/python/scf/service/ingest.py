@@ -49,8 +49,8 @@ from scf.service.checkpoint import (
     header_line,
 )
 from scf.service.documents import (
-    CONFLICT,
     NEW,
+    REJECTED_OUTCOMES,
     WINDOW_ROWS,
     DocKey,
     DocumentStore,
@@ -443,12 +443,12 @@ class IngestService:
             earlier = [
                 (o.record.supplier_id, o.record.document.document_id)
                 for o in outcomes
-                if o.status != NEW and o.status != CONFLICT and is_sweepable(o.record)
+                if o.status != NEW and o.status not in REJECTED_OUTCOMES and is_sweepable(o.record)
             ]
             recorded = self.documents.find_sweeps(list(dict.fromkeys(earlier))) if earlier else {}
         for outcome in outcomes:
             record = outcome.record
-            if outcome.status == CONFLICT:
+            if outcome.status in REJECTED_OUTCOMES:
                 report.reject_row([outcome.error()])
                 continue
             report.rows_accepted += 1

@@ -51,6 +51,7 @@ from scf.service.sweeps import OpenLoan, Sweep, SweptLoan
 POOL_CACHE_BYTES = 32 * 1024 * 1024  # stored pool states kept (a few KB each, up to ~100 KB)
 MAX_CONFLICT_ROUNDS = 8  # TransactionConflict (a concurrent transaction on an item) is retried
 NOT_EXISTS = "attribute_not_exists(pk)"
+MAX_POOL_STATE_BYTES = 380 * 1024  # DynamoDB's item limit is 400 KB, the rest of the item included
 
 Built = tuple[list[dict[str, Any]], bytes]  # a unit's puts, and its pool's stored state
 
@@ -111,6 +112,10 @@ def sweep_items(write: SweepWrite, now: datetime) -> list[BaseItem]:
         )
         items += [LoanRepository._repayment_item(repayment, now.isoformat()), _outbox_item(event, now)]
     return items
+
+
+class PoolTooLarge(RuntimeError):
+    """A pool's stored state would not fit one item (the file fails loudly, its message to the DLQ)."""
 
 
 class DynamoDocumentStore:
@@ -310,10 +315,16 @@ class DynamoDocumentStore:
                 ExpressionAttributeNames={"#version": "version"},
                 ExpressionAttributeValues={":read": {"N": str(unit.version)}},
             )
+        state = pool_put["Item"]["state"]["B"]
+        if len(state) > MAX_POOL_STATE_BYTES:
+            raise PoolTooLarge(
+                f"the pool of {supplier_id} in {currency} would be {len(state):,} bytes stored, over "
+                f"DynamoDB's item limit (its document ids compress poorly: docs/credit-policy.md)"
+            )
         puts.append(pool_put)
         for write in unit.sweeps:
             puts += [_put(item) for item in sweep_items(write, now)]
-        return puts, pool_put["Item"]["state"]["B"]
+        return puts, state
 
     def _remember(self, key: PoolKey, state: bytes, version: int) -> None:
         self._forget(key)
