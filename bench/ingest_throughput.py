@@ -107,7 +107,13 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("moto server did not start")
 
 
-def one_size(rows: int, suppliers: int, payments: bool, profile: bool) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_size(rows: int, suppliers: int, payments: bool, profile: bool, traced: bool) -> dict[str, Any]:
     """In a fresh process: ingest `rows` through the handler, then the floor."""
     server, url = start_moto()
     try:
@@ -155,8 +161,10 @@ def one_size(rows: int, suppliers: int, payments: bool, profile: bool) -> dict[s
 
             profiler = cProfile.Profile()
             profiler.enable()
-        tracemalloc.start()
+        if traced:
+            tracemalloc.start()
         started = time.perf_counter()
+        client_cpu, store_cpu = time.process_time(), cpu_seconds(server.pid)
         invocations = 0
         while record is not None:
             invocations += 1
@@ -166,17 +174,20 @@ def one_size(rows: int, suppliers: int, payments: bool, profile: bool) -> dict[s
                 record = notification["Records"][0] | {"body": message["Body"]}
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         ingest_seconds = time.perf_counter() - started
-        _, traced_peak = tracemalloc.get_traced_memory()
+        client_cpu, store_cpu = time.process_time() - client_cpu, cpu_seconds(server.pid) - store_cpu
+        traced_peak = tracemalloc.get_traced_memory()[1] if traced else 0
         tracemalloc.stop()
         if profiler is not None:
             import pstats
 
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(30)
         rss_after_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         report = json.loads(s3.get_object(Bucket=BUCKET, Key=f"reports/{KEY}.report.json")["Body"].read())
 
+        floor_store_cpu = cpu_seconds(server.pid)
         floor_seconds = floor(boto3.client("dynamodb"), rows)
+        floor_store_cpu = cpu_seconds(server.pid) - floor_store_cpu
         return {
             "rows": rows,
             "bytes": size,
@@ -186,6 +197,9 @@ def one_size(rows: int, suppliers: int, payments: bool, profile: bool) -> dict[s
             "invocations": invocations,
             "ingest_seconds": ingest_seconds,
             "floor_seconds": floor_seconds,
+            "client_cpu": client_cpu,
+            "store_cpu": store_cpu,
+            "floor_store_cpu": floor_store_cpu,
             "tracemalloc_peak_mb": traced_peak / 2**20,
             "maxrss_mb": rss_after_ingest / 1024,
         }
@@ -270,6 +284,11 @@ def main() -> None:
     parser.add_argument("--suppliers", type=int, default=400)
     parser.add_argument("--no-payments", action="store_true", help="leave PAYMENT rows (sweeps) out")
     parser.add_argument("--profile", action="store_true", help="cProfile the ingestion")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="also trace Python allocations (their peak; it slows the ingestion: times not comparable)",
+    )
     parser.add_argument("--local", action="store_true", help="against the running local stack")
     parser.add_argument("--one-size", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -279,7 +298,7 @@ def main() -> None:
             local(rows, args.suppliers, payments)
         return
     if args.one_size:
-        print(json.dumps(one_size(args.rows[0], args.suppliers, payments, args.profile)))
+        print(json.dumps(one_size(args.rows[0], args.suppliers, payments, args.profile, args.tracemalloc)))
         return
     print(
         f"store: moto server (separate process, moto_fixes); {args.suppliers} suppliers; "
@@ -297,6 +316,7 @@ def main() -> None:
             str(args.suppliers),
         ]
         command += ["--no-payments"] * (not payments) + ["--profile"] * args.profile
+        command += ["--tracemalloc"] * args.tracemalloc
         out = subprocess.run(command, check=True, capture_output=not args.profile, text=True)
         if args.profile:
             continue
@@ -308,7 +328,10 @@ def main() -> None:
             f"{r['invocations']} invocation(s)): "
             f"ingest {r['ingest_seconds']:.1f} s = {ingest_rate:,.0f} rows/s; "
             f"floor {r['floor_seconds']:.1f} s = {floor_rate:,.0f} items/s; ratio {ratio:.2f}x; "
-            f"peak memory: tracemalloc {r['tracemalloc_peak_mb']:.1f} MB, ru_maxrss {r['maxrss_mb']:.0f} MB"
+            f"CPU: ingesting process {r['client_cpu']:.1f} s, store {r['store_cpu']:.1f} s "
+            f"(floor: store {r['floor_store_cpu']:.1f} s); "
+            f"peak memory (ru_maxrss of the ingesting process) {r['maxrss_mb']:.0f} MB"
+            + (f", tracemalloc peak {r['tracemalloc_peak_mb']:.1f} MB" if args.tracemalloc else "")
         )
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 

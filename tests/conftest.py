@@ -19,6 +19,9 @@ from infra.local import moto_fixes
 from scf.adapters.dynamodb.models import bind
 from tests.support import REGION, create_tables
 
+# Every test, whatever its own fixtures, runs against the emulator as the local stack runs it.
+moto_fixes.install()
+
 TABLE = "scf-test"
 IDEMPOTENCY_TABLE = "scf-test-idempotency"
 
@@ -35,7 +38,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    moto_fixes.install()
     with mock_aws():
         yield
 

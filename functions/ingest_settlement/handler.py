@@ -80,7 +80,8 @@ def s3_objects(body: str) -> list[IngestFile]:
         key = unquote_plus(record["s3"]["object"]["key"])
         if key.startswith(REPORTS_PREFIX):
             continue
-        files.append(IngestFile(bucket=record["s3"]["bucket"]["name"], key=key))
+        version = record["s3"]["object"].get("versionId")
+        files.append(IngestFile(bucket=record["s3"]["bucket"]["name"], key=key, version=version))
     return files
 
 

@@ -42,6 +42,7 @@ def install() -> None:
     if _INSTALLED["done"]:
         return
     _serialize_dynamodb_requests()
+    _s3_notifications_name_the_version()
     _item_reads_as_plain_json()
     _query_candidates_only()
     _transactions_cost_their_items()
@@ -58,6 +59,28 @@ def _serialize_dynamodb_requests() -> None:
             return original(self)
 
     DynamoHandler.call_action = call_action
+
+
+def _s3_notifications_name_the_version() -> None:
+    """S3 event notifications carry `versionId` (versioned buckets) and `sequencer`; moto's leave
+    both out, and the same bytes uploaded twice under one key could not be told from a notification
+    delivered twice (ingestion reports the first as a DUPLICATE and ignores the second)."""
+    import itertools
+
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+    sequence = itertools.count(1)
+
+    def s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        event = original(event_name, bucket, key, notification_id)
+        for record in event["Records"]:
+            record["s3"]["object"]["sequencer"] = f"{next(sequence):016X}"
+            if getattr(key, "version_id", None) not in (None, "null"):
+                record["s3"]["object"]["versionId"] = key.version_id
+        return event
+
+    notifications._get_s3_event = s3_event
 
 
 FAST_JSON_ACTIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})

@@ -56,11 +56,13 @@ def aws(monkeypatch, tmp_path):
         settings.cache_clear()
 
 
-def s3_event(key: str, bucket: str = BUCKET) -> dict:
+def s3_event(key: str, bucket: str = BUCKET, version: str | None = None) -> dict:
     event = json.loads((EVENTS / "sqs_s3_object_created.json").read_text())
     body = json.loads(event["Records"][0]["body"])
     body["Records"][0]["s3"]["object"]["key"] = quote_plus(key, safe="/")
     body["Records"][0]["s3"]["bucket"]["name"] = bucket
+    if version is not None:
+        body["Records"][0]["s3"]["object"]["versionId"] = version
     event["Records"][0]["body"] = json.dumps(body)
     return event
 
@@ -151,6 +153,22 @@ def test_same_bytes_under_another_key_are_a_duplicate_and_change_nothing(aws):
     assert (rep["status"], rep["duplicate_of"], rep["rows_accepted"]) == ("DUPLICATE", DOCS_KEY, 0)
     after = PoolItem.get(*PoolItem.key("S-1001", "CNY"))
     assert (after.version, after.state) == (before.version, before.state)
+
+
+def test_the_same_bytes_uploaded_again_under_the_same_key_are_a_duplicate(aws):
+    """A versioned inbox names the object version: another version with the same bytes is a new
+    upload (DUPLICATE, reported), the same version again is a redelivered notification (nothing)."""
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=DOCS_KEY, Body=DOCUMENTS)
+    aws.handler(s3_event(DOCS_KEY, version="v-1"), CTX)
+    first = report(DOCS_KEY)
+    state = PoolItem.get(*PoolItem.key("S-1001", "CNY")).state
+    assert aws.handler(s3_event(DOCS_KEY, version="v-1"), CTX) == {"batchItemFailures": []}
+    assert report(DOCS_KEY) == first
+    aws.handler(s3_event(DOCS_KEY, version="v-2"), CTX)
+    again = report(DOCS_KEY)
+    assert (again["status"], again["duplicate_of"], again["rows_accepted"]) == ("DUPLICATE", DOCS_KEY, 0)
+    assert "an earlier upload of this key" in again["reason"]
+    assert PoolItem.get(*PoolItem.key("S-1001", "CNY")).state == state
 
 
 def test_redelivery_and_crash_resume_do_not_double_apply(aws):

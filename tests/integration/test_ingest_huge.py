@@ -86,7 +86,9 @@ class GeneratedInbox:
 class CountingRepository:
     """Keeps counts, not rows: what the service holds is all that is measured."""
 
-    def claim_file(self, sha256: str, key: str, now: datetime, lease: Lease | None = None) -> FileClaim:
+    def claim_file(
+        self, sha256: str, key: str, now: datetime, lease: Lease | None = None, version: str | None = None
+    ) -> FileClaim:
         return FileClaim(NEW_OUTCOME)
 
     def finish_file(self, *args: Any, **kwargs: Any) -> None:
@@ -115,8 +117,14 @@ class CountingStore:
     def document_hashes(self, keys: list[Any]) -> dict[Any, str]:
         return {}
 
-    def commit_units(self, units: list[Unit], now: datetime) -> set[int]:
-        self.committed += sum(len(unit.documents) for unit in units)
+    def writer(self, now: datetime) -> CountingStore:
+        return self
+
+    def add(self, unit: Unit) -> int:
+        self.committed += len(unit.documents)
+        return 0
+
+    def finish(self) -> set[int]:
         return set()
 
     def find_sweeps(self, keys: list[Any]) -> dict[Any, Any]:

@@ -23,7 +23,7 @@ touches DynamoDB, and a unit's size in transaction actions is counted here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -51,10 +51,19 @@ class WindowConflict(Exception):
     """A pool kept changing under this window (another writer) after every re-plan."""
 
 
-@dataclass(frozen=True)
 class PoolVersion:
-    pool: Pool
-    version: int | None  # None: the pool item does not exist yet
+    """A pool and the version it was read at (None: the pool item does not exist yet). The pool
+    may be given as a function that decodes it, called when it is first needed."""
+
+    def __init__(self, pool: Pool | Callable[[], Pool], version: int | None) -> None:
+        self._pool = pool
+        self.version = version
+
+    @property
+    def pool(self) -> Pool:
+        if not isinstance(self._pool, Pool):
+            self._pool = self._pool()
+        return self._pool
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,17 @@ class GroupPlan:
     outcomes: dict[int, RowOutcome]  # by line
 
 
+class UnitWriter(Protocol):
+    def add(self, unit: Unit) -> int:
+        """Write `unit` atomically, maybe while more are planned; its index (in order of adding)."""
+        ...
+
+    def finish(self) -> set[int]:
+        """When everything added is written or failed: the indices of the units not written,
+        because a condition of their own failed or an earlier unit of the same pool was not."""
+        ...
+
+
 class DocumentStore(Protocol):
     def load_pools(self, keys: list[PoolKey], *, fresh: bool = False) -> dict[PoolKey, PoolVersion]:
         """The pools (a missing one as an empty pool at version None); `fresh`: not from cache."""
@@ -133,9 +153,8 @@ class DocumentStore(Protocol):
         """Content hashes of the documents that exist."""
         ...
 
-    def commit_units(self, units: list[Unit], now: datetime) -> set[int]:
-        """Write every unit atomically (several per transaction, at most one per pool in each, in
-        order); the indices of the units not written because a condition of their own failed."""
+    def writer(self, now: datetime) -> UnitWriter:
+        """Where a window's units go as they are planned."""
         ...
 
     def find_sweeps(self, keys: list[DocKey]) -> dict[DocKey, Sweep]:
@@ -242,24 +261,25 @@ class WindowApplier:
         for _ in range(MAX_WINDOW_ATTEMPTS):
             pools = self.store.load_pools(list(pending), fresh=fresh)
             loans = self._loans(pending, today)
-            plans = {
-                key: plan_group(
+            writer = self.store.writer(now)
+            plans: dict[PoolKey, tuple[GroupPlan, list[int]]] = {}
+            for key, rows in pending.items():
+                plan = plan_group(
                     key,
                     rows,
-                    pools[key],
+                    pools.pop(key),
                     known,
                     loans.get(key, []) if self._sweeps_any(rows) else None,
                     file_key,
                     today,
                     self.policy,
                 )
-                for key, rows in pending.items()
-            }
-            units = [unit for plan in plans.values() for unit in plan.units]
-            failed = self.store.commit_units(units, now) if units else set()
-            failed_units = {id(units[i]) for i in failed}
-            for key, plan in plans.items():
-                written = [unit for unit in plan.units if id(unit) not in failed_units]
+                plans[key] = (plan, [writer.add(unit) for unit in plan.units])
+            failed = writer.finish()
+            for key, (plan, indices) in plans.items():
+                written = [
+                    unit for unit, index in zip(plan.units, indices, strict=True) if index not in failed
+                ]
                 if len(written) == len(plan.units):
                     outcomes.update(plan.outcomes)
                     del pending[key]

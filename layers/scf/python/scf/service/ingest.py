@@ -88,6 +88,7 @@ class IngestFile:
     bucket: str
     key: str
     sha256: str | None = None  # known for a continuation (the bytes are not read again to find it)
+    version: str | None = None  # the object's version (S3 notifications of a versioned bucket)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,14 @@ class Inbox(Protocol):
 
 
 class IngestRepository(Protocol):
-    def claim_file(self, sha256: str, key: str, now: datetime, lease: Lease | None = None) -> FileClaim: ...
+    def claim_file(
+        self, sha256: str, key: str, now: datetime, lease: Lease | None = None, version: str | None = None
+    ) -> FileClaim:
+        """`version`: the object version the notification names; the same bytes uploaded again
+        under the same key (another version) are a DUPLICATE, the same version again is a
+        redelivery."""
+        ...
+
     def finish_file(
         self,
         sha256: str,
@@ -259,13 +267,14 @@ class IngestService:
         seconds = deadline.seconds_left() if deadline else LEASE_WITHOUT_DEADLINE_SECONDS
         now = self.wall_clock()
         lease = Lease(uuid.uuid4().hex, now, now + seconds)
-        claim = self.repository.claim_file(sha, command.key, self.clock.now(), lease)
+        claim = self.repository.claim_file(sha, command.key, self.clock.now(), lease, command.version)
         if claim.outcome in (DONE_OUTCOME, BUSY_OUTCOME):
             return None
         report = Report(file_id=sha, key=command.key, sha256=sha)
         if claim.outcome == DUPLICATE:
             report.status, report.duplicate_of = DUPLICATE, claim.first_key
-            report.reason = f"the same bytes were received before as {claim.first_key}"
+            earlier = " (an earlier upload of this key)" if claim.first_key == command.key else ""
+            report.reason = f"the same bytes were received before as {claim.first_key}{earlier}"
             self.inbox.put_report(command.bucket, report_key(command.key), report.to_json())
             return report
         try:

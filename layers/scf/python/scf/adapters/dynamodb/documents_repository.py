@@ -12,11 +12,15 @@ correctness, only for speed.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from scf.adapters.dynamodb.loan_repository import LoanRepository, _outbox_item
 from scf.adapters.dynamodb.models import (
@@ -30,8 +34,6 @@ from scf.adapters.dynamodb.transactions import (
     CONDITION_FAILED,
     TRANSACTION_CONFLICT,
     batch_get,
-    cancellation_codes,
-    connection,
     table_name,
 )
 from scf.domain.loan import REPAYABLE, Repayment, RepaymentSource, RepaymentStatus
@@ -41,6 +43,7 @@ from scf.events import REPAYMENT_REQUESTED, OutboxEvent
 from scf.service.documents import (
     MAX_TRANSACTION_ACTIONS,
     DocKey,
+    NewDocument,
     PoolKey,
     PoolVersion,
     SweepWrite,
@@ -50,10 +53,22 @@ from scf.service.sweeps import OpenLoan, Sweep, SweptLoan
 
 POOL_CACHE_BYTES = 32 * 1024 * 1024  # stored pool states kept (a few KB each, up to ~100 KB)
 MAX_CONFLICT_ROUNDS = 8  # TransactionConflict (a concurrent transaction on an item) is retried
+WRITERS = 3  # transactions of a wave in flight at once (each of other pools)
 NOT_EXISTS = "attribute_not_exists(pk)"
 MAX_POOL_STATE_BYTES = 380 * 1024  # DynamoDB's item limit is 400 KB, the rest of the item included
 
-Built = tuple[list[dict[str, Any]], bytes]  # a unit's puts, and its pool's stored state
+# (units whose own condition failed, units to write again, units written)
+WriteResult = tuple[list[int], list[int], list[int]]
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A unit ready to write: its puts, and its pool's key, new version and stored state."""
+
+    pool_key: PoolKey
+    version: int
+    puts: list[dict[str, Any]]
+    state: bytes
 
 
 def _iso(moment: datetime) -> str:
@@ -67,6 +82,51 @@ def _batches(keys: Sequence[Any], size: int = 100) -> Iterator[Sequence[Any]]:
 
 def _put(item: BaseItem, condition: str = NOT_EXISTS, **extra: Any) -> dict[str, Any]:
     return {"TableName": table_name(), "Item": item.serialize(), "ConditionExpression": condition, **extra}
+
+
+def document_put(new: NewDocument, table: str) -> dict[str, Any]:
+    """The put of a new document: the attributes DocumentItem serializes to, built directly (a
+    million rows through the model cost a minute of CPU; tests/integration/test_documents_store.py
+    holds the two equal), on the condition that it does not exist."""
+    r, doc = new.record, new.record.document
+    item: dict[str, Any] = {
+        "pk": {"S": f"SUPPLIER#{r.supplier_id}"},
+        "sk": {"S": f"DOC#{doc.document_id}"},
+        "supplier_id": {"S": r.supplier_id},
+        "document_id": {"S": doc.document_id},
+        "document_type": {"S": doc.document_type},
+        "document_date": {"S": doc.document_date.isoformat()},
+        "amount_minor": {"N": str(doc.amount_minor)},
+        "currency": {"S": r.currency},
+        "status": {"S": doc.status},
+        "content_hash": {"S": r.content_hash},
+        "source": {"S": new.source},
+    }
+    if r.due_date is not None:
+        item["due_date"] = {"S": r.due_date.isoformat()}
+    if doc.references:
+        item["reference"] = {"S": ";".join(doc.references)}
+    return {"TableName": table, "Item": item, "ConditionExpression": NOT_EXISTS}
+
+
+def _decoder(state: bytes) -> Callable[[], Pool]:
+    """A pool decoded when it is planned, not when it is read: a window decodes one at a time."""
+    return lambda: Pool.from_state(PoolItem.state.deserialize(state))
+
+
+def _pack(indices: list[int], staged: list[Staged]) -> list[list[int]]:
+    """Consecutive units, as many as fit MAX_TRANSACTION_ACTIONS, per transaction."""
+    batches: list[list[int]] = []
+    size = 0
+    for index in indices:
+        actions = len(staged[index].puts)
+        if batches and size + actions <= MAX_TRANSACTION_ACTIONS:
+            batches[-1].append(index)
+            size += actions
+        else:
+            batches.append([index])
+            size = actions
+    return batches
 
 
 def sweep_items(write: SweepWrite, now: datetime) -> list[BaseItem]:
@@ -119,22 +179,28 @@ class PoolTooLarge(RuntimeError):
 
 
 class DynamoDocumentStore:
-    def __init__(self, loans: LoanRepository | None = None, cache_bytes: int = POOL_CACHE_BYTES) -> None:
+    def __init__(
+        self,
+        loans: LoanRepository | None = None,
+        cache_bytes: int = POOL_CACHE_BYTES,
+        client: Any | None = None,
+    ) -> None:
         self.loans = loans or LoanRepository()
         self.cache_bytes = cache_bytes
         self._pools: OrderedDict[PoolKey, tuple[bytes, int]] = OrderedDict()
         self._cached_bytes = 0
+        self._client = client
+        self._writers: ThreadPoolExecutor | None = None
 
     # ---- reads ------------------------------------------------------------------------------------
 
     def load_pools(self, keys: list[PoolKey], *, fresh: bool = False) -> dict[PoolKey, PoolVersion]:
         found: dict[PoolKey, PoolVersion] = {}
         missing = [key for key in keys if fresh or key not in self._pools]
-        for key in keys:
-            if key not in missing:
-                self._pools.move_to_end(key)
-                state, version = self._pools[key]
-                found[key] = PoolVersion(Pool.from_state(PoolItem.state.deserialize(state)), version)
+        for key in set(keys).difference(missing):
+            self._pools.move_to_end(key)
+            state, version = self._pools[key]
+            found[key] = PoolVersion(_decoder(state), version)
         for batch in _batches(missing):
             raw = batch_get([PoolItem.key(supplier_id, currency) for supplier_id, currency in batch])
             for key in batch:
@@ -145,9 +211,7 @@ class DynamoDocumentStore:
                     continue
                 version = int(item["version"]["N"])
                 self._remember(key, item["state"]["B"], version)
-                found[key] = PoolVersion(
-                    Pool.from_state(PoolItem.state.deserialize(item["state"]["B"])), version
-                )
+                found[key] = PoolVersion(_decoder(item["state"]["B"]), version)
         return found
 
     def document_hashes(self, keys: list[DocKey]) -> dict[DocKey, str]:
@@ -208,95 +272,31 @@ class DynamoDocumentStore:
 
     # ---- writes -----------------------------------------------------------------------------------
 
+    @property
+    def client(self) -> Any:
+        """Its own client: writes go out from WRITERS threads at once, and parameter validation is
+        off (the items are built here, by code the tests check; validating 100-action transactions
+        cost more than building them)."""
+        if self._client is None:
+            config = Config(parameter_validation=False, max_pool_connections=2 * WRITERS)
+            self._client = boto3.client("dynamodb", config=config)
+        return self._client
+
+    def writer(self, now: datetime) -> UnitWriter:
+        return UnitWriter(self, now)
+
     def commit_units(self, units: list[Unit], now: datetime) -> set[int]:
-        """Units packed in order into transactions of at most MAX_TRANSACTION_ACTIONS actions and one
-        unit per pool. A cancelled transaction names the actions whose condition failed: their units
-        fail, and so do the later units of the same pool (its version chain is broken); the other
-        units of that transaction, and the later units of their pools, are written next round."""
-        stamp = _iso(now)
-        built = [self._actions(unit, stamp, now) for unit in units]
-        failed: set[int] = set()
-        pending = list(range(len(units)))
-        for _ in range(MAX_CONFLICT_ROUNDS):
-            if not pending:
-                return failed
-            pending = self._round(pending, units, built, failed)
-        raise RuntimeError("transactions kept conflicting with concurrent writers")
+        """Write `units`; the indices of those not written (UnitWriter.finish)."""
+        writer = self.writer(now)
+        for unit in units:
+            writer.add(unit)
+        return writer.finish()
 
-    def _round(
-        self, pending: list[int], units: list[Unit], built: list[Built], failed: set[int]
-    ) -> list[int]:
-        """Write what can be written of `pending`; what is to be written again."""
-        retry: list[int] = []
-        waiting: set[PoolKey] = set()  # a pool with a unit not written this round
-        batch: list[int] = []
-        for index in [*pending, None]:
-            key = units[index].pool_key if index is not None else None
-            if batch and (
-                index is None
-                or sum(len(built[i][0]) for i in batch) + len(built[index][0]) > MAX_TRANSACTION_ACTIONS
-                or key in {units[i].pool_key for i in batch}
-            ):
-                own, again = self._write(batch, units, built)
-                failed.update(own)
-                retry.extend(again)
-                waiting.update(units[i].pool_key for i in (*own, *again))
-                batch = []
-            if index is None:
-                break
-            if key in waiting:
-                if any(units[i].pool_key == key for i in failed):
-                    failed.add(index)  # an earlier unit of its pool failed: it cannot follow it
-                else:
-                    retry.append(index)
-                continue
-            batch.append(index)
-        return sorted(retry)
-
-    def _write(self, batch: list[int], units: list[Unit], built: list[Built]) -> tuple[set[int], list[int]]:
-        """One transaction; (units whose own condition failed, units to write again)."""
-        puts = [put for i in batch for put in built[i][0]]
-        try:
-            connection().transact_write_items(
-                condition_check_items=[], delete_items=[], put_items=puts, update_items=[]
-            )
-        except TransactWriteError as exc:
-            codes = cancellation_codes(exc)
-            if not codes or any(code not in (None, CONDITION_FAILED, TRANSACTION_CONFLICT) for code in codes):
-                raise
-            owners = [i for i in batch for _ in built[i][0]]
-            own = {owners[n] for n, code in enumerate(codes) if code == CONDITION_FAILED}
-            for i in own:
-                self._forget(units[i].pool_key)
-            return own, [i for i in batch if i not in own]
-        for i in batch:
-            unit = units[i]
-            self._remember(unit.pool_key, built[i][1], (unit.version or 0) + 1)
-        return set(), []
-
-    def _actions(self, unit: Unit, stamp: str, now: datetime) -> Built:
-        """A unit's puts (documents, pool, sweeps) and its pool's stored bytes."""
-        puts = []
-        for new in unit.documents:
-            r, doc = new.record, new.record.document
-            puts.append(
-                _put(
-                    DocumentItem(
-                        *DocumentItem.key(r.supplier_id, doc.document_id),
-                        supplier_id=r.supplier_id,
-                        document_id=doc.document_id,
-                        document_type=doc.document_type,
-                        document_date=doc.document_date.isoformat(),
-                        due_date=r.due_date.isoformat() if r.due_date else None,
-                        amount_minor=doc.amount_minor,
-                        currency=r.currency,
-                        status=doc.status,
-                        reference=";".join(doc.references) or None,
-                        content_hash=r.content_hash,
-                        source=new.source,
-                    )
-                )
-            )
+    def stage(self, unit: Unit, stamp: str, now: datetime) -> Staged:
+        """A unit's puts (documents, pool, sweeps), built once: its state is dropped from it, so a
+        window's units hold their stored bytes only."""
+        table = table_name()
+        puts = [document_put(new, table) for new in unit.documents]
         supplier_id, currency = unit.pool_key
         pool = PoolItem(
             *PoolItem.key(supplier_id, currency),
@@ -324,7 +324,79 @@ class DynamoDocumentStore:
         puts.append(pool_put)
         for write in unit.sweeps:
             puts += [_put(item) for item in sweep_items(write, now)]
-        return puts, state
+        unit.state = None
+        return Staged(unit.pool_key, pool.version, puts, state)
+
+    def _rounds(self, pending: list[int], staged: list[Staged], failed: set[int]) -> None:
+        for _ in range(MAX_CONFLICT_ROUNDS):
+            if not pending:
+                return
+            pending = self._round(pending, staged, failed)
+        raise RuntimeError("transactions kept conflicting with concurrent writers")
+
+    def _round(self, pending: list[int], staged: list[Staged], failed: set[int]) -> list[int]:
+        """Write what can be written of `pending` in waves (the k-th unit of each pool); what is
+        to be written again."""
+        waves: dict[int, list[int]] = {}
+        seen: dict[PoolKey, int] = {}
+        for index in pending:
+            key = staged[index].pool_key
+            seen[key] = seen.get(key, -1) + 1
+            waves.setdefault(seen[key], []).append(index)
+        retry: list[int] = []
+        stopped: set[PoolKey] = set()  # pools with a unit not written: their later units wait
+        broken: set[PoolKey] = set()  # pools with a unit that failed: their later units fail
+        for wave in (waves[k] for k in sorted(waves)):
+            ready = []
+            for index in wave:
+                key = staged[index].pool_key
+                if key in broken:
+                    failed.add(index)
+                elif key in stopped:
+                    retry.append(index)
+                else:
+                    ready.append(index)
+            for result in self._executor().map(lambda b: self._write(b, staged), _pack(ready, staged)):
+                again = self._settle(result, staged, failed)
+                retry.extend(again)
+                broken.update(staged[i].pool_key for i in result[0])
+                stopped.update(staged[i].pool_key for i in (*result[0], *again))
+        return sorted(retry)
+
+    def _settle(self, result: WriteResult, staged: list[Staged], failed: set[int]) -> list[int]:
+        """Record one transaction's outcome (in the caller's thread); the units to write again."""
+        own, again, written = result
+        failed.update(own)
+        for i in own:
+            self._forget(staged[i].pool_key)
+        for i in written:
+            self._remember(staged[i].pool_key, staged[i].state, staged[i].version)
+        return again
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._writers is None:
+            self._writers = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="scf-writer")
+        return self._writers
+
+    def _write(self, batch: list[int], staged: list[Staged]) -> WriteResult:
+        """One transaction: (units whose own condition failed, units to write again, units
+        written)."""
+        owners = [i for i in batch for _ in staged[i].puts]
+        try:
+            self.client.transact_write_items(
+                TransactItems=[{"Put": put} for i in batch for put in staged[i].puts]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if len(codes) != len(owners) or any(
+                c not in ("None", None, CONDITION_FAILED, TRANSACTION_CONFLICT) for c in codes
+            ):
+                raise
+            own = sorted({owners[n] for n, code in enumerate(codes) if code == CONDITION_FAILED})
+            return own, [i for i in batch if i not in own], []
+        return [], [], batch
 
     def _remember(self, key: PoolKey, state: bytes, version: int) -> None:
         self._forget(key)
@@ -338,3 +410,56 @@ class DynamoDocumentStore:
         held = self._pools.pop(key, None)
         if held is not None:
             self._cached_bytes -= len(held[0])
+
+
+class UnitWriter:
+    """Units written as they are planned: each is staged (its puts built) when added, and each
+    pool's first unit of the window is packed with the ones before it into transactions that go
+    out at once (WRITERS threads), so planning the next pools overlaps the store's work; a pool's
+    later units (and anything to write again) follow in waves at `finish`."""
+
+    def __init__(self, store: DynamoDocumentStore, now: datetime) -> None:
+        self.store, self.now, self.stamp = store, now, _iso(now)
+        self.staged: list[Staged] = []
+        self.batch: list[int] = []
+        self.batch_actions = 0
+        self.started: set[PoolKey] = set()
+        self.later: list[int] = []
+        self.sent: list[Future[WriteResult]] = []
+
+    def add(self, unit: Unit) -> int:
+        index = len(self.staged)
+        staged = self.store.stage(unit, self.stamp, self.now)
+        self.staged.append(staged)
+        if staged.pool_key in self.started:
+            self.later.append(index)
+            return index
+        self.started.add(staged.pool_key)
+        if self.batch and self.batch_actions + len(staged.puts) > MAX_TRANSACTION_ACTIONS:
+            self._send()
+        self.batch.append(index)
+        self.batch_actions += len(staged.puts)
+        return index
+
+    def _send(self) -> None:
+        batch, self.batch, self.batch_actions = self.batch, [], 0
+        self.sent.append(self.store._executor().submit(self.store._write, batch, self.staged))
+
+    def finish(self) -> set[int]:
+        """Wait for everything; the indices of the units not written (their own condition failed,
+        or an earlier unit of their pool's did)."""
+        if self.batch:
+            self._send()
+        failed: set[int] = set()
+        retry: list[int] = []
+        for future in self.sent:
+            retry += self.store._settle(future.result(), self.staged, failed)
+        broken = {self.staged[i].pool_key for i in failed}
+        pending = []
+        for index in sorted(retry + self.later):
+            if self.staged[index].pool_key in broken:
+                failed.add(index)  # an earlier unit of its pool failed: it cannot follow it
+            else:
+                pending.append(index)
+        self.store._rounds(pending, self.staged, failed)
+        return failed

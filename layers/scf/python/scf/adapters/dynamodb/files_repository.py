@@ -54,7 +54,9 @@ _FILE_NAMES = {"#status": "status", "#owner": "lease_owner", "#until": "lease_un
 
 
 class DynamoIngestRepository:
-    def claim_file(self, sha256: str, key: str, now: datetime, lease: Lease | None = None) -> FileClaim:
+    def claim_file(
+        self, sha256: str, key: str, now: datetime, lease: Lease | None = None, version: str | None = None
+    ) -> FileClaim:
         """Claim the bytes (first time: with the lease); the same key again while it is PROCESSING
         takes the lease if it is free or expired, and answers where the last invocation stopped."""
         pk, sk = FileItem.key(sha256)
@@ -64,6 +66,8 @@ class DynamoIngestRepository:
         ).serialize()
         if lease is not None:
             item |= {"lease_owner": {"S": lease.owner}, "lease_until": {"N": repr(lease.until)}}
+        if version is not None:
+            item["object_version"] = {"S": version}
         try:
             client.put_item(TableName=table_name(), Item=item, ConditionExpression="attribute_not_exists(pk)")
             return FileClaim(NEW_OUTCOME)
@@ -71,7 +75,7 @@ class DynamoIngestRepository:
             if not _condition_failed(exc):
                 raise
         first = FileItem.get(pk, sk, consistent_read=True)
-        if first.key_name != key:
+        if first.key_name != key or (version and first.object_version and version != first.object_version):
             return FileClaim(DUPLICATE, first.key_name)
         if first.status != PROCESSING:
             return FileClaim(DONE_OUTCOME, first.key_name)

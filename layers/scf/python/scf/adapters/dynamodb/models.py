@@ -355,6 +355,7 @@ class FileItem(BaseItem):
 
     sha256 = UnicodeAttribute()
     key_name = UnicodeAttribute(attr_name="key")
+    object_version = UnicodeAttribute(null=True)  # the S3 version first claimed (a re-upload is another)
     format = UnicodeAttribute(null=True)
     status = UnicodeAttribute()  # PROCESSING | PROCESSED | REJECTED
     report_key = UnicodeAttribute(null=True)

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 from scf.domain.money import MoneyError, format_amount, parse_amount, parse_currency
 from scf.domain.pool import DOCUMENT_STATUSES, DOCUMENT_TYPES, Document
@@ -70,7 +71,7 @@ class DocumentRecord:
     due_date: date | None
     document: Document
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         """Identity of the row's content: a re-send with the same hash is a no-op."""
         doc = self.document
