@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -77,3 +78,41 @@ def create_tables(table: str, idempotency_table: str | None = None, region: str 
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         )
     return client
+
+
+def seed_supplier(
+    supplier_id: str,
+    documents: Iterable[Any] = (),
+    *,
+    status: str = "ACTIVE",
+    verified: bool = True,
+    currency: str = "CNY",
+    account_number: str = "6217000011113333",
+) -> Any:
+    """What ingest_settlement leaves for a supplier: its profile, and its pool in `currency` with
+    `documents` (scf.domain.pool.Document) applied in order. The pool, for more to be done to it."""
+    from scf.adapters.dynamodb.models import PoolItem, SupplierItem
+    from scf.domain.pool import Pool
+
+    SupplierItem(
+        *SupplierItem.key(supplier_id),
+        supplier_id=supplier_id,
+        name=supplier_id,
+        status=status,
+        bank_code="SIMBANK",
+        account_number=account_number,
+        account_name=supplier_id,
+        account_verified=verified,
+        updated_at="2026-11-01T00:00:00Z",
+    ).save()
+    pool = Pool()
+    for document in documents:
+        pool.apply(document)
+    PoolItem(
+        *PoolItem.key(supplier_id, currency),
+        supplier_id=supplier_id,
+        currency=currency,
+        state=pool.to_state(),
+        updated_at="2026-11-01T00:00:00Z",
+    ).save()
+    return pool

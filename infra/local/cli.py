@@ -11,7 +11,6 @@ scf demo                              the walking-skeleton loop, with a timeline
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -46,14 +45,7 @@ def cmd_drop(args: argparse.Namespace) -> int:
     content = Path(args.file).read_bytes()
     local = LocalClient(_env())
     before = local.report_version(args.key)
-    local.upload(args.key, content)
-    if before is not None:
-        previous = local.wait_report(args.key, timeout=1.0)
-        if previous.get("sha256") == hashlib.sha256(content).hexdigest():
-            # the same bytes at the same key are a redelivery of that file: its report stands
-            print(f"scf: {args.key} was ingested before with these bytes; its report:", file=sys.stderr)
-            print(json.dumps(previous, indent=2))
-            return 0
+    local.upload(args.key, content)  # the same bytes again are a new upload: reported DUPLICATE
     try:
         report = local.wait_report(args.key, timeout=args.timeout, after=before)
     except LoopError as exc:

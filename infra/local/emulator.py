@@ -234,3 +234,18 @@ def configure_notifications(deployment: Deployment) -> list[str]:
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=configuration)
         buckets.append(bucket)
     return buckets
+
+
+def configure_bucket_versioning(deployment: Deployment) -> list[str]:
+    """moto's CloudFormation leaves a bucket's `VersioningConfiguration` out; put it as the template
+    has it (the inbox is versioned: a file uploaded again is another version, which ingestion tells
+    from a notification delivered twice)."""
+    s3 = client("s3", deployment.endpoint, deployment.region)
+    versioned = []
+    for logical_id, resource in deployment.template.of_type("AWS::S3::Bucket"):
+        status = resource.get("Properties", {}).get("VersioningConfiguration", {}).get("Status")
+        if status:
+            bucket = deployment.resolve({"Ref": logical_id})
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": status})
+            versioned.append(bucket)
+    return versioned

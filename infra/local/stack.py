@@ -31,6 +31,7 @@ from infra.local.emulator import (
     Deployment,
     Emulator,
     client,
+    configure_bucket_versioning,
     configure_notifications,
     deploy,
 )
@@ -216,6 +217,7 @@ class LocalStack:
         started = time.monotonic()
         deployment = deploy(template, endpoint, self.options.region, self.options.stack_name)
         configure_notifications(deployment)
+        configure_bucket_versioning(deployment)
         self._timed("deployed into moto", started)
 
         self.bank_server = BankServer(

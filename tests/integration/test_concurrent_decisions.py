@@ -23,10 +23,10 @@ import pytest
 import requests
 
 from infra.local.emulator import Emulator
-from scf.adapters.dynamodb.models import ALL_MODELS, ExposureItem, LoanItem, PoolItem, SupplierItem, bind
+from scf.adapters.dynamodb.models import ALL_MODELS, ExposureItem, LoanItem, bind
 from scf.domain.money import format_amount, parse_amount
-from scf.domain.pool import Document, Pool
-from tests.support import LambdaContext, create_tables, load_handler
+from scf.domain.pool import Document
+from tests.support import LambdaContext, create_tables, load_handler, seed_supplier
 
 pytestmark = pytest.mark.integration
 
@@ -70,28 +70,14 @@ def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
         emulator.stop()
 
 
-def seed_supplier() -> None:
-    SupplierItem(
-        *SupplierItem.key(SUPPLIER),
-        supplier_id=SUPPLIER,
-        name=SUPPLIER,
-        status="ACTIVE",
-        bank_code="SIMBANK",
-        account_number="6217000011113333",
-        account_name=SUPPLIER,
-        account_verified=True,
-        updated_at="2026-11-01T00:00:00Z",
-    ).save()
-    pool = Pool()
-    pool.apply(Document("GR-FIRST", "GOODS_RECEIPT", TODAY - timedelta(days=800), 100))
-    pool.apply(Document("GR-1", "GOODS_RECEIPT", TODAY - timedelta(days=10), 8_000_000_000))
-    PoolItem(
-        *PoolItem.key(SUPPLIER, "CNY"),
-        supplier_id=SUPPLIER,
-        currency="CNY",
-        state=pool.to_state(),
-        updated_at="2026-11-01T00:00:00Z",
-    ).save()
+def seed_the_supplier() -> None:
+    seed_supplier(
+        SUPPLIER,
+        [
+            Document("GR-FIRST", "GOODS_RECEIPT", TODAY - timedelta(days=800), 100),
+            Document("GR-1", "GOODS_RECEIPT", TODAY - timedelta(days=10), 8_000_000_000),
+        ],
+    )
 
 
 def event(template: str, claims: dict[str, Any], body: dict[str, Any], key: str, path: str | None = None):
@@ -188,7 +174,7 @@ def loans() -> dict[str, int]:
 @pytest.mark.parametrize("seed", [20261128, 11])
 def test_concurrent_applications_over_http_never_overcommit(store: str, seed: int) -> None:
     """24 applications of 1,000,000.00 to 9,000,000.00 at once against 40,000,000.00."""
-    seed_supplier()
+    seed_the_supplier()
     rng = random.Random(seed)
     amounts = [format_amount(rng.randint(100_000_000, 900_000_000)) for _ in range(24)]
     answers, operations = race([application(a, f"race-{i}") for i, a in enumerate(amounts)])
@@ -214,7 +200,7 @@ def test_ops_approvals_and_new_applications_race_for_the_same_limit(store: str, 
     """Four applications of 10,000,000.01 wait for review (LARGE_AMOUNT), together more than the
     limit; ops approve all four while the supplier files 16 new applications, all at once. Ops
     approvals re-check and reserve under the same condition as new applications."""
-    seed_supplier()
+    seed_the_supplier()
     module = handlers(1)[0]
     held = []
     for i in range(4):

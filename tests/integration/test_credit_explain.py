@@ -10,12 +10,13 @@ from decimal import Decimal
 import pytest
 
 from scf.adapters.dynamodb.credit_repository import DynamoCreditRepository
-from scf.adapters.dynamodb.models import ApplicationItem, PoolItem, SupplierItem
+from scf.adapters.dynamodb.models import ApplicationItem
 from scf.clock import FixedClock
 from scf.domain.line_terms import LineTerms
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
-from scf.domain.pool import Document, Pool
+from scf.domain.pool import Document
 from scf.service.credit import CreditService, explain
+from tests.support import seed_supplier
 
 pytestmark = pytest.mark.integration
 
@@ -35,31 +36,12 @@ VERSIONS = {p.policy_version: p for p in (OLD, DEFAULT_POLICY)}
 
 
 def seed(supplier_id: str, *, verified: bool = True) -> None:
-    SupplierItem(
-        *SupplierItem.key(supplier_id),
-        supplier_id=supplier_id,
-        name=supplier_id,
-        status="ACTIVE",
-        bank_code="SIMBANK",
-        account_number="6217000011113333",
-        account_name=supplier_id,
-        account_verified=verified,
-        updated_at="2026-11-01T00:00:00Z",
-    ).save()
-    pool = Pool()
-    for doc in (
+    documents = (
         Document("GR-1", "GOODS_RECEIPT", date(2026, 3, 1), 100_000_000),
         Document("GR-2", "GOODS_RECEIPT", date(2026, 10, 1), 100_000_000),
         Document("RT-2", "RETURN", date(2026, 10, 20), 15_000_000, references=("GR-2",)),  # 15%
-    ):
-        pool.apply(doc)
-    PoolItem(
-        *PoolItem.key(supplier_id, "CNY"),
-        supplier_id=supplier_id,
-        currency="CNY",
-        state=pool.to_state(),
-        updated_at="2026-11-01T00:00:00Z",
-    ).save()
+    )
+    seed_supplier(supplier_id, documents, verified=verified)
 
 
 def service(policy: CreditPolicy) -> CreditService:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote_plus
 
-from infra.local.emulator import Deployment, client, configure_notifications, deploy
+from infra.local.emulator import (
+    Deployment,
+    client,
+    configure_bucket_versioning,
+    configure_notifications,
+    deploy,
+)
 from infra.local.template import Template
 
 
@@ -64,6 +70,9 @@ def test_bucket_notifications_come_from_the_templates_notification_resource(depl
 def test_the_synthesized_template_deploys(synthesized: Template, moto_endpoint: str) -> None:
     deployment = deploy(synthesized, moto_endpoint, "us-east-1", stack_name="synth")
     configure_notifications(deployment)
+    # moto's CloudFormation leaves versioning out: the inbox is versioned as the template says.
+    (inbox,) = configure_bucket_versioning(deployment)
+    assert client("s3", moto_endpoint, "us-east-1").get_bucket_versioning(Bucket=inbox)["Status"] == "Enabled"
     environments = {spec.name: deployment.environment_of(spec) for spec in synthesized.functions()}
     tables = {env["TABLE_NAME"] for env in environments.values()}
     assert len(tables) == 1

@@ -4,6 +4,7 @@ match and still page and sort as DynamoDB does, and concurrent conditional write
 
 from __future__ import annotations
 
+import json
 import threading
 from decimal import Decimal
 from typing import Any
@@ -168,3 +169,30 @@ def test_concurrent_conditional_transactions_never_both_win(table: Any) -> None:
     final = client.get_item(TableName=TABLE, Key={"pk": {"S": "C"}, "sk": {"S": "C"}}, ConsistentRead=True)
     assert int(final["Item"]["version"]["N"]) == len(wins)
     assert sorted(wins) == list(range(len(wins)))
+
+
+def test_s3_notifications_name_the_object_version(aws: None) -> None:
+    """As S3 does for a versioned bucket: each upload's notification names its version (so the
+    same bytes uploaded again can be told from a notification delivered again), with a sequencer."""
+    moto_fixes.install()
+    s3, sqs = boto3.client("s3", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    s3.create_bucket(Bucket="versioned-inbox")
+    s3.put_bucket_versioning(Bucket="versioned-inbox", VersioningConfiguration={"Status": "Enabled"})
+    queue = sqs.create_queue(QueueName="files")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket="versioned-inbox",
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    put = [
+        s3.put_object(Bucket="versioned-inbox", Key="platform/f.csv", Body=b"same")["VersionId"]
+        for _ in range(2)
+    ]
+    objects = []
+    for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for record in json.loads(message["Body"]).get("Records", []):
+            objects.append(record["s3"]["object"])
+    assert [o["versionId"] for o in objects] == put and put[0] != put[1]
+    assert len({o["sequencer"] for o in objects}) == 2

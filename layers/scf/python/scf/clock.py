@@ -76,3 +76,8 @@ def clock_from_spec(spec: str, timezone: str = "Asia/Shanghai") -> Clock:
     if spec in ("", "system"):
         return SystemClock(timezone)
     raise ValueError(f"unknown clock spec {spec!r}")
+
+
+def iso_utc(moment: datetime) -> str:
+    """A timestamp as the contract writes them: ISO 8601, UTC as `Z`."""
+    return moment.isoformat().replace("+00:00", "Z")

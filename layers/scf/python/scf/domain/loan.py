@@ -9,7 +9,9 @@ from decimal import Decimal
 from enum import StrEnum
 
 from scf.domain.interest import DayCount, PrincipalChange, accrue, record_principal
+from scf.domain.money import format_amount
 from scf.domain.waterfall import Allocation, allocate
+from scf.events import REPAYMENT_REQUESTED, OutboxEvent
 
 
 class LoanStatus(StrEnum):
@@ -272,3 +274,19 @@ class Repayment:
     value_date: date | None = None
     failure_reason: str | None = None
     request_hash: str | None = None
+
+    def requested_event(self) -> OutboxEvent:
+        """The `RepaymentRequested` outbox event that carries this repayment to the repayments
+        queue (written in the same transaction as the repayment)."""
+        return OutboxEvent(
+            event_id=f"{REPAYMENT_REQUESTED}-{self.repayment_id}",
+            event_type=REPAYMENT_REQUESTED,
+            payload={
+                "repayment_id": self.repayment_id,
+                "loan_id": self.loan_id,
+                "supplier_id": self.supplier_id,
+                "amount": format_amount(self.amount_minor),
+                "currency": self.currency,
+                "source": self.source.value,
+            },
+        )

@@ -16,11 +16,11 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
-from scf.clock import Clock
+from scf.clock import Clock, iso_utc
 from scf.domain.decision import (
     APPROVED,
     DECLINED,
@@ -192,10 +192,6 @@ class CreditRepository(Protocol):
     def list_reviews(self, limit: int, token: str | None) -> tuple[list[ApplicationRecord], str | None]: ...
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def _request_hash(request: ApplicationRequest) -> str:
     return hashlib.sha256(json.dumps(request.canonical(), sort_keys=True).encode()).hexdigest()
 
@@ -328,7 +324,7 @@ class CreditService:
                 return self._replay(snap.application, request_hash)
             line, inputs = self._inputs(snap)
             decision = decide(request, inputs, self.policy)
-            now = _iso(self.clock.now())
+            now = iso_utc(self.clock.now())
             record = ApplicationRecord(
                 application_id=application_id,
                 supplier_id=supplier_id,
@@ -461,7 +457,7 @@ class CreditService:
                 if key_hash is not None and record.review.get("key_hash") == key_hash:
                     raise ReviewReplayMismatch("this Idempotency-Key was used with another request body")
                 raise ReviewConflict(f"the application was already decided: {record.status}")
-            now = _iso(self.clock.now())
+            now = iso_utc(self.clock.now())
             review: dict[str, Any] = {"decision": verdict, "note": note, "by": reviewer, "at": now}
             if request_hash is not None:
                 review.update(request_hash=request_hash, key_hash=key_hash)

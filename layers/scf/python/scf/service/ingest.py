@@ -370,18 +370,33 @@ class IngestService:
         report.status = PROCESSING
         return report
 
-    # ---- suppliers ---------------------------------------------------------------------------
+    # ---- the platform's CSV files --------------------------------------------------------------
+
+    def _windows(
+        self,
+        source: CsvSource,
+        command: IngestFile,
+        report: Report,
+        deadline: Deadline | None,
+        apply: Callable[[list[RawRow]], None],
+    ) -> bool:
+        """Read the rows a window at a time and `apply` each; False when it stopped at the
+        deadline (after a whole window, when the next one would not fit in what is left)."""
+        for rows in _chunks(_readable_rows(source, report, source.line_shift), self.window_rows):
+            started = time.monotonic()
+            self._start_window(command.bucket, report, rows[0].line)
+            report.rows_total += len(rows)
+            apply(rows)
+            if deadline is not None and deadline.expired(1000 * (time.monotonic() - started)):
+                return False
+        return True
 
     def _suppliers(
         self, source: CsvSource, command: IngestFile, report: Report, deadline: Deadline | None
     ) -> bool:
-        """Apply the rows; False when it stopped at the deadline (after a whole window)."""
-        for rows in _chunks(_readable_rows(source, report, source.line_shift), self.window_rows):
-            started = time.monotonic()
-            self._start_window(command.bucket, report, rows[0].line)
+        def apply(rows: list[RawRow]) -> None:
             records: list[SupplierRecord] = []
             for row in rows:
-                report.rows_total += 1
                 result = validate_supplier(row)
                 if isinstance(result, list):
                     report.reject_row(result)
@@ -392,9 +407,8 @@ class IngestService:
             latest = list({record.supplier_id: record for record in records}.values())
             for chunk in _chunks(latest, SUPPLIERS_PER_CHUNK):
                 self.repository.upsert_suppliers(chunk, command.key, self.clock.now())
-            if deadline is not None and deadline.expired(1000 * (time.monotonic() - started)):
-                return False
-        return True
+
+        return self._windows(source, command, report, deadline, apply)
 
     # ---- bank files (docs/ingestion.md) ------------------------------------------------------
 
@@ -420,28 +434,23 @@ class IngestService:
     def _documents(
         self, source: CsvSource, command: IngestFile, report: Report, deadline: Deadline | None
     ) -> bool:
-        """Apply the rows; False when it stopped at the deadline (after a whole window)."""
         if self.documents is None:
             raise RuntimeError("a documents file needs a document store")
         applier = WindowApplier(self.documents, self.policy, self.sweeping)
         today = self.clock.today()
-        for rows in _chunks(_readable_rows(source, report, source.line_shift), self.window_rows):
-            started = time.monotonic()
-            self._start_window(command.bucket, report, rows[0].line)
+
+        def apply(rows: list[RawRow]) -> None:
             records: list[DocumentRecord] = []
             for row in rows:
-                report.rows_total += 1
                 result = validate_document(row, today)
                 if isinstance(result, list):
                     report.reject_row(result)
                 else:
                     records.append(result)
             if records:
-                outcomes = applier.apply(records, command.key, today, self.clock.now())
-                self._report_outcomes(outcomes, report)
-            if deadline is not None and deadline.expired(1000 * (time.monotonic() - started)):
-                return False
-        return True
+                self._report_outcomes(applier.apply(records, command.key, today, self.clock.now()), report)
+
+        return self._windows(source, command, report, deadline, apply)
 
     def _report_outcomes(self, outcomes: list[RowOutcome], report: Report) -> None:
         """Counters, conflicts and, per confirmed PAYMENT, its sweep: the one just made, or for a

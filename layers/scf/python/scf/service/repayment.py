@@ -30,8 +30,7 @@ from scf.adapters.dynamodb.loan_repository import LoanRecord, LoanRepository, St
 from scf.clock import Clock
 from scf.domain.ledger import repayment_posting
 from scf.domain.loan import REPAYABLE, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
-from scf.domain.money import format_amount, parse_amount, parse_currency
-from scf.events import REPAYMENT_REQUESTED, OutboxEvent
+from scf.domain.money import parse_amount, parse_currency
 from scf.service.disbursement import ATTEMPTS, Gateways, LoanNotFound, SupplierAccountMissing
 
 logger = Logger(child=True)
@@ -101,18 +100,7 @@ class Repayments:
             currency=record.loan.currency,
             request_hash=fingerprint,
         )
-        event = OutboxEvent(
-            event_id=f"{REPAYMENT_REQUESTED}-{repayment_id}",
-            event_type=REPAYMENT_REQUESTED,
-            payload={
-                "repayment_id": repayment_id,
-                "loan_id": loan_id,
-                "supplier_id": supplier_id,
-                "amount": format_amount(amount_minor),
-                "currency": repayment.currency,
-                "source": repayment.source.value,
-            },
-        )
+        event = repayment.requested_event()
         try:
             self.loans.request_repayment(repayment, event, self.clock.now())
         except StaleWrite:

@@ -38,7 +38,7 @@ from scf.adapters.files.statements import (
 from scf.clock import Clock
 from scf.domain.loan import Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.money import format_amount
-from scf.events import REPAYMENT_REQUESTED, OutboxEvent
+from scf.events import OutboxEvent
 
 # A loan id is "LN" + 20 Crockford base32 characters (scf.service.credit.new_id); a payout's payment
 # id is "PAY" + the loan id. Found anywhere in free text (MT940 joins wrapped lines without spaces).
@@ -304,18 +304,7 @@ class StatementMatcher:
             amount_minor=record.amount_minor,
             currency=loan.currency,
         )
-        event = OutboxEvent(
-            event_id=f"{REPAYMENT_REQUESTED}-{repayment_id}",
-            event_type=REPAYMENT_REQUESTED,
-            payload={
-                "repayment_id": repayment_id,
-                "loan_id": loan.loan_id,
-                "supplier_id": loan.supplier_id,
-                "amount": format_amount(record.amount_minor),
-                "currency": loan.currency,
-                "source": RepaymentSource.BANK_CREDIT.value,
-            },
-        )
+        event = repayment.requested_event()
         record.matched = {"type": REPAYMENT, "loan_id": loan.loan_id, "repayment_id": repayment_id}
         return self._record(record, now, repayment=repayment, event=event)
 

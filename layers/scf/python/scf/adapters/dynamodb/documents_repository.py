@@ -36,10 +36,9 @@ from scf.adapters.dynamodb.transactions import (
     batch_get,
     table_name,
 )
+from scf.clock import iso_utc
 from scf.domain.loan import REPAYABLE, Repayment, RepaymentSource, RepaymentStatus
-from scf.domain.money import format_amount
 from scf.domain.pool import Pool
-from scf.events import REPAYMENT_REQUESTED, OutboxEvent
 from scf.service.documents import (
     MAX_TRANSACTION_ACTIONS,
     DocKey,
@@ -69,10 +68,6 @@ class Staged:
     version: int
     puts: list[dict[str, Any]]
     state: bytes
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _batches(keys: Sequence[Any], size: int = 100) -> Iterator[Sequence[Any]]:
@@ -145,7 +140,7 @@ def sweep_items(write: SweepWrite, now: datetime) -> list[BaseItem]:
                 for s in sweep.swept
             ],
             source=write.source,
-            created_at=_iso(now),
+            created_at=iso_utc(now),
         )
     ]
     for swept in sweep.swept:
@@ -158,19 +153,10 @@ def sweep_items(write: SweepWrite, now: datetime) -> list[BaseItem]:
             amount_minor=swept.amount_minor,
             currency=sweep.currency,
         )
-        event = OutboxEvent(
-            event_id=f"{REPAYMENT_REQUESTED}-{swept.repayment_id}",
-            event_type=REPAYMENT_REQUESTED,
-            payload={
-                "repayment_id": swept.repayment_id,
-                "loan_id": swept.loan_id,
-                "supplier_id": sweep.supplier_id,
-                "amount": format_amount(swept.amount_minor),
-                "currency": sweep.currency,
-                "source": RepaymentSource.SETTLEMENT_SWEEP.value,
-            },
-        )
-        items += [LoanRepository._repayment_item(repayment, now.isoformat()), _outbox_item(event, now)]
+        items += [
+            LoanRepository._repayment_item(repayment, now.isoformat()),
+            _outbox_item(repayment.requested_event(), now),
+        ]
     return items
 
 
@@ -419,7 +405,7 @@ class UnitWriter:
     later units (and anything to write again) follow in waves at `finish`."""
 
     def __init__(self, store: DynamoDocumentStore, now: datetime) -> None:
-        self.store, self.now, self.stamp = store, now, _iso(now)
+        self.store, self.now, self.stamp = store, now, iso_utc(now)
         self.staged: list[Staged] = []
         self.batch: list[int] = []
         self.batch_actions = 0

@@ -19,6 +19,7 @@ from scf.adapters.dynamodb.transactions import (
     table_name,
 )
 from scf.adapters.files.platform_csv import SupplierRecord
+from scf.clock import iso_utc
 from scf.service.checkpoint import Checkpoint, Lease
 from scf.service.ingest import (
     BUSY_OUTCOME,
@@ -33,10 +34,6 @@ from scf.service.ingest import (
 UNMATCHED_INDEX_PK = "UNMATCHED#OPEN"  # gsi1pk of every bank item that matched nothing or needs review
 _KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
 _JSON_ATTRIBUTES = frozenset({"references", "matched"})
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _file_key(sha256: str) -> dict[str, Any]:
@@ -62,7 +59,13 @@ class DynamoIngestRepository:
         pk, sk = FileItem.key(sha256)
         client = connection().client
         item = FileItem(
-            pk, sk, sha256=sha256, key_name=key, status=PROCESSING, created_at=_iso(now), updated_at=_iso(now)
+            pk,
+            sk,
+            sha256=sha256,
+            key_name=key,
+            status=PROCESSING,
+            created_at=iso_utc(now),
+            updated_at=iso_utc(now),
         ).serialize()
         if lease is not None:
             item |= {"lease_owner": {"S": lease.owner}, "lease_until": {"N": repr(lease.until)}}
@@ -119,7 +122,7 @@ class DynamoIngestRepository:
                 ExpressionAttributeValues={
                     ":checkpoint": {"S": json.dumps(checkpoint.to_json(), separators=(",", ":"))},
                     ":offset": {"N": str(checkpoint.offset)},
-                    ":now": {"S": _iso(now)},
+                    ":now": {"S": iso_utc(now)},
                     ":owner": {"S": owner},
                     ":processing": {"S": PROCESSING},
                 },
@@ -162,7 +165,7 @@ class DynamoIngestRepository:
             "#offset": "checkpoint_offset",
         }
         values: dict[str, Any] = {":status": {"S": status}, ":report": {"S": report_key}}
-        values[":now"] = {"S": _iso(now)}
+        values[":now"] = {"S": iso_utc(now)}
         sets = ["#status = :status", "#report = :report", "updated_at = :now"]
         removes = ["#checkpoint", "#offset", "#owner", "#until"]
         if file_format:
@@ -202,7 +205,7 @@ class DynamoIngestRepository:
                         account_number=r.account_number,
                         account_name=r.account_name,
                         account_verified=r.account_verified,
-                        updated_at=_iso(now),
+                        updated_at=iso_utc(now),
                         source=f"{source_key}:{r.line}",
                     )
                 )

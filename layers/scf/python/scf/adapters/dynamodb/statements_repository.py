@@ -19,13 +19,10 @@ from scf.adapters.dynamodb.models import (
     RepaymentItem,
 )
 from scf.adapters.dynamodb.transactions import CONDITION_FAILED, cancellation_codes, connection
+from scf.clock import iso_utc
 from scf.domain.loan import Repayment
 from scf.events import OutboxEvent
 from scf.service.statements import BankEntry, LoanRef, PaymentRef
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 class StatementsRepository:
@@ -61,7 +58,7 @@ class StatementsRepository:
         event: OutboxEvent | None = None,
         payment_update: tuple[str, str, dict[str, Any]] | None = None,
     ) -> dict[str, Any] | None:
-        stamp = _iso(now)
+        stamp = iso_utc(now)
         item = BankEntryItem(
             *BankEntryItem.key(entry.entry_id),
             entry_id=entry.entry_id,
