@@ -47,10 +47,12 @@ def load_handler(function: str) -> ModuleType:
     return module
 
 
-def create_tables(table: str, idempotency_table: str | None = None, region: str = REGION) -> Any:
+def create_tables(
+    table: str, idempotency_table: str | None = None, region: str = REGION, endpoint_url: str | None = None
+) -> Any:
     """The business table (and optionally the idempotency table) with the keys, index and stream of
-    docs/architecture.md. Call inside `mock_aws`."""
-    client = boto3.client("dynamodb", region_name=region)
+    docs/architecture.md. Call inside `mock_aws`, or against a moto server at `endpoint_url`."""
+    client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
     client.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",

@@ -14,8 +14,9 @@ by the index's hash key (no sort of the table) before moto's own logic runs on t
 Reads that cost five writes: moto 5.2 serializes every response by walking the botocore shape of
 each attribute value, so reading an item cost about five times writing it (BatchGetItem 184 keys/s
 against BatchWriteItem 458 items/s in-process, 80 % of it in `moto.core.serialize`). The answers
-of the item-reading DynamoDB actions are already in DynamoDB's JSON form, so they are written out
-with `json.dumps` (tests/integration/local/test_moto_fixes.py checks it gives the same answers).
+of the item-reading DynamoDB actions (and of DynamoDB Streams' GetRecords, which the local stack's
+outbox pipes call for every record) are already in the JSON form, so they are written out with
+`json.dumps` (tests/integration/local/test_moto_fixes.py checks it gives the same answers).
 
 moto's `TransactWriteItems` backs up the whole table (`copy.deepcopy`, stream records included)
 once per action before applying a transaction, so a transaction costs actions x table size: a
@@ -91,25 +92,32 @@ def _item_reads_as_plain_json() -> None:
 
     from moto.core.responses import ActionResult
     from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
-    original = DynamoHandler.serialized
+    def plain(handler: type[Any], actions: frozenset[str], content_type: str) -> None:
+        original = handler.serialized
 
-    def serialized(self: Any, action_result: Any) -> Any:
-        result = action_result.result if isinstance(action_result, ActionResult) else None
-        if not isinstance(result, dict) or self._get_action() not in FAST_JSON_ACTIONS:
-            return original(self, action_result)
-        headers = dict(self.response_headers)
-        headers["Content-Type"] = "application/x-amz-json-1.0"
-        body = json.dumps(result, separators=(",", ":"), default=_plain_json)
-        return 200, headers, body
+        def serialized(self: Any, action_result: Any) -> Any:
+            result = action_result.result if isinstance(action_result, ActionResult) else None
+            if not isinstance(result, dict) or self._get_action() not in actions:
+                return original(self, action_result)
+            headers = dict(self.response_headers)
+            headers["Content-Type"] = content_type
+            return 200, headers, json.dumps(result, separators=(",", ":"), default=_plain_json)
 
-    DynamoHandler.serialized = serialized
+        handler.serialized = serialized
+
+    plain(DynamoHandler, FAST_JSON_ACTIONS, "application/x-amz-json-1.0")
+    # The local stack's outbox pipes read every stream record of the table (GetRecords).
+    plain(DynamoDBStreamsHandler, frozenset({"GetRecords"}), "application/x-amz-json-1.0")
 
 
 def _plain_json(value: Any) -> Any:
     """What a DynamoDB answer holds besides JSON types: Decimals in consumed capacity, binary values
-    nested in lists, maps and sets (base64, as DynamoDB writes them), and DynamoType values."""
+    nested in lists, maps and sets (base64, as DynamoDB writes them), DynamoType values, and a
+    stream record's creation time (epoch seconds, as the JSON protocol writes timestamps)."""
     import base64
+    from datetime import UTC, datetime
     from decimal import Decimal
 
     from moto.dynamodb.models.dynamo_type import DynamoType
@@ -118,6 +126,8 @@ def _plain_json(value: Any) -> Any:
         return int(value) if value == value.to_integral_value() else float(value)  # float-ok: not money
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
+    if isinstance(value, datetime):  # moto's are naive UTC
+        return value.replace(tzinfo=value.tzinfo or UTC).timestamp()  # float-ok: a time, not money
     if isinstance(value, DynamoType):
         return value.to_json()
     if isinstance(value, (set, frozenset, tuple)):

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from infra.local import moto_fixes
@@ -196,3 +198,32 @@ def test_s3_notifications_name_the_object_version(aws: None) -> None:
             objects.append(record["s3"]["object"])
     assert [o["versionId"] for o in objects] == put and put[0] != put[1]
     assert len({o["sequencer"] for o in objects}) == 2
+
+
+def test_stream_records_read_back_as_written(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GetRecords (the local stack's outbox pipes read every record) is answered as plain JSON:
+    each record's image, keys, event name and creation time come back as DynamoDB writes them."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "local")
+    create_tables(TABLE, endpoint_url=moto_endpoint)
+    dynamodb = boto3.resource("dynamodb", endpoint_url=moto_endpoint, region_name=REGION)
+    before = datetime.now(UTC)
+    table = dynamodb.Table(TABLE)
+    table.put_item(Item=EVERY_TYPE)
+    table.update_item(
+        Key={"pk": "P#1", "sk": "S#1"},
+        UpdateExpression="SET flag = :f",
+        ExpressionAttributeValues={":f": False},
+    )
+    streams = boto3.client("dynamodbstreams", endpoint_url=moto_endpoint, region_name=REGION)
+    arn = table.latest_stream_arn
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=10)["Records"]
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY"]
+    image = TypeDeserializer()
+    assert {k: image.deserialize(v) for k, v in records[0]["dynamodb"]["NewImage"].items()} == EVERY_TYPE
+    assert image.deserialize(records[1]["dynamodb"]["NewImage"]["flag"]) is False
+    assert records[0]["dynamodb"]["Keys"] == {"pk": {"S": "P#1"}, "sk": {"S": "S#1"}}
+    created = records[0]["dynamodb"]["ApproximateCreationDateTime"]
+    assert before - timedelta(seconds=5) <= created <= datetime.now(UTC) + timedelta(seconds=5)
