@@ -147,11 +147,11 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
         "review": obj(
             {
                 "decision": {"type": "string", "enum": ["APPROVE", "DECLINE"]},
-                "note": {"type": "string"},
-                "by": {"type": "string", "description": "The reviewer's token subject."},
+                "note": {"type": "string", "description": "Ops answers only."},
+                "by": {"type": "string", "description": "The reviewer's token subject; ops answers only."},
                 "at": {"type": "string", "format": "date-time"},
             },
-            description="Only once ops decided it: the audited review.",
+            description="Only once ops decided it: the audited review (its supplier sees decision and at).",
         ),
     }
     optional_application = ["loan_id", "review"]

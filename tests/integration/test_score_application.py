@@ -502,6 +502,14 @@ def test_review_queue_and_ops_decision(api):
         "by": "reviewer-1",
         "at": stored.decided_at,
     }
+    # The supplier sees what was decided and when; who reviewed it and the note stay with ops.
+    status, mine = api.call(
+        "apigw_get_application.json",
+        claims=supplier_claims(SUPPLIER),
+        path=f"/v1/applications/{app['application_id']}",
+    )
+    assert status == 200 and mine["status"] == "APPROVED" and mine["loan_id"] == decided["loan_id"]
+    assert mine["review"] == {"decision": "APPROVE", "at": stored.decided_at}
     assert api.call("apigw_get_reviews_ops.json", claims=OPS)[1]["items"] == []
     status, _ = api.call(
         "apigw_post_review_decision_ops.json",

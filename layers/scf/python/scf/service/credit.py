@@ -124,7 +124,8 @@ class ApplicationRecord:
     review: dict[str, Any] | None = None
     response: dict[str, Any] | None = None  # the first answer, returned to idempotent retries
 
-    def view(self) -> dict[str, Any]:
+    def view(self, audit: bool = False) -> dict[str, Any]:
+        """The application as its supplier sees it; `audit` (ops) adds who reviewed it and the note."""
         out: dict[str, Any] = {
             "application_id": self.application_id,
             "status": self.status,
@@ -139,8 +140,9 @@ class ApplicationRecord:
         }
         if self.loan_id:
             out["loan_id"] = self.loan_id
-        if self.review:  # who, when, what and why; not the request hashes kept for retries
-            out["review"] = {k: self.review[k] for k in ("decision", "note", "by", "at") if k in self.review}
+        if self.review:  # what and when; who and why for ops; never the request hashes kept for retries
+            fields = ("decision", "note", "by", "at") if audit else ("decision", "at")
+            out["review"] = {k: self.review[k] for k in fields if k in self.review}
         return out
 
 
@@ -427,7 +429,9 @@ class CreditService:
 
     def list_reviews(self, limit: int, token: str | None) -> dict[str, Any]:
         records, next_token = self.repository.list_reviews(limit, token)
-        items = [{**r.view(), "supplier_id": r.supplier_id, "created_at": r.created_at} for r in records]
+        items = [
+            {**r.view(audit=True), "supplier_id": r.supplier_id, "created_at": r.created_at} for r in records
+        ]
         return {"items": items, "next_token": next_token}
 
     def review(
@@ -453,7 +457,7 @@ class CreditService:
                 if record.review is None:
                     raise ReviewConflict(f"the application was never in review: {record.status} at once")
                 if request_hash is not None and record.review.get("request_hash") == request_hash:
-                    return record.view()  # the same request again: the first answer
+                    return record.view(audit=True)  # the same request again: the first answer
                 if key_hash is not None and record.review.get("key_hash") == key_hash:
                     raise ReviewReplayMismatch("this Idempotency-Key was used with another request body")
                 raise ReviewConflict(f"the application was already decided: {record.status}")
@@ -467,7 +471,7 @@ class CreditService:
                     self.repository.decline_review(decided)
                 except ReservationConflict:
                     continue
-                return decided.view()
+                return decided.view(audit=True)
             snap = self.repository.snapshot(record.supplier_id, record.currency, None)
             line, inputs = self._inputs(snap)
             request = ApplicationRequest(record.amount_minor, record.currency, record.term_days)
@@ -498,7 +502,7 @@ class CreditService:
                 )
             except ReservationConflict:
                 continue
-            return decided.view()
+            return decided.view(audit=True)
         raise DecisionContention("the credit line changed while deciding; retry the request")
 
 
