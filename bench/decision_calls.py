@@ -28,7 +28,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -336,6 +338,26 @@ def print_kinds(
             print(f"  {'':18} {n:5d} x {len(seq)} calls: {' + '.join(seq)}")
 
 
+Attempt = Callable[[], tuple[str, list[str], float, float]]  # status, calls, elapsed ms, ms in the store
+
+
+def sized_runs(bench: Bench, kind: str, supplier_id: str, attempts: list[Attempt]) -> str:
+    """Approvals of one size; the row's figures: calls, median total and outside-store ms, sequence."""
+    seqs: Counter[tuple[str, ...]] = Counter()
+    times, outside = [], []
+    for attempt in attempts:
+        status, calls, elapsed, store = attempt()
+        if status != "APPROVED":  # the scenario, not a timing: a wrong setup must not print figures
+            raise SystemExit(f"{supplier_id}: expected APPROVED, got {status}")
+        seqs[tuple(calls)] += 1
+        times.append(elapsed)
+        outside.append(elapsed - store)
+    bench.by_size.setdefault(kind, set()).update(seqs)
+    (seq, _), *others = seqs.most_common()
+    shown = " + ".join(seq) + (f" (and {len(others)} other sequences)" if others else "")
+    return f"{len(seq):5d} {statistics.median(times):9.2f} {statistics.median(outside):8.2f}  {shown}"
+
+
 def scaling(bench: Bench, rng: random.Random, runs: int) -> None:
     from scf.adapters.dynamodb.models import PoolItem
 
@@ -348,22 +370,11 @@ def scaling(bench: Bench, rng: random.Random, runs: int) -> None:
         supplier_id = f"B-SIZE-{documents}-{loans}"
         seed_supplier(supplier_id, documents=documents, loans=loans, status="ACTIVE", verified=True)
         state_bytes = len(json.dumps(PoolItem.get(*PoolItem.key(supplier_id, "CNY")).state))
-        seqs: Counter[tuple[str, ...]] = Counter()
-        times, outside = [], []
-        for run in range(runs):
-            status, calls, elapsed, store = bench.decide(supplier_id, "1000.00", f"{supplier_id}-{run}")
-            if status != "APPROVED":  # the scenario, not a timing: a wrong setup must not print figures
-                raise SystemExit(f"{supplier_id}: expected APPROVED, got {status}")
-            seqs[tuple(calls)] += 1
-            times.append(elapsed)
-            outside.append(elapsed - store)
-        bench.by_size.setdefault("application", set()).update(seqs)
-        (seq, _), *others = seqs.most_common()
-        shown = " + ".join(seq) + (f" (and {len(others)} other sequences)" if others else "")
-        print(
-            f"  {documents:9d} {loans:5d} {state_bytes:9d} B {len(seq):5d} {statistics.median(times):9.2f} "
-            f"{statistics.median(outside):8.2f}  {shown}"
-        )
+        attempts = [
+            partial(bench.decide, supplier_id, "1000.00", f"{supplier_id}-{run}") for run in range(runs)
+        ]
+        figures = sized_runs(bench, "application", supplier_id, attempts)
+        print(f"  {documents:9d} {loans:5d} {state_bytes:9d} B {figures}")
 
     print("\nCalls per ops approval against the review queue (applications waiting, 1,000.00 each)")
     print(f"  {'waiting':>9} {'calls':>5} {'total ms':>9} {'outside':>8}  sequence")
@@ -377,22 +388,9 @@ def scaling(bench: Bench, rng: random.Random, runs: int) -> None:
             if status != "REVIEW":
                 raise SystemExit(f"{supplier_id}: expected REVIEW, got {status}")
             held.append(bench.application_id(supplier_id, key))
-        seqs = Counter()
-        times, outside = [], []
-        for application_id in rng.sample(held, min(runs, len(held))):
-            status, calls, elapsed, store = bench.review(application_id, "APPROVE", f"q-{application_id}")
-            if status != "APPROVED":
-                raise SystemExit(f"{supplier_id}: expected APPROVED, got {status}")
-            seqs[tuple(calls)] += 1
-            times.append(elapsed)
-            outside.append(elapsed - store)
-        bench.by_size.setdefault("ops approval", set()).update(seqs)
-        (seq, _), *others = seqs.most_common()
-        shown = " + ".join(seq) + (f" (and {len(others)} other sequences)" if others else "")
-        print(
-            f"  {waiting:9d} {len(seq):5d} {statistics.median(times):9.2f} "
-            f"{statistics.median(outside):8.2f}  {shown}"
-        )
+        picked = rng.sample(held, min(runs, len(held)))
+        attempts = [partial(bench.review, a, "APPROVE", f"q-{a}") for a in picked]
+        print(f"  {waiting:9d} {sized_runs(bench, 'ops approval', supplier_id, attempts)}")
 
 
 def verdict(bench: Bench) -> bool:
