@@ -52,6 +52,8 @@ class StackProcess:
             except subprocess.TimeoutExpired as exc:
                 self.process.kill()
                 raise StackFailed(f"the local stack did not stop on SIGTERM:\n{log_tail(self.log)}") from exc
+        if self.process.returncode != 0:
+            raise StackFailed(f"the local stack exited with {self.process.returncode}:\n{log_tail(self.log)}")
         if (self.directory / ENV_FILE).exists():
             raise StackFailed("the local stack stopped but left env.json behind")
 
