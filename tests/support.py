@@ -15,7 +15,7 @@ import boto3
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
-SAMPLES = ROOT.parent / "shared" / "samples"
+SAMPLES = ROOT / "tests" / "fixtures" / "bank-samples"  # the team's shared samples, vendored
 REGION = "us-east-1"
 
 

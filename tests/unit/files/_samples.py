@@ -1,4 +1,5 @@
-"""The shared bank samples (../shared/samples beside the repo, as in CI) and small helpers.
+"""The bank samples (tests/fixtures/bank-samples: the team's shared samples, vendored) and small
+helpers.
 
 Each sample's origin, licence and oddity is in that folder's MANIFEST.tsv.
 """
@@ -7,24 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from scf.adapters.files.statements import BOOKED, Statement
+from tests.support import ROOT, SAMPLES
 
-SAMPLES = (Path(__file__).resolve().parents[3] / ".." / "shared" / "samples").resolve()
-SKIP_REASON = f"the shared bank samples are not at {SAMPLES} (CI checks them out beside the repo)"
+SHARED = (ROOT / ".." / "shared" / "samples").resolve()  # the team's copy, when it is beside the repo
+FOLDERS = ("camt053", "camt054", "mt940", "pain001", "pain002")
 
 
-def sample_names(*folders: str) -> list[str]:
-    """Sample files (names relative to SAMPLES) of the folders, for parametrize."""
-    if not SAMPLES.is_dir():
-        return []
-    return sorted(str(p.relative_to(SAMPLES)) for folder in folders for p in (SAMPLES / folder).iterdir())
+def sample_names(*folders: str, root: Path = SAMPLES) -> list[str]:
+    """Sample files (names relative to `root`) of the folders, for parametrize."""
+    return sorted(str(p.relative_to(root)) for folder in folders for p in (root / folder).iterdir())
 
 
 def read_sample(name: str) -> bytes:
-    if not SAMPLES.is_dir():
-        pytest.skip(SKIP_REASON)
     return (SAMPLES / name).read_bytes()
 
 

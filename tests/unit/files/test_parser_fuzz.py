@@ -78,7 +78,6 @@ def mutated_sample(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.skipif(not SAMPLE_DATA, reason="the shared bank samples are absent")
 @FUZZ
 @given(data=mutated_sample(), parser=st.sampled_from(sorted(PARSERS)))
 def test_mutated_samples_never_raise(data: bytes, parser: str) -> None:
