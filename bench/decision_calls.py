@@ -1,7 +1,9 @@
 """DynamoDB calls and handler time per decision (`POST /v1/applications` and the ops review
-decision, through the score_application handler) against the embedded store: moto in-process with
-the local stack's fixes (`infra/local/moto_fixes.py`: a transaction costs its own items, not the
-table's, as in the emulator the local stack runs). Prints figures; asserts nothing about time.
+decision, through the score_application handler) against the embedded store: moto's server in its
+own process with the local stack's fixes (`infra/local/moto_fixes.py`: a transaction costs its own
+items, not the table's, as in the emulator the local stack runs), so that the measured process holds
+only the handler, as a Lambda process does; `--store in-process` runs moto in this process instead
+(its tables then live in the measured heap). Prints figures; asserts nothing about time.
 
 Every DynamoDB call is counted with a botocore `before-call` hook on the client the models share
 (the application item is the idempotency record, so its read and write are in the count; there is
@@ -15,6 +17,7 @@ calls at every size); the exit status is 1 when it is missed.
 
     .venv/bin/python bench/decision_calls.py                  # 1,000 decisions, ops, the sizes
     .venv/bin/python bench/decision_calls.py --decisions 0    # only the sizes
+    .venv/bin/python bench/decision_calls.py --store in-process
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
@@ -36,6 +40,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.support: the one copy of the table setup and handler loader
+
+from bench.store import start_moto  # noqa: E402  (after the path)
 
 TABLE = "scf-bench"
 TODAY = date(2026, 11, 28)
@@ -57,7 +63,6 @@ def environment(clock_file: Path) -> None:
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         }
     )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
 def seed_supplier(supplier_id: str, *, documents: int, loans: int, status: str, verified: bool) -> None:
@@ -248,10 +253,7 @@ def mixed(bench: Bench, decisions: int, rng: random.Random) -> None:
     bench.decide("B-OK-0", "1000.00", "warm-up")  # a warm Lambda: cold start and connections done
     bench.hook_clients()
     done: list[tuple[str, str, str]] = []
-    total: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    outside: dict[str, list[float]] = {kind: [] for kind in KINDS}
-    outcomes: dict[str, Counter[str]] = {kind: Counter() for kind in KINDS}
-    sequences: dict[str, Counter[tuple[str, ...]]] = {kind: Counter() for kind in KINDS}
+    tally = Tally(KINDS)
     for n in range(decisions):
         kind = rng.choices(list(weights), weights=list(weights.values()))[0]
         if kind == "retry" and not done:
@@ -263,18 +265,10 @@ def mixed(bench: Bench, decisions: int, rng: random.Random) -> None:
             amount = "999999999.00" if kind == "decline_amount" else f"{rng.randint(1000, 20000)}.00"
             key = f"bench-{n}"
             done.append((supplier_id, amount, key))
-        status, calls, elapsed, store = bench.decide(supplier_id, amount, key)
-        total[kind].append(elapsed)
-        outside[kind].append(elapsed - store)
-        outcomes[kind][status] += 1
-        sequences[kind][tuple(calls)] += 1
-    every = [t for values in total.values() for t in values]
-    ours = [t for values in outside.values() for t in values]
+        tally.add(kind, bench.decide(supplier_id, amount, key))
+    sequences = tally.sequences
     all_calls = Counter(call for seqs in sequences.values() for seq, n in seqs.items() for call in seq * n)
-    print(f"\n{decisions} decisions through the handler (warm), moto in-process")
-    print(f"  handler time per decision:            median {summary(every)} ms (median, p99)")
-    print(f"  of it outside the store (our code):   median {summary(ours)} ms (median, p99)")
-    print_kinds(KINDS, total, outside, outcomes, sequences)
+    tally.print("decisions through the handler (warm)")
     most = max(len(seq) for seqs in sequences.values() for seq in seqs)
     print(
         f"  most DynamoDB calls in one decision: {most}; "
@@ -293,49 +287,52 @@ def ops(bench: Bench, reviews: int, rng: random.Random) -> None:
         if status != "REVIEW":
             raise SystemExit(f"B-OPS: expected REVIEW, got {status}")
         held.append(bench.application_id("B-OPS", key))
-    total: dict[str, list[float]] = {kind: [] for kind in OPS_KINDS}
-    outside: dict[str, list[float]] = {kind: [] for kind in OPS_KINDS}
-    outcomes: dict[str, Counter[str]] = {kind: Counter() for kind in OPS_KINDS}
-    sequences: dict[str, Counter[tuple[str, ...]]] = {kind: Counter() for kind in OPS_KINDS}
+    tally = Tally(OPS_KINDS)
     approved: list[str] = []
     for n, application_id in enumerate(held):
         kind = "ops_approve" if n % 3 else "ops_decline"
         if n % 5 == 4 and approved:
             kind, application_id = "ops_retry", approved[-1]
         verdict = "DECLINE" if kind == "ops_decline" else "APPROVE"
-        key = f"ops-{application_id}"
-        status, calls, elapsed, store = bench.review(application_id, verdict, key)
+        tally.add(kind, bench.review(application_id, verdict, f"ops-{application_id}"))
         if kind == "ops_approve":
             approved.append(application_id)
-        total[kind].append(elapsed)
-        outside[kind].append(elapsed - store)
-        outcomes[kind][status] += 1
-        sequences[kind][tuple(calls)] += 1
-    every = [t for values in total.values() for t in values]
-    ours = [t for values in outside.values() for t in values]
-    print(f"\n{len(every)} ops review decisions through the handler (warm), {reviews} held for review first")
-    print(f"  handler time per decision:            median {summary(every)} ms (median, p99)")
-    print(f"  of it outside the store (our code):   median {summary(ours)} ms (median, p99)")
-    print_kinds(OPS_KINDS, total, outside, outcomes, sequences)
+    tally.print(f"ops review decisions through the handler (warm), {reviews} held for review first")
 
 
-def print_kinds(
-    kinds: tuple[str, ...],
-    total: dict[str, list[float]],
-    outside: dict[str, list[float]],
-    outcomes: dict[str, Counter[str]],
-    sequences: dict[str, Counter[tuple[str, ...]]],
-) -> None:
-    print(f"  {'kind':18} {'n':>5} {'total ms: median p99':>21} {'outside store':>17}  outcomes")
-    for kind in kinds:
-        if not total[kind]:
-            continue
-        print(
-            f"  {kind:18} {len(total[kind]):5d} {summary(total[kind]):>21} {summary(outside[kind]):>17}  "
-            f"{dict(outcomes[kind])}"
-        )
-        for seq, n in sequences[kind].most_common():
-            print(f"  {'':18} {n:5d} x {len(seq)} calls: {' + '.join(seq)}")
+class Tally:
+    """Decisions of several kinds: handler and outside-the-store times, outcomes, call sequences."""
+
+    def __init__(self, kinds: tuple[str, ...]) -> None:
+        self.kinds = kinds
+        self.total: dict[str, list[float]] = {kind: [] for kind in kinds}
+        self.outside: dict[str, list[float]] = {kind: [] for kind in kinds}
+        self.outcomes: dict[str, Counter[str]] = {kind: Counter() for kind in kinds}
+        self.sequences: dict[str, Counter[tuple[str, ...]]] = {kind: Counter() for kind in kinds}
+
+    def add(self, kind: str, measured: tuple[str, list[str], float, float]) -> None:
+        status, calls, elapsed, store = measured
+        self.total[kind].append(elapsed)
+        self.outside[kind].append(elapsed - store)
+        self.outcomes[kind][status] += 1
+        self.sequences[kind][tuple(calls)] += 1
+
+    def print(self, title: str) -> None:
+        every = [t for values in self.total.values() for t in values]
+        ours = [t for values in self.outside.values() for t in values]
+        print(f"\n{len(every)} {title}")
+        print(f"  handler time per decision:            median {summary(every)} ms (median, p99)")
+        print(f"  of it outside the store (our code):   median {summary(ours)} ms (median, p99)")
+        print(f"  {'kind':18} {'n':>5} {'total ms: median p99':>21} {'outside store':>17}  outcomes")
+        for kind in self.kinds:
+            if not self.total[kind]:
+                continue
+            print(
+                f"  {kind:18} {len(self.total[kind]):5d} {summary(self.total[kind]):>21} "
+                f"{summary(self.outside[kind]):>17}  {dict(self.outcomes[kind])}"
+            )
+            for seq, n in self.sequences[kind].most_common():
+                print(f"  {'':18} {n:5d} x {len(seq)} calls: {' + '.join(seq)}")
 
 
 Attempt = Callable[[], tuple[str, list[str], float, float]]  # status, calls, elapsed ms, ms in the store
@@ -415,43 +412,63 @@ def main() -> None:
     parser.add_argument("--reviews", type=int, default=200, help="ops decisions of part 2 (0: none)")
     parser.add_argument("--scaling-runs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--store", choices=("server", "in-process"), default="server")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # figures as they come
     rng = random.Random(args.seed)
     print(f"seed {args.seed}")
     print(
-        f"store: moto {moto_version()} in-process with infra/local/moto_fixes.py; "
+        f"store: moto {moto_version()} ({args.store}) with infra/local/moto_fixes.py; "
         f"python {sys.version.split()[0]}"
     )
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, store(args.store):
         clock_file = Path(tmp) / "today"
         clock_file.write_text(TODAY.isoformat())
         environment(clock_file)
-        from moto import mock_aws
+        from scf.adapters.dynamodb.models import bind
+        from scf.config import settings
+        from tests.support import create_tables
 
-        from infra.local import moto_fixes
-
-        moto_fixes.install()  # as the local stack's emulator: a transaction costs its own items
-        with mock_aws():
-            from scf.adapters.dynamodb.models import bind
-            from scf.config import settings
-            from tests.support import create_tables
-
-            settings.cache_clear()
-            create_tables(TABLE)
-            bind(TABLE, "us-east-1")
-            bench = Bench()
-            if args.decisions:
-                mixed(bench, args.decisions, rng)
-            else:  # no mixed part: warm up and hook the clients here
-                seed_supplier("B-WARM", documents=10, loans=0, status="ACTIVE", verified=True)
-                bench.decide("B-WARM", "1000.00", "warm-up")
-                bench.hook_clients()
-            if args.reviews:
-                ops(bench, args.reviews, rng)
-            scaling(bench, rng, args.scaling_runs)
-            met = verdict(bench)
+        settings.cache_clear()
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        create_tables(TABLE, endpoint_url=endpoint)
+        bind(TABLE, "us-east-1", endpoint)
+        bench = Bench()
+        if args.decisions:
+            mixed(bench, args.decisions, rng)
+        else:  # no mixed part: warm up and hook the clients here
+            seed_supplier("B-WARM", documents=10, loans=0, status="ACTIVE", verified=True)
+            bench.decide("B-WARM", "1000.00", "warm-up")
+            bench.hook_clients()
+        if args.reviews:
+            ops(bench, args.reviews, rng)
+        scaling(bench, rng, args.scaling_runs)
+        met = verdict(bench)
     raise SystemExit(0 if met else 1)
+
+
+@contextmanager
+def store(where: str) -> Iterator[None]:
+    """The embedded store: moto's server in its own process (default; the measured process holds
+    only the handler, as in Lambda), or moto in this process (`mock_aws`, the store's work and
+    heap in the measured process). Both with infra/local/moto_fixes.py, as the local stack."""
+    if where == "server":
+        server, url = start_moto()
+        try:
+            os.environ["AWS_ENDPOINT_URL"] = url
+            yield
+        finally:
+            server.kill()
+            server.wait()
+        return
+    from moto import mock_aws
+
+    from infra.local import moto_fixes
+
+    moto_fixes.install()
+    os.environ.pop("AWS_ENDPOINT_URL", None)  # mock_aws answers the default endpoints only
+    with mock_aws():
+        yield
 
 
 def moto_version() -> str:

@@ -31,6 +31,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0:0] = [str(ROOT), str(ROOT / "layers" / "scf" / "python")]
 
+from bench.store import cpu_seconds, start_moto  # noqa: E402  (after the path)
+
 BUCKET = "bench-inbox"
 TABLE = "bench-business"
 KEY = "platform/bench/documents.csv"
@@ -81,36 +83,6 @@ class Countdown:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
-
-
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    from infra.local.process import free_port
-
-    port = free_port()
-    code = (
-        "from infra.local import moto_fixes; moto_fixes.install()\n"
-        "from moto.server import ThreadedMotoServer\n"
-        f"s = ThreadedMotoServer(ip_address='127.0.0.1', port={port}, verbose=False); s.start()\n"
-        "import time\nwhile True: time.sleep(3600)\n"
-    )
-    server = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-            return server, url
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("moto server did not start")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def one_size(rows: int, suppliers: int, payments: bool, profile: bool, traced: bool) -> dict[str, Any]:
@@ -166,9 +138,11 @@ def one_size(rows: int, suppliers: int, payments: bool, profile: bool, traced: b
         started = time.perf_counter()
         client_cpu, store_cpu = time.process_time(), cpu_seconds(server.pid)
         invocations = 0
+        peaks: list[float] = []  # ru_maxrss (MB) after each invocation: where the peak was reached
         while record is not None:
             invocations += 1
             handler.handler({"Records": [record]}, Countdown(FUNCTION_TIMEOUT_MS))
+            peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             record = None
             for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1).get("Messages", []):
                 record = notification["Records"][0] | {"body": message["Body"]}
@@ -202,6 +176,7 @@ def one_size(rows: int, suppliers: int, payments: bool, profile: bool, traced: b
             "floor_store_cpu": floor_store_cpu,
             "tracemalloc_peak_mb": traced_peak / 2**20,
             "maxrss_mb": rss_after_ingest / 1024,
+            "maxrss_by_invocation_mb": peaks,
         }
     finally:
         server.kill()
@@ -330,7 +305,8 @@ def main() -> None:
             f"floor {r['floor_seconds']:.1f} s = {floor_rate:,.0f} items/s; ratio {ratio:.2f}x; "
             f"CPU: ingesting process {r['client_cpu']:.1f} s, store {r['store_cpu']:.1f} s "
             f"(floor: store {r['floor_store_cpu']:.1f} s); "
-            f"peak memory (ru_maxrss of the ingesting process) {r['maxrss_mb']:.0f} MB"
+            f"peak memory (ru_maxrss of the ingesting process) {r['maxrss_mb']:.0f} MB "
+            f"(after each invocation: {', '.join(f'{mb:.0f}' for mb in r['maxrss_by_invocation_mb'])})"
             + (f", tracemalloc peak {r['tracemalloc_peak_mb']:.1f} MB" if args.tracemalloc else "")
         )
     print(f"load average at end: {os.getloadavg()[0]:.1f}")

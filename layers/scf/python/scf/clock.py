@@ -37,7 +37,7 @@ class FileClock:
 
     path: str
     timezone: str = "Asia/Shanghai"
-    _mtime: float = -1.0
+    _mtime: float = -1.0  # float-ok: the clock file's modification time
     _date: date | None = None
 
     def today(self) -> date:

@@ -51,8 +51,8 @@ class Continuations(Protocol):
 @dataclass(frozen=True)
 class Lease:
     owner: str
-    taken_at: float  # epoch seconds (an expired lease is one whose `until` is before this)
-    until: float
+    taken_at: float  # float-ok: epoch seconds (an expired lease is one whose `until` is before this)
+    until: float  # float-ok: epoch seconds
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,10 @@ class Deadline:
     time_left_ms: Callable[[], int]
     reserve_ms: int = DEADLINE_RESERVE_MS
 
-    def expired(self, next_window_ms: float = 0) -> bool:
+    def expired(self, next_window_ms: float = 0) -> bool:  # float-ok: milliseconds
         return self.time_left_ms() < self.reserve_ms + next_window_ms
 
-    def seconds_left(self) -> float:
+    def seconds_left(self) -> float:  # float-ok: seconds
         return self.time_left_ms() / 1000
 
 

@@ -37,7 +37,7 @@ class SimulatedBankGateway:
         *,
         timeout: tuple[float, float] = (2.0, 5.0),
         attempts: int = 3,
-        backoff_seconds: float = 0.2,
+        backoff_seconds: float = 0.2,  # float-ok: seconds
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
