@@ -149,7 +149,7 @@ def one_size(rows: int, suppliers: int, payments: bool, profile: bool, traced: b
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         ingest_seconds = time.perf_counter() - started
         client_cpu, store_cpu = time.process_time() - client_cpu, cpu_seconds(server.pid) - store_cpu
-        traced_peak = tracemalloc.get_traced_memory()[1] if traced else 0
+        traced_now, traced_peak = tracemalloc.get_traced_memory() if traced else (0, 0)
         tracemalloc.stop()
         if profiler is not None:
             import pstats
@@ -175,6 +175,7 @@ def one_size(rows: int, suppliers: int, payments: bool, profile: bool, traced: b
             "store_cpu": store_cpu,
             "floor_store_cpu": floor_store_cpu,
             "tracemalloc_peak_mb": traced_peak / 2**20,
+            "tracemalloc_end_mb": traced_now / 2**20,  # what the ingestion left allocated
             "maxrss_mb": rss_after_ingest / 1024,
             "maxrss_by_invocation_mb": peaks,
         }
@@ -307,7 +308,12 @@ def main() -> None:
             f"(floor: store {r['floor_store_cpu']:.1f} s); "
             f"peak memory (ru_maxrss of the ingesting process) {r['maxrss_mb']:.0f} MB "
             f"(after each invocation: {', '.join(f'{mb:.0f}' for mb in r['maxrss_by_invocation_mb'])})"
-            + (f", tracemalloc peak {r['tracemalloc_peak_mb']:.1f} MB" if args.tracemalloc else "")
+            + (
+                f", tracemalloc peak {r['tracemalloc_peak_mb']:.1f} MB, "
+                f"at the end {r['tracemalloc_end_mb']:.1f} MB"
+                if args.tracemalloc
+                else ""
+            )
         )
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
 
