@@ -68,29 +68,18 @@ def environment(clock_file: Path) -> None:
 def seed_supplier(supplier_id: str, *, documents: int, loans: int, status: str, verified: bool) -> None:
     """A supplier whose pool holds `documents` open goods receipts (also stored as document items)
     and `loans` ACTIVE loans (loan items, and their principal and maturities on the exposure)."""
-    from scf.adapters.dynamodb.models import DocumentItem, ExposureItem, LoanItem, PoolItem, SupplierItem
-    from scf.domain.pool import Document, Pool
+    from scf.adapters.dynamodb.models import DocumentItem, ExposureItem, LoanItem
+    from scf.domain.pool import Document
+    from tests.support import seed_supplier as seed_profile_and_pool
 
-    SupplierItem(
-        *SupplierItem.key(supplier_id),
-        supplier_id=supplier_id,
-        name=supplier_id,
-        status=status,
-        bank_code="SIMBANK",
-        account_number="6217000011113333",
-        account_name=supplier_id,
-        account_verified=verified,
-        updated_at="2026-11-01T00:00:00Z",
-    ).save()
-    pool = Pool()
-    pool.apply(Document(f"{supplier_id}-GR-FIRST", "GOODS_RECEIPT", TODAY - timedelta(days=400), 100_000))
+    first = Document(f"{supplier_id}-GR-FIRST", "GOODS_RECEIPT", TODAY - timedelta(days=400), 100_000)
     docs = [
         Document(f"{supplier_id}-GR-{i:05d}", "GOODS_RECEIPT", TODAY - timedelta(days=i % 100), 100_000_000)
         for i in range(documents - 1)
     ]
+    seed_profile_and_pool(supplier_id, [first, *docs], status=status, verified=verified)
     with DocumentItem.batch_write() as batch:
         for doc in docs:
-            pool.apply(doc)
             batch.save(
                 DocumentItem(
                     *DocumentItem.key(supplier_id, doc.document_id),
@@ -104,13 +93,6 @@ def seed_supplier(supplier_id: str, *, documents: int, loans: int, status: str, 
                     content_hash=doc.document_id,
                 )
             )
-    PoolItem(
-        *PoolItem.key(supplier_id, "CNY"),
-        supplier_id=supplier_id,
-        currency="CNY",
-        state=pool.to_state(),
-        updated_at="2026-11-01T00:00:00Z",
-    ).save()
     principal = 100_000
     open_loans = set()
     with LoanItem.batch_write() as batch:
