@@ -1,31 +1,31 @@
 """Concurrent decisions against the local store: moto's server (the local stack's emulator, with its
-fixes) over HTTP, many threads, nothing serialised on the client side.
+fixes) over HTTP, many invocations at once, nothing serialised on the client side.
 
-Each thread is one concurrent Lambda invocation (its own handler module: the event resolver keeps
-the current event on the module). A barrier after each thread's first read makes every thread
-decide on the same snapshot, so the conditions of the commits, not luck of timing, decide who gets
-the money; the commits themselves race freely. Whatever the interleaving: the principal reserved
-never exceeds the limit, it is exactly the sum of the approved amounts, one loan per approval.
+Each invocation runs in its own process, as each concurrent Lambda invocation has its own
+execution environment (`tests.invocations` says why threads will not do). A barrier after each
+invocation's first read makes every one decide on the same snapshot, so the conditions of the
+commits, not luck of timing, decide who gets the money; the commits themselves race freely.
+Whatever the interleaving: the principal reserved never exceeds the limit, it is exactly the sum
+of the approved amounts, one loan per approval.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import requests
 
 from infra.local.emulator import Emulator
-from scf.adapters.dynamodb.models import ALL_MODELS, ExposureItem, LoanItem, bind
+from scf.adapters.dynamodb.models import ApplicationItem, ExposureItem, LoanItem, bind
 from scf.domain.money import format_amount, parse_amount
 from scf.domain.pool import Document
+from tests.invocations import invoke_concurrently
 from tests.support import LambdaContext, create_tables, load_handler, seed_supplier
 
 pytestmark = pytest.mark.integration
@@ -106,54 +106,11 @@ def approval(application_id: str, reviewer: int) -> dict[str, Any]:
     return event("apigw_post_review_decision_ops.json", claims, body, f"approve-{reviewer}", path)
 
 
-def handlers(n: int) -> list[ModuleType]:
-    """One handler module per concurrent invocation, wired before the threads start."""
-    modules = [load_handler("score_application") for _ in range(n)]
-    for module in modules:
-        module.service()
-    return modules
-
-
 def race(events: list[dict[str, Any]]) -> tuple[list[tuple[int, dict[str, Any]]], list[str]]:
-    """Run every event on its own thread at once; (answers in event order, DynamoDB operations)."""
-    modules = handlers(len(events))
-    client = ALL_MODELS[0]._get_connection().connection.client  # shared by every model after bind
-    operations: list[str] = []
-    first_read = threading.Barrier(len(events))
-    local = threading.local()
-
-    def record(model: Any, **_: Any) -> None:
-        operations.append(model.name)
-
-    def after(model: Any, **_: Any) -> None:
-        if model.name == "BatchGetItem" and not getattr(local, "read", False):
-            local.read = True
-            first_read.wait(timeout=60)
-
-    client.meta.events.register("before-call.dynamodb", record)
-    client.meta.events.register("after-call.dynamodb", after)
-    answers: list[tuple[int, dict[str, Any]] | None] = [None] * len(events)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            answer = modules[i].handler(events[i], CTX)
-            answers[i] = (answer["statusCode"], json.loads(answer["body"]))
-        except BaseException as exc:  # reported below: a thread's failure must fail the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(events))]
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-    finally:
-        client.meta.events.unregister("before-call.dynamodb", record)
-        client.meta.events.unregister("after-call.dynamodb", after)
-    assert not errors, errors
-    assert all(a is not None for a in answers)
-    return [a for a in answers if a is not None], operations
+    """Every event at once, one process each; (answers in event order, every DynamoDB operation)."""
+    invocations = invoke_concurrently("score_application", events)
+    operations = [name for invocation in invocations for name in invocation.operations]
+    return [(i.status, i.body) for i in invocations], operations
 
 
 def summary(answers: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, str, str]]:
@@ -165,6 +122,14 @@ def summary(answers: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, str, s
 
 def reserved() -> int:
     return int(ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY")).principal_minor)
+
+
+def credit_line() -> dict[str, Any]:
+    raw = json.loads((EVENTS / "apigw_get_credit_line.json").read_text())
+    raw["requestContext"]["authorizer"]["claims"] = SUPPLIER_CLAIMS
+    answer = load_handler("score_application").handler(raw, CTX)
+    assert answer["statusCode"] == 200, answer
+    return dict(json.loads(answer["body"]))
 
 
 def loans() -> dict[str, int]:
@@ -181,6 +146,8 @@ def test_concurrent_applications_over_http_never_overcommit(store: str, seed: in
     context = f"seed={seed} answers={summary(answers)}"
     assert {status for status, _ in answers} <= {201, 409}, context
     assert all(body["code"] == "CONTENTION" for status, body in answers if status == 409), context
+    # Each answer is its own request's (threads sharing Powertools' current event broke this).
+    assert all(body["amount"] == amounts[i] for i, (status, body) in enumerate(answers) if status == 201)
     decided = [body for status, body in answers if status == 201]
     approved = [parse_amount(b["amount"]) for b in decided if b["status"] == "APPROVED"]
     declined = [parse_amount(b["amount"]) for b in decided if b["status"] == "DECLINED"]
@@ -190,6 +157,8 @@ def test_concurrent_applications_over_http_never_overcommit(store: str, seed: in
     assert sorted(loans().values()) == sorted(approved), context
     left = LIMIT - sum(approved)
     assert all(amount > left for amount in declined), context  # available only fell: each was right
+    line = credit_line()
+    assert (parse_amount(line["outstanding"]), parse_amount(line["available"])) == (sum(approved), left)
     # Every thread committed on the first, shared snapshot: more tried than fitted, and the
     # conditions refused the rest (they read again and were decided afresh).
     assert operations.count("TransactWriteItems") > len(approved), context
@@ -201,7 +170,7 @@ def test_ops_approvals_and_new_applications_race_for_the_same_limit(store: str, 
     limit; ops approve all four while the supplier files 16 new applications, all at once. Ops
     approvals re-check and reserve under the same condition as new applications."""
     seed_the_supplier()
-    module = handlers(1)[0]
+    module = load_handler("score_application")
     held = []
     for i in range(4):
         answer = module.handler(application("10000000.01", f"held-{i}"), CTX)
@@ -227,3 +196,39 @@ def test_ops_approvals_and_new_applications_race_for_the_same_limit(store: str, 
     assert sorted(loans().values()) == sorted(approved_new + [1_000_000_001] * len(approved_reviews)), context
     assert len(approved_reviews) <= 3, context  # four of them never fit
     assert operations.count("TransactWriteItems") > len(approved_new) + len(approved_reviews), context
+
+
+def test_eight_equal_applications_on_one_snapshot_approve_exactly_what_fits(store: str) -> None:
+    """Eight applications of 9,000,000.00 against 40,000,000.00, all decided on the same snapshot:
+    all eight approve and try to reserve; the condition lets four through (36,000,000.00), refuses
+    the others, which read again and are declined for want of room."""
+    seed_the_supplier()
+    answers, operations = race([application("9000000.00", f"equal-{i}") for i in range(8)])
+    assert [status for status, _ in answers] == [201] * 8, answers
+    approved = [body for _, body in answers if body["status"] == "APPROVED"]
+    declined = [body for _, body in answers if body["status"] == "DECLINED"]
+    assert (len(approved), len(declined)) == (4, 4), answers
+    assert all([r["code"] for r in body["reasons"]] == ["AMOUNT_EXCEEDS_AVAILABLE"] for body in declined)
+    assert reserved() == 4 * 900_000_000 and len(loans()) == 4
+    assert (operations.count("TransactWriteItems"), operations.count("PutItem")) == (8, 4), operations
+    line = credit_line()
+    assert (line["outstanding"], line["available"]) == ("36000000.00", "4000000.00")
+
+
+def test_two_reviewers_approving_at_once_make_one_loan(store: str) -> None:
+    """Two ops requests (different reviewers and keys) approve the same application at the same
+    moment, on the same snapshot: the `status = REVIEW` condition lets one transaction through; the
+    other reads again, finds it decided and answers 409. One loan, one reservation."""
+    seed_the_supplier()
+    module = load_handler("score_application")
+    held = json.loads(module.handler(application("10000000.01", "held"), CTX)["body"])
+    assert held["status"] == "REVIEW"
+    answers, operations = race([approval(held["application_id"], i) for i in range(2)])
+    assert sorted(status for status, _ in answers) == [200, 409], answers
+    ((winner,), (loser,)) = ([b for s, b in answers if s == 200], [b for s, b in answers if s == 409])
+    assert loser["code"] == "REVIEW_CONFLICT", loser
+    assert operations.count("TransactWriteItems") == 2  # both tried; the condition refused one
+    assert list(loans()) == [winner["loan_id"]]
+    assert reserved() == 1_000_000_001
+    stored = ApplicationItem.get(*ApplicationItem.key(held["application_id"]))
+    assert stored.review["by"] == winner["review"]["by"] and stored.loan_id == winner["loan_id"]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import random
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from unittest import mock
@@ -17,7 +13,6 @@ import pytest
 from moto import mock_aws
 
 from scf.adapters.dynamodb.models import ApplicationItem, ExposureItem, LoanItem, OutboxItem
-from scf.domain.money import format_amount, parse_amount
 from scf.service.credit import LOAN_ID_PATTERN
 from tests.support import LambdaContext, create_tables, load_handler
 
@@ -313,100 +308,6 @@ def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(api):
     )
 
 
-@contextlib.contextmanager
-def moto_calls_one_at_a_time(threads_n: int) -> Iterator[list[str]]:
-    """moto's in-process backend is not thread-safe, so each call is made atomic with a lock (as
-    each DynamoDB call is); the calls of the threads interleave freely, and a barrier after each
-    thread's first read makes every thread decide on the same, soon stale, snapshot."""
-    barrier = threading.Barrier(threads_n)
-    call_lock = threading.Lock()
-    local = threading.local()
-    real = botocore.client.BaseClient._make_api_call
-    operations: list[str] = []
-
-    def serialised(self, operation_name, api_params):
-        with call_lock:
-            operations.append(operation_name)
-            result = real(self, operation_name, api_params)
-        if operation_name == "BatchGetItem" and not getattr(local, "waited", False):
-            local.waited = True
-            barrier.wait(timeout=60)
-        return result
-
-    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", serialised):
-        yield operations
-
-
-def own_handlers(api: Api, n: int) -> list[Api]:
-    """One handler instance per thread, as each concurrent Lambda invocation has its own process:
-    the event resolver keeps the current event on the module, so threads must not share one. Each
-    is wired (bound to the table) before the threads start."""
-    clients = [Api(load_handler("score_application"), api.ingest) for _ in range(n)]
-    for client in clients:
-        client.handler.service()
-    return clients
-
-
-def apply_in_threads(api: Api, amounts: list[str]) -> list[dict]:
-    answers: list[dict] = []
-    answers_lock = threading.Lock()
-    clients = own_handlers(api, len(amounts))
-
-    def apply(i: int) -> None:
-        status, body = clients[i].apply(amounts[i], key=f"parallel-{i}")
-        with answers_lock:
-            answers.append({"http": status, **body})
-
-    threads = [threading.Thread(target=apply, args=(i,)) for i in range(len(amounts))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return answers
-
-
-def test_concurrent_applications_never_exceed_available(api):
-    """Eight applications of 100,000.00 against 450,000.00 available, all on the same snapshot."""
-    with moto_calls_one_at_a_time(8) as operations:
-        answers = apply_in_threads(api, ["100000.00"] * 8)
-    assert len(answers) == 8 and all(a["http"] == 201 for a in answers), answers
-    approved = [a for a in answers if a["status"] == "APPROVED"]
-    declined = [a for a in answers if a["status"] == "DECLINED"]
-    assert len(approved) == 4 and len(declined) == 4  # 450,000.00 available, 100,000.00 each
-    assert all([r["code"] for r in a["reasons"]] == ["AMOUNT_EXCEEDS_AVAILABLE"] for a in declined)
-    exposure = ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY"))
-    assert exposure.principal_minor == 40_000_000 <= 45_000_000
-    assert len(loans()) == 4
-    # Every thread tried to reserve on the stale snapshot; four were refused by the condition,
-    # read again and were declined.
-    assert operations.count("TransactWriteItems") == 8 and operations.count("PutItem") == 4
-
-
-@pytest.mark.parametrize("seed", [20261128, 7])
-def test_twenty_concurrent_applications_of_random_amounts(api, seed):
-    """20 threads, random amounts (1,000.00 to 120,000.00), one supplier with 450,000.00 available:
-    the approved sum never exceeds it, the exposure is exactly the approved sum, one loan per
-    approval, and every decline was right (its amount exceeds even what is left at the end)."""
-    rng = random.Random(seed)
-    amounts = [format_amount(rng.randint(100_000, 12_000_000)) for _ in range(20)]
-    with moto_calls_one_at_a_time(20):
-        answers = apply_in_threads(api, amounts)
-    context = f"seed={seed} amounts={amounts}"
-    assert len(answers) == 20 and all(a["http"] == 201 for a in answers), context
-    approved = [parse_amount(a["amount"]) for a in answers if a["status"] == "APPROVED"]
-    declined = [parse_amount(a["amount"]) for a in answers if a["status"] == "DECLINED"]
-    assert len(approved) + len(declined) == 20, context
-    assert approved, context  # the first transaction to commit cannot have been refused
-    assert sum(approved) <= 45_000_000, context
-    exposure = ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY"))
-    assert exposure.principal_minor == sum(approved), context
-    assert sorted(loan.principal_minor for loan in loans()) == sorted(approved), context
-    left = 45_000_000 - sum(approved)
-    assert all(amount > left for amount in declined), context
-    _, line = api.credit_line()
-    assert (parse_amount(line["outstanding"]), parse_amount(line["available"])) == (sum(approved), left)
-
-
 def count_calls(fn):
     calls: list[str] = []
     real = botocore.client.BaseClient._make_api_call
@@ -546,44 +447,6 @@ def test_ops_approval_rechecks_availability(api):
     )
     assert status == 200 and declined["status"] == "DECLINED"
     assert ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY")).principal_minor == 30_000_000
-
-
-def test_two_reviewers_approving_at_once_make_one_loan(api):
-    """Two ops requests (different keys) approve the same application at the same moment, on the
-    same snapshot: the `status = REVIEW` condition lets one transaction through; the other reads
-    again, finds it decided and answers 409. One loan, one reservation."""
-    suppliers = (EVENTS / "files" / "platform_suppliers.csv").read_bytes()
-    api.drop("platform/master/unverified.csv", suppliers.replace(b"Textiles Co.,true", b"Textiles Co.,false"))
-    _, held = api.apply("100000.00", key="held")
-    assert held["status"] == "REVIEW"
-    path = f"/v1/reviews/{held['application_id']}/decision"
-    clients = own_handlers(api, 2)
-    answers: list[tuple[int, dict]] = []
-
-    def approve(i: int) -> None:
-        answers.append(
-            clients[i].call(
-                "apigw_post_review_decision_ops.json",
-                claims={**OPS, "sub": f"reviewer-{i}"},
-                path=path,
-                body={"decision": "APPROVE", "note": f"reviewer {i}"},
-                key=f"reviewer-{i}",
-            )
-        )
-
-    with moto_calls_one_at_a_time(2) as operations:
-        threads = [threading.Thread(target=approve, args=(i,)) for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert sorted(status for status, _ in answers) == [200, 409], answers
-    (winner,) = [body for status, body in answers if status == 200]
-    assert operations.count("TransactWriteItems") == 2  # both tried; the condition refused one
-    assert [loan.loan_id for loan in loans()] == [winner["loan_id"]]
-    assert ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY")).principal_minor == 10_000_000
-    stored = ApplicationItem.get(*ApplicationItem.key(held["application_id"]))
-    assert stored.review["by"] == winner["review"]["by"] and stored.loan_id == winner["loan_id"]
 
 
 def hold_for_review(api: Api, amount: str, key: str) -> dict:
