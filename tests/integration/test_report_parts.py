@@ -4,7 +4,9 @@ beyond 8 MB, and the parts removed afterwards."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import tracemalloc
 from typing import Any
 
 import boto3
@@ -80,3 +82,57 @@ def test_without_parts_the_report_is_one_plain_write(inbox: S3Inbox) -> None:
     report = HEAD | {"errors": [{"line": 2}], "sweeps": [], "matches": []}
     inbox.put_report(BUCKET, "reports/small.report.json", report)
     assert read("reports/small.report.json") == report
+
+
+class ChunkReadingClient:
+    """Reads request bodies a chunk at a time, as botocore sends a file body; keeps only hashes."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, str] = {}
+        self.parts: list[tuple[int, int]] = []  # (size, part number)
+        self.digest = hashlib.sha256()
+
+    def _consume(self, body: Any) -> int:
+        size = 0
+        while chunk := body.read(64 * 1024):
+            self.digest.update(chunk)
+            size += len(chunk)
+        return size
+
+    def create_multipart_upload(self, **_: Any) -> dict[str, str]:
+        return {"UploadId": "u-1"}
+
+    def upload_part(self, *, Body: Any, PartNumber: int, **_: Any) -> dict[str, str]:
+        self.parts.append((self._consume(Body), PartNumber))
+        return {"ETag": f"e-{PartNumber}"}
+
+    def complete_multipart_upload(self, **_: Any) -> None:
+        self.objects["whole"] = self.digest.hexdigest()
+
+    def put_object(self, *, Body: Any, **_: Any) -> None:
+        self._consume(Body)
+        self.objects["whole"] = self.digest.hexdigest()
+
+
+@pytest.mark.parametrize("megabytes", [1, 20])
+def test_a_streamed_report_holds_no_more_than_its_spool_in_memory(
+    megabytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However long the report, the bytes written wait in a temporary file, not in memory: the
+    same traced peak for 1 MB (one PUT) and 20 MB (multipart)."""
+    monkeypatch.setattr(s3_adapter, "REPORT_PART_BYTES", 5 * 1024 * 1024)
+    chunk = (b'{"line":1,"code":"INVALID_AMOUNT","message":"' + b"x" * 950 + b'"},') * 50  # 50 KB
+    client, expected = ChunkReadingClient(), hashlib.sha256()
+    tracemalloc.start()
+    upload = s3_adapter._StreamedObject(client, BUCKET, "reports/r.json")
+    for _ in range(megabytes * 20):
+        upload.write(chunk)
+        expected.update(chunk)
+    upload.close()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert client.objects["whole"] == expected.hexdigest()
+    assert [n for _, n in client.parts] == list(range(1, len(client.parts) + 1))
+    assert len(client.parts) == (0 if megabytes == 1 else 4)
+    assert all(size >= 5 * 1024 * 1024 for size, _ in client.parts[:-1])
+    assert peak < s3_adapter.SPOOL_BYTES + 512 * 1024, peak

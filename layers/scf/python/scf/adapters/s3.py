@@ -6,14 +6,15 @@ the next unread line, so a file can be read in several invocations (checkpoint a
 Bytes that are not UTF-8 become U+FFFD, which the row validation reports per field.
 
 A long file's report is written from parts (scf.service.ingest): streamed into the report object
-(one PUT while it is small, a multipart upload beyond `REPORT_PART_BYTES`), so no report is ever
-held whole, then the parts are deleted.
+(one PUT while it is small, a multipart upload beyond `REPORT_PART_BYTES`, spooled through a
+temporary file), so no report is ever held whole in memory, then the parts are deleted.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from botocore.exceptions import ClientError
 
 CHUNK_BYTES = 1024 * 1024
 REPORT_PART_BYTES = 8 * 1024 * 1024  # S3's multipart minimum is 5 MB (but for the last part)
+SPOOL_BYTES = 256 * 1024  # a report's bytes held in memory before they go to a temporary file
 DETAIL_FIELDS = ("errors", "sweeps")
 
 
@@ -119,10 +121,7 @@ class S3Inbox:
                 upload.write(f', "{name}": ['.encode())
                 first = True
                 for part in (k for k in parts if k.endswith(f".{name}.json")):
-                    items = self.client.get_object(Bucket=bucket, Key=part)["Body"].read().strip()[1:-1]
-                    if items.strip():
-                        upload.write(items if first else b"," + items)
-                        first = False
+                    first = not self._splice(bucket, part, upload, first) and first
                 upload.write(b"]")
             upload.write(b"}")
             upload.close()
@@ -134,6 +133,28 @@ class S3Inbox:
                 Bucket=bucket,
                 Delete={"Objects": [{"Key": k} for k in parts[start : start + 1000]], "Quiet": True},
             )
+
+    def _splice(self, bucket: str, part: str, upload: _StreamedObject, first: bool) -> bool:
+        """Copy a part's items (its JSON array without the brackets, a chunk at a time) into
+        `upload`, after a comma unless `first`; whether it had any."""
+        answer = self.client.get_object(Bucket=bucket, Key=part)
+        body, left = answer["Body"], answer["ContentLength"] - 2  # put_part wrote "[...]"
+        try:
+            if left <= 0:
+                return False
+            if body.read(1) != b"[":
+                raise ValueError(f"report part {part} is not a JSON array")
+            if not first:
+                upload.write(b",")
+            while left:
+                chunk = body.read(min(CHUNK_BYTES, left))
+                if not chunk:
+                    raise ValueError(f"report part {part} ended early")
+                upload.write(chunk)
+                left -= len(chunk)
+            return True
+        finally:
+            body.close()
 
     def put_part(self, bucket: str, key: str, items: list[dict[str, Any]]) -> None:
         """One JSON array (a window's errors or sweeps): put_report splices it in as it is."""
@@ -152,42 +173,52 @@ JSON = "application/json"
 
 class _StreamedObject:
     """Bytes written in order become one object: a single PUT if they stay under
-    REPORT_PART_BYTES, else a multipart upload of parts of that size."""
+    REPORT_PART_BYTES, else a multipart upload of parts of about that size. What is written waits
+    in a spool that moves to a temporary file beyond SPOOL_BYTES, and goes out from there, so a
+    report's size (megabytes for a long file) never shows in the process's memory."""
 
     def __init__(self, client: Any, bucket: str, key: str) -> None:
         self.client, self.bucket, self.key = client, bucket, key
-        self.buffer = bytearray()
+        # Lives across write() calls; close() and abort() close it.
+        self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+        self.size = 0
         self.upload_id: str | None = None
         self.parts: list[dict[str, Any]] = []
 
     def write(self, data: bytes) -> None:
-        self.buffer += data
-        while len(self.buffer) >= REPORT_PART_BYTES:
-            self._send(bytes(self.buffer[:REPORT_PART_BYTES]))
-            del self.buffer[:REPORT_PART_BYTES]
+        self.spool.write(data)
+        self.size += len(data)
+        if self.size >= REPORT_PART_BYTES:
+            self._send()
 
-    def _send(self, data: bytes) -> None:
+    def _send(self) -> None:
         if self.upload_id is None:
             started = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key, ContentType=JSON)
             self.upload_id = started["UploadId"]
         number = len(self.parts) + 1
+        self.spool.seek(0)
         answer = self.client.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=data
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=self.spool
         )
         self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        self.spool.seek(0)
+        self.spool.truncate()
+        self.size = 0
 
     def close(self) -> None:
         if self.upload_id is None:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self.key, Body=bytes(self.buffer), ContentType=JSON
-            )
+            self.spool.seek(0)
+            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self.spool, ContentType=JSON)
+            self.spool.close()
             return
-        if self.buffer:
-            self._send(bytes(self.buffer))
+        if self.size:
+            self._send()
+        self.spool.close()
         self.client.complete_multipart_upload(
             Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
         )
 
     def abort(self) -> None:
+        self.spool.close()
         if self.upload_id is not None:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
