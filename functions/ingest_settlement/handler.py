@@ -24,6 +24,7 @@ from scf.adapters.dynamodb.models import bind
 from scf.adapters.dynamodb.statements_repository import StatementsRepository
 from scf.adapters.dynamodb.transactions import BadPageToken
 from scf.adapters.http import Problem, install_error_handlers, ok, require_ops
+from scf.adapters.memory import limit_arenas
 from scf.adapters.s3 import S3Inbox
 from scf.adapters.sqs import SqsContinuations
 from scf.clock import clock_from_spec
@@ -42,6 +43,7 @@ MAX_PAGE = 100
 
 @lru_cache(maxsize=1)
 def wiring() -> tuple[IngestService, DynamoIngestRepository]:
+    limit_arenas()  # one malloc arena, before the document writers' threads start (adapters.memory)
     config = settings()
     bind(config.table_name, config.region, config.endpoint_url)
     repository = DynamoIngestRepository()
