@@ -165,6 +165,7 @@ def one_size(
             profiler.disable()
             pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(30)
         rss_after_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        documents = handler.wiring()[0].documents  # the pool cache: live state that grows with the pools
         report = json.loads(s3.get_object(Bucket=BUCKET, Key=f"reports/{KEY}.report.json")["Body"].read())
 
         floor_store_cpu = cpu_seconds(server.pid)
@@ -186,6 +187,8 @@ def one_size(
             "tracemalloc_end_mb": traced_now / 2**20,  # what the ingestion left allocated
             "maxrss_mb": rss_after_ingest / 1024,
             "maxrss_wired_mb": rss_wired / 1024,
+            "pool_cache_mb": documents._cached_bytes / 2**20,
+            "pool_cache_pools": len(documents._pools),
             "maxrss_by_invocation_mb": peaks,
         }
     finally:
@@ -349,7 +352,8 @@ def main() -> None:
             + "; "
             f"peak memory (ru_maxrss of the ingesting process) {r['maxrss_mb']:.0f} MB "
             f"(wired, before the file: {r['maxrss_wired_mb']:.0f}; "
-            f"after each invocation: {', '.join(f'{mb:.0f}' for mb in r['maxrss_by_invocation_mb'])})"
+            f"after each invocation: {', '.join(f'{mb:.0f}' for mb in r['maxrss_by_invocation_mb'])}; "
+            f"pool cache at the end: {r['pool_cache_mb']:.1f} MB of {r['pool_cache_pools']} pools)"
             + (
                 f", tracemalloc peak {r['tracemalloc_peak_mb']:.1f} MB, "
                 f"at the end {r['tracemalloc_end_mb']:.1f} MB"
