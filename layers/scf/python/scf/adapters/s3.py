@@ -121,7 +121,8 @@ class S3Inbox:
                 upload.write(f', "{name}": ['.encode())
                 first = True
                 for part in (k for k in parts if k.endswith(f".{name}.json")):
-                    first = not self._splice(bucket, part, upload, first) and first
+                    if self._splice(bucket, part, upload, first):
+                        first = False
                 upload.write(b"]")
             upload.write(b"}")
             upload.close()
