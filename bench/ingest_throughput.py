@@ -229,15 +229,22 @@ def floor(client: Any, rows: int) -> float:
     return time.perf_counter() - started
 
 
-def put_file(rows: int, suppliers: int, payments: bool) -> None:
-    """Write the file and upload it to the inbox the environment names; print its size."""
-    import boto3
-
+def upload_file(
+    s3: Any, bucket: str, key: str, rows: int, suppliers: int, payments: bool, seed: int = 1
+) -> int:
+    """Write a generated file to a temporary directory and upload it; its size in bytes."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "documents.csv"
-        write_file(data, rows, suppliers, payments)
-        boto3.client("s3").upload_file(str(data), BUCKET, KEY)
-        print(data.stat().st_size)
+        write_file(data, rows, suppliers, payments, seed)
+        s3.upload_file(str(data), bucket, key)
+        return data.stat().st_size
+
+
+def put_file(rows: int, suppliers: int, payments: bool) -> None:
+    """Upload the file to the inbox the environment names; print its size."""
+    import boto3
+
+    print(upload_file(boto3.client("s3"), BUCKET, KEY, rows, suppliers, payments))
 
 
 def local(rows: int, suppliers: int, payments: bool) -> None:
@@ -255,10 +262,7 @@ def local(rows: int, suppliers: int, payments: bool) -> None:
         aws_secret_access_key="local",
     )
     key = f"platform/bench/{int(time.time())}/documents.csv"
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "documents.csv"
-        write_file(data, rows, suppliers, payments, seed=int(time.time()))
-        s3.upload_file(str(data), env["inbox_bucket"], key)
+    upload_file(s3, env["inbox_bucket"], key, rows, suppliers, payments, seed=int(time.time()))
     started = time.perf_counter()
     print(f"dropped {rows:,} rows as {key}; waiting for the report (the stack's log shows the invocations)")
     while True:
