@@ -16,7 +16,16 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from scf.domain.money import MoneyError
+from scf.errors import (
+    Conflict,
+    Contention,
+    Forbidden,
+    IdempotencyKeyReused,
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    ScfError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://scf.dev/problems/"
@@ -70,17 +79,39 @@ def problem_json(problem: Problem) -> Response[Any]:
     )
 
 
-def invalid_field(field: str, error: MoneyError | ValueError | str, code: str = "INVALID_FIELD") -> Problem:
-    """A 422 naming the field: use for every rejected input value."""
-    if isinstance(error, MoneyError):
-        code, message = error.code, error.message
-    else:
-        message = str(error)
-    return Problem(422, "Invalid request", f"{field}: {message}", code=code, field=field)
+def invalid_field(field: str, error: ValueError | str, code: str = "INVALID_FIELD") -> InvalidInput:
+    """A 422 naming the field (kept until every route raises the vocabulary itself)."""
+    if isinstance(error, ScfError):
+        return InvalidInput(error.message, code=error.code, field=field)
+    return InvalidInput(str(error), code=code, field=field)
 
 
-def not_found(what: str) -> Problem:
-    return Problem(404, "Not found", f"{what} was not found", code="NOT_FOUND")
+def not_found(what: str) -> NotFound:
+    return NotFound(f"{what} was not found")
+
+
+# Each kind of the vocabulary (scf.errors) answers with one status and title; the first match wins.
+STATUS_OF: tuple[tuple[type[ScfError], int, str], ...] = (
+    (IdempotencyKeyReused, 422, "Idempotency key reused"),
+    (InvalidInput, 422, "Invalid request"),
+    (MalformedRequest, 400, "Bad request"),
+    (NotFound, 404, "Not found"),
+    (Contention, 409, "Conflict"),
+    (Conflict, 409, "Conflict"),
+    (Forbidden, 403, "Forbidden"),
+)
+
+
+def problem_for(error: ScfError) -> Problem:
+    """The one place where an error of the vocabulary becomes an HTTP answer."""
+    status, title = next(
+        ((status, title) for kind, status, title in STATUS_OF if isinstance(error, kind)),
+        (500, "Internal error"),
+    )
+    named = isinstance(error, InvalidInput) and error.field
+    detail = f"{error.field}: {error.message}" if named else error.message
+    errors = error.details.get("errors")
+    return Problem(status, title, detail, code=error.code, field=error.field, errors=errors)
 
 
 def install_error_handlers(app: APIGatewayRestResolver) -> None:
@@ -90,9 +121,9 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
     def _problem(exc: Problem) -> Response[Any]:
         return problem_json(exc)
 
-    @app.exception_handler(MoneyError)
-    def _money(exc: MoneyError) -> Response[Any]:
-        return problem_json(Problem(422, "Invalid request", exc.message, code=exc.code))
+    @app.exception_handler(ScfError)
+    def _vocabulary(exc: ScfError) -> Response[Any]:
+        return problem_json(problem_for(exc))
 
     @app.not_found
     def _no_route(_exc: NotFoundError) -> Response[Any]:
@@ -138,14 +169,14 @@ def caller(app: APIGatewayRestResolver) -> Caller:
 def require_supplier(app: APIGatewayRestResolver) -> str:
     who = caller(app)
     if not who.supplier_id:
-        raise Problem(403, "Forbidden", "this route is for suppliers", code="NOT_A_SUPPLIER")
+        raise Forbidden("this route is for suppliers", code="NOT_A_SUPPLIER")
     return who.supplier_id
 
 
 def require_ops(app: APIGatewayRestResolver) -> Caller:
     who = caller(app)
     if not who.is_ops:
-        raise Problem(403, "Forbidden", "this route is for ops reviewers", code="NOT_OPS")
+        raise Forbidden("this route is for ops reviewers", code="NOT_OPS")
     return who
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from scf.domain.money import MoneyError, format_amount, parse_amount, parse_currency
 from scf.domain.policy import CreditPolicy
 from scf.domain.pool import PoolMetrics
+from scf.errors import InvalidInput
 
 APPROVED = "APPROVED"
 DECLINED = "DECLINED"
@@ -30,14 +31,14 @@ LARGE_AMOUNT = "LARGE_AMOUNT"
 BANK_ACCOUNT_UNVERIFIED = "BANK_ACCOUNT_UNVERIFIED"
 
 
-class RequestError(ValueError):
+class RequestError(InvalidInput):
     """A request outside the bounds: answered 422 naming `field`, never decided."""
 
     def __init__(self, field: str, code: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code, field=field)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from enum import StrEnum
 from scf.domain.interest import DayCount, PrincipalChange, accrue, record_principal
 from scf.domain.money import format_amount
 from scf.domain.waterfall import Allocation, allocate
+from scf.errors import Conflict
 from scf.events import REPAYMENT_REQUESTED, OutboxEvent
 
 
@@ -35,9 +36,9 @@ REPAYABLE = frozenset({LoanStatus.ACTIVE, LoanStatus.OVERDUE})
 PAID_OUT = frozenset({LoanStatus.ACTIVE, LoanStatus.OVERDUE, LoanStatus.REPAID})
 
 
-class InvalidTransition(ValueError):
+class InvalidTransition(Conflict):
     def __init__(self, current: LoanStatus, target: LoanStatus) -> None:
-        super().__init__(f"a loan cannot go from {current} to {target}")
+        super().__init__(f"a loan cannot go from {current} to {target}", code="INVALID_TRANSITION")
         self.current = current
         self.target = target
 
@@ -76,11 +77,11 @@ class ExtensionPolicy:
 DEFAULT_EXTENSION_POLICY = ExtensionPolicy()
 
 
-class ExtensionRefused(ValueError):
+class ExtensionRefused(Conflict):
+    """The extension rule of contract section 3 says no; `code` says which part."""
+
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from scf.errors import InvalidInput
+
 # Contract section 2: "any 2-decimal currency is accepted". These are the active ISO 4217 currency
 # codes whose minor unit is 2 (ISO 4217 list one as published 2026-01-01, checked against the
 # `iso4217` package of that date: ZWG and XCG in; ANG, BGN, CUC, HRK, SLL and ZWL withdrawn). Left
@@ -38,13 +40,11 @@ _AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,15})\.([0-9]{2})$")
 _SIGNED_AMOUNT = re.compile(r"^-?(0|[1-9][0-9]{0,15})\.([0-9]{2})$")
 
 
-class MoneyError(ValueError):
+class MoneyError(InvalidInput):
     """An amount or currency that the contract does not accept; `code` is machine-readable."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 def parse_currency(value: Any) -> str:

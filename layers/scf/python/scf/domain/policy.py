@@ -19,6 +19,8 @@ from importlib import resources
 from typing import Any, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from scf.errors import InvalidInput
+
 ORDERED = "ORDERED"
 RECEIVED = "RECEIVED"
 INVOICED = "INVOICED"
@@ -30,13 +32,16 @@ POLICY_VERSION_ENV = "CREDIT_POLICY_VERSION"
 CURRENT_POLICY_VERSION = "2026-11-28.1"
 
 
-class PolicyError(ValueError):
+class PolicyError(InvalidInput):
     """A policy document is invalid; `field` is the path of the offending value."""
 
+    field: str
+
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+        super().__init__(message, code="INVALID_POLICY", field=field)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
 
 
 def _ratio(field: str, value: Decimal, *, upper: Decimal | None = Decimal(1)) -> None:

@@ -45,10 +45,11 @@ from scf.domain.interest import DayCount, PrincipalChange
 from scf.domain.ledger import Posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.waterfall import Allocation
+from scf.errors import Contention
 from scf.events import OUTBOX_TTL_SECONDS, TARGET_OF, OutboxEvent
 
 
-class StaleWrite(RuntimeError):
+class StaleWrite(Contention):
     """A condition of the transaction failed: someone else moved first. Reload and decide again."""
 
     def __init__(self, reasons: list[str | None]) -> None:

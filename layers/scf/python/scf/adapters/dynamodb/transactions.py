@@ -14,6 +14,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
 from scf.adapters.dynamodb.models import BaseItem
+from scf.errors import InvalidInput
 
 CONDITION_FAILED = "ConditionalCheckFailed"
 TRANSACTION_CONFLICT = "TransactionConflict"
@@ -23,8 +24,9 @@ RawItem = dict[str, dict[str, Any]]
 Key = tuple[str, str]
 
 
-class BadPageToken(ValueError):
-    pass
+class BadPageToken(InvalidInput):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="INVALID_TOKEN", field="next_token")
 
 
 def connection() -> Connection:
