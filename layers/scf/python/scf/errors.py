@@ -75,3 +75,9 @@ class Forbidden(ScfError):
     """The caller may not do this (403)."""
 
     default_code = "FORBIDDEN"
+
+
+class Unavailable(ScfError):
+    """A party we depend on gave no answer (a bank): nothing was decided, try again later (503)."""
+
+    default_code = "UNAVAILABLE"

@@ -25,6 +25,7 @@ from scf.errors import (
     MalformedRequest,
     NotFound,
     ScfError,
+    Unavailable,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -99,6 +100,7 @@ STATUS_OF: tuple[tuple[type[ScfError], int, str], ...] = (
     (Contention, 409, "Conflict"),
     (Conflict, 409, "Conflict"),
     (Forbidden, 403, "Forbidden"),
+    (Unavailable, 503, "Service unavailable"),
 )
 
 
