@@ -7,7 +7,7 @@ only the handler, as a Lambda process does; `--store in-process` runs moto in th
 
 Every DynamoDB call is counted with a botocore `before-call` hook on the client the models share
 (the application item is the idempotency record, so its read and write are in the count; there is
-no other idempotency table call). Part 1 times `--decisions` decisions, mixed: approved, declined
+no idempotency table, docs/decisions/0005). Part 1 times `--decisions` decisions, mixed: approved, declined
 (amount over available; suspended supplier), held for review (unverified account) and idempotent
 retries, spread over several suppliers so that exposure does not run out. Part 2 times ops review
 decisions (approve, decline, a retry). Part 3 shows that the calls do not grow with the supplier's

@@ -105,7 +105,6 @@ def one_size(
             AWS_REGION="us-east-1",
             AWS_ENDPOINT_URL=url,
             TABLE_NAME=TABLE,
-            IDEMPOTENCY_TABLE_NAME="bench-idempotency",
             INBOX_BUCKET=BUCKET,
             SCF_CLOCK=f"file:{work / 'today'}",
             POWERTOOLS_SERVICE_NAME="ingest_settlement",
@@ -115,7 +114,7 @@ def one_size(
 
         from tests.support import create_tables, load_handler
 
-        create_tables(TABLE, "bench-idempotency")
+        create_tables(TABLE)
         s3, sqs = boto3.client("s3"), boto3.client("sqs")
         s3.create_bucket(Bucket=BUCKET)
         queue_url = sqs.create_queue(QueueName="bench-settlement-files")["QueueUrl"]

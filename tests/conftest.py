@@ -3,7 +3,7 @@
 `aws` starts moto before any client exists (DESIGN.md section 7) with fake credentials, and with the
 emulator fixes the local stack runs with (infra/local/moto_fixes.py: atomic requests, queries and
 reads that do not cost the table); `tables`
-creates the business and idempotency tables with the keys of docs/architecture.md and binds the
+creates the business table with the keys of docs/architecture.md and binds the
 PynamoDB models to them.
 """
 
@@ -23,7 +23,6 @@ from tests.support import REGION, create_tables
 moto_fixes.install()
 
 TABLE = "scf-test"
-IDEMPOTENCY_TABLE = "scf-test-idempotency"
 
 
 @pytest.fixture
@@ -44,10 +43,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def tables(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Both tables in moto, the models bound, and the function environment pointing at them."""
-    client = create_tables(TABLE, IDEMPOTENCY_TABLE)
+    """The business table in moto, the models bound, and the function environment pointing at them."""
+    client = create_tables(TABLE)
     monkeypatch.setenv("TABLE_NAME", TABLE)
-    monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", IDEMPOTENCY_TABLE)
     bind(TABLE, REGION)
     from scf.config import settings
 

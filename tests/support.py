@@ -47,11 +47,9 @@ def load_handler(function: str) -> ModuleType:
     return module
 
 
-def create_tables(
-    table: str, idempotency_table: str | None = None, region: str = REGION, endpoint_url: str | None = None
-) -> Any:
-    """The business table (and optionally the idempotency table) with the keys, index and stream of
-    docs/architecture.md. Call inside `mock_aws`, or against a moto server at `endpoint_url`."""
+def create_tables(table: str, region: str = REGION, endpoint_url: str | None = None) -> Any:
+    """The business table with the keys, index and stream of docs/architecture.md. Call inside
+    `mock_aws`, or against a moto server at `endpoint_url`."""
     client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
     client.create_table(
         TableName=table,
@@ -72,13 +70,6 @@ def create_tables(
         ],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
-    if idempotency_table:
-        client.create_table(
-            TableName=idempotency_table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        )
     return client
 
 

@@ -99,14 +99,12 @@ class Api(Construct):
             environment=base_environment(
                 FUNCTION_NAME,
                 table_name=data.table.table_name,
-                idempotency_table_name=data.idempotency_table.table_name,
                 config=config,
             ),
             timeout=FUNCTION_TIMEOUT,
             memory_size=1024,
         )
         data.grant_business_data(self.function.role)
-        data.grant_idempotency(self.function.role)
         targets = {**route_targets, FUNCTION_NAME: self.function}
         unknown = set(ROUTES) - set(targets)
         if unknown:

@@ -122,13 +122,10 @@ def queue_with_dlq(scope: Construct, queue_id: str, *, consumer_timeout: Duratio
     return QueueWithDlq(queue=queue, dlq=dlq)
 
 
-def base_environment(
-    name: str, *, table_name: str, idempotency_table_name: str, config: StackConfig
-) -> dict[str, str]:
+def base_environment(name: str, *, table_name: str, config: StackConfig) -> dict[str, str]:
     """The variables every function has (docs/architecture.md, "Function environment")."""
     return {
         "TABLE_NAME": table_name,
-        "IDEMPOTENCY_TABLE_NAME": idempotency_table_name,
         "SCF_CLOCK": "system",
         "POLICY_TIMEZONE": config.policy_timezone,
         "POWERTOOLS_SERVICE_NAME": name,

@@ -1,4 +1,5 @@
-"""The business table (single-table design, stream = the outbox) and the idempotency table."""
+"""The business table: single-table design, its stream is the outbox. Idempotency is by business key
+in this table (docs/decisions/0005-idempotency-by-business-key.md): there is no second table."""
 
 from __future__ import annotations
 
@@ -21,8 +22,6 @@ BUSINESS_DATA_ACTIONS = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:DescribeTable",
 ]
-# What the Powertools DynamoDB persistence layer does with its records.
-IDEMPOTENCY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
 STREAM_READ_ACTIONS = [
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -55,18 +54,6 @@ class Data(Construct):
             sort_key=dynamodb.Attribute(name="gsi1sk", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
-        self.idempotency_table = dynamodb.Table(
-            self,
-            "IdempotencyTable",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expiration",
-            removal_policy=RemovalPolicy.DESTROY,
-        )
 
     @property
     def stream_arn(self) -> str:
@@ -79,11 +66,6 @@ class Data(Construct):
             grantee=grantee,
             actions=BUSINESS_DATA_ACTIONS,
             resource_arns=[self.table.table_arn, f"{self.table.table_arn}/index/{GSI1}"],
-        )
-
-    def grant_idempotency(self, grantee: iam.IGrantable) -> None:
-        iam.Grant.add_to_principal(
-            grantee=grantee, actions=IDEMPOTENCY_ACTIONS, resource_arns=[self.idempotency_table.table_arn]
         )
 
     def grant_stream_read(self, grantee: iam.IGrantable) -> None:

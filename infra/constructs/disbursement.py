@@ -39,7 +39,6 @@ class Disbursement(Construct):
         environment = base_environment(
             FUNCTION_NAME,
             table_name=data.table.table_name,
-            idempotency_table_name=data.idempotency_table.table_name,
             config=config,
         )
         environment.update(bank_environment(config))
@@ -52,7 +51,6 @@ class Disbursement(Construct):
             timeout=FUNCTION_TIMEOUT,
         )
         data.grant_business_data(self.function.role)
-        data.grant_idempotency(self.function.role)
         self.function.function.add_event_source(
             event_sources.SqsEventSource(self.queues.queue, batch_size=10, report_batch_item_failures=True)
         )

@@ -82,7 +82,6 @@ class Ingest(Construct):
         environment = base_environment(
             FUNCTION_NAME,
             table_name=data.table.table_name,
-            idempotency_table_name=data.idempotency_table.table_name,
             config=config,
         )
         environment["INBOX_BUCKET"] = self.inbox_bucket.bucket_name
@@ -99,7 +98,6 @@ class Ingest(Construct):
             memory_size=1024,
         )
         data.grant_business_data(self.function.role)
-        data.grant_idempotency(self.function.role)
         iam.Grant.add_to_principal(
             grantee=self.function.role,
             actions=["s3:GetObject"],

@@ -363,7 +363,6 @@ class LocalStack:
             "account_id": deployment.account_id,
             "inbox_bucket": first("INBOX_BUCKET") or (buckets[0] if buckets else None),
             "table_name": first("TABLE_NAME"),
-            "idempotency_table_name": first("IDEMPOTENCY_TABLE_NAME"),
             "bank_url": self.bank_server.url,
             "bank_accounts": json.loads(bank_accounts) if bank_accounts else {},
             "lender_account": json.loads(lender_account) if lender_account else {},

@@ -139,7 +139,6 @@ def test_the_stack_reports_its_health_and_state(local_stack: Any) -> None:
     assert {"settlement_files", "disbursements", "repayments"} <= set(env["queues"])
     for name in (
         "table_name",
-        "idempotency_table_name",
         "inbox_bucket",
         "clock_file",
         "bank_url",

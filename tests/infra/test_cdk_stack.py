@@ -32,7 +32,6 @@ ROUTES = {
 }
 COMMON_ENV = {
     "TABLE_NAME",
-    "IDEMPOTENCY_TABLE_NAME",
     "SCF_CLOCK",
     "POLICY_TIMEZONE",
     "POWERTOOLS_SERVICE_NAME",
@@ -179,12 +178,13 @@ def test_business_table_keys_gsi_stream_ttl_pitr(synthesized: Synthesized, templ
     assert table["DeletionPolicy"] == "Retain"
 
 
-def test_idempotency_table_has_powertools_layout(synthesized: Synthesized) -> None:
-    _, table = by_path(synthesized, "Scf/Data/IdempotencyTable")
-    props = table["Properties"]
-    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
-    assert props["BillingMode"] == "PAY_PER_REQUEST"
+def test_the_business_table_is_the_only_table(synthesized: Synthesized) -> None:
+    """Idempotency is by business key in the business table (docs/decisions/0005)."""
+    table_id, _ = by_path(synthesized, "Scf/Data/Table")
+
+    tables = synthesized.of_type("AWS::DynamoDB::Table")
+
+    assert set(tables) == {table_id}
 
 
 # --- queues ----------------------------------------------------------------------------------
@@ -472,13 +472,11 @@ def test_four_functions_with_runtime_layers_and_log_retention(synthesized: Synth
 
 def test_function_environment_is_exactly_the_documented_one(synthesized: Synthesized) -> None:
     table_id, _ = by_path(synthesized, "Scf/Data/Table")
-    idempotency_id, _ = by_path(synthesized, "Scf/Data/IdempotencyTable")
     inbox_id, _ = by_path(synthesized, "Scf/Ingest/InboxBucket")
     for lid, name in function_names(synthesized).items():
         env = synthesized.resources[lid]["Properties"]["Environment"]["Variables"]
         assert set(env) == ENVIRONMENT[name], name
         assert env["TABLE_NAME"] == {"Ref": table_id}
-        assert env["IDEMPOTENCY_TABLE_NAME"] == {"Ref": idempotency_id}
         assert env["SCF_CLOCK"] == "system"
         assert env["POLICY_TIMEZONE"] == "Asia/Shanghai"
         assert env["POWERTOOLS_SERVICE_NAME"] == name
@@ -514,7 +512,6 @@ def test_no_wildcard_actions_and_no_star_resource_on_data(synthesized: Synthesiz
 def test_each_function_gets_only_what_it_uses(synthesized: Synthesized) -> None:
     inbox_id, _ = by_path(synthesized, "Scf/Ingest/InboxBucket")
     table_id, _ = by_path(synthesized, "Scf/Data/Table")
-    idempotency_id, _ = by_path(synthesized, "Scf/Data/IdempotencyTable")
     own_queue = {name: path for path, (name, _) in QUEUE_TRIGGERS.items()}
     for name in FUNCTIONS:
         granted = role_statements(synthesized, function_role(synthesized, name))
@@ -529,7 +526,7 @@ def test_each_function_gets_only_what_it_uses(synthesized: Synthesized) -> None:
         assert dynamodb_actions <= ITEM_ACTIONS, "no Scan, no table or stream management for functions"
         for statement in granted:
             if any(a.startswith("dynamodb:") for a in as_list(statement["Action"])):
-                assert set(references(statement["Resource"])) <= {table_id, idempotency_id}
+                assert set(references(statement["Resource"])) <= {table_id}
         sent_to = {
             path_of(synthesized.resources[lid])
             for s in granted

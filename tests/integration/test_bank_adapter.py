@@ -143,7 +143,6 @@ def test_account_numbers_are_masked_in_logs() -> None:
 def settings(**overrides: object) -> Settings:
     base: dict[str, object] = {
         "table_name": "t",
-        "idempotency_table_name": "i",
         "region": "us-east-1",
         "simulated_bank_url": "http://127.0.0.1:1",
         "lender_account": {"bank_code": "LB", "account_number": "1", "name": "L"},

@@ -182,7 +182,6 @@ def ingest_world(
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "TABLE_NAME": TABLE,
-        "IDEMPOTENCY_TABLE_NAME": "scf-idempotency",
         "INBOX_BUCKET": BUCKET,
         "SCF_CLOCK": f"file:{clock_file}",
         "POWERTOOLS_SERVICE_NAME": "ingest_settlement",

@@ -420,7 +420,6 @@ def money_world(tmp_path: Path, monkeypatch: Any) -> Iterator[MoneyWorld]:
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "TABLE_NAME": TABLE,
-        "IDEMPOTENCY_TABLE_NAME": "scf-test-idempotency",
         "LENDER_ACCOUNT": json.dumps(LENDER),
         "BANK_ADAPTERS": json.dumps({"default": "simulated"}),
         "SIMULATED_BANK_URL": bank.url,

@@ -86,7 +86,7 @@ def test_what_moto_gets_leaves_out_lambda_custom_unsupported_and_their_dependent
         substitutes[(spec.logical_id, "Arn")] = f"arn:{spec.name}"
     body, dropped = fixture_template.deployable(supported_types(), substitutes)
     kept = set(body["Resources"])
-    assert {"DataTable1234", "DataIdempotencyTable99", "IngestInboxBucketAB12"} <= kept
+    assert {"DataTable1234", "IngestInboxBucketAB12"} <= kept
     assert {"IngestSettlementFilesQueue11", "DisbursementDisbursementsQueue55", "FunctionRole66"} <= kept
     for logical_id in [
         "IngestFunctionAA",

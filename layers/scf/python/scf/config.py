@@ -30,7 +30,6 @@ def _json_env(name: str, default: Any) -> Any:
 @dataclass(frozen=True)
 class Settings:
     table_name: str
-    idempotency_table_name: str
     region: str
     endpoint_url: str | None = None
     inbox_bucket: str | None = None
@@ -50,7 +49,6 @@ class Settings:
             raise ConfigError("TABLE_NAME is not set") from exc
         return cls(
             table_name=table_name,
-            idempotency_table_name=os.environ.get("IDEMPOTENCY_TABLE_NAME", ""),
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
             inbox_bucket=os.environ.get("INBOX_BUCKET") or None,
