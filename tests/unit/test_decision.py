@@ -79,7 +79,7 @@ def test_clean_application_is_approved_grade_a():
         [],
         "A",
         Decimal("0.08"),
-        "2026-11-28.1",
+        "2026-12-03.1",
     )
 
 
