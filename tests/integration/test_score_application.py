@@ -170,7 +170,7 @@ def test_credit_line_shows_every_term_to_the_minor_unit(api):
         "limit_source": "facility_cap",
         "outstanding": "0.00",
         "available": "450000.00",
-        "policy_version": "2026-11-28.1",
+        "policy_version": "2026-12-03.1",
     }
     status, problem = api.call(
         "apigw_get_credit_line.json", claims=supplier_claims(SUPPLIER), query={"currency": "XYZ"}
@@ -214,7 +214,7 @@ def test_approved_application_creates_loan_reservation_and_outbox_at_once(api):
         "B",
         "0.10",
     )
-    assert app["policy_version"] == "2026-11-28.1" and app["decided_at"].endswith("Z")
+    assert app["policy_version"] == "2026-12-03.1" and app["decided_at"].endswith("Z")
     assert LOAN_ID_PATTERN.fullmatch(app["loan_id"]) and len(app["loan_id"]) <= 35
     loan = LoanItem.get(*LoanItem.key(app["loan_id"]))
     assert (loan.status, loan.supplier_id, loan.principal_minor, loan.annual_rate, loan.term_days) == (

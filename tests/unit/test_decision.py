@@ -15,6 +15,7 @@ from scf.domain.decision import (
     REVIEW,
     ApplicationRequest,
     DecisionInputs,
+    Reason,
     RequestError,
     decide,
     grade,
@@ -79,7 +80,7 @@ def test_clean_application_is_approved_grade_a():
         [],
         "A",
         Decimal("0.08"),
-        "2026-11-28.1",
+        "2026-12-03.1",
     )
 
 
@@ -152,6 +153,25 @@ def test_every_fired_rule_is_listed_in_order_and_decline_wins():
     assert d.status == DECLINED
     assert codes(d) == ORDER  # every rule fired, in the contract's order
     assert all(r.message for r in d.reasons)
+
+
+@pytest.mark.parametrize(
+    ("code", "declines"),
+    [
+        ("SUPPLIER_INACTIVE", True),
+        ("HAS_OVERDUE_LOAN", True),
+        ("AMOUNT_EXCEEDS_AVAILABLE", True),
+        ("SHORT_HISTORY", False),
+        ("HIGH_DILUTION", False),
+        ("SALES_DROP", False),
+        ("LARGE_AMOUNT", False),
+        ("BANK_ACCOUNT_UNVERIFIED", False),
+    ],
+)
+def test_a_reason_says_whether_it_declines(code, declines):
+    reason = Reason(code=code, message="fired")
+
+    assert reason.declines is declines
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,8 @@ from scf.domain.loan import (
     transition,
 )
 from scf.domain.money import format_amount
-from scf.domain.waterfall import Allocation
+from scf.domain.policy import ExtensionRule
+from scf.domain.waterfall import INTEREST, PENALTY, PRINCIPAL, Allocation
 
 pytestmark = pytest.mark.unit
 
@@ -184,6 +185,15 @@ def test_interest_paid_at_payoff_is_the_rounded_exact_sum(
     assert loan.penalty_paid_minor == exact.penalty_minor
 
 
+def test_a_repayment_fills_the_buckets_in_the_policys_order() -> None:
+    loan = active(principal=10_000_000, term=30, rate="0.10")
+    on = VALUE + timedelta(days=10)  # 10 days at 10% on 100,000.00: 277.78 interest due
+
+    outcome = loan.repay(10_000_000, on, order=(PRINCIPAL, INTEREST, PENALTY))
+
+    assert outcome.allocation == Allocation(penalty=0, interest=0, principal=10_000_000, overpayment=0)
+
+
 # -- extension ---------------------------------------------------------------------------------------
 
 MATURITY = VALUE + timedelta(days=30)
@@ -222,6 +232,34 @@ def test_extension_needs_no_other_overdue_loan_and_a_covering_borrowing_base(
     with pytest.raises(ExtensionRefused) as refused:
         active().extend(MATURITY, other_loan_overdue=overdue, borrowing_base_minor=base)
     assert refused.value.code == code
+
+
+LONGER = ExtensionRule(days_before_maturity=10, days_after_maturity=5, extension_days=45)
+
+
+@pytest.mark.parametrize(
+    ("on", "code"),
+    [
+        (MATURITY - timedelta(days=11), "EXTENSION_TOO_EARLY"),
+        (MATURITY + timedelta(days=6), "EXTENSION_TOO_LATE"),
+    ],
+)
+def test_the_extension_window_is_the_policys(on: date, code: str) -> None:
+    loan = active()
+
+    with pytest.raises(ExtensionRefused) as refused:
+        loan.extend(on, other_loan_overdue=False, borrowing_base_minor=10**10, terms=LONGER)
+
+    assert refused.value.code == code
+
+
+@pytest.mark.parametrize("on", [MATURITY - timedelta(days=10), MATURITY + timedelta(days=5)])
+def test_the_extension_moves_maturity_by_the_policys_length(on: date) -> None:
+    loan = active()
+
+    outcome = loan.extend(on, other_loan_overdue=False, borrowing_base_minor=10**10, terms=LONGER)
+
+    assert outcome.loan.maturity_date == MATURITY + timedelta(days=45)
 
 
 def test_days_after_the_old_maturity_earn_normal_interest_once_extended() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from decimal import Decimal
 from importlib import resources
@@ -17,12 +18,15 @@ from scf.domain.policy import (
     POLICY_VERSION_ENV,
     RECEIVED,
     CreditPolicy,
+    ExtensionRule,
     PolicyError,
     live_policy,
     load_policy,
     policy_from_document,
     shipped_versions,
+    version_key,
 )
+from scf.domain.waterfall import INTEREST, PENALTY, PRINCIPAL
 
 pytestmark = pytest.mark.unit
 
@@ -49,10 +53,18 @@ def test_defaults_are_the_contract_values():
     assert (p.penalty_multiplier, p.day_count, p.timezone) == (Decimal("1.5"), "ACT/360", "Asia/Shanghai")
 
 
+def test_defaults_are_the_contract_repayment_extension_and_daily_job_values():
+    policy = CreditPolicy()
+
+    assert policy.waterfall_order == (PENALTY, INTEREST, PRINCIPAL)
+    assert policy.extension == ExtensionRule(days_before_maturity=7, days_after_maturity=3, extension_days=30)
+    assert (policy.sweep_enabled, policy.sweep_ratio, policy.due_soon_days) == (True, Decimal("1.00"), 3)
+
+
 def test_policy_is_frozen_and_versioned():
     with pytest.raises(dataclasses.FrozenInstanceError):
         DEFAULT_POLICY.high_dilution = Decimal("0.5")  # type: ignore[misc]
-    assert DEFAULT_POLICY.policy_version == "2026-11-28.1"
+    assert DEFAULT_POLICY.policy_version == "2026-12-03.1"
     changed = dataclasses.replace(DEFAULT_POLICY, policy_version="2026-12-01.1", high_dilution=Decimal("0.2"))
     assert changed.policy_version != DEFAULT_POLICY.policy_version
 
@@ -74,6 +86,56 @@ def test_the_shipped_current_document_is_the_contract_defaults():
     assert CURRENT_POLICY_VERSION in shipped_versions()
     assert load_policy(CURRENT_POLICY_VERSION) == DEFAULT_POLICY
     assert policy_from_document(DEFAULT_POLICY.to_document()) == DEFAULT_POLICY
+
+
+def test_the_document_2026_12_03_1_states_the_defaults():
+    policy = load_policy("2026-12-03.1")
+
+    assert policy == CreditPolicy()
+
+
+def test_the_document_2026_11_28_1_loads_with_the_values_its_decisions_ran_under():
+    policy = load_policy("2026-11-28.1")
+
+    assert policy == dataclasses.replace(CreditPolicy(), policy_version="2026-11-28.1")
+    assert policy.extension == ExtensionRule(days_before_maturity=7, days_after_maturity=3, extension_days=30)
+    assert (policy.waterfall_order, policy.due_soon_days) == ((PENALTY, INTEREST, PRINCIPAL), 3)
+
+
+@pytest.mark.parametrize("name", ["waterfall_order", "extension", "due_soon_days"])
+def test_a_document_from_the_version_that_introduced_a_field_must_state_it(name):
+    document = _doc(policy_version="2026-12-03.1", **{name: DELETE})
+
+    with pytest.raises(PolicyError) as caught:
+        policy_from_document(document)
+
+    assert (caught.value.field, caught.value.message.startswith("is required")) == (name, True)
+
+
+def test_a_document_older_than_a_field_may_still_state_it():
+    document = _doc(policy_version="2026-11-30.1", due_soon_days=5)
+
+    assert policy_from_document(document).due_soon_days == 5
+
+
+# A shipped document never changes: its bytes are pinned here when it ships, never edited after.
+SHIPPED_SHA256 = {
+    "2026-11-28.1": "ec99758a7177cc8d0a097500ba0608b7629ebdde5738b7e8e3b1919feaec4a32",
+    "2026-12-03.1": "0981225eade594a0409fba938a36e9f9795ce34d475cbde222d7cf799729cbad",
+}
+
+
+@pytest.mark.parametrize("version", shipped_versions())
+def test_a_shipped_document_never_changes(version):
+    data = resources.files("scf.policy").joinpath(f"{version}.json").read_bytes()
+
+    assert hashlib.sha256(data).hexdigest() == SHIPPED_SHA256.get(version, "pin the new document here")
+
+
+def test_versions_sort_by_date_then_number():
+    versions = ["2026-12-03.10", "2026-12-03.9", "2026-11-28.1"]
+
+    assert sorted(versions, key=version_key) == ["2026-11-28.1", "2026-12-03.9", "2026-12-03.10"]
 
 
 @pytest.mark.parametrize("version", shipped_versions())
@@ -125,6 +187,19 @@ DELETE = object()
         ({"large_amount": "10000000.00"}, "large_amount", "not a policy field"),
         ({"penalty_multiplier": DELETE}, "penalty_multiplier", "is required"),
         ({"stage_rules": {"ORDERED": "0.30"}}, "stage_rules", "must be a list"),
+        ({"waterfall_order": ["interest", "penalty"]}, "waterfall_order", "once each"),
+        ({"waterfall_order": ["penalty", "interest", "interest"]}, "waterfall_order", "once each"),
+        ({"waterfall_order": ["penalty", "interest", "fees"]}, "waterfall_order", "once each"),
+        ({"waterfall_order": "penalty,interest,principal"}, "waterfall_order", "must be a list"),
+        ({"waterfall_order": [1, "interest", "principal"]}, "waterfall_order[0]", "must be a string"),
+        ({"extension__days_before_maturity": -1}, "extension.days_before_maturity", "at least 0"),
+        ({"extension__days_after_maturity": -1}, "extension.days_after_maturity", "at least 0"),
+        ({"extension__extension_days": 0}, "extension.extension_days", "positive"),
+        ({"extension__extension_days": 3}, "extension.extension_days", "more than days_after_maturity"),
+        ({"extension__grace_days": 2}, "extension.grace_days", "not a policy field"),
+        ({"extension": 30}, "extension", "must be an object"),
+        ({"due_soon_days": 0}, "due_soon_days", "positive"),
+        ({"due_soon_days": "3"}, "due_soon_days", "integer"),
     ],
 )
 def test_an_invalid_document_is_refused_naming_the_field(changes, field, fragment):

@@ -1,12 +1,15 @@
-"""Waterfall: penalty, then interest, then principal; the excess is overpayment, never dropped."""
+"""Waterfall: the buckets fill in the policy's order (the contract's: penalty, then interest, then
+principal); the excess is overpayment, never dropped."""
 
 from __future__ import annotations
+
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scf.domain.waterfall import Allocation, allocate
+from scf.domain.waterfall import INTEREST, PENALTY, PRINCIPAL, Allocation, allocate
 
 pytestmark = pytest.mark.unit
 
@@ -33,6 +36,23 @@ def test_money_for_a_loan_that_owes_nothing_is_all_overpayment() -> None:
 def test_a_repayment_is_positive(amount: int) -> None:
     with pytest.raises(ValueError):
         allocate(amount, penalty_due=0, interest_due=0, principal_due=1)
+
+
+def test_the_buckets_fill_in_the_order_given() -> None:
+    order = (PRINCIPAL, INTEREST, PENALTY)
+
+    split = allocate(1050, penalty_due=100, interest_due=100, principal_due=1000, order=order)
+
+    assert split == Allocation(penalty=0, interest=50, principal=1000, overpayment=0)
+
+
+@pytest.mark.parametrize(
+    "order",
+    [(PENALTY, INTEREST), (PENALTY, INTEREST, PRINCIPAL, PRINCIPAL), (PENALTY, INTEREST, "fees")],
+)
+def test_an_order_names_each_bucket_once(order: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="once each"):
+        allocate(100, penalty_due=1, interest_due=1, principal_due=1, order=order)
 
 
 def test_money_formats_with_two_decimals() -> None:
@@ -66,3 +86,27 @@ def test_every_minor_unit_lands_somewhere_in_order(
         assert split.interest == interest
     if split.overpayment:
         assert split.principal == principal
+
+
+@given(
+    amount=st.integers(min_value=1, max_value=10**14),
+    penalty=dues,
+    interest=dues,
+    principal=dues,
+    order=st.permutations([PENALTY, INTEREST, PRINCIPAL]).map(tuple),
+)
+def test_any_order_places_the_whole_amount_never_over_a_bucket(
+    amount: int, penalty: int, interest: int, principal: int, order: tuple[str, ...]
+) -> None:
+    due = {PENALTY: penalty, INTEREST: interest, PRINCIPAL: principal}
+
+    split = allocate(amount, penalty_due=penalty, interest_due=interest, principal_due=principal, order=order)
+
+    paid = split.as_minor()
+    assert split.total == amount
+    assert all(0 <= paid[bucket] <= due[bucket] for bucket in order)
+    assert split.overpayment == max(0, amount - sum(due.values()))
+    # A later bucket receives money only when every earlier one is full.
+    for earlier, later in pairwise(order):
+        if paid[later]:
+            assert paid[earlier] == due[earlier]

@@ -29,6 +29,8 @@ HIGH_DILUTION = "HIGH_DILUTION"
 SALES_DROP = "SALES_DROP"
 LARGE_AMOUNT = "LARGE_AMOUNT"
 BANK_ACCOUNT_UNVERIFIED = "BANK_ACCOUNT_UNVERIFIED"
+# Contract section 5: these rules decline; every other rule that fires holds the application for review.
+DECLINE_CODES = frozenset({SUPPLIER_INACTIVE, HAS_OVERDUE_LOAN, AMOUNT_EXCEEDS_AVAILABLE})
 
 
 class RequestError(InvalidInput):
@@ -86,6 +88,11 @@ def parse_application(body: dict[str, Any], policy: CreditPolicy) -> Application
 class Reason:
     code: str
     message: str
+
+    @property
+    def declines(self) -> bool:
+        """This rule declines the application (else it holds it for review)."""
+        return self.code in DECLINE_CODES
 
 
 @dataclass(frozen=True)
@@ -145,10 +152,6 @@ class Decision:
 
     def reasons_json(self) -> list[dict[str, str]]:
         return [{"code": r.code, "message": r.message} for r in self.reasons]
-
-
-def _outcome(code: str) -> str:
-    return DECLINED if code in (SUPPLIER_INACTIVE, HAS_OVERDUE_LOAN, AMOUNT_EXCEEDS_AVAILABLE) else REVIEW
 
 
 def fired_rules(request: ApplicationRequest, inputs: DecisionInputs, policy: CreditPolicy) -> list[Reason]:
@@ -220,7 +223,6 @@ def grade(metrics: PoolMetrics, policy: CreditPolicy) -> tuple[str, Decimal]:
 
 def decide(request: ApplicationRequest, inputs: DecisionInputs, policy: CreditPolicy) -> Decision:
     reasons = fired_rules(request, inputs, policy)
-    outcomes = {_outcome(r.code) for r in reasons}
-    status = DECLINED if DECLINED in outcomes else REVIEW if REVIEW in outcomes else APPROVED
+    status = DECLINED if any(r.declines for r in reasons) else REVIEW if reasons else APPROVED
     letter, rate = grade(inputs.metrics, policy)
     return Decision(status, tuple(reasons), letter, rate, policy.policy_version)

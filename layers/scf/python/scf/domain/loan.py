@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from scf.domain.interest import DayCount, PrincipalChange, accrue, record_principal
 from scf.domain.money import format_amount
+from scf.domain.policy import DEFAULT_POLICY, ExtensionRule
 from scf.domain.waterfall import Allocation, allocate
 from scf.errors import Conflict
 from scf.events import REPAYMENT_REQUESTED, OutboxEvent
@@ -64,19 +65,6 @@ class Position:
         return self.penalty_due + self.interest_due + self.outstanding_principal
 
 
-@dataclass(frozen=True)
-class ExtensionPolicy:
-    """Contract section 3 defaults: once per loan, from 7 days before maturity up to 3 days after,
-    maturity moves 30 days later."""
-
-    days_before_maturity: int = 7
-    days_after_maturity: int = 3
-    extension_days: int = 30
-
-
-DEFAULT_EXTENSION_POLICY = ExtensionPolicy()
-
-
 class ExtensionRefused(Conflict):
     """The extension rule of contract section 3 says no; `code` says which part."""
 
@@ -109,7 +97,7 @@ class Loan:
     annual_rate: Decimal
     term_days: int
     day_count: DayCount = DayCount.ACT_360
-    penalty_multiplier: Decimal = Decimal("1.5")
+    penalty_multiplier: Decimal = DEFAULT_POLICY.penalty_multiplier
     value_date: date | None = None
     maturity_date: date | None = None
     extended: bool = False
@@ -166,13 +154,15 @@ class Loan:
             penalty_due=max(0, accrual.penalty_minor - self.penalty_paid_minor),
         )
 
-    def repay(self, amount_minor: int, on: date) -> RepaymentOutcome:
-        """Apply money received on `on`: it pays interest for the days before `on`, and principal
-        repaid on `on` stops earning from `on`. Money for a loan that owes nothing (already repaid,
-        never paid out) is all overpayment, owed back to the supplier."""
+    def repay(
+        self, amount_minor: int, on: date, *, order: tuple[str, ...] = DEFAULT_POLICY.waterfall_order
+    ) -> RepaymentOutcome:
+        """Apply money received on `on` in the waterfall `order` (the policy's): it pays interest
+        for the days before `on`, principal repaid on `on` stops earning from `on`, and money for a
+        loan that owes nothing is all overpayment."""
         if self.status not in REPAYABLE:
             return RepaymentOutcome(
-                self, allocate(amount_minor, penalty_due=0, interest_due=0, principal_due=0), 0
+                self, allocate(amount_minor, penalty_due=0, interest_due=0, principal_due=0, order=order), 0
             )
         position = self.position(on)
         allocation = allocate(
@@ -180,6 +170,7 @@ class Loan:
             penalty_due=position.penalty_due,
             interest_due=position.interest_due,
             principal_due=position.outstanding_principal,
+            order=order,
         )
         outstanding = self.outstanding_principal_minor - allocation.principal
         changes = self.principal_changes
@@ -214,20 +205,17 @@ class Loan:
         *,
         other_loan_overdue: bool,
         borrowing_base_minor: int,
-        policy: ExtensionPolicy = DEFAULT_EXTENSION_POLICY,
+        terms: ExtensionRule = DEFAULT_POLICY.extension,
     ) -> ExtensionOutcome:
-        """Move maturity `extension_days` later (contract section 3), or say why not.
-
-        The days between the old maturity and the request earn normal interest: with the new
-        maturity they simply are days before maturity. Penalty interest already paid for those days
-        is reclassified as interest paid (it is credited against interest, never lost), and a loan
-        stored OVERDUE is ACTIVE again: the one way out of OVERDUE other than REPAID."""
+        """Move maturity `terms.extension_days` later within the window `terms` (the policy's)
+        opens, or raise `ExtensionRefused` saying why not. Penalty already paid becomes interest
+        paid, never lost: the days after the old maturity earn normal interest (docs/money.md)."""
         if self.status not in REPAYABLE or self.maturity_date is None:
             raise ExtensionRefused("LOAN_NOT_ACTIVE", f"a loan in status {self.status} cannot be extended")
         if self.extended:
             raise ExtensionRefused("ALREADY_EXTENDED", "a loan is extended at most once")
-        opens = self.maturity_date - timedelta(days=policy.days_before_maturity)
-        closes = self.maturity_date + timedelta(days=policy.days_after_maturity)
+        opens = self.maturity_date - timedelta(days=terms.days_before_maturity)
+        closes = self.maturity_date + timedelta(days=terms.days_after_maturity)
         if on < opens:
             raise ExtensionRefused("EXTENSION_TOO_EARLY", f"an extension can be requested from {opens}")
         if on > closes:
@@ -241,7 +229,7 @@ class Loan:
         loan = replace(
             self,
             status=LoanStatus.ACTIVE,
-            maturity_date=self.maturity_date + timedelta(days=policy.extension_days),
+            maturity_date=self.maturity_date + timedelta(days=terms.extension_days),
             extended=True,
             interest_paid_minor=self.interest_paid_minor + self.penalty_paid_minor,
             penalty_paid_minor=0,

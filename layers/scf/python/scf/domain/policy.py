@@ -1,11 +1,7 @@
-"""The credit policy: one versioned, validated document (contract sections 3-6).
+"""The credit policy: every default of the contract in one versioned, validated document.
 
-Every number a decision or a credit line uses comes from a `CreditPolicy`, and every decision records
-the `policy_version` it ran under (and the inputs it read), so an old decision can be re-explained
-after the policy changes. Documents are JSON files shipped in the shared layer
-(`scf/policy/<policy_version>.json`); a version, once shipped, never changes and is never deleted.
-Which version is live is the function's `CREDIT_POLICY_VERSION` setting (docs/credit-policy.md).
-Money limits are minor units; ratios and rates are Decimal strings in the document (never float).
+Invariant: a shipped document (`scf/policy/<policy_version>.json`) never changes and always loads,
+so a decision, which records its `policy_version`, can be re-explained; docs/credit-policy.md.
 """
 
 from __future__ import annotations
@@ -19,6 +15,7 @@ from importlib import resources
 from typing import Any, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from scf.domain.waterfall import BUCKETS, CONTRACT_ORDER, is_waterfall_order
 from scf.errors import InvalidInput
 
 ORDERED = "ORDERED"
@@ -29,7 +26,7 @@ DAY_COUNTS = ("ACT/360", "ACT/365F")
 
 POLICY_PACKAGE = "scf.policy"
 POLICY_VERSION_ENV = "CREDIT_POLICY_VERSION"
-CURRENT_POLICY_VERSION = "2026-11-28.1"
+CURRENT_POLICY_VERSION = "2026-12-03.1"
 
 
 class PolicyError(InvalidInput):
@@ -69,6 +66,24 @@ class StageRule:
 
 
 @dataclass(frozen=True)
+class ExtensionRule:
+    """Contract section 3: an extension is requested from `days_before_maturity` before maturity up
+    to `days_after_maturity` after it, and moves maturity `extension_days` later."""
+
+    days_before_maturity: int = 7
+    days_after_maturity: int = 3
+    extension_days: int = 30
+
+    def __post_init__(self) -> None:
+        _positive("days_before_maturity", self.days_before_maturity, zero=True)
+        _positive("days_after_maturity", self.days_after_maturity, zero=True)
+        _positive("extension_days", self.extension_days)
+        if self.extension_days <= self.days_after_maturity:
+            # Granted on the window's last day, the new maturity must still lie ahead.
+            raise PolicyError("extension_days", "must be more than days_after_maturity")
+
+
+@dataclass(frozen=True)
 class GradeRule:
     grade: str
     annual_rate: Decimal
@@ -81,7 +96,8 @@ class GradeRule:
 
 @dataclass(frozen=True)
 class CreditPolicy:
-    """The defaults are the contract's values: document `2026-11-28.1` (tests check they agree)."""
+    """The defaults are the contract's values and document CURRENT_POLICY_VERSION states exactly
+    them (a test checks they agree)."""
 
     policy_version: str = CURRENT_POLICY_VERSION
     timezone: str = "Asia/Shanghai"
@@ -123,9 +139,16 @@ class CreditPolicy:
     penalty_multiplier: Decimal = Decimal("1.5")
     day_count: str = "ACT/360"
 
+    # Section 3: repayments and extension.
+    waterfall_order: tuple[str, ...] = CONTRACT_ORDER  # penalty, interest, principal
+    extension: ExtensionRule = ExtensionRule()
+
     # Section 6: settlement sweep.
     sweep_enabled: bool = True
     sweep_ratio: Decimal = Decimal("1.00")
+
+    # Section 10: the daily job announces loans maturing in this many days (`LoanDueSoon`).
+    due_soon_days: int = 3
 
     def __post_init__(self) -> None:
         """Checks of meaning (types are checked by `policy_from_document`); each names its field."""
@@ -146,6 +169,7 @@ class CreditPolicy:
             "dilution_window_days",
             "sales_recent_days",
             "sales_baseline_days",
+            "due_soon_days",
         ):
             _positive(name, getattr(self, name))
         for name in ("short_history_days", "grade_a_min_history_days", "grade_c_max_history_days"):
@@ -164,6 +188,8 @@ class CreditPolicy:
         _ratio("penalty_multiplier", self.penalty_multiplier, upper=None)
         if self.day_count not in DAY_COUNTS:
             raise PolicyError("day_count", f"must be one of {', '.join(DAY_COUNTS)}")
+        if not is_waterfall_order(self.waterfall_order):
+            raise PolicyError("waterfall_order", f"must name {', '.join(sorted(BUCKETS))} once each")
         letters = [self.grade_a.grade, self.grade_b.grade, self.grade_c.grade]
         if len(set(letters)) != 3:
             raise PolicyError("grade_c.grade", "the three grades need three different letters")
@@ -189,6 +215,19 @@ class CreditPolicy:
 
 
 DEFAULT_POLICY = CreditPolicy()
+
+# Fields added after the first document: the version that introduced each, and its value in every
+# earlier document (the contract's value, which the code then held as a literal; written out, never
+# taken from the defaults, which a later version may change). A document older than the version may
+# leave the field out; from that version on, a document states it.
+INTRODUCED: dict[str, tuple[str, Any]] = {
+    "waterfall_order": ("2026-12-03.1", ["penalty", "interest", "principal"]),
+    "extension": (
+        "2026-12-03.1",
+        {"days_before_maturity": 7, "days_after_maturity": 3, "extension_days": 30},
+    ),
+    "due_soon_days": ("2026-12-03.1", 3),
+}
 
 
 # ---- documents ---------------------------------------------------------------------------------
@@ -257,18 +296,40 @@ def _build(path: str, cls: Any, raw: Any) -> Any:
         raise PolicyError(f"{prefix}{exc.field}", exc.message) from exc
 
 
+def version_key(version: str) -> tuple[str, int]:
+    """Sorts versions `YYYY-MM-DD.N` by date, then N (so `.10` comes after `.9`)."""
+    day, _, number = version.partition(".")
+    return (day, int(number)) if number.isdigit() else (version, 0)
+
+
+def _with_earlier_values(document: Any) -> Any:
+    """`document` with the fields introduced after its version filled in with their earlier value."""
+    if not isinstance(document, dict) or not isinstance(document.get("policy_version"), str):
+        return document  # `_build` names what is wrong
+    version = version_key(document["policy_version"])
+    earlier = {
+        name: value
+        for name, (introduced, value) in INTRODUCED.items()
+        if name not in document and version < version_key(introduced)
+    }
+    return {**document, **earlier}
+
+
 def policy_from_document(document: Any) -> CreditPolicy:
     """A validated policy from its JSON document; `PolicyError.field` names what is wrong."""
-    policy: CreditPolicy = _build("", CreditPolicy, document)
+    policy: CreditPolicy = _build("", CreditPolicy, _with_earlier_values(document))
     return policy
 
 
 def shipped_versions() -> list[str]:
     """Every policy version shipped in the layer, oldest first."""
     return sorted(
-        entry.name.removesuffix(".json")
-        for entry in resources.files(POLICY_PACKAGE).iterdir()
-        if entry.name.endswith(".json")
+        (
+            entry.name.removesuffix(".json")
+            for entry in resources.files(POLICY_PACKAGE).iterdir()
+            if entry.name.endswith(".json")
+        ),
+        key=version_key,
     )
 
 

@@ -1,5 +1,6 @@
-"""Repayment waterfall (contract section 3, default order): penalty interest, then interest, then
-principal; whatever exceeds the payoff is `overpayment`, owed back to the supplier, never dropped."""
+"""Repayment waterfall (contract section 3): the amount fills the buckets in the policy's order
+(`CreditPolicy.waterfall_order`; the contract's default is penalty interest, then interest, then
+principal); whatever exceeds the payoff is `overpayment`, owed back to the supplier, never dropped."""
 
 from __future__ import annotations
 
@@ -7,6 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from scf.domain.money import format_amount
+
+PENALTY = "penalty"
+INTEREST = "interest"
+PRINCIPAL = "principal"
+BUCKETS = frozenset({PENALTY, INTEREST, PRINCIPAL})
+CONTRACT_ORDER: tuple[str, ...] = (PENALTY, INTEREST, PRINCIPAL)  # contract section 3's default
+
+
+def is_waterfall_order(order: tuple[str, ...]) -> bool:
+    """An order names each of the three buckets exactly once."""
+    return len(order) == len(BUCKETS) and set(order) == BUCKETS
 
 
 @dataclass(frozen=True)
@@ -43,17 +55,28 @@ class Allocation:
         )
 
 
-def allocate(amount_minor: int, *, penalty_due: int, interest_due: int, principal_due: int) -> Allocation:
-    """Split a positive amount over what is due, in waterfall order."""
+def allocate(
+    amount_minor: int,
+    *,
+    penalty_due: int,
+    interest_due: int,
+    principal_due: int,
+    order: tuple[str, ...] = CONTRACT_ORDER,
+) -> Allocation:
+    """Split a positive amount over what is due, bucket by bucket in `order`: a bucket receives
+    money only once every earlier one is full, none receives more than it is owed."""
     if amount_minor <= 0:
         raise ValueError("a repayment is a positive amount")
     if min(penalty_due, interest_due, principal_due) < 0:
         raise ValueError("amounts due are never negative")
+    if not is_waterfall_order(order):
+        raise ValueError(f"a waterfall order names {', '.join(sorted(BUCKETS))} once each, got {order}")
+    due = {PENALTY: penalty_due, INTEREST: interest_due, PRINCIPAL: principal_due}
+    paid: dict[str, int] = {}
     rest = amount_minor
-    penalty = min(rest, penalty_due)
-    rest -= penalty
-    interest = min(rest, interest_due)
-    rest -= interest
-    principal = min(rest, principal_due)
-    rest -= principal
-    return Allocation(penalty=penalty, interest=interest, principal=principal, overpayment=rest)
+    for bucket in order:
+        paid[bucket] = min(rest, due[bucket])
+        rest -= paid[bucket]
+    return Allocation(
+        penalty=paid[PENALTY], interest=paid[INTEREST], principal=paid[PRINCIPAL], overpayment=rest
+    )

@@ -28,7 +28,6 @@ from scf.domain.decision import (
     ApplicationRequest,
     Decision,
     DecisionInputs,
-    Reason,
     decide,
     overdue_count,
     parse_application,
@@ -272,9 +271,7 @@ def explain(record: ApplicationRecord, policies: Callable[[str], CreditPolicy] =
         approval_policy = policies(str(approval["policy_version"]))
         again = decide(request, DecisionInputs.from_json(approval), approval_policy)
         recomputed.update(grade=again.grade, annual_rate=str(again.annual_rate))
-        recomputed["approval_status"] = (
-            APPROVED if not any(_is_decline(r) for r in again.reasons) else DECLINED
-        )
+        recomputed["approval_status"] = APPROVED if not any(r.declines for r in again.reasons) else DECLINED
         stored["approval_status"] = record.status
         if "line" in approval:
             recomputed["approval_line"] = _rederived(approval, approval_policy)
@@ -476,7 +473,7 @@ class CreditService:
             line, inputs = self._inputs(snap)
             request = ApplicationRequest(record.amount_minor, record.currency, record.term_days)
             decision: Decision = decide(request, inputs, self.policy)
-            hard = [r for r in decision.reasons if _is_decline(r)]
+            hard = [r for r in decision.reasons if r.declines]
             if hard:
                 raise ReviewConflict(
                     "the application cannot be approved now",
@@ -504,10 +501,6 @@ class CreditService:
                 continue
             return decided.view(audit=True)
         raise DecisionContention("the credit line changed while deciding; retry the request")
-
-
-def _is_decline(reason: Reason) -> bool:
-    return reason.code in ("SUPPLIER_INACTIVE", "HAS_OVERDUE_LOAN", "AMOUNT_EXCEEDS_AVAILABLE")
 
 
 def credit_line_view(
