@@ -178,16 +178,7 @@ def credit_transfer(
         executed.text = fields.requested_date  # ISODate
     else:
         doc.sub(executed, "Dt", fields.requested_date)  # DateAndDateTime2Choice
-    _party(
-        doc,
-        info,
-        "Dbtr",
-        fields.debtor_name,
-        fields.debtor_account,
-        "DbtrAcct",
-        fields.debtor_agent,
-        "DbtrAgt",
-    )
+    _party(doc, info, "Dbtr", fields.debtor_name, fields.debtor_account, fields.debtor_agent)
     tx = doc.sub(info, "CdtTrfTxInf")
     _payment_id(doc, tx, fields)
     doc.sub(doc.sub(tx, "Amt"), "InstdAmt", fields.amount, Ccy=fields.currency)
@@ -219,16 +210,7 @@ def direct_debit(
     _group_header(doc, body, fields)
     info = _payment_info_head(doc, body, fields, "DD")
     doc.sub(info, "ReqdColltnDt", fields.requested_date)  # ISODate in both versions
-    _party(
-        doc,
-        info,
-        "Cdtr",
-        fields.creditor_name,
-        fields.creditor_account,
-        "CdtrAcct",
-        fields.creditor_agent,
-        "CdtrAgt",
-    )
+    _party(doc, info, "Cdtr", fields.creditor_name, fields.creditor_account, fields.creditor_agent)
     tx = doc.sub(info, "DrctDbtTxInf")
     _payment_id(doc, tx, fields)
     doc.sub(tx, "InstdAmt", fields.amount, Ccy=fields.currency)
@@ -326,19 +308,12 @@ def _payment_info_head(doc: _Document, body: ET.Element, fields: _Fields, method
     return info
 
 
-def _party(
-    doc: _Document,
-    parent: ET.Element,
-    role: str,
-    name: str,
-    account: str,
-    account_tag: str,
-    agent: str,
-    agent_tag: str,
-) -> None:
+def _party(doc: _Document, parent: ET.Element, role: str, name: str, account: str, agent: str) -> None:
+    """The party of the payment information level, its account and its agent (Dbtr, DbtrAcct,
+    DbtrAgt in a pain.001; Cdtr, CdtrAcct, CdtrAgt in a pain.008)."""
     doc.sub(doc.sub(parent, role), "Nm", name)
-    _account(doc, parent, account_tag, account)
-    _agent(doc, parent, agent_tag, agent)
+    _account(doc, parent, f"{role}Acct", account)
+    _agent(doc, parent, f"{role}Agt", agent)
 
 
 def _account(doc: _Document, parent: ET.Element, tag: str, number: str) -> None:
