@@ -43,6 +43,7 @@ from scf.adapters.banks.iso20022 import (
     message_id,
     outbound_key,
 )
+from scf.adapters.files.bank_detect import parse_bank_file
 from scf.config import ConfigError
 from tests.support import ROOT, SAMPLES
 
@@ -525,3 +526,12 @@ def test_the_vendored_schemas_are_the_shared_ones_with_their_origin() -> None:
     known = set(shared_lines) | {line.removeprefix("xsd/") for line in manifest if line.startswith("xsd/")}
     assert origin[0] == shared_lines[0] and set(origin[1:]) <= known
     assert sorted(line.split("\t")[0] for line in origin[1:]) == vendored
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_our_own_orders_are_never_read_as_a_bank_answer(version: str) -> None:
+    """A payment order that came back into the inbox (a bank echoing it) is an unknown format, never
+    a statement or status report."""
+    result = parse_bank_file(build(version))
+    assert (result.format, result.statements, result.statuses) == (None, (), ())
+    assert [error.code for error in result.errors] == ["UNKNOWN_FORMAT"]
