@@ -361,6 +361,8 @@ def test_orders_the_schema_cannot_carry_are_refused_without_quoting_the_account_
         direct_debit(PAYOUT, META, MANDATE)
     with pytest.raises(ValueError, match=r"pain\.001 version"):
         credit_transfer(PAYOUT, META, version=PAIN_008_001_02)
+    with pytest.raises(ValueError, match="max_name_length"):
+        credit_transfer(PAYOUT, META, max_name_length=141)
 
 
 def test_the_largest_amount_the_schema_takes_is_exact() -> None:

@@ -252,7 +252,9 @@ class _Fields:
         amount = format_amount(order.amount_minor)
         if len(amount) - 1 > MAX_AMOUNT_DIGITS:
             raise ValueError(f"amount {amount} has more than {MAX_AMOUNT_DIGITS} digits")
-        length = min(max_name_length, MAX_NAME_LENGTH)
+        if isinstance(max_name_length, bool) or not 1 <= max_name_length <= MAX_NAME_LENGTH:
+            raise ValueError(f"max_name_length must be 1 to {MAX_NAME_LENGTH}")
+        length = max_name_length
         return cls(
             message_id=_identifier(meta.message_id, MAX_ID_LENGTH, "message id"),
             created_at=meta.created_at.astimezone(UTC).replace(microsecond=0).isoformat(),
