@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scf.adapters.banks.base import Account, BankGateway
 from scf.adapters.banks.simulated import SimulatedBankGateway
 from scf.config import ConfigError, Settings
+from scf.service.payments import Account, BankGateway
 
 
 def _simulated(settings: Settings) -> BankGateway:

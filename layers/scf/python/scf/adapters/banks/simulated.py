@@ -17,15 +17,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
-from scf.adapters.banks.base import (
-    BankError,
-    BankUnavailable,
-    PaymentConflict,
-    PaymentOrder,
-    PaymentResult,
-    PaymentStatus,
-)
+from scf.adapters.banks.base import BankError, PaymentConflict
 from scf.domain.money import format_amount
+from scf.service.payments import BankUnavailable, PaymentOrder, PaymentResult, PaymentStatus
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
