@@ -19,12 +19,12 @@ from urllib3.util import Retry
 
 from scf.adapters.banks.base import BankError, PaymentConflict
 from scf.domain.money import format_amount
-from scf.service.payments import BankUnavailable, PaymentOrder, PaymentResult, PaymentStatus
+from scf.service.payments import BankGateway, BankUnavailable, PaymentOrder, PaymentResult, PaymentStatus
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
-class SimulatedBankGateway:
+class SimulatedBankGateway(BankGateway):
     def __init__(
         self,
         base_url: str,

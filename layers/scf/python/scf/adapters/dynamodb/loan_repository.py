@@ -42,7 +42,7 @@ from scf.domain.ledger import Posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.waterfall import Allocation
 from scf.events import OUTBOX_TTL_SECONDS, TARGET_OF, OutboxEvent
-from scf.service.loan_store import LoanRecord, Page, StaleWrite
+from scf.service.loan_store import LoanRecord, LoanStore, Page, StaleWrite
 from scf.service.payments import Account, Direction, PaymentResult
 
 
@@ -109,8 +109,8 @@ def _open_loan_entries(loan: Loan) -> set[str]:
     return {ExposureItem.open_loan_entry(loan.loan_id, day.isoformat()) for day in dates}
 
 
-class DynamoLoanStore:
-    """Implements `LoanStore`."""
+class DynamoLoanStore(LoanStore):
+    """The `LoanStore` on DynamoDB (subclassing the Protocol lets mypy check every method)."""
 
     @contextmanager
     def _transaction(self) -> Iterator[TransactWrite]:
