@@ -11,7 +11,7 @@ from scf.clock import FixedClock
 from scf.domain.interest import PrincipalChange
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.waterfall import Allocation
-from scf.errors import Conflict, IdempotencyKeyReused, InvalidInput, NotFound
+from scf.errors import Conflict, IdempotencyKeyReused, InvalidInput, MalformedRequest, NotFound
 from scf.service.loan_store import LoanNotFound
 from scf.service.payments import Account, BankUnavailable
 from scf.service.repayment import LoanNotRepayable, RepaymentService
@@ -248,3 +248,10 @@ def test_money_already_received_is_applied_without_collection(
 
     assert status is RepaymentStatus.APPLIED
     assert bank.sent == [] and bank.asked == []
+
+
+def test_an_event_without_its_fields_is_malformed(repayments: RepaymentService) -> None:
+    with pytest.raises(MalformedRequest) as refused:
+        repayments.apply({"repayment_id": "RP1"}, redelivered=False)
+
+    assert refused.value.code == "MALFORMED_EVENT"

@@ -19,7 +19,7 @@ from scf.clock import Clock
 from scf.domain.ledger import repayment_posting
 from scf.domain.loan import REPAYABLE, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.money import parse_amount, parse_currency
-from scf.errors import Conflict, IdempotencyKeyReused, InvalidInput
+from scf.errors import Conflict, IdempotencyKeyReused, InvalidInput, MalformedRequest, ScfError
 from scf.service.loan_store import (
     ATTEMPTS,
     LoanNotFound,
@@ -63,6 +63,24 @@ def repayment_id_for(supplier_id: str, idempotency_key: str | None) -> str:
         else uuid.uuid4().bytes
     )
     return REPAYMENT_ID_PREFIX + base64.b32encode(seed).decode()[:26]
+
+
+def requested_repayment(payload: dict[str, Any]) -> Repayment:
+    """The PENDING repayment a `RepaymentRequested` event carries (`MalformedRequest` if it cannot)."""
+    try:
+        return Repayment(
+            repayment_id=str(payload["repayment_id"]),
+            loan_id=str(payload["loan_id"]),
+            supplier_id=str(payload["supplier_id"]),
+            status=RepaymentStatus.PENDING,
+            source=RepaymentSource(payload["source"]),
+            amount_minor=parse_amount(payload["amount"]),
+            currency=parse_currency(payload["currency"]),
+        )
+    except ScfError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedRequest(f"not a RepaymentRequested payload: {exc!r}", code="MALFORMED_EVENT") from exc
 
 
 def request_hash(loan_id: str, amount_minor: int) -> str:
@@ -130,15 +148,7 @@ class RepaymentService:
 
     def apply(self, payload: dict[str, Any], *, redelivered: bool) -> RepaymentStatus:
         """Apply a `RepaymentRequested` event (at least once); returns the repayment's final status."""
-        requested = Repayment(
-            repayment_id=str(payload["repayment_id"]),
-            loan_id=str(payload["loan_id"]),
-            supplier_id=str(payload["supplier_id"]),
-            status=RepaymentStatus.PENDING,
-            source=RepaymentSource(payload["source"]),
-            amount_minor=parse_amount(payload["amount"]),
-            currency=parse_currency(payload["currency"]),
-        )
+        requested = requested_repayment(payload)
         if requested.amount_minor <= 0:
             raise InvalidInput(
                 f"repayment {requested.repayment_id} is not a positive amount",
