@@ -1,9 +1,6 @@
-"""In-memory fakes of the loan side's ports, for fast service tests (no moto).
-
-`FakeLoanStore` keeps the conditions of `DynamoLoanStore` (every write checks all its conditions
-first and then applies all of it, or raises `StaleWrite` and changes nothing);
-tests/integration/test_loan_store_contract.py runs the same scenarios against both.
-`FakeBankGateway` is a bank that applies each payment id once.
+"""In-memory fakes of the loan side's ports, for fast service tests (no moto). `FakeLoanStore`
+keeps `DynamoLoanStore`'s conditions (tests/integration/test_loan_store_contract.py runs the same
+scenarios on both); `FakeBankGateway` is a bank that applies each payment id once.
 """
 
 from __future__ import annotations

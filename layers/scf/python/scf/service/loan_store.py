@@ -1,9 +1,7 @@
 """The loan store port: what the loan services read and the all-or-nothing writes they ask for.
-
-Invariant, for every implementation: each write is one atomic unit whose conditions hold or nothing
-is written (a loan moves out of a status once, a posting and a payment order are written once,
-exposure never goes below zero); a failed condition raises `StaleWrite` and the caller reloads and
-decides again (docs/money.md).
+Invariant of every implementation: a write's conditions all hold or nothing is written (a status
+moves once, a posting or payment order is written once, exposure never goes below zero); otherwise
+`StaleWrite`, and the caller reloads and decides again (docs/money.md, "Ports of the loan side").
 """
 
 from __future__ import annotations
