@@ -4,6 +4,7 @@ service never imports an adapter (it owns the ports adapters implement)."""
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ def imports_of(path: Path) -> set[str]:
     return found
 
 
+@cache
 def graph() -> dict[str, set[str]]:
     return {module_name(path): imports_of(path) for path in sorted(PACKAGE.rglob("*.py"))}
 
