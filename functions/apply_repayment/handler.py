@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scf.adapters.banks.registry import GatewayRegistry, lender_account
-from scf.adapters.dynamodb.loan_repository import LoanRepository
+from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
 from scf.adapters.dynamodb.transactions import BadPageToken
 from scf.adapters.http import (
@@ -34,10 +34,11 @@ from scf.clock import clock_from_spec
 from scf.config import settings
 from scf.domain.loan import ExtensionRefused
 from scf.domain.money import MoneyError, parse_amount
+from scf.errors import IdempotencyKeyReused
 from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
-from scf.service.disbursement import LoanNotFound
-from scf.service.loans import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Loans, RepaymentNotFound
-from scf.service.repayment import IdempotencyKeyReused, LoanNotRepayable, Repayments
+from scf.service.loan_store import LoanNotFound, RepaymentNotFound
+from scf.service.loans import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, LoanService
+from scf.service.repayment import LoanNotRepayable, RepaymentService
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -49,8 +50,8 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 128
 
 @dataclass(frozen=True)
 class Services:
-    repayments: Repayments
-    loans: Loans
+    repayments: RepaymentService
+    loans: LoanService
 
 
 @lru_cache(maxsize=1)
@@ -58,13 +59,13 @@ def services() -> Services:
     """Built once per cold start from the function's environment."""
     config = settings()
     bind(config.table_name, config.region, config.endpoint_url)
-    repository = LoanRepository()
+    store = DynamoLoanStore()
     clock = clock_from_spec(config.clock, config.policy_timezone)
     return Services(
-        repayments=Repayments(
-            loans=repository, gateways=GatewayRegistry(config), lender=lender_account(config), clock=clock
+        repayments=RepaymentService(
+            loans=store, gateways=GatewayRegistry(config), lender=lender_account(config), clock=clock
         ),
-        loans=Loans(loans=repository, clock=clock),
+        loans=LoanService(loans=store, clock=clock),
     )
 
 

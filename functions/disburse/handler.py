@@ -14,24 +14,24 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scf.adapters.banks.registry import GatewayRegistry, lender_account
-from scf.adapters.dynamodb.loan_repository import LoanRepository
+from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
 from scf.clock import clock_from_spec
 from scf.config import settings
 from scf.events import LOAN_APPROVED, event_from_stream_record
-from scf.service.disbursement import Disbursement
+from scf.service.disbursement import PayoutService
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @lru_cache(maxsize=1)
-def disbursement() -> Disbursement:
+def disbursement() -> PayoutService:
     """Built once per cold start from the function's environment."""
     config = settings()
     bind(config.table_name, config.region, config.endpoint_url)
-    return Disbursement(
-        loans=LoanRepository(),
+    return PayoutService(
+        loans=DynamoLoanStore(),
         gateways=GatewayRegistry(config),
         lender=lender_account(config),
         clock=clock_from_spec(config.clock, config.policy_timezone),

@@ -15,8 +15,8 @@ import requests
 from boto3.dynamodb.conditions import Key
 
 from infra.local.loop import LocalClient, run_loop
-from scf.adapters.banks.base import payout_payment_id
 from scf.domain.ledger import Posting, balances
+from scf.service.payments import payout_payment_id
 
 pytestmark = pytest.mark.e2e
 

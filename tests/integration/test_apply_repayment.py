@@ -163,9 +163,22 @@ def test_partial_repayments_follow_the_worked_example(active: MoneyWorld) -> Non
     active.assert_ledger_matches_loan("L1")
 
 
-def test_idempotency_key_same_body_same_answer_other_body_422(active: MoneyWorld) -> None:
+def requested_events() -> list[OutboxItem]:
+    return list(OutboxItem.scan(OutboxItem.event_type == "RepaymentRequested"))
+
+
+def test_the_same_key_and_body_get_the_first_answer(active: MoneyWorld) -> None:
     first = repay(active, "10.00", "same-key")
-    assert repay(active, "10.00", "same-key") == first
+
+    again = repay(active, "10.00", "same-key")
+
+    assert again == first
+    assert len(requested_events()) == 1
+
+
+def test_the_same_key_with_another_body_is_422(active: MoneyWorld) -> None:
+    first = repay(active, "10.00", "same-key")
+
     other = active.api(
         "POST",
         "/v1/loans/L1/repayments",
@@ -173,11 +186,36 @@ def test_idempotency_key_same_body_same_answer_other_body_422(active: MoneyWorld
         body={"amount": "11.00"},
         headers={"Idempotency-Key": "same-key"},
     )
+
     assert other.status == 422 and other.body["code"] == "IDEMPOTENCY_KEY_REUSED"
-    # Keys are per supplier: S2's identical key is another request (and S2 does not own L1).
-    assert repay(active, "10.00", "same-key") == first
-    outbox = list(OutboxItem.scan(OutboxItem.event_type == "RepaymentRequested"))
-    assert len(outbox) == 1
+    assert repay(active, "10.00", "same-key") == first  # the first request still replays
+    assert len(requested_events()) == 1
+
+
+def test_two_suppliers_with_the_same_key_get_two_repayments(active: MoneyWorld) -> None:
+    active.approve_loan("L2", "S2", 1_000_000)
+    active.deliver("disbursements")
+    first = repay(active, "10.00", "same-key", loan_id="L1", supplier_id="S1")
+
+    second = repay(active, "10.00", "same-key", loan_id="L2", supplier_id="S2")
+
+    assert second != first
+    assert len(requested_events()) == 2
+
+
+def test_a_supplier_cannot_replay_another_suppliers_key(active: MoneyWorld) -> None:
+    repay(active, "10.00", "same-key", loan_id="L1", supplier_id="S1")
+
+    replay = active.api(
+        "POST",
+        "/v1/loans/L1/repayments",
+        supplier_id="S2",
+        body={"amount": "10.00"},
+        headers={"Idempotency-Key": "same-key"},
+    )
+
+    assert replay.status == 404  # S2's key is its own: a new request, for a loan S2 does not own
+    assert len(requested_events()) == 1
 
 
 @pytest.mark.parametrize("amount", ["10", "10.001", "-1.00", "0.00", 10.0, None, "NaN", "1e3"])

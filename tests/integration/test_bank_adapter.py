@@ -10,21 +10,21 @@ from typing import Any
 
 import pytest
 
-from scf.adapters.banks.base import (
+from scf.adapters.banks.base import PaymentConflict
+from scf.adapters.banks.registry import GatewayRegistry, lender_account
+from scf.adapters.banks.simulated import SimulatedBankGateway
+from scf.clock import FixedClock
+from scf.config import ConfigError, Settings
+from scf.service.payments import (
     Account,
     BankUnavailable,
     Direction,
-    PaymentConflict,
     PaymentOrder,
     PaymentStatus,
     execute,
     mask_account,
     payout_payment_id,
 )
-from scf.adapters.banks.registry import GatewayRegistry, lender_account
-from scf.adapters.banks.simulated import SimulatedBankGateway
-from scf.clock import FixedClock
-from scf.config import ConfigError, Settings
 from tests.reliability.money_harness import StandInBank
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import pytest
 
 import scf.service.disbursement as disbursement_service
 import scf.service.repayment as repayment_service
-from scf.adapters.dynamodb.loan_repository import LoanRepository
+from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import LoanItem, RepaymentItem
 from tests.reliability.money_harness import MoneyWorld, money_world
 
@@ -185,12 +185,12 @@ def test_every_message_delivered_twice(world: MoneyWorld) -> None:
 
 
 CRASH_POINTS = [
-    (LoanRepository, "start_disbursement"),
+    (DynamoLoanStore, "start_disbursement"),
     (disbursement_service, "execute"),  # the payout call to the bank
-    (LoanRepository, "complete_disbursement"),
-    (LoanRepository, "request_repayment"),  # the API transaction
+    (DynamoLoanStore, "complete_disbursement"),
+    (DynamoLoanStore, "request_repayment"),  # the API transaction
     (repayment_service, "execute"),  # the collection call to the bank
-    (LoanRepository, "apply_repayment"),
+    (DynamoLoanStore, "apply_repayment"),
 ]
 
 
@@ -225,17 +225,17 @@ def test_a_concurrent_change_is_reloaded_not_overwritten(
 ) -> None:
     """The loan changes between the read and the write (another writer landed first): the version
     condition fails the transaction, the use case reloads and applies on the fresh state."""
-    original_apply = LoanRepository.apply_repayment
+    original_apply = DynamoLoanStore.apply_repayment
     raced = {"times": 0}
 
-    def apply_repayment(self: LoanRepository, *args: Any, **kwargs: Any) -> None:
+    def apply_repayment(self: DynamoLoanStore, *args: Any, **kwargs: Any) -> None:
         if raced["times"] == 0:
             raced["times"] += 1
             item = LoanItem.get(*LoanItem.key("L1"), consistent_read=True)
             item.update(actions=[LoanItem.updated_at.set("touched by a concurrent writer")])
         original_apply(self, *args, **kwargs)
 
-    monkeypatch.setattr(LoanRepository, "apply_repayment", apply_repayment)
+    monkeypatch.setattr(DynamoLoanStore, "apply_repayment", apply_repayment)
     rounds: list[int] = []
     assert story(world, rounds=rounds) == CLEAN
     assert raced["times"] == 1

@@ -1,53 +1,44 @@
-"""Pay out an approved loan (use case behind the `LoanApproved` event).
+"""Pay out an approved loan (the use case behind `LoanApproved`).
 
-APPROVED -> DISBURSING (with its payment order) is committed before the bank is called, so a
-redelivery finds DISBURSING and asks the bank by payment id before sending again; the bank applies
-one order per payment id. The outcome moves the loan once: ACTIVE with its posting, or FAILED with
-the reservation released. Whatever is redelivered or crashes, the loan is paid out at most once.
+Invariant: whatever is redelivered or crashes, a loan is paid out at most once and moves once, to
+ACTIVE with its posting or to FAILED with its reservation released (docs/money.md, "Payouts and
+collections").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
-from scf.adapters.banks.base import (
+from scf.clock import Clock
+from scf.domain.ledger import disbursement_posting
+from scf.domain.loan import LoanStatus
+from scf.service.loan_store import (
+    ATTEMPTS,
+    LoanNotFound,
+    LoanRecord,
+    LoanStore,
+    StaleWrite,
+    SupplierAccountMissing,
+)
+from scf.service.payments import (
     Account,
-    BankGateway,
     Direction,
+    Gateways,
     PaymentOrder,
     PaymentStatus,
     execute,
     mask_account,
     payout_payment_id,
 )
-from scf.adapters.dynamodb.loan_repository import LoanRecord, LoanRepository, StaleWrite
-from scf.clock import Clock
-from scf.domain.ledger import disbursement_posting
-from scf.domain.loan import LoanStatus
 
 logger = Logger(child=True)
 
-ATTEMPTS = 3  # reload-and-decide rounds when another worker moved the loan first
-
-
-class Gateways(Protocol):
-    def for_bank(self, bank_code: str) -> BankGateway: ...
-
-
-class LoanNotFound(LookupError):
-    pass
-
-
-class SupplierAccountMissing(LookupError):
-    pass
-
 
 @dataclass(frozen=True)
-class Disbursement:
-    loans: LoanRepository
+class PayoutService:
+    loans: LoanStore
     gateways: Gateways
     lender: Account
     clock: Clock
@@ -70,7 +61,7 @@ class Disbursement:
         loan = record.loan
         supplier = self.loans.get_supplier_account(loan.supplier_id)
         if supplier is None:
-            raise SupplierAccountMissing(f"supplier {loan.supplier_id} has no bank account on file")
+            raise SupplierAccountMissing(loan.supplier_id)
         payment_id = payout_payment_id(loan.loan_id)
         now = self.clock.now().isoformat()
         maybe_sent = loan.status is LoanStatus.DISBURSING

@@ -1,5 +1,5 @@
 """Loan views (contract section 8 field names, every amount as of the business date) and the
-extension use case."""
+extension use case (contract section 3: once per loan, decided on the latest stored loan)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,23 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from scf.adapters.dynamodb.loan_repository import LoanRecord, LoanRepository, StaleWrite
 from scf.clock import Clock
 from scf.domain.ledger import extension_posting
 from scf.domain.loan import LoanStatus, Repayment
 from scf.domain.money import format_amount
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
 from scf.domain.pool import Pool
-from scf.service.disbursement import ATTEMPTS, LoanNotFound
+from scf.service.loan_store import (
+    ATTEMPTS,
+    LoanNotFound,
+    LoanRecord,
+    LoanStore,
+    RepaymentNotFound,
+    StaleWrite,
+)
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-
-
-class RepaymentNotFound(LookupError):
-    pass
 
 
 def repayment_view(repayment: Repayment) -> dict[str, Any]:
@@ -43,8 +45,8 @@ def extension_request_hash(supplier_id: str, idempotency_key: str | None) -> str
 
 
 @dataclass(frozen=True)
-class Loans:
-    loans: LoanRepository
+class LoanService:
+    loans: LoanStore
     clock: Clock
     policy: CreditPolicy = DEFAULT_POLICY
 

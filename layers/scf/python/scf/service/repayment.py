@@ -1,10 +1,7 @@
-"""Repayments: a supplier asks to repay (API), the repayments queue collects and applies it.
+"""Repayments: a supplier asks to repay (API); the repayments queue collects and applies them.
 
-Asking writes the repayment PENDING and its `RepaymentRequested` outbox event in one transaction.
-Applying (at least once, from the queue) collects the money from the supplier's account when the
-source is SUPPLIER (payment id = repayment id; a redelivery asks the bank first), then in ONE
-transaction: the loan's new position (waterfall as of the business date), the exposure, the
-repayment APPLIED with its allocation and the ledger posting. Redelivery finds it APPLIED and stops.
+Invariant: a repayment is applied once, in one write with the loan's new position, the exposure and
+its posting, and money is collected for it at most once (docs/money.md, "Payouts and collections").
 """
 
 from __future__ import annotations
@@ -18,34 +15,43 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from scf.adapters.banks.base import (
+from scf.clock import Clock
+from scf.domain.ledger import repayment_posting
+from scf.domain.loan import REPAYABLE, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
+from scf.domain.money import parse_amount, parse_currency
+from scf.errors import Conflict, IdempotencyKeyReused, InvalidInput, MalformedRequest, ScfError
+from scf.service.loan_store import (
+    ATTEMPTS,
+    LoanNotFound,
+    LoanRecord,
+    LoanStore,
+    RepaymentNotFound,
+    StaleWrite,
+    SupplierAccountMissing,
+)
+from scf.service.payments import (
     Account,
     Direction,
+    Gateways,
     PaymentOrder,
     PaymentStatus,
     execute,
     mask_account,
 )
-from scf.adapters.dynamodb.loan_repository import LoanRecord, LoanRepository, StaleWrite
-from scf.clock import Clock
-from scf.domain.ledger import repayment_posting
-from scf.domain.loan import REPAYABLE, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
-from scf.domain.money import parse_amount, parse_currency
-from scf.service.disbursement import ATTEMPTS, Gateways, LoanNotFound, SupplierAccountMissing
 
 logger = Logger(child=True)
 
 REPAYMENT_ID_PREFIX = "RP"
 
 
-class LoanNotRepayable(RuntimeError):
+class LoanNotRepayable(Conflict):
+    """Only an ACTIVE or OVERDUE loan takes repayments."""
+
+    default_code = "LOAN_NOT_REPAYABLE"
+
     def __init__(self, status: LoanStatus) -> None:
         super().__init__(f"a loan in status {status} takes no repayments")
         self.status = status
-
-
-class IdempotencyKeyReused(RuntimeError):
-    """The same Idempotency-Key was sent with another request."""
 
 
 def repayment_id_for(supplier_id: str, idempotency_key: str | None) -> str:
@@ -59,14 +65,32 @@ def repayment_id_for(supplier_id: str, idempotency_key: str | None) -> str:
     return REPAYMENT_ID_PREFIX + base64.b32encode(seed).decode()[:26]
 
 
+def requested_repayment(payload: dict[str, Any]) -> Repayment:
+    """The PENDING repayment a `RepaymentRequested` event carries (`MalformedRequest` if it cannot)."""
+    try:
+        return Repayment(
+            repayment_id=str(payload["repayment_id"]),
+            loan_id=str(payload["loan_id"]),
+            supplier_id=str(payload["supplier_id"]),
+            status=RepaymentStatus.PENDING,
+            source=RepaymentSource(payload["source"]),
+            amount_minor=parse_amount(payload["amount"]),
+            currency=parse_currency(payload["currency"]),
+        )
+    except ScfError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedRequest(f"not a RepaymentRequested payload: {exc!r}", code="MALFORMED_EVENT") from exc
+
+
 def request_hash(loan_id: str, amount_minor: int) -> str:
     canonical = json.dumps({"loan_id": loan_id, "amount_minor": amount_minor}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
-class Repayments:
-    loans: LoanRepository
+class RepaymentService:
+    loans: LoanStore
     gateways: Gateways
     lender: Account
     clock: Clock
@@ -79,7 +103,7 @@ class Repayments:
         """A supplier asks to repay `amount_minor` of its loan; returns the PENDING repayment (the
         first one when the same Idempotency-Key and body come again)."""
         if amount_minor <= 0:
-            raise ValueError("must be more than 0.00")
+            raise InvalidInput("must be more than 0.00", code="INVALID_AMOUNT", field="amount")
         repayment_id = repayment_id_for(supplier_id, idempotency_key)
         fingerprint = request_hash(loan_id, amount_minor)
         first = self._first_answer(repayment_id, supplier_id, fingerprint) if idempotency_key else None
@@ -117,24 +141,20 @@ class Repayments:
         if existing is None:
             return None
         if existing.supplier_id != supplier_id or existing.request_hash != fingerprint:
-            raise IdempotencyKeyReused("this Idempotency-Key was used with another request")
+            raise IdempotencyKeyReused()
         return existing
 
     # -- the queue side ----------------------------------------------------------------------------
 
     def apply(self, payload: dict[str, Any], *, redelivered: bool) -> RepaymentStatus:
         """Apply a `RepaymentRequested` event (at least once); returns the repayment's final status."""
-        requested = Repayment(
-            repayment_id=str(payload["repayment_id"]),
-            loan_id=str(payload["loan_id"]),
-            supplier_id=str(payload["supplier_id"]),
-            status=RepaymentStatus.PENDING,
-            source=RepaymentSource(payload["source"]),
-            amount_minor=parse_amount(payload["amount"]),
-            currency=parse_currency(payload["currency"]),
-        )
+        requested = requested_repayment(payload)
         if requested.amount_minor <= 0:
-            raise ValueError(f"repayment {requested.repayment_id} is not a positive amount")
+            raise InvalidInput(
+                f"repayment {requested.repayment_id} is not a positive amount",
+                code="INVALID_AMOUNT",
+                field="amount",
+            )
         collected = False
         for attempt in range(ATTEMPTS):
             stored = self.loans.get_repayment(requested.repayment_id)
@@ -145,12 +165,14 @@ class Repayments:
             if record is None or record.loan.supplier_id != repayment.supplier_id:
                 raise LoanNotFound(repayment.loan_id)
             if record.loan.currency != repayment.currency:
-                raise ValueError(
-                    f"repayment {repayment.repayment_id} is in {repayment.currency}, the loan is not"
+                raise InvalidInput(
+                    f"repayment {repayment.repayment_id} is in {repayment.currency}, the loan is not",
+                    code="CURRENCY_MISMATCH",
+                    field="currency",
                 )
             if repayment.source is RepaymentSource.SUPPLIER and not collected:
                 if stored is None:
-                    raise LookupError(f"supplier repayment {repayment.repayment_id} was never requested")
+                    raise RepaymentNotFound(repayment.repayment_id)  # a supplier's is requested first
                 if record.loan.status not in REPAYABLE:
                     # Nothing to collect for: never take money for a loan that owes nothing.
                     self.loans.fail_repayment(repayment, "LOAN_NOT_REPAYABLE", self.clock.now().isoformat())
@@ -171,7 +193,7 @@ class Repayments:
         """Collect from the supplier's account; False (and the repayment FAILED) if the bank refuses."""
         supplier = self.loans.get_supplier_account(repayment.supplier_id)
         if supplier is None:
-            raise SupplierAccountMissing(f"supplier {repayment.supplier_id} has no bank account on file")
+            raise SupplierAccountMissing(repayment.supplier_id)
         order = PaymentOrder(
             payment_id=repayment.repayment_id,
             direction=Direction.COLLECTION,

@@ -1,136 +1,17 @@
-"""The bank gateway port (contract section 7): one interface, one adapter per connected bank.
-
-A payment order carries a payment id that is unique per business object (a loan's payout, a
-repayment's collection); it is the bank's idempotency key and the end-to-end id. An adapter that
-cannot tell whether the bank applied an order (timeout, 5xx) asks the bank by payment id before any
-retry; when it still cannot tell, it raises `BankUnavailable` and the caller tries again later
-(the message is redelivered), never assuming either outcome.
-"""
+"""Errors of the bank adapters (the port itself is `scf.service.payments`)."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import date
-from enum import StrEnum
-from typing import Any, Protocol
-
-MAX_PAYMENT_ID_LENGTH = 35  # travels as the ISO 20022 end-to-end id
+from scf.errors import ScfError
 
 
-class Direction(StrEnum):
-    PAYOUT = "PAYOUT"
-    COLLECTION = "COLLECTION"
-
-
-class PaymentStatus(StrEnum):
-    SETTLED = "SETTLED"
-    REJECTED = "REJECTED"
-    UNKNOWN = "UNKNOWN"  # the bank has no order with this id
-
-
-class BankError(RuntimeError):
+class BankError(ScfError):
     """The bank answered in a way the protocol does not allow (a bug on one side; not retried)."""
 
-
-class BankUnavailable(RuntimeError):
-    """The outcome is unknown after the adapter's retries: try again later, asking first."""
+    default_code = "BANK_PROTOCOL_ERROR"
 
 
 class PaymentConflict(BankError):
     """The bank holds another order under this payment id."""
 
-
-def mask_account(number: str) -> str:
-    """Account numbers never reach a log in full: all but the last 4 characters masked."""
-    return "*" * max(0, len(number) - 4) + number[-4:]
-
-
-_ACCOUNT_LIKE = re.compile(r"\d{6,}")
-
-
-def mask_accounts_in(text: str | None) -> str | None:
-    """Free text from a bank (a rejection reason) may quote an account number: mask it."""
-    return _ACCOUNT_LIKE.sub(lambda match: mask_account(match.group()), text) if text else text
-
-
-def payout_payment_id(loan_id: str) -> str:
-    payment_id = f"PAY{loan_id}"
-    if len(payment_id) > MAX_PAYMENT_ID_LENGTH:
-        raise ValueError(f"payment id {payment_id!r} is longer than {MAX_PAYMENT_ID_LENGTH} characters")
-    return payment_id
-
-
-@dataclass(frozen=True)
-class Account:
-    bank_code: str
-    account_number: str
-    name: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"bank_code": self.bank_code, "account_number": self.account_number, "name": self.name}
-
-    def __repr__(self) -> str:
-        return f"Account({self.bank_code}, {mask_account(self.account_number)})"
-
-    __str__ = __repr__
-
-
-@dataclass(frozen=True)
-class PaymentOrder:
-    payment_id: str
-    direction: Direction
-    amount_minor: int
-    currency: str
-    debtor: Account
-    creditor: Account
-    remittance: str
-
-    def __post_init__(self) -> None:
-        if not self.payment_id or len(self.payment_id) > MAX_PAYMENT_ID_LENGTH:
-            raise ValueError(f"payment id must be 1 to {MAX_PAYMENT_ID_LENGTH} characters")
-        if self.amount_minor <= 0:
-            raise ValueError("a payment order is for a positive amount")
-
-
-@dataclass(frozen=True)
-class PaymentResult:
-    payment_id: str
-    status: PaymentStatus
-    value_date: date | None = None
-    bank_reference: str | None = None
-    reason: str | None = None
-
-    @property
-    def known(self) -> bool:
-        return self.status is not PaymentStatus.UNKNOWN
-
-    def log_fields(self) -> dict[str, Any]:
-        return {
-            "payment_id": self.payment_id,
-            "status": self.status.value,
-            "reason": mask_accounts_in(self.reason),
-        }
-
-
-class BankGateway(Protocol):
-    def pay(self, order: PaymentOrder) -> PaymentResult:
-        """Send the order (idempotent by payment id); SETTLED or REJECTED, or raise BankUnavailable."""
-        ...
-
-    def status(self, payment_id: str) -> PaymentResult:
-        """What the bank knows about the order; UNKNOWN if it never received it."""
-        ...
-
-
-def execute(gateway: BankGateway, order: PaymentOrder, *, maybe_sent: bool) -> PaymentResult:
-    """Get an order's final outcome. When it may have been sent before (a redelivery, a crash after
-    the call) ask the bank first, so a retry never depends on the bank's idempotency alone."""
-    if maybe_sent:
-        known = gateway.status(order.payment_id)
-        if known.known:
-            return known
-    result = gateway.pay(order)
-    if not result.known:
-        raise BankUnavailable(f"the bank gave no outcome for {order.payment_id}")
-    return result
+    default_code = "PAYMENT_CONFLICT"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scf.adapters.banks.base import Account, BankGateway
 from scf.adapters.banks.simulated import SimulatedBankGateway
 from scf.config import ConfigError, Settings
+from scf.service.payments import Account, BankGateway, Gateways
 
 
 def _simulated(settings: Settings) -> BankGateway:
@@ -19,7 +19,7 @@ def _simulated(settings: Settings) -> BankGateway:
 FACTORIES: dict[str, Callable[[Settings], BankGateway]] = {"simulated": _simulated}
 
 
-class GatewayRegistry:
+class GatewayRegistry(Gateways):
     def __init__(
         self, settings: Settings, factories: dict[str, Callable[[Settings], BankGateway]] | None = None
     ):

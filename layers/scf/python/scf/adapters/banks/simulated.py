@@ -1,9 +1,6 @@
-"""The simulated bank's HTTP API (docs/architecture.md, "The simulated bank").
-
-Retries: `GET /payments/<id>` is safe to repeat, so it goes through urllib3's `Retry` (backoff on
-connection errors, 429 and 5xx). `POST /payments` is never retried blindly: after a timeout or a 5xx
-the outcome is unknown, so the adapter asks `GET /payments/<id>` and only sends again when the bank
-answers that it has no such order (UNKNOWN).
+"""The simulated bank's HTTP API (docs/architecture.md, "The simulated bank"). Invariant: `POST
+/payments` is never retried blindly; after an unknown outcome the adapter asks `GET /payments/<id>`
+and sends again only if the bank has no such order (docs/money.md, "Payouts and collections").
 """
 
 from __future__ import annotations
@@ -17,20 +14,14 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
-from scf.adapters.banks.base import (
-    BankError,
-    BankUnavailable,
-    PaymentConflict,
-    PaymentOrder,
-    PaymentResult,
-    PaymentStatus,
-)
+from scf.adapters.banks.base import BankError, PaymentConflict
 from scf.domain.money import format_amount
+from scf.service.payments import BankGateway, BankUnavailable, PaymentOrder, PaymentResult, PaymentStatus
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
-class SimulatedBankGateway:
+class SimulatedBankGateway(BankGateway):
     def __init__(
         self,
         base_url: str,

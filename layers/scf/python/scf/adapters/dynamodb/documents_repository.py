@@ -22,7 +22,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from scf.adapters.dynamodb.loan_repository import LoanRepository, _outbox_item
+from scf.adapters.dynamodb.loan_repository import DynamoLoanStore, _outbox_item
 from scf.adapters.dynamodb.models import (
     BaseItem,
     DocumentItem,
@@ -154,7 +154,7 @@ def sweep_items(write: SweepWrite, now: datetime) -> list[BaseItem]:
             currency=sweep.currency,
         )
         items += [
-            LoanRepository._repayment_item(repayment, now.isoformat()),
+            DynamoLoanStore._repayment_item(repayment, now.isoformat()),
             _outbox_item(repayment.requested_event(), now),
         ]
     return items
@@ -167,11 +167,11 @@ class PoolTooLarge(RuntimeError):
 class DynamoDocumentStore:
     def __init__(
         self,
-        loans: LoanRepository | None = None,
+        loans: DynamoLoanStore | None = None,
         cache_bytes: int = POOL_CACHE_BYTES,
         client: Any | None = None,
     ) -> None:
-        self.loans = loans or LoanRepository()
+        self.loans = loans or DynamoLoanStore()
         self.cache_bytes = cache_bytes
         self._pools: OrderedDict[PoolKey, tuple[bytes, int]] = OrderedDict()
         self._cached_bytes = 0

@@ -1,9 +1,6 @@
-"""Loans, repayments and payment orders in the business table; every money movement is one
-TransactWriteItems whose conditions guard the invariants (a loan moves out of a status once, a
-posting and a payment order are written once, exposure never goes below zero).
-
-DynamoDB errors are translated here, in one place: a failed condition becomes `StaleWrite` (the
-caller reloads and decides again), everything else propagates.
+"""The loan store (`scf.service.loan_store.LoanStore`) on the business table: every money movement
+is one TransactWriteItems whose conditions guard the port's invariants. DynamoDB errors are
+translated here, in one place: a failed condition becomes `StaleWrite`, anything else propagates.
 """
 
 from __future__ import annotations
@@ -11,16 +8,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from scf.adapters.banks.base import Account, Direction, PaymentResult
 from scf.adapters.dynamodb.ledger_repository import posting_item
 from scf.adapters.dynamodb.models import (
     ExposureItem,
@@ -40,37 +35,15 @@ from scf.adapters.dynamodb.transactions import (
     connection,
     decode_token,
     encode_token,
+    is_condition_failure,
 )
 from scf.domain.interest import DayCount, PrincipalChange
 from scf.domain.ledger import Posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.waterfall import Allocation
-from scf.errors import Contention
 from scf.events import OUTBOX_TTL_SECONDS, TARGET_OF, OutboxEvent
-
-
-class StaleWrite(Contention):
-    """A condition of the transaction failed: someone else moved first. Reload and decide again."""
-
-    def __init__(self, reasons: list[str | None]) -> None:
-        super().__init__(f"transaction cancelled: {reasons}")
-        self.reasons = reasons
-
-
-@dataclass(frozen=True)
-class LoanRecord:
-    """A loan as stored: the domain object and what optimistic locking needs."""
-
-    loan: Loan
-    version: int | None
-    created_at: str
-    extension_request: str | None = None
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[LoanRecord]
-    next_token: str | None
+from scf.service.loan_store import LoanRecord, LoanStore, Page, StaleWrite
+from scf.service.payments import Account, Direction, PaymentResult
 
 
 def _loan(item: LoanItem) -> LoanRecord:
@@ -136,7 +109,9 @@ def _open_loan_entries(loan: Loan) -> set[str]:
     return {ExposureItem.open_loan_entry(loan.loan_id, day.isoformat()) for day in dates}
 
 
-class LoanRepository:
+class DynamoLoanStore(LoanStore):
+    """The `LoanStore` on DynamoDB (subclassing the Protocol lets mypy check every method)."""
+
     @contextmanager
     def _transaction(self) -> Iterator[TransactWrite]:
         """One TransactWriteItems, committed when the block ends (PynamoDB adds version conditions)."""
@@ -464,14 +439,19 @@ class LoanRepository:
             )
 
     def fail_repayment(self, repayment: Repayment, reason: str, now: str) -> None:
-        RepaymentItem(*RepaymentItem.key(repayment.repayment_id)).update(
-            actions=[
-                RepaymentItem.status.set(RepaymentStatus.FAILED.value),
-                RepaymentItem.failure_reason.set(reason),
-                RepaymentItem.updated_at.set(now),
-            ],
-            condition=RepaymentItem.status == RepaymentStatus.PENDING.value,
-        )
+        try:
+            RepaymentItem(*RepaymentItem.key(repayment.repayment_id)).update(
+                actions=[
+                    RepaymentItem.status.set(RepaymentStatus.FAILED.value),
+                    RepaymentItem.failure_reason.set(reason),
+                    RepaymentItem.updated_at.set(now),
+                ],
+                condition=RepaymentItem.status == RepaymentStatus.PENDING.value,
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise StaleWrite([CONDITION_FAILED]) from exc
+            raise
 
     @staticmethod
     def _repayment_item(repayment: Repayment, now: str) -> RepaymentItem:

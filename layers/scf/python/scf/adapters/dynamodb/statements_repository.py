@@ -11,7 +11,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from scf.adapters.dynamodb.files_repository import UNMATCHED_INDEX_PK
-from scf.adapters.dynamodb.loan_repository import LoanRepository, _outbox_item
+from scf.adapters.dynamodb.loan_repository import DynamoLoanStore, _outbox_item
 from scf.adapters.dynamodb.models import (
     BankEntryItem,
     OutboxItem,
@@ -26,8 +26,8 @@ from scf.service.statements import BankEntry, LoanRef, PaymentRef
 
 
 class StatementsRepository:
-    def __init__(self, loans: LoanRepository | None = None) -> None:
-        self.loans = loans or LoanRepository()
+    def __init__(self, loans: DynamoLoanStore | None = None) -> None:
+        self.loans = loans or DynamoLoanStore()
 
     # ---- lookups ----------------------------------------------------------------------------------
 
@@ -86,7 +86,7 @@ class StatementsRepository:
                 tx.save(item, condition=BankEntryItem.pk.does_not_exist())
                 if repayment is not None:
                     tx.save(
-                        LoanRepository._repayment_item(repayment, now.isoformat()),
+                        DynamoLoanStore._repayment_item(repayment, now.isoformat()),
                         condition=RepaymentItem.pk.does_not_exist(),
                     )
                 if event is not None:

@@ -1,0 +1,391 @@
+"""In-memory fakes of the loan side's ports, for fast service tests (no moto). `FakeLoanStore`
+keeps `DynamoLoanStore`'s conditions (tests/integration/test_loan_store_contract.py runs the same
+scenarios on both); `FakeBankGateway` is a bank that applies each payment id once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from scf.adapters.dynamodb.transactions import BadPageToken
+from scf.domain.ledger import Posting
+from scf.domain.loan import REPAYABLE, Loan, LoanStatus, Repayment, RepaymentStatus
+from scf.events import OutboxEvent
+from scf.service.loan_store import LoanRecord, LoanStore, Page, StaleWrite
+from scf.service.payments import (
+    Account,
+    BankGateway,
+    BankUnavailable,
+    Gateways,
+    PaymentOrder,
+    PaymentResult,
+    PaymentStatus,
+)
+
+
+@dataclass
+class Exposure:
+    """A supplier's exposure in one currency (what `ExposureItem` holds)."""
+
+    principal_minor: int = 0
+    overdue_loans: int = 0
+    open_loans: set[str] = field(default_factory=set)
+
+
+@dataclass
+class StoredLoan:
+    loan: Loan
+    version: int | None
+    created_at: str
+    extension_request: str | None = None
+    payment_id: str | None = None
+
+    def record(self) -> LoanRecord:
+        return LoanRecord(
+            loan=self.loan,
+            version=self.version,
+            created_at=self.created_at,
+            extension_request=self.extension_request,
+        )
+
+
+def open_loan_entry(loan_id: str, maturity: date) -> str:
+    return f"{loan_id}#{maturity.isoformat()}"
+
+
+class _Write:
+    """Conditions first, then the changes: all of them or none (a TransactWriteItems)."""
+
+    def __init__(self) -> None:
+        self.failed: list[str | None] = []
+
+    def require(self, condition: bool, reason: str) -> None:
+        if not condition:
+            self.failed.append(reason)
+
+    def commit(self) -> None:
+        if self.failed:
+            raise StaleWrite(self.failed)
+
+
+class FakeLoanStore(LoanStore):
+    """The `LoanStore` in memory."""
+
+    def __init__(self) -> None:
+        self.loans: dict[str, StoredLoan] = {}
+        self.accounts: dict[str, Account] = {}
+        self.repayments: dict[str, Repayment] = {}  # in the order they were written
+        self.postings: dict[str, Posting] = {}
+        self.posting_loans: dict[str, str] = {}  # posting id -> loan id (the ledger's partition)
+        self.payments: dict[str, dict[str, Any]] = {}
+        self.outbox: dict[str, OutboxEvent] = {}
+        self.pools: dict[tuple[str, str], dict[str, Any]] = {}
+        self.exposures: dict[tuple[str, str], Exposure] = {}
+
+    # -- seeding (what the credit decision and the ingestion write) ---------------------------------
+
+    def add_supplier(self, supplier_id: str, account: Account) -> None:
+        self.accounts[supplier_id] = account
+
+    def add_loan(self, loan: Loan, *, created_at: str = "2026-01-01T00:00:00+00:00") -> None:
+        """A loan as the decision (APPROVED: its principal reserved) or earlier movements left it."""
+        self.loans[loan.loan_id] = StoredLoan(loan=loan, version=None, created_at=created_at)
+        exposure = self.exposure(loan.supplier_id, loan.currency)
+        exposure.principal_minor += loan.outstanding_principal_minor
+        if loan.status is LoanStatus.OVERDUE:
+            exposure.overdue_loans += 1
+        if loan.status in REPAYABLE and loan.maturity_date is not None:
+            exposure.open_loans.add(open_loan_entry(loan.loan_id, loan.maturity_date))
+
+    def set_pool(self, supplier_id: str, currency: str, state: dict[str, Any]) -> None:
+        self.pools[(supplier_id, currency)] = state
+
+    def exposure(self, supplier_id: str, currency: str) -> Exposure:
+        return self.exposures.setdefault((supplier_id, currency), Exposure())
+
+    # -- reads ----------------------------------------------------------------------------------------
+
+    def get_loan(self, loan_id: str) -> LoanRecord | None:
+        stored = self.loans.get(loan_id)
+        return stored.record() if stored else None
+
+    def get_supplier_account(self, supplier_id: str) -> Account | None:
+        return self.accounts.get(supplier_id)
+
+    def get_repayment(self, repayment_id: str) -> Repayment | None:
+        return self.repayments.get(repayment_id)
+
+    def repayments_of(self, loan_id: str) -> list[Repayment]:
+        return [r for r in self.repayments.values() if r.loan_id == loan_id]
+
+    def loans_of(self, supplier_id: str, *, limit: int, next_token: str | None) -> Page:
+        mine = sorted(
+            (s for s in self.loans.values() if s.loan.supplier_id == supplier_id),
+            key=lambda s: (s.created_at, s.loan.loan_id),
+            reverse=True,
+        )
+        start = 0
+        if next_token is not None:
+            owner, _, offset = next_token.partition(":")
+            if owner != supplier_id or not offset.isdigit():
+                raise BadPageToken("next_token does not belong to this list")
+            start = int(offset)
+        end = start + limit
+        token = f"{supplier_id}:{end}" if end < len(mine) else None
+        return Page(items=[s.record() for s in mine[start:end]], next_token=token)
+
+    def all_loans_of(self, supplier_id: str) -> list[LoanRecord]:
+        return [s.record() for s in self.loans.values() if s.loan.supplier_id == supplier_id]
+
+    def pool_state(self, supplier_id: str, currency: str) -> dict[str, Any] | None:
+        return self.pools.get((supplier_id, currency))
+
+    # -- the conditions DynamoLoanStore writes --------------------------------------------------------
+
+    def _require_loan(self, write: _Write, record: LoanRecord, status: LoanStatus | None = None) -> None:
+        stored = self.loans.get(record.loan.loan_id)
+        write.require(stored is not None and stored.version == record.version, "loan version")
+        if status is not None:
+            write.require(stored is not None and stored.loan.status is status, f"loan not {status}")
+
+    def _save_loan(self, record: LoanRecord, loan: Loan, **changes: Any) -> None:
+        stored = self.loans[record.loan.loan_id]
+        self.loans[record.loan.loan_id] = replace(
+            stored, loan=loan, version=(record.version or 0) + 1, **changes
+        )
+
+    def _require_exposure(
+        self, write: _Write, loan: Loan, *, principal_delta: int, overdue_delta: int
+    ) -> None:
+        exposure = self.exposures.get((loan.supplier_id, loan.currency))
+        write.require(exposure is not None, "no exposure")
+        if exposure is not None:
+            write.require(exposure.principal_minor + min(principal_delta, 0) >= 0, "exposure below zero")
+            write.require(exposure.overdue_loans + min(overdue_delta, 0) >= 0, "overdue count below zero")
+
+    def _move_exposure(
+        self,
+        loan: Loan,
+        *,
+        principal_delta: int = 0,
+        overdue_delta: int = 0,
+        add: set[str] | None = None,
+        remove: set[str] | None = None,
+    ) -> None:
+        exposure = self.exposure(loan.supplier_id, loan.currency)
+        exposure.principal_minor += principal_delta
+        exposure.overdue_loans += overdue_delta
+        exposure.open_loans |= add or set()
+        exposure.open_loans -= remove or set()
+
+    # -- disbursement ---------------------------------------------------------------------------------
+
+    def start_disbursement(
+        self, record: LoanRecord, loan: Loan, payment_id: str, bank_code: str, now: str
+    ) -> None:
+        write = _Write()
+        self._require_loan(write, record, LoanStatus.APPROVED)
+        write.require(payment_id not in self.payments, "payment order exists")
+        write.commit()
+        self._save_loan(record, loan, payment_id=payment_id)
+        self.payments[payment_id] = {
+            "loan_id": loan.loan_id,
+            "status": "SENT",
+            "amount_minor": loan.principal_minor,
+            "bank_code": bank_code,
+        }
+
+    def complete_disbursement(
+        self, record: LoanRecord, loan: Loan, result: PaymentResult, posting: Posting, now: str
+    ) -> None:
+        assert loan.maturity_date is not None
+        write = _Write()
+        self._require_loan(write, record, LoanStatus.DISBURSING)
+        write.require(result.payment_id in self.payments, "no payment order")
+        write.require(posting.posting_id not in self.postings, "posting exists")
+        self._require_exposure(write, loan, principal_delta=0, overdue_delta=0)
+        write.commit()
+        self._save_loan(record, loan)
+        self.payments[result.payment_id]["status"] = result.status.value
+        self._post(loan.loan_id, posting)
+        self._move_exposure(loan, add={open_loan_entry(loan.loan_id, loan.maturity_date)})
+
+    def fail_disbursement(self, record: LoanRecord, loan: Loan, result: PaymentResult, now: str) -> None:
+        write = _Write()
+        self._require_loan(write, record, LoanStatus.DISBURSING)
+        write.require(result.payment_id in self.payments, "no payment order")
+        self._require_exposure(write, loan, principal_delta=-loan.principal_minor, overdue_delta=0)
+        write.commit()
+        self._save_loan(record, loan)
+        self.payments[result.payment_id]["status"] = result.status.value
+        self._move_exposure(loan, principal_delta=-loan.principal_minor)
+
+    # -- extension ------------------------------------------------------------------------------------
+
+    def extend(
+        self,
+        record: LoanRecord,
+        loan: Loan,
+        *,
+        reclassification: Posting | None,
+        overdue_delta: int,
+        request_hash: str,
+        now: str,
+    ) -> None:
+        assert loan.maturity_date is not None
+        write = _Write()
+        self._require_loan(write, record, record.loan.status)
+        stored = self.loans.get(record.loan.loan_id)
+        write.require(stored is not None and not stored.loan.extended, "already extended")
+        if reclassification is not None:
+            write.require(reclassification.posting_id not in self.postings, "posting exists")
+        self._require_exposure(write, loan, principal_delta=0, overdue_delta=overdue_delta)
+        write.commit()
+        self._save_loan(record, loan, extension_request=request_hash)
+        if reclassification is not None:
+            self._post(loan.loan_id, reclassification)
+        self._move_exposure(
+            loan, overdue_delta=overdue_delta, add={open_loan_entry(loan.loan_id, loan.maturity_date)}
+        )
+
+    # -- repayment ------------------------------------------------------------------------------------
+
+    def request_repayment(self, repayment: Repayment, event: OutboxEvent, now: datetime) -> None:
+        write = _Write()
+        stored = self.loans.get(repayment.loan_id)
+        write.require(stored is not None and stored.loan.status in REPAYABLE, "loan not repayable")
+        write.require(repayment.repayment_id not in self.repayments, "repayment exists")
+        write.require(event.event_id not in self.outbox, "event exists")
+        write.commit()
+        self.repayments[repayment.repayment_id] = repayment
+        self.outbox[event.event_id] = event
+
+    def apply_repayment(
+        self,
+        record: LoanRecord,
+        loan: Loan,
+        repayment: Repayment,
+        *,
+        stored: bool,
+        posting: Posting,
+        principal_repaid: int,
+        overdue_delta: int,
+        now: str,
+    ) -> None:
+        assert repayment.allocation is not None and repayment.value_date is not None
+        write = _Write()
+        changed = loan != record.loan
+        repaid = loan.status is LoanStatus.REPAID
+        moves_exposure = changed and bool(principal_repaid or overdue_delta or repaid)
+        self._require_loan(write, record, record.loan.status if changed else None)
+        if moves_exposure:
+            self._require_exposure(
+                write, loan, principal_delta=-principal_repaid, overdue_delta=overdue_delta
+            )
+        existing = self.repayments.get(repayment.repayment_id)
+        if stored:
+            pending = existing is not None and existing.status is RepaymentStatus.PENDING
+            write.require(pending, "repayment not PENDING")
+        else:
+            write.require(existing is None, "repayment exists")
+        write.require(posting.posting_id not in self.postings, "posting exists")
+        write.commit()
+        if changed:
+            self._save_loan(record, loan)
+        if moves_exposure:
+            self._move_exposure(
+                loan,
+                principal_delta=-principal_repaid,
+                overdue_delta=overdue_delta,
+                remove=self._open_entries(loan) if repaid else None,
+            )
+        if stored and existing is not None:
+            repayment = replace(
+                existing,
+                status=RepaymentStatus.APPLIED,
+                allocation=repayment.allocation,
+                value_date=repayment.value_date,
+            )
+        self.repayments[repayment.repayment_id] = repayment
+        self._post(repayment.loan_id, posting)
+
+    def _post(self, loan_id: str, posting: Posting) -> None:
+        self.postings[posting.posting_id] = posting
+        self.posting_loans[posting.posting_id] = loan_id
+
+    @staticmethod
+    def _open_entries(loan: Loan) -> set[str]:
+        if loan.value_date is None or loan.maturity_date is None:
+            return set()
+        first = loan.value_date + timedelta(days=loan.term_days)
+        return {open_loan_entry(loan.loan_id, first), open_loan_entry(loan.loan_id, loan.maturity_date)}
+
+    def fail_repayment(self, repayment: Repayment, reason: str, now: str) -> None:
+        write = _Write()
+        existing = self.repayments.get(repayment.repayment_id)
+        write.require(existing is not None and existing.status is RepaymentStatus.PENDING, "not PENDING")
+        write.commit()
+        assert existing is not None
+        self.repayments[repayment.repayment_id] = replace(
+            existing, status=RepaymentStatus.FAILED, failure_reason=reason
+        )
+
+
+class FakeBankGateway(BankGateway):
+    """A `BankGateway` that applies each payment id once (SETTLED on `value_date` unless told
+    to reject it); records every call; can lose the answer to a `pay` it applied."""
+
+    def __init__(self, value_date: date) -> None:
+        self.value_date = value_date
+        self.rejections: dict[str, str] = {}  # payment id -> reason
+        self.lose_answer_to: set[str] = set()  # applied, then the answer is lost (once per id)
+        self.unreachable = False  # neither `pay` nor `status` gets through
+        self.applied: dict[str, PaymentResult] = {}
+        self.sent: list[PaymentOrder] = []
+        self.asked: list[str] = []
+
+    def reject(self, payment_id: str, reason: str = "ACCOUNT_CLOSED") -> None:
+        self.rejections[payment_id] = reason
+
+    def pay(self, order: PaymentOrder) -> PaymentResult:
+        if self.unreachable:
+            raise BankUnavailable(f"the bank cannot be reached for {order.payment_id}")
+        self.sent.append(order)
+        result = self.applied.get(order.payment_id)
+        if result is None:
+            result = self._outcome(order.payment_id)
+            self.applied[order.payment_id] = result
+        if order.payment_id in self.lose_answer_to:
+            self.lose_answer_to.discard(order.payment_id)
+            raise BankUnavailable(f"the answer for {order.payment_id} was lost")
+        return result
+
+    def status(self, payment_id: str) -> PaymentResult:
+        if self.unreachable:
+            raise BankUnavailable(f"the bank cannot be reached for {payment_id}")
+        self.asked.append(payment_id)
+        return self.applied.get(payment_id, PaymentResult(payment_id, PaymentStatus.UNKNOWN))
+
+    def sent_ids(self) -> list[str]:
+        return [order.payment_id for order in self.sent]
+
+    def _outcome(self, payment_id: str) -> PaymentResult:
+        if payment_id in self.rejections:
+            return PaymentResult(payment_id, PaymentStatus.REJECTED, reason=self.rejections[payment_id])
+        return PaymentResult(
+            payment_id, PaymentStatus.SETTLED, value_date=self.value_date, bank_reference=f"REF-{payment_id}"
+        )
+
+
+@dataclass
+class FakeGateways(Gateways):
+    """The `Gateways`: one bank behind every bank code; records the codes asked for."""
+
+    bank: BankGateway
+    asked_for: list[str] = field(default_factory=list)
+
+    def for_bank(self, bank_code: str) -> BankGateway:
+        self.asked_for.append(bank_code)
+        return self.bank

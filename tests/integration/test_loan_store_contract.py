@@ -1,0 +1,279 @@
+"""The same scenarios against FakeLoanStore and DynamoLoanStore (moto): the fake keeps the adapter's
+conditions (a status moves once, a posting and a payment order are written once, exposure never
+goes below zero, a stale version is refused)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Protocol
+
+import pytest
+
+from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
+from scf.adapters.dynamodb.models import ExposureItem, LoanItem, PostingItem, SupplierItem
+from scf.adapters.dynamodb.transactions import BadPageToken
+from scf.clock import FixedClock
+from scf.domain.ledger import repayment_posting
+from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
+from scf.service.disbursement import PayoutService
+from scf.service.loan_store import LoanStore, StaleWrite
+from scf.service.payments import Account, PaymentResult, PaymentStatus
+from scf.service.repayment import RepaymentService
+from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore
+
+pytestmark = pytest.mark.integration
+
+TODAY = date(2026, 1, 1)
+NOW = datetime(2026, 1, 1, 1, tzinfo=UTC)
+LENDER = Account(bank_code="LENDERBANK", account_number="6222000011112222", name="SCF Lender")
+SUPPLIER = Account(bank_code="SIMBANK", account_number="6217000099998888", name="Supplier Ltd")
+
+
+def approved_loan(*, loan_id: str = "L1", principal_minor: int = 10_000_000) -> Loan:
+    return Loan(
+        loan_id=loan_id,
+        supplier_id="S1",
+        status=LoanStatus.APPROVED,
+        currency="CNY",
+        principal_minor=principal_minor,
+        outstanding_principal_minor=principal_minor,
+        annual_rate=Decimal("0.10"),
+        term_days=30,
+    )
+
+
+class World(Protocol):
+    @property
+    def store(self) -> LoanStore: ...
+
+    def add_approved_loan(self, loan: Loan, *, reserved: int, created_at: str) -> None: ...
+
+    def exposure_principal(self) -> int: ...
+
+    def posting_ids(self, loan_id: str) -> list[str]: ...
+
+
+@dataclass
+class FakeWorld:
+    store: FakeLoanStore
+
+    def add_approved_loan(self, loan: Loan, *, reserved: int, created_at: str) -> None:
+        self.store.add_loan(loan, created_at=created_at)
+        self.store.exposure("S1", "CNY").principal_minor += reserved - loan.principal_minor
+
+    def exposure_principal(self) -> int:
+        return self.store.exposure("S1", "CNY").principal_minor
+
+    def posting_ids(self, loan_id: str) -> list[str]:
+        return sorted(p for p in self.store.postings if self.store.posting_loans[p] == loan_id)
+
+
+@dataclass
+class DynamoWorld:
+    store: DynamoLoanStore
+
+    def add_approved_loan(self, loan: Loan, *, reserved: int, created_at: str) -> None:
+        LoanItem(
+            *LoanItem.key(loan.loan_id),
+            loan_id=loan.loan_id,
+            supplier_id=loan.supplier_id,
+            application_id=f"APP-{loan.loan_id}",
+            status=loan.status.value,
+            currency=loan.currency,
+            principal_minor=loan.principal_minor,
+            outstanding_principal_minor=loan.outstanding_principal_minor,
+            annual_rate=str(loan.annual_rate),
+            term_days=loan.term_days,
+            created_at=created_at,
+            updated_at=created_at,
+            gsi1pk=LoanItem.supplier_index_pk(loan.supplier_id),
+            gsi1sk=f"{created_at}#{loan.loan_id}",
+        ).save()
+        ExposureItem(*ExposureItem.key(loan.supplier_id, loan.currency)).update(
+            actions=[
+                ExposureItem.principal_minor.set((ExposureItem.principal_minor | 0) + reserved),
+                ExposureItem.overdue_loans.set(ExposureItem.overdue_loans | 0),
+                ExposureItem.supplier_id.set(loan.supplier_id),
+                ExposureItem.currency.set(loan.currency),
+            ]
+        )
+
+    def exposure_principal(self) -> int:
+        return int(ExposureItem.get(*ExposureItem.key("S1", "CNY"), consistent_read=True).principal_minor)
+
+    def posting_ids(self, loan_id: str) -> list[str]:
+        return sorted(
+            item.posting_id for item in PostingItem.query(f"LEDGER#{loan_id}", consistent_read=True)
+        )
+
+
+@pytest.fixture(params=["fake", "dynamo"])
+def world(request: pytest.FixtureRequest) -> Iterator[World]:
+    if request.param == "fake":
+        fake = FakeLoanStore()
+        fake.add_supplier("S1", SUPPLIER)
+        yield FakeWorld(fake)
+        return
+    request.getfixturevalue("tables")
+    SupplierItem(
+        *SupplierItem.key("S1"),
+        supplier_id="S1",
+        name="Supplier S1",
+        status="ACTIVE",
+        bank_code=SUPPLIER.bank_code,
+        account_number=SUPPLIER.account_number,
+        account_name=SUPPLIER.name,
+        account_verified=True,
+        updated_at="2026-01-01T00:00:00+00:00",
+    ).save()
+    yield DynamoWorld(DynamoLoanStore())
+
+
+def with_approved_loan(
+    world: World,
+    *,
+    loan_id: str = "L1",
+    reserved: int = 10_000_000,
+    created_at: str = "2026-01-01T00:00:00+00:00",
+) -> Loan:
+    approved = approved_loan(loan_id=loan_id)
+    world.add_approved_loan(approved, reserved=reserved, created_at=created_at)
+    return approved
+
+
+def payouts(world: World, bank: FakeBankGateway) -> PayoutService:
+    return PayoutService(
+        loans=world.store, gateways=FakeGateways(bank=bank), lender=LENDER, clock=FixedClock(TODAY, NOW)
+    )
+
+
+def test_a_loan_leaves_approved_once(world: World) -> None:
+    with_approved_loan(world)
+    record = world.store.get_loan("L1")
+    assert record is not None
+    disbursing = record.loan.start_disbursement()
+    world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat())
+
+    with pytest.raises(StaleWrite):
+        world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat())
+
+
+def test_a_settled_payout_is_posted_once(world: World) -> None:
+    with_approved_loan(world)
+
+    status = payouts(world, FakeBankGateway(value_date=TODAY)).disburse("L1")
+
+    assert status is LoanStatus.ACTIVE
+    assert world.posting_ids("L1") == ["DISBURSEMENT#PAYL1"]
+    assert world.exposure_principal() == 10_000_000
+
+
+def test_a_rejected_payout_releases_the_reservation(world: World) -> None:
+    with_approved_loan(world)
+    bank = FakeBankGateway(value_date=TODAY)
+    bank.reject("PAYL1")
+
+    status = payouts(world, bank).disburse("L1")
+
+    assert status is LoanStatus.FAILED
+    assert world.exposure_principal() == 0
+    assert world.posting_ids("L1") == []
+
+
+def test_exposure_never_goes_below_zero(world: World) -> None:
+    with_approved_loan(world, reserved=5_000_000)  # less than the principal: the release must refuse
+    record = world.store.get_loan("L1")
+    assert record is not None
+    disbursing = record.loan.start_disbursement()
+    world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat())
+    current = world.store.get_loan("L1")
+    assert current is not None
+    rejected = PaymentResult(payment_id="PAYL1", status=PaymentStatus.REJECTED, reason="CLOSED")
+
+    with pytest.raises(StaleWrite):
+        world.store.fail_disbursement(current, current.loan.fail(), rejected, NOW.isoformat())
+
+    after = world.store.get_loan("L1")
+    assert after is not None and after.loan.status is LoanStatus.DISBURSING
+    assert world.exposure_principal() == 5_000_000
+
+
+def test_a_repayment_is_applied_once(world: World) -> None:
+    with_approved_loan(world)
+    bank = FakeBankGateway(value_date=TODAY)
+    payouts(world, bank).disburse("L1")
+    repayments = RepaymentService(
+        loans=world.store, gateways=FakeGateways(bank=bank), lender=LENDER, clock=FixedClock(TODAY, NOW)
+    )
+    pending = repayments.request("S1", "L1", 50_000, "k1")
+    before = world.store.get_loan("L1")
+    assert before is not None
+    repayments.apply(pending.requested_event().payload, redelivered=False)
+    outcome = before.loan.repay(pending.amount_minor, TODAY)
+    applied = replace(
+        pending, status=RepaymentStatus.APPLIED, allocation=outcome.allocation, value_date=TODAY
+    )
+
+    with pytest.raises(StaleWrite):
+        world.store.apply_repayment(
+            before,
+            outcome.loan,
+            applied,
+            stored=True,
+            posting=repayment_posting(pending.repayment_id, outcome.allocation),
+            principal_repaid=outcome.allocation.principal,
+            overdue_delta=outcome.overdue_delta,
+            now=NOW.isoformat(),
+        )
+
+    assert world.posting_ids("L1") == sorted(["DISBURSEMENT#PAYL1", f"REPAYMENT#{pending.repayment_id}"])
+
+
+def test_a_repayment_fails_once(world: World) -> None:
+    with_approved_loan(world)
+    bank = FakeBankGateway(value_date=TODAY)
+    payouts(world, bank).disburse("L1")
+    repayments = RepaymentService(
+        loans=world.store, gateways=FakeGateways(bank=bank), lender=LENDER, clock=FixedClock(TODAY, NOW)
+    )
+    pending = repayments.request("S1", "L1", 50_000, "k1")
+    world.store.fail_repayment(pending, "INSUFFICIENT_FUNDS", NOW.isoformat())
+
+    with pytest.raises(StaleWrite):
+        world.store.fail_repayment(pending, "AGAIN", NOW.isoformat())
+
+    stored = world.store.get_repayment(pending.repayment_id)
+    assert stored is not None and stored.failure_reason == "INSUFFICIENT_FUNDS"
+
+
+def test_a_loan_not_paid_out_takes_no_repayment_request(world: World) -> None:
+    with_approved_loan(world)
+    repayment = Repayment(
+        repayment_id="RP1",
+        loan_id="L1",
+        supplier_id="S1",
+        status=RepaymentStatus.PENDING,
+        source=RepaymentSource.SUPPLIER,
+        amount_minor=50_000,
+        currency="CNY",
+    )
+
+    with pytest.raises(StaleWrite):
+        world.store.request_repayment(repayment, repayment.requested_event(), NOW)
+
+    assert world.store.get_repayment("RP1") is None
+
+
+def test_loans_come_newest_first_in_pages_of_their_own_list(world: World) -> None:
+    for day, loan_id in enumerate(("L1", "L2", "L3"), start=1):
+        with_approved_loan(world, loan_id=loan_id, created_at=f"2026-01-0{day}T00:00:00+00:00")
+
+    first = world.store.loans_of("S1", limit=2, next_token=None)
+    rest = world.store.loans_of("S1", limit=2, next_token=first.next_token)
+
+    assert [r.loan.loan_id for r in first.items + rest.items] == ["L3", "L2", "L1"]
+    with pytest.raises(BadPageToken):
+        world.store.loans_of("S2", limit=2, next_token=first.next_token)

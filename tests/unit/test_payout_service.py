@@ -1,0 +1,158 @@
+"""Paying out an approved loan (PayoutService) on the in-memory store and bank."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from scf.clock import FixedClock
+from scf.domain.loan import Loan, LoanStatus
+from scf.service.disbursement import PayoutService
+from scf.service.loan_store import LoanNotFound, SupplierAccountMissing
+from scf.service.payments import Account, BankUnavailable
+from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore
+
+pytestmark = pytest.mark.unit
+
+TODAY = date(2026, 3, 2)
+LENDER = Account(bank_code="LENDERBANK", account_number="6222000011112222", name="SCF Lender")
+SUPPLIER = Account(bank_code="SIMBANK", account_number="6217000099998888", name="Supplier Ltd")
+
+
+def approved_loan(*, loan_id: str = "L1", principal_minor: int = 10_000_000) -> Loan:
+    return Loan(
+        loan_id=loan_id,
+        supplier_id="S1",
+        status=LoanStatus.APPROVED,
+        currency="CNY",
+        principal_minor=principal_minor,
+        outstanding_principal_minor=principal_minor,
+        annual_rate=Decimal("0.10"),
+        term_days=45,
+    )
+
+
+@pytest.fixture
+def store() -> FakeLoanStore:
+    store = FakeLoanStore()
+    store.add_supplier("S1", SUPPLIER)
+    store.add_loan(approved_loan())
+    return store
+
+
+@pytest.fixture
+def bank() -> FakeBankGateway:
+    return FakeBankGateway(value_date=TODAY)
+
+
+@pytest.fixture
+def payouts(store: FakeLoanStore, bank: FakeBankGateway) -> PayoutService:
+    clock = FixedClock(TODAY, datetime(2026, 3, 2, 1, tzinfo=UTC))
+    return PayoutService(loans=store, gateways=FakeGateways(bank=bank), lender=LENDER, clock=clock)
+
+
+def test_a_settled_payout_activates_the_loan_from_the_banks_value_date(
+    payouts: PayoutService, store: FakeLoanStore
+) -> None:
+    status = payouts.disburse("L1")
+
+    loan = store.loans["L1"].loan
+    assert status is LoanStatus.ACTIVE
+    assert (loan.status, loan.value_date, loan.maturity_date) == (
+        LoanStatus.ACTIVE,
+        TODAY,
+        date(2026, 4, 16),
+    )
+
+
+def test_a_settled_payout_writes_the_disbursement_posting(
+    payouts: PayoutService, store: FakeLoanStore
+) -> None:
+    payouts.disburse("L1")
+
+    assert list(store.postings) == ["DISBURSEMENT#PAYL1"]
+    assert store.payments["PAYL1"]["status"] == "SETTLED"
+
+
+def test_the_payout_goes_from_the_lender_to_the_supplier(
+    payouts: PayoutService, bank: FakeBankGateway
+) -> None:
+    payouts.disburse("L1")
+
+    (order,) = bank.sent
+    assert (order.payment_id, order.debtor, order.creditor, order.amount_minor) == (
+        "PAYL1",
+        LENDER,
+        SUPPLIER,
+        10_000_000,
+    )
+
+
+def test_a_rejected_payout_fails_the_loan_and_releases_the_reservation(
+    payouts: PayoutService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    bank.reject("PAYL1")
+
+    status = payouts.disburse("L1")
+
+    assert status is LoanStatus.FAILED
+    assert store.exposure("S1", "CNY").principal_minor == 0
+    assert store.postings == {}
+
+
+def test_a_lost_answer_leaves_the_loan_disbursing(
+    payouts: PayoutService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    bank.lose_answer_to.add("PAYL1")
+
+    with pytest.raises(BankUnavailable):
+        payouts.disburse("L1")
+
+    assert store.loans["L1"].loan.status is LoanStatus.DISBURSING
+
+
+def test_a_redelivery_asks_the_bank_first_and_never_pays_twice(
+    payouts: PayoutService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    bank.lose_answer_to.add("PAYL1")
+    with pytest.raises(BankUnavailable):
+        payouts.disburse("L1")
+
+    status = payouts.disburse("L1")
+
+    assert status is LoanStatus.ACTIVE
+    assert bank.sent_ids() == ["PAYL1"]
+    assert bank.asked == ["PAYL1"]
+    assert list(store.postings) == ["DISBURSEMENT#PAYL1"]
+
+
+def test_a_loan_already_active_is_left_alone(
+    payouts: PayoutService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    payouts.disburse("L1")
+    version = store.loans["L1"].version
+
+    status = payouts.disburse("L1")
+
+    assert status is LoanStatus.ACTIVE
+    assert store.loans["L1"].version == version
+    assert bank.sent_ids() == ["PAYL1"] and bank.asked == []
+
+
+def test_an_unknown_loan_is_not_found(payouts: PayoutService) -> None:
+    with pytest.raises(LoanNotFound, match="loan NOPE was not found"):
+        payouts.disburse("NOPE")
+
+
+def test_a_supplier_without_a_bank_account_is_not_paid(
+    payouts: PayoutService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    del store.accounts["S1"]
+
+    with pytest.raises(SupplierAccountMissing):
+        payouts.disburse("L1")
+
+    assert store.loans["L1"].loan.status is LoanStatus.APPROVED
+    assert bank.sent == []
