@@ -23,7 +23,6 @@ from defusedxml.ElementTree import fromstring
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scf.adapters.banks.base import Account, Direction, PaymentOrder
 from scf.adapters.banks.iso20022 import (
     MAX_NAME_LENGTH,
     NAMESPACE_PREFIX,
@@ -45,6 +44,7 @@ from scf.adapters.banks.iso20022 import (
 )
 from scf.adapters.files.bank_detect import parse_bank_file
 from scf.config import ConfigError
+from scf.service.payments import Account, Direction, PaymentOrder
 from tests.support import ROOT, SAMPLES
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(120)]

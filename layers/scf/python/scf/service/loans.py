@@ -123,7 +123,12 @@ class LoanService:
         )
         pool = Pool.from_state(self.loans.pool_state(loan.supplier_id, loan.currency))
         borrowing_base = pool.credit_line(today, self.policy, 0).borrowing_base_minor
-        outcome = loan.extend(today, other_loan_overdue=other_overdue, borrowing_base_minor=borrowing_base)
+        outcome = loan.extend(
+            today,
+            other_loan_overdue=other_overdue,
+            borrowing_base_minor=borrowing_base,
+            terms=self.policy.extension,
+        )
         reclassification = (
             extension_posting(loan.loan_id, outcome.penalty_reclassified)
             if outcome.penalty_reclassified

@@ -19,6 +19,7 @@ from scf.clock import Clock
 from scf.domain.ledger import repayment_posting
 from scf.domain.loan import REPAYABLE, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.money import parse_amount, parse_currency
+from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
 from scf.errors import Conflict, IdempotencyKeyReused, InvalidInput, MalformedRequest, ScfError
 from scf.service.loan_store import (
     ATTEMPTS,
@@ -94,6 +95,7 @@ class RepaymentService:
     gateways: Gateways
     lender: Account
     clock: Clock
+    policy: CreditPolicy = DEFAULT_POLICY
 
     # -- the API side ------------------------------------------------------------------------------
 
@@ -223,7 +225,7 @@ class RepaymentService:
 
     def _apply(self, record: LoanRecord, repayment: Repayment, *, stored: bool) -> None:
         as_of = self.clock.today()
-        outcome = record.loan.repay(repayment.amount_minor, as_of)
+        outcome = record.loan.repay(repayment.amount_minor, as_of, order=self.policy.waterfall_order)
         applied = replace(
             repayment, status=RepaymentStatus.APPLIED, allocation=outcome.allocation, value_date=as_of
         )

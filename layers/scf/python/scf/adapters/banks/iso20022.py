@@ -28,9 +28,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from scf.adapters.banks.base import Account, Direction, PaymentOrder
 from scf.config import ConfigError
 from scf.domain.money import TWO_DECIMAL_CURRENCIES, format_amount
+from scf.service.payments import Account, Direction, PaymentOrder
 
 PAIN_001_001_03 = "pain.001.001.03"
 PAIN_001_001_09 = "pain.001.001.09"
