@@ -36,6 +36,7 @@ class RestBank:
         *,
         today: date = date(2026, 12, 3),
         clock_offset: timedelta = timedelta(0),
+        prefix: str = "",
     ) -> None:
         self.secrets = dict(secrets)
         self.today = today
@@ -78,7 +79,7 @@ class RestBank:
                 return True
 
             def do_GET(self) -> None:
-                payment_id = unquote(self.path.removeprefix("/payments/"))
+                payment_id = unquote(self.path.removeprefix(f"{bank.prefix}/payments/"))
                 bank.requests.append(("GET", payment_id))
                 if not self._verified(b""):
                     return
@@ -102,6 +103,9 @@ class RestBank:
                 bank.requests.append(("POST", key))
                 if not self._verified(raw):
                     return
+                if self.path != f"{bank.prefix}/payments":
+                    self._answer(404, {"error": "NOT_FOUND"})
+                    return
                 status, answer, hang = bank.pay(key, raw)
                 if hang:
                     bank._closing.wait(min(hang, MAX_HANG_SECONDS))  # the answer is lost
@@ -111,7 +115,8 @@ class RestBank:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.prefix = prefix
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{prefix}"
         self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
+import boto3
 import pytest
 
 from scf.adapters.banks.base import (
@@ -22,9 +23,10 @@ from scf.adapters.banks.base import (
     execute,
 )
 from scf.adapters.banks.rest_signed import BankSignatureRefused, RestSignedBankGateway
-from scf.adapters.secrets import StaticSecrets
+from scf.adapters.secrets import SecretsManagerSecrets, StaticSecrets
 from scf.config import ConfigError
 from tests.integration.rest_bank import RestBank, every_resend_asked_first
+from tests.support import REGION
 
 pytestmark = pytest.mark.integration
 
@@ -209,6 +211,18 @@ def test_a_rotated_secret_is_read_again_once_and_the_retry_asks_first(bank: Rest
     assert secrets.refreshes == 1 and bank.applied == {"PAYL1": 1}
 
 
+def test_a_secret_rotated_in_secrets_manager_costs_one_refusal(aws: None, bank: RestBank) -> None:
+    client = boto3.client("secretsmanager", region_name=REGION)
+    client.create_secret(Name="scf/banks/RESTBANK/K1", SecretString=SECRET.decode())
+    rest = gateway(bank, secrets=SecretsManagerSecrets({"K1": "scf/banks/RESTBANK/K1"}, client=client))
+    assert rest.pay(order("PAYA")).status is PaymentStatus.SETTLED
+    client.put_secret_value(SecretId="scf/banks/RESTBANK/K1", SecretString="rotated-secret")
+    bank.secrets = {"K1": b"rotated-secret"}
+    assert rest.pay(order("PAYB")).status is PaymentStatus.SETTLED
+    assert bank.requests_for("PAYB") == ["POST", "GET", "POST"] and bank.refused == ["BAD_SIGNATURE"]
+    assert bank.applied == {"PAYA": 1, "PAYB": 1}
+
+
 def test_the_same_payment_id_with_another_order_is_a_conflict(bank: RestBank) -> None:
     gateway(bank).pay(order(amount_minor=100))
     with pytest.raises(PaymentConflict, match="RESTBANK holds another order under PAYL1"):
@@ -260,6 +274,33 @@ def test_money_moves_once_per_payment_id_whatever_the_faults(bank: RestBank) -> 
         assert every_resend_asked_first(methods), (seed, methods)
     assert set(outcomes.values()) == {PaymentStatus.SETTLED}, seed
     assert len(outcomes) == 10, f"seed {seed}: {sorted(outcomes)}"
+
+
+def test_a_base_path_is_part_of_the_signed_path() -> None:
+    prefixed = RestBank({"K1": SECRET}, today=TODAY, prefix="/api/v1")
+    try:
+        assert gateway(prefixed).pay(order()).status is PaymentStatus.SETTLED
+        assert gateway(prefixed).status("PAYL1").status is PaymentStatus.SETTLED
+        assert prefixed.refused == [] and prefixed.applied == {"PAYL1": 1}
+    finally:
+        prefixed.close()
+
+
+def test_an_unreachable_bank_is_unavailable_after_the_attempts(bank: RestBank) -> None:
+    url = bank.url
+    bank.close()
+    sleeps: list[float] = []
+    unreachable = RestSignedBankGateway(
+        url,
+        "K1",
+        StaticSecrets({"K1": SECRET}),
+        bank_code="RESTBANK",
+        timeout=(0.5, 0.5),
+        sleep=sleeps.append,
+    )
+    with pytest.raises(BankUnavailable, match=re.escape("after 3 attempts (last: GET ConnectionError)")):
+        unreachable.pay(order())
+    assert len(sleeps) == 2
 
 
 @pytest.mark.parametrize("url", ["http://bank.example.com/v1", "ftp://bank.example.com"])
