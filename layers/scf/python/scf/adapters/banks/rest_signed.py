@@ -279,7 +279,7 @@ def _describe(response: requests.Response) -> str:
     if not isinstance(data, dict):
         return f"HTTP {response.status_code}"
     said = " ".join(str(data[name]) for name in ("error", "message") if data.get(name))
-    return f"HTTP {response.status_code} {mask_accounts_in(said[:200])}".rstrip()
+    return f"HTTP {response.status_code} {(mask_accounts_in(said) or '')[:200]}".rstrip()
 
 
 def _reason(response: requests.Response) -> RejectionReason | None:
