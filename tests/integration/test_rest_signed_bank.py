@@ -12,19 +12,11 @@ from datetime import UTC, date, datetime, timedelta
 import boto3
 import pytest
 
-from scf.adapters.banks.base import (
-    Account,
-    BankError,
-    BankUnavailable,
-    Direction,
-    PaymentConflict,
-    PaymentOrder,
-    PaymentStatus,
-    execute,
-)
+from scf.adapters.banks.base import BankError, PaymentConflict
 from scf.adapters.banks.rest_signed import BankSignatureRefused, RestSignedBankGateway
 from scf.adapters.secrets import SecretsManagerSecrets, StaticSecrets
 from scf.config import ConfigError
+from scf.service.payments import Account, BankUnavailable, Direction, PaymentOrder, PaymentStatus, execute
 from tests.integration.rest_bank import RestBank, every_resend_asked_first
 from tests.support import REGION
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from scf.adapters.banks.base import Account, BankError, Direction, PaymentOrder, PaymentStatus
+from scf.adapters.banks.base import BankError
 from scf.adapters.banks.payment_json import order_bytes, result_from_json
+from scf.service.payments import Account, Direction, PaymentOrder, PaymentStatus
 
 pytestmark = pytest.mark.unit
 

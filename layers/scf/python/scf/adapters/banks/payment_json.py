@@ -7,8 +7,9 @@ import json
 from datetime import date
 from typing import Any
 
-from scf.adapters.banks.base import BankError, PaymentOrder, PaymentResult, PaymentStatus
+from scf.adapters.banks.base import BankError
 from scf.domain.money import format_amount
+from scf.service.payments import PaymentOrder, PaymentResult, PaymentStatus
 
 
 def order_json(order: PaymentOrder) -> dict[str, Any]:

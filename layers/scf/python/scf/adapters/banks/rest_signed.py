@@ -30,20 +30,13 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from scf.adapters.banks.base import (
-    BankError,
-    BankUnavailable,
-    PaymentConflict,
-    PaymentOrder,
-    PaymentResult,
-    PaymentStatus,
-    mask_accounts_in,
-)
+from scf.adapters.banks.base import BankError, PaymentConflict
 from scf.adapters.banks.payment_json import order_bytes, result_from_json
 from scf.adapters.banks.signing import MAX_AGE_SECONDS, RejectionReason, sign
 from scf.adapters.secrets import SecretProvider
 from scf.clock import Clock, SystemClock
 from scf.config import ConfigError
+from scf.service.payments import BankUnavailable, PaymentOrder, PaymentResult, PaymentStatus, mask_accounts_in
 
 logger = Logger(child=True)
 
