@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from scf.adapters.dynamodb.documents_repository import DynamoDocumentStore, document_put
 from scf.adapters.dynamodb.models import DocumentItem, PoolItem
-from scf.adapters.files.platform_csv import DocumentRecord
+from scf.domain.files import DocumentRecord
 from scf.domain.pool import Document, Pool
 from scf.service.documents import NewDocument, Unit
 from tests.conftest import TABLE

@@ -15,8 +15,10 @@ import boto3
 import pytest
 
 from scf.adapters.files.platform_csv import read_rows, validate_document
+from scf.adapters.files.readers import FormatParsers
 from scf.adapters.s3 import PositionedLines
 from scf.clock import FixedClock
+from scf.domain.policy import DEFAULT_POLICY
 from scf.domain.pool import Pool
 from scf.service.checkpoint import Checkpoint, Lease
 from scf.service.documents import PoolVersion, Unit
@@ -140,7 +142,9 @@ def ingest_peak(rows: int) -> tuple[int, dict[str, Any]]:
         inbox,  # type: ignore[arg-type]
         CountingRepository(),  # type: ignore[arg-type]
         FixedClock(date(2026, 11, 28)),
+        readers=FormatParsers(),
         documents=store,  # type: ignore[arg-type]
+        policy=DEFAULT_POLICY,
     )
     tracemalloc.start()
     service.ingest(IngestFile("b", "platform/huge.csv"))

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 import scf.domain.pool as pool_module
-from scf.adapters.files.platform_csv import DocumentRecord
+from scf.domain.files import DocumentRecord
 from scf.domain.policy import DEFAULT_POLICY
 from scf.domain.pool import Document, Pool
 from scf.service.documents import (

@@ -18,7 +18,8 @@ from dataclasses import replace
 from scf.adapters.files.camt import parse_camt
 from scf.adapters.files.mt940 import parse_mt940
 from scf.adapters.files.pain002 import parse_pain002
-from scf.adapters.files.statements import CAMT_053, CAMT_054, MT940, PAIN_002, ParseResult, rejection
+from scf.adapters.files.parsing import rejection
+from scf.domain.bank_files import CAMT_053, CAMT_054, MT940, PAIN_002, ParseResult
 
 HEAD_BYTES = 64 * 1024
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))

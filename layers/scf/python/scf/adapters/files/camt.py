@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from scf.adapters.files.statements import (
+from scf.adapters.files.parsing import calendar_date, money_errors, parse_decimal, rejection
+from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES, XmlNode, parse_xml
+from scf.domain.bank_files import (
     BOOKED,
     CAMT_053,
     CAMT_054,
@@ -32,12 +34,7 @@ from scf.adapters.files.statements import (
     ParseResult,
     Statement,
     Transaction,
-    calendar_date,
-    money_errors,
-    parse_decimal,
-    rejection,
 )
-from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES, XmlNode, parse_xml
 
 CAMT_NAMESPACE = re.compile(r"camt\.(053|054)\.001\.(\d{2})")
 SUPPORTED_VERSIONS = range(2, 9)

@@ -28,7 +28,9 @@ from mt940.models import Transactions
 from mt940.options import Options
 from mt940.processors import transaction_details_post_processor
 
-from scf.adapters.files.statements import (
+from scf.adapters.files.parsing import calendar_date, money_errors, rejection
+from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES
+from scf.domain.bank_files import (
     BOOKED,
     CREDIT,
     DEBIT,
@@ -39,11 +41,7 @@ from scf.adapters.files.statements import (
     FileError,
     ParseResult,
     Statement,
-    calendar_date,
-    money_errors,
-    rejection,
 )
-from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES
 
 ENCODINGS = ("utf-8", "cp1250", "iso-8859-2")
 UTF8_BOM = b"\xef\xbb\xbf"

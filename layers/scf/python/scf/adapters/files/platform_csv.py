@@ -1,26 +1,16 @@
-"""The platform's two CSV files (contract section 6): supplier master data and documents.
-
-Parsing is separate from validation (moov-io/ach style): `read_rows` turns text lines into raw rows
-keyed by the header's column names, remembering the line each record starts on (line 1 is the
-header); `validate_supplier` / `validate_document` turn one raw row into a typed record or a list of
-`{line, field, code, message}` errors. Nothing here holds the whole file: rows stream through.
-"""
+"""The platform's two CSV files (contract section 6): `read_rows` streams raw rows (line 1 is the
+header), `validate_supplier` / `validate_document` turn one into a record of scf.domain.files or its
+errors. Parsing is separate from validation; nothing here holds the whole file."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
 
-from scf.domain.money import MoneyError, format_amount, parse_amount, parse_currency
+from scf.domain.files import CsvSyntaxError, DocumentRecord, RawRow, RowError, SupplierRecord
+from scf.domain.money import MoneyError, parse_amount, parse_currency
 from scf.domain.pool import DOCUMENT_STATUSES, DOCUMENT_TYPES, Document
-
-SUPPLIERS = "suppliers"
-DOCUMENTS = "documents"
 
 SUPPLIER_COLUMNS = (
     "supplier_id", "name", "status", "bank_code", "account_number", "account_name", "account_verified",
@@ -34,74 +24,10 @@ MAX_ID_LENGTH = 64
 REPLACEMENT_CHAR = "\ufffd"
 
 
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    field: str | None
-    code: str
-    message: str
-
-    def to_json(self) -> dict[str, object]:
-        return {"line": self.line, "field": self.field, "code": self.code, "message": self.message}
-
-
-@dataclass(frozen=True)
-class RawRow:
-    line: int
-    values: dict[str, str]
-
-
-@dataclass(frozen=True)
-class SupplierRecord:
-    line: int
-    supplier_id: str
-    name: str
-    status: str
-    bank_code: str
-    account_number: str
-    account_name: str
-    account_verified: bool
-
-
-@dataclass(frozen=True)
-class DocumentRecord:
-    line: int
-    supplier_id: str
-    currency: str
-    due_date: date | None
-    document: Document
-
-    @cached_property
-    def content_hash(self) -> str:
-        """Identity of the row's content: a re-send with the same hash is a no-op."""
-        doc = self.document
-        canonical = {
-            "supplier_id": self.supplier_id,
-            "document_id": doc.document_id,
-            "document_type": doc.document_type,
-            "document_date": doc.document_date.isoformat(),
-            "due_date": self.due_date.isoformat() if self.due_date else None,
-            "amount": format_amount(doc.amount_minor),
-            "currency": self.currency,
-            "status": doc.status,
-            "reference": list(doc.references),
-        }
-        return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
-
-
 def header_columns(first_line: str) -> list[str]:
     """Column names of a CSV header line (BOM already removed), normalised."""
     row = next(csv.reader([first_line]), [])
     return [name.strip().lower() for name in row]
-
-
-class CsvSyntaxError(ValueError):
-    """The CSV cannot be read on from `line` (e.g. an oversized or unterminated quoted field)."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
-        self.line = line
-        self.message = message
 
 
 def read_rows(lines: Iterable[str]) -> Iterator[RawRow]:

@@ -17,7 +17,7 @@ from xml.parsers import expat
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
-from scf.adapters.files.statements import FileError
+from scf.domain.bank_files import FileError
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 64  # ISO 20022 messages nest about 15 deep
