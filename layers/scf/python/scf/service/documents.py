@@ -195,7 +195,12 @@ def plan_group(
         if loans is not None and is_sweepable(record):
             doc = record.document
             sweep = plan_sweep(
-                record.supplier_id, doc.document_id, record.currency, doc.amount_minor, remaining
+                record.supplier_id,
+                doc.document_id,
+                record.currency,
+                doc.amount_minor,
+                remaining,
+                ratio=policy.sweep_ratio,
             )
             remaining = _after_sweep(remaining, sweep)
         needed = 1 + (Unit.sweep_actions(sweep) if sweep else 0)
