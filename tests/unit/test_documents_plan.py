@@ -34,11 +34,13 @@ def record(
 ) -> DocumentRecord:
     supplier = str(kw.get("supplier", "S-1"))
     return DocumentRecord(
-        line,
-        supplier,
-        str(kw.get("currency", "CNY")),
-        None,
-        Document(doc_id, kind, date(2026, 11, 20), amount),
+        line=line,
+        supplier_id=supplier,
+        currency=str(kw.get("currency", "CNY")),
+        due_date=None,
+        document=Document(
+            document_id=doc_id, document_type=kind, document_date=date(2026, 11, 20), amount_minor=amount
+        ),
     )
 
 

@@ -1,11 +1,6 @@
-"""ISO 20022 pain.002 customer payment status reports (any .001.NN version, ISO or a bank's
-variant namespace such as SIX's `pain.002.001.03.ch.02`).
-
-Each status is a `Pain002Status` at the level the bank reported it: GROUP (OrgnlGrpInfAndSts/GrpSts),
-PAYMENT_INFO (OrgnlPmtInfAndSts/PmtInfSts) or TRANSACTION (TxInfAndSts/TxSts with its
-OrgnlEndToEndId). A transaction without its own TxSts takes its payment-info's, else the group's,
-status. A document without a namespace is rejected (located at the root element).
-"""
+"""ISO 20022 pain.002 payment status reports, any .001.NN version (docs/bank-files.md). Each status is
+a `Pain002Status` at the level the bank reported it (GROUP, PAYMENT_INFO, TRANSACTION); a transaction
+without its own status takes its payment-info's, else the group's."""
 
 from __future__ import annotations
 
