@@ -14,10 +14,11 @@ from typing import Any
 import boto3
 import pytest
 
-from scf.adapters.files.platform_csv import read_rows, validate_document
+from scf.adapters.files.platform_csv import read_rows
 from scf.adapters.files.readers import FormatParsers
 from scf.adapters.s3 import S3ObjectLines
 from scf.clock import FixedClock
+from scf.domain.files import validate_document
 from scf.domain.policy import DEFAULT_POLICY
 from scf.domain.pool import Pool
 from scf.service.checkpoint import Checkpoint, Lease

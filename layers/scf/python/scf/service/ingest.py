@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from scf.clock import Clock
@@ -24,6 +24,8 @@ from scf.domain.files import (
     RawRow,
     RowError,
     SupplierRecord,
+    validate_document,
+    validate_supplier,
 )
 from scf.domain.policy import CreditPolicy
 from scf.service.checkpoint import (
@@ -106,8 +108,6 @@ class FileReaders(Protocol):
         """Data rows in file order; raises CsvSyntaxError where the rest cannot be split into rows."""
         ...
 
-    def supplier(self, row: RawRow) -> SupplierRecord | list[RowError]: ...
-    def document(self, row: RawRow, today: date) -> DocumentRecord | list[RowError]: ...
     def bank_file(self, file_format: str, data: bytes) -> ParseResult:
         """A whole bank file of one of BANK_FORMATS, parsed."""
         ...
@@ -406,7 +406,7 @@ class IngestService:
         def apply(rows: list[RawRow]) -> None:
             records: list[SupplierRecord] = []
             for row in rows:
-                result = self.readers.supplier(row)
+                result = validate_supplier(row)
                 if isinstance(result, list):
                     report.reject_row(result)
                 else:
@@ -449,7 +449,7 @@ class IngestService:
         def apply(rows: list[RawRow]) -> None:
             records: list[DocumentRecord] = []
             for row in rows:
-                result = self.readers.document(row, today)
+                result = validate_document(row, today)
                 if isinstance(result, list):
                     report.reject_row(result)
                 else:
