@@ -21,14 +21,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from scf.adapters.dynamodb.documents_repository import DynamoDocumentStore
 from scf.adapters.dynamodb.files_repository import DynamoIngestRepository
 from scf.adapters.dynamodb.models import bind
-from scf.adapters.dynamodb.statements_repository import StatementsRepository
+from scf.adapters.dynamodb.statement_store import DynamoStatementStore
 from scf.adapters.dynamodb.transactions import BadPageToken
+from scf.adapters.files.readers import FormatParsers
 from scf.adapters.http import Problem, install_error_handlers, ok, require_ops
 from scf.adapters.memory import limit_arenas
 from scf.adapters.s3 import S3Inbox
 from scf.adapters.sqs import SqsContinuations
 from scf.clock import clock_from_spec
 from scf.config import settings
+from scf.domain.policy import live_policy
 from scf.service.checkpoint import CONTINUE, Deadline
 from scf.service.ingest import REPORTS_PREFIX, IngestFile, IngestService
 from scf.service.statements import StatementMatcher
@@ -49,14 +51,16 @@ def wiring() -> tuple[IngestService, DynamoIngestRepository]:
     repository = DynamoIngestRepository()
     inbox = S3Inbox(endpoint_url=config.endpoint_url)
     clock = clock_from_spec(config.clock, config.policy_timezone)
-    statements = StatementsRepository()
+    statements = DynamoStatementStore()
     service = IngestService(
         inbox,
         repository,
         clock,
+        readers=FormatParsers(),
+        documents=DynamoDocumentStore(statements.loans),
+        policy=live_policy(),
         bank_accounts=config.bank_accounts,
         matcher=StatementMatcher(statements, clock, config.bank_accounts),
-        documents=DynamoDocumentStore(statements.loans),
         continuations=(
             SqsContinuations(config.settlement_files_queue_url, endpoint_url=config.endpoint_url)
             if config.settlement_files_queue_url

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from scf.adapters.dynamodb.documents_repository import DynamoDocumentStore, document_put
 from scf.adapters.dynamodb.models import DocumentItem, PoolItem
-from scf.adapters.files.platform_csv import DocumentRecord
+from scf.domain.files import DocumentRecord
 from scf.domain.pool import Document, Pool
 from scf.service.documents import NewDocument, Unit
 from tests.conftest import TABLE
@@ -24,14 +24,20 @@ NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 def record(doc_id: str, supplier: str = "S-1", **kw: Any) -> DocumentRecord:
     document = Document(
-        doc_id,
-        str(kw.get("kind", "PURCHASE_ORDER")),
-        date(2026, 11, 20),
-        int(kw.get("amount", 10_000)),
-        str(kw.get("status", "CONFIRMED")),
-        tuple(kw.get("refs", ())),
+        document_id=doc_id,
+        document_type=str(kw.get("kind", "PURCHASE_ORDER")),
+        document_date=date(2026, 11, 20),
+        amount_minor=int(kw.get("amount", 10_000)),
+        status=str(kw.get("status", "CONFIRMED")),
+        references=tuple(kw.get("refs", ())),
     )
-    return DocumentRecord(int(kw.get("line", 2)), supplier, "CNY", kw.get("due"), document)
+    return DocumentRecord(
+        line=int(kw.get("line", 2)),
+        supplier_id=supplier,
+        currency="CNY",
+        due_date=kw.get("due"),
+        document=document,
+    )
 
 
 def unit(supplier: str, doc_ids: list[str], version: int | None = None) -> Unit:

@@ -14,9 +14,12 @@ from typing import Any
 import boto3
 import pytest
 
-from scf.adapters.files.platform_csv import read_rows, validate_document
-from scf.adapters.s3 import PositionedLines
+from scf.adapters.files.platform_csv import read_rows
+from scf.adapters.files.readers import FormatParsers
+from scf.adapters.s3 import S3ObjectLines
 from scf.clock import FixedClock
+from scf.domain.files import validate_document
+from scf.domain.policy import DEFAULT_POLICY
 from scf.domain.pool import Pool
 from scf.service.checkpoint import Checkpoint, Lease
 from scf.service.documents import PoolVersion, Unit
@@ -30,13 +33,13 @@ def test_positioned_lines_know_the_offset_of_every_line_across_chunk_boundaries(
     data = '\ufeffa,b\r\nx,"multi\nline"\n\u00e9t\u00e9,2\nlast'.encode()
     for size in (1, 2, 3, 5, 64):
         chunks = iter([data[i : i + size] for i in range(0, len(data), size)])
-        lines = PositionedLines(chunks)
+        lines = S3ObjectLines(chunks)
         seen = [(line, lines.position) for line in lines]
         assert [line for line, _ in seen] == ["a,b\r\n", 'x,"multi\n', 'line"\n', "\u00e9t\u00e9,2\n", "last"]
         for line, position in seen:  # a read resumed at any offset starts at the next line
             assert data[:position].decode("utf-8-sig").endswith(line)
         assert lines.count == 5 and lines.position == len(data)
-    resumed = PositionedLines(iter([data[seen[2][1] :]]), start=seen[2][1])
+    resumed = S3ObjectLines(iter([data[seen[2][1] :]]), start=seen[2][1])
     assert list(resumed) == ["\u00e9t\u00e9,2\n", "last"] and resumed.position == len(data)
 
 
@@ -62,8 +65,8 @@ class GeneratedInbox:
     def head(self, bucket: str, key: str, size: int) -> bytes:
         return next(self._bytes())
 
-    def lines(self, bucket: str, key: str, start: int = 0) -> PositionedLines:
-        return PositionedLines(self._bytes(), start)
+    def lines(self, bucket: str, key: str, start: int = 0) -> S3ObjectLines:
+        return S3ObjectLines(self._bytes(), start)
 
     def put_report(
         self, bucket: str, key: str, report: dict[str, Any], parts_prefix: str | None = None
@@ -140,7 +143,9 @@ def ingest_peak(rows: int) -> tuple[int, dict[str, Any]]:
         inbox,  # type: ignore[arg-type]
         CountingRepository(),  # type: ignore[arg-type]
         FixedClock(date(2026, 11, 28)),
+        readers=FormatParsers(),
         documents=store,  # type: ignore[arg-type]
+        policy=DEFAULT_POLICY,
     )
     tracemalloc.start()
     service.ingest(IngestFile("b", "platform/huge.csv"))

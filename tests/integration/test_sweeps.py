@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from scf.adapters.dynamodb.models import RepaymentItem
-from scf.service.sweeps import MAX_LOANS_PER_SWEEP, OpenLoan, plan_sweep, sweep_repayment_id
+from scf.service.sweeps import sweep_repayment_id
 from tests.integration.statement_world import IngestWorld, ingest_world
 
 pytestmark = pytest.mark.integration
@@ -25,27 +25,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IngestWor
 
 def payments(*rows: bytes) -> bytes:
     return HEADER + b"".join(rows)
-
-
-def test_plan_takes_earliest_maturity_first_then_loan_id_and_releases_the_rest() -> None:
-    loans = [
-        OpenLoan("LN-B", date(2026, 3, 1), 500),
-        OpenLoan("LN-C", date(2026, 2, 1), 300),
-        OpenLoan("LN-A", date(2026, 3, 1), 400),
-    ]
-    plan = plan_sweep("S1", "PAY-1", "CNY", 1_000, loans)
-    assert [(s.loan_id, s.amount_minor) for s in plan.swept] == [("LN-C", 300), ("LN-A", 400), ("LN-B", 300)]
-    assert plan.released_minor == 0
-    more = plan_sweep("S1", "PAY-2", "CNY", 2_000, loans)
-    assert [s.amount_minor for s in more.swept] == [300, 400, 500] and more.released_minor == 800
-    assert plan_sweep("S1", "PAY-3", "CNY", 50, []).released_minor == 50
-    # Deterministic ids: the same document and loan always give the same repayment.
-    assert (
-        plan.swept[0].repayment_id == sweep_repayment_id("S1", "PAY-1", "LN-C") != more.swept[0].repayment_id
-    )
-    many = [OpenLoan(f"LN-{i:03d}", date(2026, 3, 1), 1) for i in range(MAX_LOANS_PER_SWEEP + 5)]
-    capped = plan_sweep("S1", "PAY-4", "CNY", 100, many)
-    assert len(capped.swept) == MAX_LOANS_PER_SWEEP and capped.released_minor == 100 - MAX_LOANS_PER_SWEEP
 
 
 def test_a_payment_sweeps_two_loans_earliest_maturity_first_and_releases_the_rest(world: IngestWorld) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from scf.adapters.files.platform_csv import read_rows, validate_document
+from scf.adapters.files.platform_csv import read_rows
 from scf.domain.decision import ApplicationRequest, DecisionInputs, decide
+from scf.domain.files import validate_document
 from scf.domain.money import format_amount, parse_amount
 from scf.domain.policy import DEFAULT_POLICY, STAGES
 from scf.domain.pool import Pool

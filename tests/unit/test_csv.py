@@ -10,13 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scf.adapters.files.detect import detect
-from scf.adapters.files.platform_csv import (
-    DocumentRecord,
-    SupplierRecord,
-    read_rows,
-    validate_document,
-    validate_supplier,
-)
+from scf.adapters.files.platform_csv import read_rows
+from scf.domain.files import DocumentRecord, SupplierRecord, validate_document, validate_supplier
 
 pytestmark = pytest.mark.unit
 TODAY = date(2026, 11, 28)

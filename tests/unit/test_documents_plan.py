@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 import scf.domain.pool as pool_module
-from scf.adapters.files.platform_csv import DocumentRecord
+from scf.domain.files import DocumentRecord
 from scf.domain.policy import DEFAULT_POLICY
 from scf.domain.pool import Document, Pool
 from scf.service.documents import (
@@ -34,11 +34,13 @@ def record(
 ) -> DocumentRecord:
     supplier = str(kw.get("supplier", "S-1"))
     return DocumentRecord(
-        line,
-        supplier,
-        str(kw.get("currency", "CNY")),
-        None,
-        Document(doc_id, kind, date(2026, 11, 20), amount),
+        line=line,
+        supplier_id=supplier,
+        currency=str(kw.get("currency", "CNY")),
+        due_date=None,
+        document=Document(
+            document_id=doc_id, document_type=kind, document_date=date(2026, 11, 20), amount_minor=amount
+        ),
     )
 
 

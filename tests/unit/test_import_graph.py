@@ -1,10 +1,9 @@
-"""The package's layers (DESIGN.md section 2): the domain imports neither services nor adapters, and a
-service never imports an adapter (it owns the ports adapters implement)."""
+"""The package's layers (DESIGN.md section 6): the domain imports neither service nor adapters, a
+service never imports an adapter. Read from the source with `ast`, lazy imports included."""
 
 from __future__ import annotations
 
 import ast
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -13,47 +12,106 @@ pytestmark = pytest.mark.unit
 
 PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "scf" / "python" / "scf"
 
-# Services that still read parsed file values from scf.adapters.files (issue 8, point 2: those
-# values move to the domain). Remove an entry when its module stops importing adapters.
-NOT_YET_CLEAN = {"scf.service.documents", "scf.service.ingest", "scf.service.statements"}
+# layer -> the layers it must never import
+FORBIDDEN = {
+    "scf.domain": ("scf.service", "scf.adapters"),
+    "scf.service": ("scf.adapters",),
+}
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+def module_name(path: Path, root: Path = PACKAGE) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports_of(path: Path) -> set[str]:
-    """Every module a file imports, wherever the import statement is (functions, TYPE_CHECKING)."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+def imports_of(source: str, module: str, *, is_package: bool = False) -> set[str]:
+    """Every module `source` imports, absolute, wherever the import statement is."""
+    names: set[str] = set()
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            names.add(target)
+            names.update(f"{target}.{alias.name}" for alias in node.names)
+    return names
+
+
+def violations(modules: dict[str, set[str]]) -> list[str]:
+    found = []
+    for module, imported in sorted(modules.items()):
+        for layer, forbidden in FORBIDDEN.items():
+            if module != layer and not module.startswith(layer + "."):
+                continue
+            flagged = {
+                name for name in imported if any(name == f or name.startswith(f + ".") for f in forbidden)
+            }
+            # `from a.b import c` names both a.b and a.b.c: report the statement's module once
+            found += [
+                f"{module} imports {name}"
+                for name in sorted(flagged)
+                if name.rpartition(".")[0] not in flagged
+            ]
     return found
 
 
-@cache
-def graph() -> dict[str, set[str]]:
-    return {module_name(path): imports_of(path) for path in sorted(PACKAGE.rglob("*.py"))}
-
-
-def importers(layer: str, forbidden: tuple[str, ...]) -> set[str]:
+def package_imports() -> dict[str, set[str]]:
     return {
-        module
-        for module, imported in graph().items()
-        if module.startswith(layer) and any(name.startswith(forbidden) for name in imported)
+        module_name(path): imports_of(
+            path.read_text(encoding="utf-8"), module_name(path), is_package=path.name == "__init__.py"
+        )
+        for path in PACKAGE.rglob("*.py")
     }
 
 
-def test_the_domain_imports_no_service_and_no_adapter() -> None:
-    assert importers("scf.domain", ("scf.service", "scf.adapters")) == set()
+def test_no_layer_imports_a_layer_it_must_not() -> None:
+    modules = package_imports()
+
+    found = violations(modules)
+
+    assert found == []
 
 
-def test_no_service_imports_an_adapter() -> None:
-    assert importers("scf.service", ("scf.adapters",)) - NOT_YET_CLEAN == set()
+def test_the_package_is_read_whole() -> None:
+    modules = package_imports()
+
+    assert {"scf.domain.loan", "scf.service.credit", "scf.adapters.http"} <= modules.keys()
 
 
-def test_the_list_of_services_not_yet_clean_is_not_stale() -> None:
-    assert importers("scf.service", ("scf.adapters",)) >= NOT_YET_CLEAN
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("scf.domain.loan", "from scf.service.credit import CreditService"),
+        ("scf.domain.loan", "def f():\n    import scf.adapters.http\n"),
+        ("scf.service.credit", "from ..adapters.dynamodb import models"),
+        ("scf.service.credit", "from scf.adapters.banks.simulated import SimulatedBankGateway"),
+    ],
+)
+def test_a_forbidden_import_is_found(module: str, source: str) -> None:
+    imported = imports_of(source, module)
+
+    found = violations({module: imported})
+
+    assert len(found) == 1 and found[0].startswith(module)
+
+
+@pytest.mark.parametrize(
+    ("module", "source"),
+    [
+        ("scf.service.credit", "from scf.domain.pool import Pool"),
+        ("scf.adapters.http", "from scf.service.credit import CreditService"),
+        ("scf.domain.loan", "from scf.errors import Conflict"),
+    ],
+)
+def test_an_allowed_import_is_not_flagged(module: str, source: str) -> None:
+    imported = imports_of(source, module)
+
+    found = violations({module: imported})
+
+    assert found == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scf.adapters.files.statements import BOOKED, Statement
+from scf.domain.bank_files import BOOKED, Statement
 from tests.support import ROOT, SAMPLES
 
 SHARED = (ROOT / ".." / "shared" / "samples").resolve()  # the team's copy, when it is beside the repo

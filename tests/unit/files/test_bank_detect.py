@@ -8,8 +8,8 @@ import pytest
 from scf.adapters.files.bank_detect import detect_bank_format, parse_bank_file
 from scf.adapters.files.camt import parse_camt
 from scf.adapters.files.pain002 import parse_pain002
-from scf.adapters.files.statements import FileError
 from scf.adapters.files.xml_safety import parse_xml
+from scf.domain.bank_files import FileError
 
 from ._samples import FOLDERS, read_sample, sample_names
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from scf.adapters.files.camt import parse_camt
-from scf.adapters.files.statements import BOOKED, CREDIT, DEBIT, PENDING, ParseResult
+from scf.domain.bank_files import BOOKED, CREDIT, DEBIT, PENDING, ParseResult
 
 from ._samples import read_sample, reconciles
 

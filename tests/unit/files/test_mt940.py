@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from scf.adapters.files.mt940 import decode, parse_mt940
-from scf.adapters.files.statements import BOOKED, CREDIT, DEBIT, INFO, ParseResult
+from scf.domain.bank_files import BOOKED, CREDIT, DEBIT, INFO, ParseResult
 
 from ._samples import read_sample, reconciles
 

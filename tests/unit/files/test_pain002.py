@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scf.adapters.files.pain002 import GROUP, PAYMENT_INFO, TRANSACTION, parse_pain002
+from scf.adapters.files.pain002 import parse_pain002
+from scf.domain.bank_files import GROUP, PAYMENT_INFO, TRANSACTION
 
 from ._samples import read_sample
 

@@ -20,7 +20,7 @@ from scf.adapters.files.bank_detect import detect_bank_format, parse_bank_file
 from scf.adapters.files.camt import parse_camt
 from scf.adapters.files.mt940 import parse_mt940
 from scf.adapters.files.pain002 import parse_pain002
-from scf.adapters.files.statements import ParseResult
+from scf.domain.bank_files import ParseResult
 
 from ._samples import SAMPLES, sample_names
 

@@ -1,14 +1,6 @@
-"""The inbox bucket: fingerprint, head and streamed lines of a dropped file, and its report.
-
-Nothing here holds a whole file in memory: the fingerprint and the lines are read in chunks of
-`CHUNK_BYTES`. Lines are read from any byte offset (a ranged GET), and the reader tells the offset of
-the next unread line, so a file can be read in several invocations (checkpoint and continue).
-Bytes that are not UTF-8 become U+FFFD, which the row validation reports per field.
-
-A long file's report is written from parts (scf.service.ingest): streamed into the report object
-(one PUT while it is small, a multipart upload beyond `REPORT_PART_BYTES`, spooled through a
-temporary file), so no report is ever held whole in memory, then the parts are deleted.
-"""
+"""The ingestion's `Inbox` on S3 (docs/ingestion.md): fingerprint, head and streamed lines of a
+dropped file, its report and report parts. Invariant: no file or report is ever held whole in
+memory (chunks of `CHUNK_BYTES` in, spooled multipart uploads out)."""
 
 from __future__ import annotations
 
@@ -27,7 +19,7 @@ SPOOL_BYTES = 256 * 1024  # a report's bytes held in memory before they go to a 
 DETAIL_FIELDS = ("errors", "sweeps")
 
 
-class PositionedLines:
+class S3ObjectLines:
     """The lines of a byte stream that starts at byte `start` of an object, endings kept (csv wants
     them). `position` is the offset, in the object, just after the last line handed out; `count` is
     how many lines were handed out. Lines are split on b"\n" only (a UTF-8 sequence never contains
@@ -50,7 +42,7 @@ class PositionedLines:
         if rest:
             yield rest
 
-    def __iter__(self) -> PositionedLines:
+    def __iter__(self) -> S3ObjectLines:
         return self
 
     def __next__(self) -> str:
@@ -92,17 +84,17 @@ class S3Inbox:
         data: bytes = answer["Body"].read()
         return data
 
-    def lines(self, bucket: str, key: str, start: int = 0) -> PositionedLines:
+    def lines(self, bucket: str, key: str, start: int = 0) -> S3ObjectLines:
         """The object's lines from byte `start` (the start of a line) to its end, streamed."""
         try:
             ranged = {"Range": f"bytes={start}-"} if start else {}
             answer = self.client.get_object(Bucket=bucket, Key=key, **ranged)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # start is the end
-                return PositionedLines(iter(()), start)
+                return S3ObjectLines(iter(()), start)
             raise
         body = answer["Body"]
-        return PositionedLines(iter(lambda: body.read(CHUNK_BYTES), b""), start)
+        return S3ObjectLines(iter(lambda: body.read(CHUNK_BYTES), b""), start)
 
     def put_report(
         self, bucket: str, key: str, report: dict[str, Any], parts_prefix: str | None = None

@@ -1,21 +1,6 @@
-"""Checkpoint and continue: a file larger than one invocation can finish is read in several.
-
-How it stays exactly-once (docs/benchmarks.md, "Settlement ingestion", has the figures):
-- Whoever works on a file holds its lease (`Lease`: an owner token and an expiry, in the FileItem).
-  A message for a file whose lease is held by someone else is dropped: the holder either finishes,
-  or checkpoints and sends a continuation, or dies, and then its own message comes back after the
-  queue's visibility timeout (6 x the function timeout, longer than any lease) and takes over.
-- Before the invocation's remaining time runs low (`Deadline`), the current window is committed, its
-  report detail written as a part, and a `Checkpoint` is stored: the byte offset of the next row,
-  the physical line count, the report's counters.
-  The write is conditional on holding the lease and on the offset moving forward, and releases the
-  lease; then a continuation message goes to the queue. Any message that takes the lease resumes
-  from the stored checkpoint (never from zero), whatever offset it carries.
-- A crash between a window's commits and the checkpoint re-reads rows already applied: a document
-  and its pool change are written together (scf.service.documents), so they are no-ops with the
-  outcome of the first time, the window's report part is written again with the same content, and
-  the counters come out as in a clean run.
-"""
+"""Checkpoint and continue: a file larger than one invocation can finish is read in several
+(docs/ingestion.md, "Files longer than one invocation"). Invariant: one lease holder at a time, and
+a checkpoint only moves forward, so a file's rows are applied and counted exactly once."""
 
 from __future__ import annotations
 
@@ -32,7 +17,7 @@ DEADLINE_RESERVE_MS = 20_000  # what stopping needs: a window's writes in AWS, i
 
 class PositionedLines(Protocol):
     """Lines with their endings; `position`: byte offset after the last line handed out; `count`:
-    lines handed out (scf.adapters.s3.PositionedLines)."""
+    lines handed out (the inbox adapter: S3ObjectLines)."""
 
     position: int
     count: int

@@ -1,25 +1,6 @@
-"""Platform documents, applied a window at a time (docs/ingestion.md, "Documents at the speed of the
-store").
-
-A window is up to `WINDOW_ROWS` rows of the file. Its valid documents are grouped by pool (supplier
-and currency): a row only needs the rows before it in file order *of its own supplier*, so each pool
-is read once (from the cache of pools this invocation wrote, else one BatchGetItem per 100 pools),
-changed by all of its rows, and written once per ~98 of them. Documents are not read before they
-are written: each is put with `attribute_not_exists`, in the same transaction as its pool's new
-state (conditional on the version read) and the sweep of a PAYMENT document, so
-
-    a document exists  <=>  its effect is in its pool (and its sweep is recorded).
-
-A transaction that fails because a document exists (a re-send, or a redelivered part of the file
-applied before a crash) or a pool moved on (another file for the same supplier) names the actions
-that failed; only those pools are read again, with the hashes of their documents, and planned
-again: an existing document with the same content is a no-op, with other content the row is
-rejected `DUPLICATE_CONFLICT`. The outcome per row is the same whichever way it got there, so a
-crash and redelivery end in the state and report of a clean run.
-
-Pure planning (`plan_group`) is separate from the store (`DocumentStore`): the service never
-touches DynamoDB, and a unit's size in transaction actions is counted here.
-"""
+"""Platform documents, applied a window at a time through the `DocumentStore` port (docs/ingestion.md,
+"Documents at the speed of the store"). Invariant: a document exists <=> its effect is in its pool
+(and its sweep is recorded), and a row's outcome is the same however many times it is applied."""
 
 from __future__ import annotations
 
@@ -28,9 +9,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from scf.adapters.files.platform_csv import DocumentRecord, RowError
+from scf.domain.files import DocumentRecord, RowError
 from scf.domain.policy import CreditPolicy
 from scf.domain.pool import CONFIRMED, MAX_OPEN_DOCUMENTS, PAYMENT, Pool
+from scf.errors import Contention
 from scf.service.sweeps import OpenLoan, Sweep, plan_sweep
 
 WINDOW_ROWS = 5_000  # rows read per window: what is planned, written and reported together
@@ -47,8 +29,11 @@ PoolKey = tuple[str, str]  # (supplier_id, currency)
 DocKey = tuple[str, str]  # (supplier_id, document_id)
 
 
-class WindowConflict(Exception):
-    """A pool kept changing under this window (another writer) after every re-plan."""
+class WindowConflict(Contention):
+    """A pool kept changing under this window (another writer) after every re-plan: the file's
+    message is delivered again."""
+
+    default_code = "WINDOW_CONFLICT"
 
 
 class PoolVersion:
@@ -210,7 +195,12 @@ def plan_group(
         if loans is not None and is_sweepable(record):
             doc = record.document
             sweep = plan_sweep(
-                record.supplier_id, doc.document_id, record.currency, doc.amount_minor, remaining
+                record.supplier_id,
+                doc.document_id,
+                record.currency,
+                doc.amount_minor,
+                remaining,
+                ratio=policy.sweep_ratio,
             )
             remaining = _after_sweep(remaining, sweep)
         needed = 1 + (Unit.sweep_actions(sweep) if sweep else 0)
@@ -244,11 +234,10 @@ def group_by_pool(records: Iterable[DocumentRecord]) -> dict[PoolKey, list[Docum
 
 @dataclass
 class WindowApplier:
-    """Applies the documents of one window through a `DocumentStore` (module docstring)."""
+    """Applies the documents of one window through a `DocumentStore`; sweeps when the policy says."""
 
     store: DocumentStore
     policy: CreditPolicy
-    sweeping: bool
 
     def apply(
         self, records: list[DocumentRecord], file_key: str, today: date, now: datetime
@@ -302,12 +291,12 @@ class WindowApplier:
         raise WindowConflict(f"pools kept changing under this file: {sorted(pending)[:5]}")
 
     def _sweeps_any(self, rows: list[DocumentRecord]) -> bool:
-        return self.sweeping and any(is_sweepable(r) for r in rows)
+        return self.policy.sweep_enabled and any(is_sweepable(r) for r in rows)
 
     def _loans(
         self, pending: dict[PoolKey, list[DocumentRecord]], today: date
     ) -> dict[PoolKey, list[OpenLoan]]:
-        if not self.sweeping:
+        if not self.policy.sweep_enabled:
             return {}
         payers = [key for key, rows in pending.items() if any(is_sweepable(r) for r in rows)]
         return self.store.loans_to_sweep(payers, today) if payers else {}

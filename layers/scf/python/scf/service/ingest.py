@@ -1,16 +1,7 @@
-"""Use case: ingest one file dropped in the inbox (contract section 6).
+"""Use case: ingest one file dropped in the inbox (contract section 6; docs/ingestion.md).
 
-`IngestFile` -> a report. Steps: fingerprint the bytes (a file seen before is a DUPLICATE and changes
-nothing), check the sender, detect the format from the content, stream the rows in file order in
-windows of `WINDOW_ROWS`, validate each, apply the good ones (documents: scf.service.documents, each
-document written once with its pool's change and its sweep) and report the rest.
-
-The report lists every rejected row and every payout's sweep. A file read in one window gets its
-report in one write; a longer one writes each window's detail as a part (`<key of the window's
-first line>`, so a window done again after a crash writes the same part again) and the report is
-streamed together from the parts at the end: memory does not grow with the file, and nothing of
-it is left out.
-"""
+`IngestFile` -> a report. Invariant: every row of a file is either applied or in its report, and
+bytes seen before change nothing (DUPLICATE). The service reads files only through `FileReaders`."""
 
 from __future__ import annotations
 
@@ -22,22 +13,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from scf.adapters.files.bank_detect import PARSERS as BANK_PARSERS
-from scf.adapters.files.detect import HEAD_BYTES, detect
-from scf.adapters.files.platform_csv import (
+from scf.clock import Clock
+from scf.domain.bank_files import BANK_FORMATS, ParseResult
+from scf.domain.files import (
     DOCUMENTS,
     SUPPLIERS,
     CsvSyntaxError,
+    Detection,
     DocumentRecord,
     RawRow,
     RowError,
     SupplierRecord,
-    read_rows,
     validate_document,
     validate_supplier,
 )
-from scf.clock import Clock
-from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
+from scf.domain.policy import CreditPolicy
 from scf.service.checkpoint import (
     Checkpoint,
     Continuations,
@@ -73,7 +63,6 @@ BUSY_OUTCOME = "BUSY"
 
 PLATFORM_PARTNER = "platform"
 PARTNER_FORMATS = {PLATFORM_PARTNER: frozenset({SUPPLIERS, DOCUMENTS})}
-BANK_FORMATS = frozenset(BANK_PARSERS)  # what a configured bank may send (about accounts it holds)
 MAX_BANK_FILE_BYTES = 50 * 1024 * 1024  # the parsers' cap (docs/bank-files.md): read whole, then parsed
 REPORTS_PREFIX = "reports/"
 PARTS_PREFIX = f"{REPORTS_PREFIX}.parts/"  # report parts of long files, by file sha256 (removed when done)
@@ -101,6 +90,27 @@ class FileClaim:
     outcome: str
     first_key: str | None = None
     checkpoint: Checkpoint | None = None
+
+
+class FileReaders(Protocol):
+    """How the service reads a file's content (scf.adapters.files.readers.FormatParsers)."""
+
+    @property
+    def head_bytes(self) -> int:
+        """How much of the file's start `detect` needs."""
+        ...
+
+    def detect(self, head: bytes) -> Detection:
+        """The format from the content, never from the name."""
+        ...
+
+    def csv_rows(self, lines: Iterable[str]) -> Iterator[RawRow]:
+        """Data rows in file order; raises CsvSyntaxError where the rest cannot be split into rows."""
+        ...
+
+    def bank_file(self, file_format: str, data: bytes) -> ParseResult:
+        """A whole bank file of one of BANK_FORMATS, parsed."""
+        ...
 
 
 class Inbox(Protocol):
@@ -227,34 +237,32 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _readable_rows(lines: Iterable[str], report: Report, line_shift: int = 0) -> Iterator[RawRow]:
-    """The rows of a CSV; where the rest of it cannot be split into rows (e.g. an unterminated
-    quote), the rows before stay applied and the report says from which line on nothing was read.
-    `line_shift`: lines of the file before the first data line of `lines` (a resumed read)."""
+def _readable_rows(rows: Iterator[RawRow], report: Report, line_shift: int = 0) -> Iterator[RawRow]:
+    """`rows` until the rest cannot be split into rows (e.g. an unterminated quote): the rows before
+    stay applied and the report says from which line on nothing was read. `line_shift`: lines of
+    the file before the first line `rows` numbers (a resumed read)."""
     try:
-        for row in read_rows(lines):
+        for row in rows:
             yield RawRow(row.line + line_shift, row.values) if line_shift else row
     except CsvSyntaxError as exc:
         report.rows_total += 1
         report.reject_row(
-            [
-                RowError(
-                    exc.line + line_shift, None, "CSV_SYNTAX", f"unreadable from this line on: {exc.message}"
-                )
-            ]
+            [RowError(exc.line + line_shift, None, exc.code, f"unreadable from this line on: {exc.message}")]
         )
 
 
 @dataclass
 class IngestService:
+    """`policy`: the live one (its sweep switch and ratio apply to PAYMENT documents)."""
+
     inbox: Inbox
     repository: IngestRepository
     clock: Clock
-    policy: CreditPolicy = DEFAULT_POLICY
+    readers: FileReaders
+    documents: DocumentStore  # documents, pools and sweeps
+    policy: CreditPolicy
     bank_accounts: dict[str, list[str]] = field(default_factory=dict)  # {bank_code: [account ids]}
     matcher: StatementMatcher | None = None  # bank statements and payment status reports
-    documents: DocumentStore | None = None  # documents, pools and sweeps (a documents file needs it)
-    sweeping: bool = True  # PAYMENT documents repay the supplier's loans (contract section 6)
     continuations: Continuations | None = None  # without: a file is finished in one invocation
     window_rows: int = WINDOW_ROWS
     wall_clock: Callable[[], float] = time.time  # lease expiry (epoch seconds), not the business date
@@ -293,9 +301,9 @@ class IngestService:
         owner: str,
         deadline: Deadline | None,
     ) -> Report:
-        head = self.inbox.head(command.bucket, command.key, HEAD_BYTES)
+        head = self.inbox.head(command.bucket, command.key, self.readers.head_bytes)
         stop_at = deadline if self.continuations is not None else None
-        detection = detect(head)
+        detection = self.readers.detect(head)
         report.format = detection.format
         partner = partner_of(command.key)
         allowed = PARTNER_FORMATS.get(partner or "", frozenset())
@@ -382,7 +390,8 @@ class IngestService:
     ) -> bool:
         """Read the rows a window at a time and `apply` each; False when it stopped at the
         deadline (after a whole window, when the next one would not fit in what is left)."""
-        for rows in _chunks(_readable_rows(source, report, source.line_shift), self.window_rows):
+        rows_read = _readable_rows(self.readers.csv_rows(source), report, source.line_shift)
+        for rows in _chunks(rows_read, self.window_rows):
             started = time.monotonic()
             self._start_window(command.bucket, report, rows[0].line)
             report.rows_total += len(rows)
@@ -414,7 +423,7 @@ class IngestService:
 
     def _bank_file(self, command: IngestFile, bank: str, file_format: str, report: Report) -> None:
         data = self.inbox.head(command.bucket, command.key, MAX_BANK_FILE_BYTES + 1)
-        result = BANK_PARSERS[file_format](data)
+        result = self.readers.bank_file(file_format, data)
         if self.matcher is None or result.rejected:
             report.status = REJECTED
             report.errors.extend(RowError(e.line, e.field, e.code, e.message) for e in result.errors)
@@ -434,9 +443,7 @@ class IngestService:
     def _documents(
         self, source: CsvSource, command: IngestFile, report: Report, deadline: Deadline | None
     ) -> bool:
-        if self.documents is None:
-            raise RuntimeError("a documents file needs a document store")
-        applier = WindowApplier(self.documents, self.policy, self.sweeping)
+        applier = WindowApplier(self.documents, self.policy)
         today = self.clock.today()
 
         def apply(rows: list[RawRow]) -> None:
@@ -455,9 +462,9 @@ class IngestService:
     def _report_outcomes(self, outcomes: list[RowOutcome], report: Report) -> None:
         """Counters, conflicts and, per confirmed PAYMENT, its sweep: the one just made, or for a
         document that was there already the one recorded then (none recorded: nothing was swept)."""
-        assert self.documents is not None
+        sweeping = self.policy.sweep_enabled
         recorded: dict[DocKey, Sweep] = {}
-        if self.sweeping:
+        if sweeping:
             earlier = [
                 (o.record.supplier_id, o.record.document.document_id)
                 for o in outcomes
@@ -470,7 +477,7 @@ class IngestService:
                 report.reject_row([outcome.error()])
                 continue
             report.rows_accepted += 1
-            if not self.sweeping or not is_sweepable(record):
+            if not sweeping or not is_sweepable(record):
                 continue
             doc = record.document
             sweep = outcome.sweep or recorded.get((record.supplier_id, doc.document_id))

@@ -1,19 +1,6 @@
-"""Bank files after parsing (docs/ingestion.md): which statements the sender may report on, and what
-each entry or payment status means for the platform.
-
-- A statement about an account its sender does not hold (`BANK_ACCOUNTS`) is rejected and reported.
-- A BOOKED CREDIT whose references hold exactly one known loan id -> a BANK_CREDIT repayment of that
-  loan (PENDING repayment + `RepaymentRequested` event; the repayments queue applies it without
-  collecting). Its id comes from the entry id, so the same entry in any file applies once.
-- A BOOKED DEBIT whose end-to-end id is a payout's payment id (`PAY<loan_id>`) confirms that
-  disbursement (recorded on the payment). A loan still DISBURSING is put on the ops list as well:
-  the disbursement's own redelivery asks the bank and activates it; the statement never does.
-- PENDING/INFO entries are never applied (reported as NOT_BOOKED). Reversals are never guessed at:
-  they go on the ops list as REVERSAL_NEEDS_REVIEW, naming the repayment or payout they reverse.
-- A pain.002 RJCT for a payout is recorded on the payment and put on the ops list; a loan's status
-  is never changed from here.
-- Everything else is UNMATCHED: stored once per entry id and listed on `GET /v1/unmatched`.
-"""
+"""Bank files after parsing (docs/ingestion.md, "Bank statement entries"): which statements the
+sender may report on, and what each entry or pain.002 status means for the platform. Invariant: an
+entry is recorded once, with its effect, per entry id; nothing is guessed (else UNMATCHED, ops list)."""
 
 from __future__ import annotations
 
@@ -24,18 +11,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from scf.adapters.files.statements import (
+from scf.clock import Clock
+from scf.domain.bank_files import (
     BOOKED,
     CREDIT,
     DEBIT,
+    TRANSACTION,
     Entry,
     FileError,
+    Pain002Status,
     ParseResult,
-    PaymentStatus,
     Statement,
     Transaction,
 )
-from scf.clock import Clock
 from scf.domain.loan import Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.money import format_amount
 from scf.events import OutboxEvent
@@ -93,7 +81,7 @@ class BankEntry:
     code: str | None = None  # set: on the ops list (unmatched or to review)
 
 
-class StatementRepository(Protocol):
+class StatementStore(Protocol):
     def get_loan_ref(self, loan_id: str) -> LoanRef | None: ...
     def get_payment_ref(self, payment_id: str) -> PaymentRef | None: ...
     def record_entry(
@@ -137,7 +125,7 @@ class BankFileOutcome:
 
 @dataclass
 class StatementMatcher:
-    repository: StatementRepository
+    store: StatementStore
     clock: Clock
     bank_accounts: dict[str, list[str]]
 
@@ -279,7 +267,7 @@ class StatementMatcher:
         return BANK_CREDIT_PREFIX + _digest_id("BANK_CREDIT", record.entry_id)
 
     def _credit(self, record: BankEntry, loan_ids: list[str], now: datetime) -> dict[str, Any]:
-        loans = [loan for loan in (self.repository.get_loan_ref(i) for i in loan_ids) if loan is not None]
+        loans = [loan for loan in (self.store.get_loan_ref(i) for i in loan_ids) if loan is not None]
         if not loans:
             return self._unmatched(record, "NO_REFERENCE", "no known loan id in the remittance", now)
         if len(loans) > 1:
@@ -310,7 +298,7 @@ class StatementMatcher:
 
     def _debit(self, record: BankEntry, payment_loans: list[str], now: datetime) -> dict[str, Any]:
         payments = [
-            p for p in (self.repository.get_payment_ref(f"PAY{x}") for x in payment_loans) if p is not None
+            p for p in (self.store.get_payment_ref(f"PAY{x}") for x in payment_loans) if p is not None
         ]
         payouts = [p for p in payments if p.direction == "PAYOUT"]
         if len(payouts) != 1:
@@ -325,7 +313,7 @@ class StatementMatcher:
                 f"payout {payout.payment_id} was {format_amount(payout.amount_minor)} {payout.currency}",
                 now,
             )
-        loan = self.repository.get_loan_ref(payout.loan_id)
+        loan = self.store.get_loan_ref(payout.loan_id)
         loan_status = loan.status if loan else None
         record.matched = {
             "type": DISBURSEMENT,
@@ -350,7 +338,7 @@ class StatementMatcher:
 
     # ---- pain.002 ---------------------------------------------------------------------------------
 
-    def _status(self, bank: str, file_key: str, status: PaymentStatus, outcome: BankFileOutcome) -> None:
+    def _status(self, bank: str, file_key: str, status: Pain002Status, outcome: BankFileOutcome) -> None:
         now = self.clock.now()
         record = BankEntry(
             entry_id=_digest_id(
@@ -382,13 +370,13 @@ class StatementMatcher:
         )
         matched: dict[str, Any]
         found = PAYMENT_ID.fullmatch((status.end_to_end_id or "").upper())
-        payment = self.repository.get_payment_ref(f"PAY{found.group(1)}") if found else None
-        if status.level != "TRANSACTION":
+        payment = self.store.get_payment_ref(f"PAY{found.group(1)}") if found else None
+        if status.level != TRANSACTION:
             matched = {"type": PAYMENT_STATUS, "level": status.level, "status": status.status}
         elif payment is None:
             matched = self._unmatched(record, "NO_REFERENCE", "no known payout for its end-to-end id", now)
         else:
-            loan = self.repository.get_loan_ref(payment.loan_id)
+            loan = self.store.get_loan_ref(payment.loan_id)
             record.matched = {
                 "type": PAYMENT_STATUS,
                 "payment_id": payment.payment_id,
@@ -429,7 +417,7 @@ class StatementMatcher:
         return self._record(record, now)
 
     def _record(self, record: BankEntry, now: datetime, **writes: Any) -> dict[str, Any]:
-        first = self.repository.record_entry(record, now, **writes)
+        first = self.store.record_entry(record, now, **writes)
         if first is None:
             return {**record.matched, **({"code": record.code} if record.code else {})}
         return {**first, "already_recorded": True}

@@ -1,15 +1,6 @@
-"""Settlement sweep (contract section 6): a PAYMENT document to a supplier with loans to repay is
-applied to them, earliest maturity first (then loan id), each paid off up to its payoff as of the
-business date before the next; the rest is released to the supplier.
-
-The plan is pure (`plan_sweep`). It is written in the transaction that writes the PAYMENT document
-itself (scf.service.documents): the sweep item `SWEEP#<document_id>`, a SETTLEMENT_SWEEP repayment
-per loan and its `RepaymentRequested` outbox event. A document is written once, so it is swept once:
-a redelivered or resumed file, or the same document in another file, never sweeps it again, and a
-crash can never leave a document applied but not swept. A payment to a supplier with nothing to
-repay writes no sweep item (its report entry says everything was released). Repayment ids come
-from the document and the loan.
-"""
+"""Settlement sweep (contract section 6; docs/ingestion.md, "Settlement sweeps"): the policy's
+share of a PAYMENT repays the supplier's loans, earliest maturity first (then loan id), each up to
+its payoff; the rest is released. Invariant: written with its document, so swept exactly once."""
 
 from __future__ import annotations
 
@@ -17,9 +8,10 @@ import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from scf.domain.money import format_amount
+from scf.domain.money import format_amount, round_half_up
 
 SWEEP_ID_PREFIX = "RS"
 # The document, its pool, the sweep item and 2 actions per loan fit TransactWriteItems' 100 actions.
@@ -74,11 +66,19 @@ class Sweep:
 
 
 def plan_sweep(
-    supplier_id: str, document_id: str, currency: str, amount_minor: int, loans: list[OpenLoan]
+    supplier_id: str,
+    document_id: str,
+    currency: str,
+    amount_minor: int,
+    loans: list[OpenLoan],
+    *,
+    ratio: Decimal,
 ) -> Sweep:
-    """Earliest maturity first, then loan id; each loan takes up to its payoff; the rest is released.
-    At most MAX_LOANS_PER_SWEEP loans take part (the rest of the money is released)."""
-    remaining = amount_minor
+    """`ratio` of the payment (the policy's `sweep_ratio`, half-up to the minor unit) is swept,
+    earliest maturity first, then loan id, each loan up to its payoff, at most MAX_LOANS_PER_SWEEP
+    loans; the rest of the payment is released."""
+    sweepable = round_half_up(amount_minor * ratio)
+    remaining = sweepable
     swept: list[SweptLoan] = []
     for loan in sorted(loans, key=lambda item: (item.maturity_date, item.loan_id)):
         if remaining <= 0 or len(swept) == MAX_LOANS_PER_SWEEP:
@@ -90,4 +90,6 @@ def plan_sweep(
             SweptLoan(loan.loan_id, take, sweep_repayment_id(supplier_id, document_id, loan.loan_id))
         )
         remaining -= take
-    return Sweep(document_id, supplier_id, currency, amount_minor, tuple(swept), remaining)
+    return Sweep(
+        document_id, supplier_id, currency, amount_minor, tuple(swept), amount_minor - sweepable + remaining
+    )

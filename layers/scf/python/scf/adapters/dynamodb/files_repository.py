@@ -18,8 +18,8 @@ from scf.adapters.dynamodb.transactions import (
     encode_token,
     table_name,
 )
-from scf.adapters.files.platform_csv import SupplierRecord
 from scf.clock import iso_utc
+from scf.domain.files import SupplierRecord
 from scf.service.checkpoint import Checkpoint, Lease
 from scf.service.ingest import (
     BUSY_OUTCOME,

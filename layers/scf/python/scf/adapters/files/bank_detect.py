@@ -1,13 +1,6 @@
-"""Which bank file this is, from its content only (contract section 6), and the parser for it.
-
-`detect_bank_format` reads the head of the file: for XML the root start tag's namespace
-(`camt.053.001.NN`, `camt.054.001.NN`, `pain.002.001.NN` anywhere in it, so banks' variant
-namespaces count) or, without a namespace, the message element (`BkToCstmrStmt`,
-`BkToCstmrDbtCdtNtfctn`, `CstmrPmtStsRpt`): such a file is claimed and then rejected by its parser
-with a located error. For SWIFT it looks for `:20:` and `:25:` tags at line starts (possibly after
-`{1:...}{2:...}{4:`) and one of `:28C:`/`:60F:`/`:61:`... Anything else, our own pain.001 included,
-is None. It never parses the whole file and never raises.
-"""
+"""Which bank file this is, from the first 64 KB of its content only (docs/bank-files.md, "Formats"),
+and the parser for it. Invariant: detection never parses the whole file and never raises; anything
+not camt.053/054, MT940 or pain.002 (our own pain.001 included) is None."""
 
 from __future__ import annotations
 
@@ -18,7 +11,8 @@ from dataclasses import replace
 from scf.adapters.files.camt import parse_camt
 from scf.adapters.files.mt940 import parse_mt940
 from scf.adapters.files.pain002 import parse_pain002
-from scf.adapters.files.statements import CAMT_053, CAMT_054, MT940, PAIN_002, ParseResult, rejection
+from scf.adapters.files.parsing import rejection
+from scf.domain.bank_files import CAMT_053, CAMT_054, MT940, PAIN_002, ParseResult
 
 HEAD_BYTES = 64 * 1024
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))

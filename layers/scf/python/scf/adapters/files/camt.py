@@ -1,15 +1,6 @@
-"""ISO 20022 camt.053 (statement) and camt.054 (debit/credit notification), versions .001.02 to .001.08.
-
-The message type and version come from the namespace (`urn:iso:std:iso:20022:tech:xsd:camt.053.001.04`,
-or a bank's variant that carries the same `camt.053.001.04` token, e.g. SIX's
-`http://www.six-interbank-clearing.com/de/camt.054.001.04.ch.01.xsd`). A document without a
-namespace is recognised by its structure, then rejected: without a version nothing says how to read
-it (docs/bank-files.md).
-
-Statement-level problems (no account) drop that statement; entry-level problems (an impossible
-date, a missing amount) drop that entry; each with a located `FileError`. An amount that is not
-exact in minor units keeps its entry with `amount_minor=None` (`AMOUNT_PRECISION`).
-"""
+"""ISO 20022 camt.053 and camt.054, versions .001.02 to .001.08, version from the namespace
+(docs/bank-files.md). Invariant: every statement or entry dropped has a located `FileError`, and an
+amount not exact in its currency is kept with `amount_minor=None` (`AMOUNT_PRECISION`), never rounded."""
 
 from __future__ import annotations
 
@@ -18,7 +9,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from scf.adapters.files.statements import (
+from scf.adapters.files.parsing import calendar_date, money_errors, parse_decimal, rejection
+from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES, XmlNode, parse_xml
+from scf.domain.bank_files import (
     BOOKED,
     CAMT_053,
     CAMT_054,
@@ -32,12 +25,7 @@ from scf.adapters.files.statements import (
     ParseResult,
     Statement,
     Transaction,
-    calendar_date,
-    money_errors,
-    parse_decimal,
-    rejection,
 )
-from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES, XmlNode, parse_xml
 
 CAMT_NAMESPACE = re.compile(r"camt\.(053|054)\.001\.(\d{2})")
 SUPPORTED_VERSIONS = range(2, 9)

@@ -9,29 +9,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from scf.adapters.files.bank_detect import detect_bank_format
-from scf.adapters.files.platform_csv import (
-    DOCUMENT_COLUMNS,
-    DOCUMENTS,
-    SUPPLIER_COLUMNS,
-    SUPPLIERS,
-    header_columns,
-)
+from scf.adapters.files.platform_csv import DOCUMENT_COLUMNS, SUPPLIER_COLUMNS, header_columns
+from scf.domain.files import DOCUMENTS, SUPPLIERS, Detection
 
 HEAD_BYTES = 64 * 1024
 UTF8_BOM = b"\xef\xbb\xbf"
-
-
-@dataclass(frozen=True)
-class Detection:
-    format: str | None
-    problem: str | None = None  # why the file cannot be processed (format may still be known)
-
-    @property
-    def usable(self) -> bool:
-        return self.format is not None and self.problem is None
 
 
 Detector = Callable[[bytes], Detection | None]

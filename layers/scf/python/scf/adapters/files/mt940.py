@@ -1,20 +1,6 @@
-"""SWIFT MT940 statements (and MT942 interim reports) through the `mt-940` package.
-
-The package does the tag parsing. Around it this module:
-- decodes the bytes: UTF-8 (BOM allowed), then CP1250, then ISO-8859-2 (which accepts any byte), or
-  the encoding the caller names (bank configuration); CP1252 text reads as CP1250, whose letters
-  differ only in a few accented characters;
-- strips SWIFT envelopes (`{1:...}{2:...}{4:` ... `-}`) and control characters (SOH/ETX);
-- cuts the file into statements at each `:20:` and parses each alone, so one broken statement does
-  not take the others down and every statement keeps its own balances;
-- validates the raw `:61:` date digits itself: the package silently turns 30 February into 29;
-- keeps the raw `:86:` text for remittance (the package splits German `?20`-`?29` subfields away);
-- keeps a statement-level `:86:` after the closing balance out of the last entry;
-- locates each entry at its `:61:` line.
-
-MT942 (interim, intraday) is recognised by its `{2:` header or by `:13D:`/`:34F:` without an
-opening balance; its entries are reported with status INFO: the end-of-day MT940 books them.
-"""
+"""SWIFT MT940 statements and MT942 interim reports through the `mt-940` package, with our own
+decoding, envelope stripping, date checks and remittance text around it (docs/bank-files.md,
+"Decisions"). Invariant: each statement is parsed alone, so a broken one never takes the others down."""
 
 from __future__ import annotations
 
@@ -28,7 +14,9 @@ from mt940.models import Transactions
 from mt940.options import Options
 from mt940.processors import transaction_details_post_processor
 
-from scf.adapters.files.statements import (
+from scf.adapters.files.parsing import calendar_date, money_errors, rejection
+from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES
+from scf.domain.bank_files import (
     BOOKED,
     CREDIT,
     DEBIT,
@@ -39,11 +27,7 @@ from scf.adapters.files.statements import (
     FileError,
     ParseResult,
     Statement,
-    calendar_date,
-    money_errors,
-    rejection,
 )
-from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES
 
 ENCODINGS = ("utf-8", "cp1250", "iso-8859-2")
 UTF8_BOM = b"\xef\xbb\xbf"

@@ -1,24 +1,25 @@
-"""ISO 20022 pain.002 customer payment status reports (any .001.NN version, ISO or a bank's
-variant namespace such as SIX's `pain.002.001.03.ch.02`).
-
-Each status is a `PaymentStatus` at the level the bank reported it: GROUP (OrgnlGrpInfAndSts/GrpSts),
-PAYMENT_INFO (OrgnlPmtInfAndSts/PmtInfSts) or TRANSACTION (TxInfAndSts/TxSts with its
-OrgnlEndToEndId). A transaction without its own TxSts takes its payment-info's, else the group's,
-status. A document without a namespace is rejected (located at the root element).
-"""
+"""ISO 20022 pain.002 payment status reports, any .001.NN version (docs/bank-files.md). Each status is
+a `Pain002Status` at the level the bank reported it (GROUP, PAYMENT_INFO, TRANSACTION); a transaction
+without its own status takes its payment-info's, else the group's."""
 
 from __future__ import annotations
 
 import re
 
-from scf.adapters.files.statements import PAIN_002, FileError, ParseResult, PaymentStatus, rejection
+from scf.adapters.files.parsing import rejection
 from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES, XmlNode, parse_xml
+from scf.domain.bank_files import (
+    GROUP,
+    PAIN_002,
+    PAYMENT_INFO,
+    TRANSACTION,
+    FileError,
+    Pain002Status,
+    ParseResult,
+)
 
 PAIN_002_NAMESPACE = re.compile(r"pain\.002\.001\.(\d{2})")
 MESSAGE = "CstmrPmtStsRpt"
-GROUP = "GROUP"
-PAYMENT_INFO = "PAYMENT_INFO"
-TRANSACTION = "TRANSACTION"
 _STATUS_CODE = re.compile(r"^[A-Z]{4}$")
 
 
@@ -55,7 +56,7 @@ def parse_pain002(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParseRe
 
 def _report(body: XmlNode) -> ParseResult:
     errors: list[FileError] = []
-    statuses: list[PaymentStatus] = []
+    statuses: list[Pain002Status] = []
     message_id = body.text_at("GrpHdr", "MsgId")
     group = body.child("OrgnlGrpInfAndSts")
     if group is None or group.text_at("OrgnlMsgId") is None:
@@ -71,7 +72,7 @@ def _report(body: XmlNode) -> ParseResult:
     group_status = _code(group, "GrpSts", errors)
     if group_status is not None:
         statuses.append(
-            PaymentStatus(
+            Pain002Status(
                 line=group.line,
                 path=group.path,
                 level=GROUP,
@@ -90,7 +91,7 @@ def _report(body: XmlNode) -> ParseResult:
         payment_status = _code(payment, "PmtInfSts", errors)
         if payment_status is not None:
             statuses.append(
-                PaymentStatus(
+                Pain002Status(
                     line=payment.line,
                     path=payment.path,
                     level=PAYMENT_INFO,
@@ -113,7 +114,7 @@ def _report(body: XmlNode) -> ParseResult:
                 errors.append(FileError(tx.line, f"{tx.path}/{missing}", "MISSING_FIELD", message))
                 continue
             statuses.append(
-                PaymentStatus(
+                Pain002Status(
                     line=tx.line,
                     path=tx.path,
                     level=TRANSACTION,

@@ -1,11 +1,6 @@
-"""Safe XML for bank files (DESIGN.md section 7): defusedxml with DTDs, entities and external
-references forbidden, any DOCTYPE rejected, a size cap before parsing and a depth cap while parsing.
-
-The result is a small tree of `XmlNode`s that keeps what the parsers need and ElementTree drops: the
-source line of every element and its path (`/Document/BkToCstmrStmt/Stmt[2]/Ntry[3]`, an index
-only from the second same-named sibling on). Lookups are by local name; the namespace is kept on
-each node so the caller can tell message type and version.
-"""
+"""Safe XML for bank files (DESIGN.md section 7; docs/bank-files.md, "XML safety"): no DTD, entities
+or external references, a size cap before and a depth cap while parsing. The `XmlNode` tree keeps
+each element's source line and path (`/Document/BkToCstmrStmt/Stmt[2]`), looked up by local name."""
 
 from __future__ import annotations
 
@@ -17,7 +12,7 @@ from xml.parsers import expat
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
 
-from scf.adapters.files.statements import FileError
+from scf.domain.bank_files import FileError
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_DEPTH = 64  # ISO 20022 messages nest about 15 deep

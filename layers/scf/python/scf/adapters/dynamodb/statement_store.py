@@ -1,6 +1,6 @@
-"""DynamoDB side of bank statements (docs/ingestion.md): bank entries written once per entry id with
-what they caused, each in one TransactWriteItems. (Settlement sweeps are written with their PAYMENT
-documents: scf.adapters.dynamodb.documents_repository.)"""
+"""The statement matcher's `StatementStore` on DynamoDB (docs/ingestion.md): bank entries written once
+per entry id with what they caused, each in one TransactWriteItems. (Settlement sweeps are written
+with their PAYMENT documents: scf.adapters.dynamodb.documents_repository.)"""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from scf.events import OutboxEvent
 from scf.service.statements import BankEntry, LoanRef, PaymentRef
 
 
-class StatementsRepository:
+class DynamoStatementStore:
     def __init__(self, loans: DynamoLoanStore | None = None) -> None:
         self.loans = loans or DynamoLoanStore()
 
