@@ -538,9 +538,9 @@ def test_the_business_date_is_taken_in_the_policys_time_zone(api, monkeypatch):
     from scf.config import ConfigError, settings
     from scf.domain.policy import live_policy
 
-    wired = api.handler.service()
+    wired = api.handler.bootstrap().credit
     assert wired.clock.timezone == live_policy().timezone == "Asia/Shanghai"
     monkeypatch.setenv("POLICY_TIMEZONE", "Europe/Berlin")
     settings.cache_clear()
     with pytest.raises(ConfigError, match="Europe/Berlin"):
-        load_handler("score_application").service()
+        load_handler("score_application").bootstrap()

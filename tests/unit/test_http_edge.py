@@ -1,24 +1,21 @@
 import json
 
 import pytest
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from scf.adapters.http import (
     NonFinite,
     Problem,
-    install_error_handlers,
-    invalid_field,
+    api_resolver,
     json_body,
     ok,
+    positive_amount,
     require_ops,
     require_supplier,
 )
-from scf.domain.money import parse_amount
 
 pytestmark = pytest.mark.unit
 
-app = APIGatewayRestResolver()
-install_error_handlers(app)
+app = api_resolver()
 
 
 @app.get("/v1/me")
@@ -33,11 +30,7 @@ def ops():  # type: ignore[no-untyped-def]
 
 @app.post("/v1/amount")
 def amount():  # type: ignore[no-untyped-def]
-    body = json_body(app)
-    try:
-        return ok({"minor": parse_amount(body.get("amount"))})
-    except ValueError as exc:
-        raise invalid_field("amount", exc) from exc
+    return ok({"minor": positive_amount(json_body(app), "amount")})
 
 
 @app.get("/v1/boom")
