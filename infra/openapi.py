@@ -1,10 +1,8 @@
-"""The API's OpenAPI 3 document (CONTRACT.md section 8), written once as data and served by the
-REST API itself at `GET /openapi.json` (docs/decisions/0004-openapi.md says why and how).
+"""The API's OpenAPI 3 document (CONTRACT.md section 8), served by the REST API at `GET /openapi.json`
+(docs/decisions/0004-openapi.md); `python -m infra.openapi` prints it.
 
-Invariant: it is no second source of truth. Input rules come from the HTTP toolkit's constants
-(scf.adapters.http), policy bounds from the current policy; tests/infra/test_openapi_document.py
-and tests/e2e/test_api_as_documented.py hold its routes and answers to the running API.
-`python -m infra.openapi` prints it.
+Invariant: no second source of truth: input rules are the HTTP toolkit's constants (scf.adapters.http),
+bounds the current policy's, and tests hold its routes and answers to the running API.
 """
 
 from __future__ import annotations
