@@ -220,13 +220,13 @@ IDEMPOTENCY_KEY_RULE = (
     f"1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters"
 )
 
-# What a path id can be: the ids the package makes (LN..., AP..., RP..., 22 to 28 characters of
-# [0-9A-Z]) and every id a DynamoDB key can hold without question. Anything else is no object's id.
+# What a path id can be: every id the package makes (LN, AP, RP, RS or RB and 20 to 26 characters of
+# [0-9A-Z]), well inside a DynamoDB key and free of separators. Anything else is no object's id.
 PATH_ID_MAX_LENGTH = 64
 PATH_ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{PATH_ID_MAX_LENGTH}}}$"
 
 MAX_PAGE_SIZE = 100
-_LIMIT_DIGITS = re.compile(r"[0-9]{1,9}")  # int() of a longer string is refused anyway
+_LIMIT_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII digits: "²".isdigit() is true, int("²") raises
 
 
 def is_api_request(event: dict[str, Any]) -> bool:
