@@ -126,7 +126,7 @@ def one_size(
         size = int(subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()[-1])
 
         handler = load_handler("ingest_settlement")
-        handler.wiring()
+        handler.bootstrap()
         rss_wired = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # imports and clients
         notification = json.loads((ROOT / "events" / "sqs_s3_object_created.json").read_text())
         body = json.loads(notification["Records"][0]["body"])
@@ -164,7 +164,7 @@ def one_size(
             profiler.disable()
             pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(30)
         rss_after_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        documents = handler.wiring()[0].documents  # the pool cache: live state that grows with the pools
+        documents = handler.bootstrap().ingest.documents  # the pool cache: live state growing with the pools
         report = json.loads(s3.get_object(Bucket=BUCKET, Key=f"reports/{KEY}.report.json")["Body"].read())
 
         floor_store_cpu = cpu_seconds(server.pid)

@@ -1,18 +1,8 @@
-"""The API's OpenAPI 3 document (CONTRACT.md section 8): every route, the bearer-JWT security
-scheme, request bodies, response schemas with the contract's field names, problem+json errors.
+"""The API's OpenAPI 3 document (CONTRACT.md section 8), served by the REST API at `GET /openapi.json`
+(docs/decisions/0004-openapi.md); `python -m infra.openapi` prints it.
 
-Written here once, as data, and served by the REST API itself at `GET /openapi.json` (a MOCK
-integration: infra/constructs/api.py), so the cloud stack and the local stack (which serves what the
-template says) answer the same document; the local gateway adds a browsable UI at `/docs`.
-docs/decisions/0004-openapi.md says why it is written rather than generated.
-
-Nothing here is a second source of truth that can drift unnoticed:
-tests/infra/test_openapi_document.py checks that its routes are exactly the CDK stack's and the
-handlers', that it is valid OpenAPI 3.0, and tests/e2e/test_api_as_documented.py that every answer
-the running stack gives (strictly: no undocumented field) matches the documented schema for its
-status. Bounds that are policy (term, minimum amount) come from the current policy document.
-
-`python -m infra.openapi` prints the document.
+Invariant: no second source of truth: input rules are the HTTP toolkit's constants (scf.adapters.http),
+bounds the current policy's, and tests hold its routes and answers to the running API.
 """
 
 from __future__ import annotations
@@ -21,6 +11,17 @@ import json
 import sys
 from typing import Any
 
+from scf.adapters.http import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    IDEMPOTENCY_KEY_PATTERN,
+    LOANS_PAGE,
+    PATH_ID_MAX_LENGTH,
+    PATH_ID_PATTERN,
+    REVIEWS_PAGE,
+    UNMATCHED_PAGE,
+    PageSize,
+)
 from scf.domain.money import TWO_DECIMAL_CURRENCIES
 from scf.domain.policy import CURRENT_POLICY_VERSION, CreditPolicy, load_policy
 
@@ -28,9 +29,6 @@ OPENAPI_VERSION = "3.0.3"
 API_VERSION = "1"
 DOCUMENT_PATH = "/openapi.json"
 SECURITY_SCHEME = "cognitoBearer"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_KEY_MAX = 128  # the strictest of the handlers' limits
-PAGE_MAX = 100
 PROBLEM_JSON = "application/problem+json"
 
 Schema = dict[str, Any]
@@ -375,17 +373,20 @@ def problem(description: str) -> Schema:
 
 RESPONSES: dict[str, Schema] = {
     "BadRequest": problem(
-        "The body is not a JSON object (INVALID_JSON), or a required parameter such as the "
-        "Idempotency-Key header is missing (answered by the gateway)."
+        "The body is not a JSON object (INVALID_JSON), or the Idempotency-Key header is missing or "
+        f"not 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters (INVALID_IDEMPOTENCY_KEY, "
+        "`field` Idempotency-Key; a missing header may be answered by the gateway itself)."
     ),
     "Unauthorized": problem("No valid bearer token (answered by the gateway)."),
     "NotASupplier": problem("The token carries no `custom:supplier_id` (NOT_A_SUPPLIER)."),
     "NotOps": problem("The token is not in the group `ops` (NOT_OPS)."),
-    "NotFound": problem("Unknown, or another supplier's (NOT_FOUND): the two are never told apart."),
+    "NotFound": problem(
+        "Unknown, another supplier's, or an id no object could have (NOT_FOUND): never told apart."
+    ),
     "Invalid": problem(
         "A field, parameter or header is invalid; `field` names it and `code` says why "
-        "(e.g. INVALID_AMOUNT, TERM_OUT_OF_RANGE, INVALID_LIMIT, IDEMPOTENCY_KEY_REUSED: this "
-        "Idempotency-Key was used with another body)."
+        "(e.g. INVALID_AMOUNT, TERM_OUT_OF_RANGE, INVALID_LIMIT, INVALID_TOKEN: a `next_token` this "
+        "API did not give, IDEMPOTENCY_KEY_REUSED: this Idempotency-Key was used with another body)."
     ),
     "Error": problem(
         "Anything else: 429 throttled, 5XX (the request may be retried with the same Idempotency-Key)."
@@ -444,18 +445,24 @@ def path_parameter(name: str, description: str) -> Schema:
         "name": name,
         "in": "path",
         "required": True,
-        "schema": {"type": "string"},
-        "description": description,
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": PATH_ID_MAX_LENGTH,
+            "pattern": PATH_ID_PATTERN,
+        },
+        "description": f"{description} Any other string names no object (404).",
     }
 
 
-def paging(default: int) -> list[Schema]:
+def paging(size: PageSize) -> list[Schema]:
     return [
         {
             "name": "limit",
             "in": "query",
             "required": False,
-            "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": default},
+            "schema": {"type": "integer", "minimum": 1, "maximum": size.maximum, "default": size.default},
+            "description": "How many items at most (INVALID_LIMIT otherwise).",
         },
         {
             "name": "next_token",
@@ -534,7 +541,7 @@ def paths() -> dict[str, dict[str, Schema]]:
                 "loans",
                 ("200", json_body("LoanPage", "One page of loans.")),
                 ["401", SUPPLIER, "422"],
-                parameters=paging(20),
+                parameters=paging(LOANS_PAGE),
             )
         },
         "/v1/loans/{loan_id}": {
@@ -588,7 +595,8 @@ def paths() -> dict[str, dict[str, Schema]]:
                     "404",
                     conflict(
                         "Refused, `code` says why: LOAN_NOT_ACTIVE, ALREADY_EXTENDED, EXTENSION_TOO_EARLY, "
-                        "EXTENSION_TOO_LATE, HAS_OVERDUE_LOAN, BORROWING_BASE_SHORT."
+                        "EXTENSION_TOO_LATE, HAS_OVERDUE_LOAN, BORROWING_BASE_SHORT; or the loan kept "
+                        "changing (CONTENTION): retry."
                     ),
                     "422",
                 ],
@@ -605,7 +613,7 @@ def paths() -> dict[str, dict[str, Schema]]:
                 "ops",
                 ("200", json_body("ApplicationPage", "One page of applications in REVIEW.")),
                 ["401", OPS, "422"],
-                parameters=paging(25),
+                parameters=paging(REVIEWS_PAGE),
             )
         },
         "/v1/reviews/{application_id}/decision": {
@@ -636,7 +644,7 @@ def paths() -> dict[str, dict[str, Schema]]:
                 "ops",
                 ("200", json_body("UnmatchedPage", "One page of unmatched items.")),
                 ["401", OPS, "422"],
-                parameters=paging(25),
+                parameters=paging(UNMATCHED_PAGE),
             )
         },
         DOCUMENT_PATH: {
@@ -669,8 +677,10 @@ def document(server_url: str = "/") -> dict[str, Any]:
                 "two decimals, rates are decimal strings, dates ISO YYYY-MM-DD in the business time "
                 "zone, timestamps ISO 8601 UTC. Errors are RFC 9457 problem+json. The supplier is "
                 "always the token's `custom:supplier_id`, never the path or body; another supplier's "
-                "objects answer 404. Every POST takes an Idempotency-Key: the same key and body get "
-                "the first answer, the same key with another body 422. Bounds named 'policy' are "
+                "objects answer 404. Every POST requires an Idempotency-Key header of 1 to "
+                f"{IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters (400 otherwise): the same "
+                "key and body get the first answer, the same key with another body 422. Bounds named "
+                "'policy' are "
                 f"those of credit policy {policy.policy_version}."
             ),
             "license": {"name": "Apache-2.0"},
@@ -700,9 +710,15 @@ def document(server_url: str = "/") -> dict[str, Any]:
                     "name": IDEMPOTENCY_HEADER,
                     "in": "header",
                     "required": True,
-                    "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX},
-                    "description": "Any printable text unique to this request, e.g. a UUID. A retry "
-                    "with the same key and body returns the first answer.",
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+                        "pattern": IDEMPOTENCY_KEY_PATTERN,
+                    },
+                    "description": f"Required on every POST: 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} "
+                    "printable ASCII characters unique to this request, e.g. a UUID (400 otherwise). "
+                    "A retry with the same key and body returns the first answer.",
                 }
             },
             "schemas": schemas(policy),

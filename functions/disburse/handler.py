@@ -4,6 +4,7 @@ failures: a record that raises is retried alone (and ends in the DLQ after 5 rec
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -17,7 +18,7 @@ from scf.adapters.banks.registry import GatewayRegistry, lender_account
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
 from scf.clock import clock_from_spec
-from scf.config import settings
+from scf.config import live_policy_checked, settings
 from scf.events import LOAN_APPROVED, event_from_stream_record
 from scf.service.disbursement import PayoutService
 
@@ -25,16 +26,25 @@ logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+@dataclass(frozen=True)
+class Services:
+    payouts: PayoutService
+
+
 @lru_cache(maxsize=1)
-def disbursement() -> PayoutService:
-    """Built once per cold start from the function's environment."""
+def bootstrap() -> Services:
+    """The function's services, built once per cold start from its environment."""
     config = settings()
+    policy = live_policy_checked(config)
     bind(config.table_name, config.region, config.endpoint_url)
-    return PayoutService(
-        loans=DynamoLoanStore(),
-        gateways=GatewayRegistry(config),
-        lender=lender_account(config),
-        clock=clock_from_spec(config.clock, config.policy_timezone),
+    clock = clock_from_spec(config.clock, policy.timezone)
+    return Services(
+        payouts=PayoutService(
+            loans=DynamoLoanStore(),
+            gateways=GatewayRegistry(config),
+            lender=lender_account(config),
+            clock=clock,
+        )
     )
 
 
@@ -44,7 +54,7 @@ def record_handler(record: SQSRecord) -> None:
         logger.warning("not a disbursement event; dropped", extra={"event_type": event.event_type})
         return
     loan_id = str(event.payload["loan_id"])
-    status = disbursement().disburse(loan_id)
+    status = bootstrap().payouts.disburse(loan_id)
     logger.info("disbursement handled", extra={"loan_id": loan_id, "loan_status": status.value})
 
 

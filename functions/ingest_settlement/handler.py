@@ -1,19 +1,19 @@
 """ingest_settlement: files dropped in the inbox (S3 notification -> SQS) and `GET /v1/unmatched`.
 
-Thin: each SQS record holds an S3 notification; each object is handed to
-`scf.service.ingest.IngestService`. Partial batch failures are reported, so one bad file never
-blocks the others. The same function answers the ops route; the event shape tells them apart.
+Thin: each object an SQS record names is handed to `IngestService`, with partial batch failures so
+one bad file never blocks the others; `is_api_request` tells the ops route's events apart.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,58 +22,59 @@ from scf.adapters.dynamodb.documents_repository import DynamoDocumentStore
 from scf.adapters.dynamodb.files_repository import DynamoIngestRepository
 from scf.adapters.dynamodb.models import bind
 from scf.adapters.dynamodb.statement_store import DynamoStatementStore
-from scf.adapters.dynamodb.transactions import BadPageToken
 from scf.adapters.files.readers import FormatParsers
-from scf.adapters.http import Problem, install_error_handlers, ok, require_ops
+from scf.adapters.http import UNMATCHED_PAGE, api_resolver, is_api_request, ok, page, require_ops
 from scf.adapters.memory import limit_arenas
 from scf.adapters.s3 import S3Inbox
 from scf.adapters.sqs import SqsContinuations
 from scf.clock import clock_from_spec
-from scf.config import settings
-from scf.domain.policy import live_policy
+from scf.config import live_policy_checked, settings
 from scf.service.checkpoint import CONTINUE, Deadline
 from scf.service.ingest import REPORTS_PREFIX, IngestFile, IngestService
 from scf.service.statements import StatementMatcher
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
-app = APIGatewayRestResolver()
-install_error_handlers(app)
+app = api_resolver()
 
-MAX_PAGE = 100
+
+@dataclass(frozen=True)
+class Services:
+    ingest: IngestService
+    files: DynamoIngestRepository  # the unmatched items' list, for the ops route
 
 
 @lru_cache(maxsize=1)
-def wiring() -> tuple[IngestService, DynamoIngestRepository]:
+def bootstrap() -> Services:
+    """The function's services, built once per cold start from its environment."""
     limit_arenas()  # one malloc arena, before the document writers' threads start (adapters.memory)
     config = settings()
+    policy = live_policy_checked(config)
     bind(config.table_name, config.region, config.endpoint_url)
-    repository = DynamoIngestRepository()
-    inbox = S3Inbox(endpoint_url=config.endpoint_url)
-    clock = clock_from_spec(config.clock, config.policy_timezone)
+    files = DynamoIngestRepository()
+    clock = clock_from_spec(config.clock, policy.timezone)
     statements = DynamoStatementStore()
-    service = IngestService(
-        inbox,
-        repository,
+    ingest = IngestService(
+        S3Inbox(endpoint_url=config.endpoint_url),
+        files,
         clock,
         readers=FormatParsers(),
-        documents=DynamoDocumentStore(statements.loans),
-        policy=live_policy(),
         bank_accounts=config.bank_accounts,
         matcher=StatementMatcher(statements, clock, config.bank_accounts),
+        documents=DynamoDocumentStore(statements.loans),
         continuations=(
             SqsContinuations(config.settlement_files_queue_url, endpoint_url=config.endpoint_url)
             if config.settlement_files_queue_url
             else None
         ),
+        policy=policy,
     )
-    return service, repository
+    return Services(ingest=ingest, files=files)
 
 
 def s3_objects(body: str) -> list[IngestFile]:
-    """The objects named by an S3 notification (keys arrive URL-encoded); the test event that S3
-    sends when a notification is configured, and our own reports, name none. A continuation
-    (scf.service.checkpoint) names the file whose next part to ingest."""
+    """The objects named by an S3 notification (keys arrive URL-encoded) or by a continuation
+    (scf.service.checkpoint); S3's test event and our own reports name none."""
     message = json.loads(body)
     if message.get("Event") == "s3:TestEvent":
         return []
@@ -92,7 +93,7 @@ def s3_objects(body: str) -> list[IngestFile]:
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    service, _ = wiring()
+    service = bootstrap().ingest
     deadline = Deadline(lambda_context.get_remaining_time_in_millis)
     for command in s3_objects(record.body):
         report = service.ingest(command, deadline)
@@ -114,23 +115,14 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
 @app.get("/v1/unmatched")
 def unmatched() -> Response[Any]:
     require_ops(app)
-    params = app.current_event.query_string_parameters or {}
-    raw = params.get("limit", "25")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise Problem(
-            422, "Invalid request", f"limit must be 1 to {MAX_PAGE}", code="INVALID_LIMIT", field="limit"
-        )
-    _, repository = wiring()
-    try:
-        items, next_token = repository.list_unmatched(int(raw), params.get("next_token"))
-    except BadPageToken as exc:
-        raise Problem(422, "Invalid request", str(exc), code="INVALID_TOKEN", field="next_token") from exc
+    wanted = page(app, UNMATCHED_PAGE)
+    items, next_token = bootstrap().files.list_unmatched(wanted.limit, wanted.next_token)
     return ok({"items": items, "next_token": next_token})
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
-    if "httpMethod" in event:
+    if is_api_request(event):
         return app.resolve(event, context)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

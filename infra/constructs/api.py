@@ -23,13 +23,13 @@ from infra.constructs.common import (
 from infra.constructs.config import StackConfig
 from infra.constructs.data import Data
 from infra.openapi import DOCUMENT_PATH, document
+from scf.adapters.http import IDEMPOTENCY_HEADER
 
 FUNCTION_NAME = "score_application"
 FUNCTION_TIMEOUT = Duration.seconds(30)
 STAGE_NAME = "prod"
 SUPPLIER_ID_ATTRIBUTE = "supplier_id"  # the token carries it as `custom:supplier_id`
 OPS_GROUP = "ops"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 # docs/architecture.md, "Functions, triggers, routes": (method, path) -> owning function.
 ROUTES: dict[str, list[tuple[str, str]]] = {

@@ -140,10 +140,13 @@ def test_every_operation_answers_as_documented(api: DocumentedApi, local_stack: 
     api.call("POST", "/v1/applications", token, body={**request, "amount": 100000}, expect=422)
     api.call("POST", "/v1/applications", token, body={**request, "term_days": 5}, expect=422)
     api.call("POST", "/v1/applications", token, body=request, key=None, expect=400)
+    too_long = api.call("POST", "/v1/applications", token, body=request, key="k" * 129, expect=400)
+    assert too_long["code"] == "INVALID_IDEMPOTENCY_KEY", too_long
     api.call("POST", "/v1/applications", None, body=request, expect=401)
     app_path = "/v1/applications/{application_id}"
     api.call("GET", app_path, token, path={"application_id": application["application_id"]}, expect=200)
     api.call("GET", app_path, stranger, path={"application_id": application["application_id"]}, expect=404)
+    api.call("GET", app_path, token, path={"application_id": "A" * 65}, expect=404)  # no key holds it
 
     # loans
     loan_id = application["loan_id"]

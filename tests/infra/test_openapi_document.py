@@ -19,6 +19,16 @@ from test_cdk_stack import ROUTES, api_methods
 
 from infra.local.template import Template, render_mapping_template
 from infra.openapi import DOCUMENT_PATH, document, operations
+from scf.adapters.http import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    IDEMPOTENCY_KEY_PATTERN,
+    LOANS_PAGE,
+    PATH_ID_MAX_LENGTH,
+    PATH_ID_PATTERN,
+    REVIEWS_PAGE,
+    UNMATCHED_PAGE,
+)
 from scf.domain.policy import CURRENT_POLICY_VERSION, load_policy
 from tests.support import load_handler
 
@@ -179,6 +189,93 @@ def test_every_post_takes_the_idempotency_key_and_every_path_parameter_is_declar
             headers = {p["name"] for p in parameters if p["in"] == "header" and p["required"]}
             assert ("Idempotency-Key" in headers) == (method == "post"), (method, path)
     assert len(ids) == len(set(ids))
+
+
+def _parameters(doc: dict[str, Any], operation: dict[str, Any]) -> list[dict[str, Any]]:
+    shared = doc["components"]["parameters"]
+    return [
+        shared[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p for p in operation.get("parameters", [])
+    ]
+
+
+def test_the_idempotency_key_is_the_toolkits_rule(doc: dict[str, Any]) -> None:
+    key = doc["components"]["parameters"]["IdempotencyKey"]
+
+    assert (key["name"], key["in"], key["required"]) == (IDEMPOTENCY_HEADER, "header", True)
+    assert key["schema"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+        "pattern": IDEMPOTENCY_KEY_PATTERN,
+    }
+
+
+def test_every_path_id_is_the_toolkits_rule(doc: dict[str, Any]) -> None:
+    path_ids = [
+        p["schema"]
+        for item in doc["paths"].values()
+        for operation in item.values()
+        for p in _parameters(doc, operation)
+        if p["in"] == "path"
+    ]
+
+    assert len(path_ids) == 6
+    for schema in path_ids:
+        assert schema == {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": PATH_ID_MAX_LENGTH,
+            "pattern": PATH_ID_PATTERN,
+        }
+
+
+def test_every_page_limit_is_the_toolkits_for_its_route(doc: dict[str, Any]) -> None:
+    limits = {
+        operation["operationId"]: p["schema"]
+        for item in doc["paths"].values()
+        for operation in item.values()
+        for p in _parameters(doc, operation)
+        if p["name"] == "limit"
+    }
+
+    assert limits == {
+        operation: {"type": "integer", "minimum": 1, "maximum": size.maximum, "default": size.default}
+        for operation, size in (
+            ("listLoans", LOANS_PAGE),
+            ("listReviews", REVIEWS_PAGE),
+            ("listUnmatched", UNMATCHED_PAGE),
+        )
+    }
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method, path, op) for path, item in doc["paths"].items() for method, op in item.items()]
+
+
+def test_every_post_documents_the_400_of_a_bad_key_and_the_422_of_a_reused_one(doc: dict[str, Any]) -> None:
+    posts = [(path, op) for method, path, op in _operations(doc) if method == "post"]
+
+    assert len(posts) == 4
+    for path, operation in posts:
+        assert {"400", "422"} <= set(operation["responses"]), path
+
+
+def test_every_operation_with_a_path_id_documents_404(doc: dict[str, Any]) -> None:
+    with_ids = [(method, path, op) for method, path, op in _operations(doc) if "{" in path]
+
+    assert len(with_ids) == 6
+    for method, path, operation in with_ids:
+        assert "404" in operation["responses"], (method, path)
+
+
+def test_every_paged_operation_documents_422(doc: dict[str, Any]) -> None:
+    paged = [
+        (path, op) for _, path, op in _operations(doc) if "limit" in {p["name"] for p in _parameters(doc, op)}
+    ]
+
+    assert len(paged) == 3
+    for path, operation in paged:
+        assert "422" in operation["responses"], path
 
 
 def test_errors_are_problem_json_and_every_operation_has_a_default(doc: dict[str, Any]) -> None:

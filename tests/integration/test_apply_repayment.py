@@ -73,14 +73,38 @@ def test_loan_view_as_of_the_business_date(active: MoneyWorld) -> None:
     assert {key: answer.body[key] for key in expected} == expected
 
 
-def test_another_suppliers_loan_and_an_unknown_loan_are_404(active: MoneyWorld) -> None:
-    for loan_id, supplier in (("L1", "S2"), ("NOPE", "S1")):
-        answer = active.api("GET", f"/v1/loans/{loan_id}", supplier_id=supplier)
-        assert answer.status == 404
-        assert answer.headers["content-type"] == "application/problem+json"
-    answer = active.api("POST", "/v1/loans/L1/repayments", supplier_id="S2", body={"amount": "1.00"})
+@pytest.mark.parametrize(("loan_id", "supplier_id"), [("L1", "S2"), ("NOPE", "S1")])
+def test_another_suppliers_loan_and_an_unknown_loan_are_404(
+    active: MoneyWorld, loan_id: str, supplier_id: str
+) -> None:
+    answer = active.api("GET", f"/v1/loans/{loan_id}", supplier_id=supplier_id)
+
+    assert (answer.status, answer.headers["content-type"]) == (404, "application/problem+json")
+
+
+def test_repaying_another_suppliers_loan_is_404(active: MoneyWorld) -> None:
+    answer = active.api(
+        "POST",
+        "/v1/loans/L1/repayments",
+        supplier_id="S2",
+        body={"amount": "1.00"},
+        headers={"Idempotency-Key": "k-stranger"},
+    )
+
     assert answer.status == 404
-    assert active.api("GET", "/v1/loans/L1", supplier_id=None).status == 403
+
+
+def test_a_token_without_a_supplier_is_403(active: MoneyWorld) -> None:
+    answer = active.api("GET", "/v1/loans/L1", supplier_id=None)
+
+    assert answer.status == 403
+
+
+def test_a_repayment_without_an_idempotency_key_is_400(active: MoneyWorld) -> None:
+    answer = active.api("POST", "/v1/loans/L1/repayments", supplier_id="S1", body={"amount": "1.00"})
+
+    assert (answer.status, answer.body["field"]) == (400, "Idempotency-Key")
+    assert active.pending("repayments") == []
 
 
 def test_payoff_repays_the_loan_and_releases_the_exposure(active: MoneyWorld) -> None:
@@ -220,16 +244,30 @@ def test_a_supplier_cannot_replay_another_suppliers_key(active: MoneyWorld) -> N
 
 @pytest.mark.parametrize("amount", ["10", "10.001", "-1.00", "0.00", 10.0, None, "NaN", "1e3"])
 def test_bad_money_is_422_naming_the_field(active: MoneyWorld, amount: object) -> None:
-    answer = active.api("POST", "/v1/loans/L1/repayments", supplier_id="S1", body={"amount": amount})
-    assert answer.status == 422
-    assert answer.body["field"] == "amount"
+    answer = active.api(
+        "POST",
+        "/v1/loans/L1/repayments",
+        supplier_id="S1",
+        body={"amount": amount},
+        headers={"Idempotency-Key": "k-bad"},
+    )
+
+    assert (answer.status, answer.body["field"]) == (422, "amount")
 
 
 def test_a_loan_that_is_not_active_takes_no_repayment(world: MoneyWorld) -> None:
     world.add_supplier("S1", ACCOUNT)
     world.approve_loan("L9", "S1", 1_000_000)  # APPROVED, not paid out yet
-    answer = world.api("POST", "/v1/loans/L9/repayments", supplier_id="S1", body={"amount": "1.00"})
-    assert answer.status == 409 and answer.body["code"] == "LOAN_NOT_REPAYABLE"
+
+    answer = world.api(
+        "POST",
+        "/v1/loans/L9/repayments",
+        supplier_id="S1",
+        body={"amount": "1.00"},
+        headers={"Idempotency-Key": "k-early"},
+    )
+
+    assert (answer.status, answer.body["code"]) == (409, "LOAN_NOT_REPAYABLE")
 
 
 def test_a_refused_collection_fails_the_repayment_and_leaves_the_loan(active: MoneyWorld) -> None:
@@ -316,8 +354,10 @@ def test_extension_moves_maturity_when_the_borrowing_base_covers_it(active: Mone
 
 def test_extension_refused_without_a_covering_borrowing_base(active: MoneyWorld) -> None:
     active.set_today(date(2026, 1, 30))
-    answer = active.api("POST", "/v1/loans/L1/extension", supplier_id="S1")
-    assert answer.status == 409 and answer.body["code"] == "BORROWING_BASE_SHORT"
+
+    answer = active.api("POST", "/v1/loans/L1/extension", supplier_id="S1", headers={"Idempotency-Key": "e"})
+
+    assert (answer.status, answer.body["code"]) == (409, "BORROWING_BASE_SHORT")
 
 
 def count_calls(world: MoneyWorld) -> list[str]:

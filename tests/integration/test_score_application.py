@@ -531,15 +531,20 @@ def test_a_supplier_reading_an_application_gets_only_its_own(api):
         assert (status, problem["code"]) == (404, "NOT_FOUND")
 
 
-def test_the_business_date_is_taken_in_the_policys_time_zone(api, monkeypatch):
-    """The live policy's zone is the clock's; a function told another zone than its policy's refuses
-    to start (a decision and a loan must agree on what "today" is)."""
-    from scf.config import ConfigError, settings
+def test_the_business_date_is_taken_in_the_policys_time_zone(api):
     from scf.domain.policy import live_policy
 
-    wired = api.handler.service()
+    wired = api.handler.bootstrap().credit
+
     assert wired.clock.timezone == live_policy().timezone == "Asia/Shanghai"
+
+
+def test_a_function_told_another_zone_than_its_policys_refuses_to_start(api, monkeypatch):
+    """A decision and a loan must agree on what "today" is."""
+    from scf.config import ConfigError, settings
+
     monkeypatch.setenv("POLICY_TIMEZONE", "Europe/Berlin")
     settings.cache_clear()
+
     with pytest.raises(ConfigError, match="Europe/Berlin"):
-        load_handler("score_application").service()
+        load_handler("score_application").bootstrap()

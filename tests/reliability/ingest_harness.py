@@ -200,7 +200,7 @@ def ingest_world(
         settings.cache_clear()
         handler = load_handler("ingest_settlement")
         world = IngestWorld(handler, queue_url)
-        service, _ = handler.wiring()
+        service = handler.bootstrap().ingest
         service.wall_clock = lambda: world.wall_clock[0]
         service.window_rows = window_rows
         try:

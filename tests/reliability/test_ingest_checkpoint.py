@@ -113,7 +113,7 @@ def test_a_message_for_a_file_another_invocation_holds_changes_nothing(
     data = documents_file(300, seed=3)
     with ingest_world(monkeypatch, tmp_path) as world:
         world.put(KEY, data)
-        sha = world.handler.wiring()[0].inbox.sha256("scf-inbox", KEY)
+        sha = world.handler.bootstrap().ingest.inbox.sha256("scf-inbox", KEY)
         now = world.wall_clock[0]
         # A live invocation holds the file (its lease runs another 200 s).
         claim = DynamoIngestRepository().claim_file(

@@ -1,24 +1,20 @@
 import json
 
 import pytest
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from scf.adapters.http import (
-    NonFinite,
     Problem,
-    install_error_handlers,
-    invalid_field,
+    api_resolver,
     json_body,
     ok,
+    positive_amount,
     require_ops,
     require_supplier,
 )
-from scf.domain.money import parse_amount
 
 pytestmark = pytest.mark.unit
 
-app = APIGatewayRestResolver()
-install_error_handlers(app)
+app = api_resolver()
 
 
 @app.get("/v1/me")
@@ -33,11 +29,12 @@ def ops():  # type: ignore[no-untyped-def]
 
 @app.post("/v1/amount")
 def amount():  # type: ignore[no-untyped-def]
-    body = json_body(app)
-    try:
-        return ok({"minor": parse_amount(body.get("amount"))})
-    except ValueError as exc:
-        raise invalid_field("amount", exc) from exc
+    return ok({"minor": positive_amount(json_body(app), "amount")})
+
+
+@app.post("/v1/kinds")
+def kinds():  # type: ignore[no-untyped-def]
+    return ok({name: type(value).__name__ for name, value in json_body(app).items()})
 
 
 @app.get("/v1/boom")
@@ -100,14 +97,21 @@ def test_body_that_is_not_an_object_is_400(raw: str) -> None:
     assert status == 400 and body["code"] == "INVALID_JSON"
 
 
-def test_unknown_route_and_unexpected_errors_are_problems_without_internals() -> None:
-    assert _call(_event("GET", "/v1/nowhere", {}))[0] == 404
+def test_an_unknown_route_is_a_404_problem() -> None:
+    status, content_type, body = _call(_event("GET", "/v1/nowhere", {}))
+
+    assert (status, content_type, body["code"]) == (404, "application/problem+json", "NO_ROUTE")
+
+
+def test_an_unexpected_error_is_a_500_problem_without_internals() -> None:
     status, _, body = _call(_event("GET", "/v1/boom", {}))
+
     assert status == 500 and "secret" not in json.dumps(body)
 
 
 def test_problem_body_shape() -> None:
     body = Problem(409, "Conflict", "loan is REPAID", code="LOAN_NOT_OPEN").body()
+
     assert body == {
         "type": "https://scf.dev/problems/loan-not-open",
         "title": "Conflict",
@@ -115,4 +119,9 @@ def test_problem_body_shape() -> None:
         "detail": "loan is REPAID",
         "code": "LOAN_NOT_OPEN",
     }
-    assert NonFinite("NaN") == NonFinite("NaN")
+
+
+def test_a_non_finite_literal_is_kept_as_a_marker_for_the_fields_own_check() -> None:
+    status, _, body = _call(_event("POST", "/v1/kinds", {}, '{"a": NaN, "b": -Infinity, "c": 1}'))
+
+    assert (status, body) == (200, {"a": "NonFinite", "b": "NonFinite", "c": "int"})

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from scf.domain.policy import CreditPolicy, live_policy
+
 
 class ConfigError(RuntimeError):
     pass
@@ -66,3 +68,16 @@ class Settings:
 def settings() -> Settings:
     """The settings of this process (cached: read once per cold start)."""
     return Settings.from_env()
+
+
+def live_policy_checked(config: Settings) -> CreditPolicy:
+    """The live policy (scf.domain.policy.live_policy), refused at cold start unless its time zone is
+    POLICY_TIMEZONE: "today" is the business date in the policy's zone (contract section 2), and a
+    function reading the other zone would work on another date."""
+    policy = live_policy()
+    if policy.timezone != config.policy_timezone:
+        raise ConfigError(
+            f"policy {policy.policy_version} is in time zone {policy.timezone}, "
+            f"POLICY_TIMEZONE is {config.policy_timezone}: set both to the same zone"
+        )
+    return policy

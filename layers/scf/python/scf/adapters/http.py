@@ -1,14 +1,15 @@
-"""HTTP edge shared by the API functions: problem+json errors (RFC 9457), the caller taken from the
-verified token's claims, JSON bodies and answers.
+"""The HTTP edge shared by the API functions: the resolver with its one error mapping (problem+json,
+RFC 9457), the caller from the verified token, and the input toolkit of CONTRACT.md section 8.
 
-The supplier is always taken from the Cognito claim `custom:supplier_id` (contract section 8), never
-from the path or the body. API Gateway's Cognito authorizer has already verified the token; the
-local gateway does the same with local keys and passes the same claims shape.
+Invariant: every input rule (Idempotency-Key, page, path ids, body) is written here once, and
+infra/openapi.py states it from these constants.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
+from scf.domain.money import MoneyError, parse_amount
 from scf.errors import (
     Conflict,
     Contention,
@@ -80,17 +82,6 @@ def problem_json(problem: Problem) -> Response[Any]:
     )
 
 
-def invalid_field(field: str, error: ValueError | str, code: str = "INVALID_FIELD") -> InvalidInput:
-    """A 422 naming the field (kept until every route raises the vocabulary itself)."""
-    if isinstance(error, ScfError):
-        return InvalidInput(error.message, code=error.code, field=field)
-    return InvalidInput(str(error), code=code, field=field)
-
-
-def not_found(what: str) -> NotFound:
-    return NotFound(f"{what} was not found")
-
-
 # Each kind of the vocabulary (scf.errors) answers with one status and title; the first match wins.
 STATUS_OF: tuple[tuple[type[ScfError], int, str], ...] = (
     (IdempotencyKeyReused, 422, "Idempotency key reused"),
@@ -114,6 +105,14 @@ def problem_for(error: ScfError) -> Problem:
     detail = f"{error.field}: {error.message}" if named else error.message
     errors = error.details.get("errors")
     return Problem(status, title, detail, code=error.code, field=error.field, errors=errors)
+
+
+def api_resolver() -> APIGatewayRestResolver:
+    """The resolver of an API function: errors as problem+json, path ids checked before any route."""
+    app = APIGatewayRestResolver()
+    install_error_handlers(app)
+    app.use(middlewares=[known_path_ids])
+    return app
 
 
 def install_error_handlers(app: APIGatewayRestResolver) -> None:
@@ -183,15 +182,14 @@ def require_ops(app: APIGatewayRestResolver) -> Caller:
 
 
 def json_body(app: APIGatewayRestResolver) -> dict[str, Any]:
+    """The body as a JSON object; anything else is a 400 INVALID_JSON."""
     raw = app.current_event.body
-    if not raw:
-        raise Problem(400, "Bad request", "the body must be a JSON object", code="INVALID_JSON")
     try:
-        body = json.loads(raw, parse_constant=NonFinite)
+        body = json.loads(raw or "null", parse_constant=NonFinite)
     except (ValueError, TypeError) as exc:
-        raise Problem(400, "Bad request", f"the body is not valid JSON: {exc}", code="INVALID_JSON") from exc
+        raise MalformedRequest(f"the body is not valid JSON: {exc}", code="INVALID_JSON") from exc
     if not isinstance(body, dict):
-        raise Problem(400, "Bad request", "the body must be a JSON object", code="INVALID_JSON")
+        raise MalformedRequest("the body must be a JSON object", code="INVALID_JSON")
     return body
 
 
@@ -210,3 +208,86 @@ def ok(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None =
         body=json.dumps(body),
         headers=headers or {},
     )
+
+
+# ---- the input toolkit (CONTRACT.md section 8) ---------------------------------------------------
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = 128
+IDEMPOTENCY_KEY_PATTERN = rf"^[\x20-\x7E]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}$"  # printable ASCII
+IDEMPOTENCY_KEY_RULE = (
+    f"the {IDEMPOTENCY_HEADER} header is required on every POST: "
+    f"1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters"
+)
+
+# What a path id can be: every id the package makes (LN, AP, RP, RS or RB and 20 to 26 characters of
+# [0-9A-Z]), well inside a DynamoDB key and free of separators. Anything else is no object's id.
+PATH_ID_MAX_LENGTH = 64
+PATH_ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{PATH_ID_MAX_LENGTH}}}$"
+
+MAX_PAGE_SIZE = 100
+_LIMIT_DIGITS = re.compile(r"[0-9]{1,9}")  # ASCII digits: "²".isdigit() is true, int("²") raises
+
+
+def is_api_request(event: dict[str, Any]) -> bool:
+    """An API Gateway (REST, proxy) event, rather than a queue's batch."""
+    return "httpMethod" in event
+
+
+def idempotency_key(app: APIGatewayRestResolver) -> str:
+    """The request's Idempotency-Key; missing or malformed is a 400 naming the header."""
+    key = app.current_event.headers.get(IDEMPOTENCY_HEADER)  # header names are case-insensitive
+    if key is None or re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key) is None:
+        raise MalformedRequest(IDEMPOTENCY_KEY_RULE, code="INVALID_IDEMPOTENCY_KEY", field=IDEMPOTENCY_HEADER)
+    return key
+
+
+@dataclass(frozen=True)
+class PageSize:
+    """A list route's page size when `limit` is absent, and the most it allows."""
+
+    default: int
+    maximum: int = MAX_PAGE_SIZE
+
+
+LOANS_PAGE = PageSize(default=20)
+REVIEWS_PAGE = PageSize(default=25)
+UNMATCHED_PAGE = PageSize(default=25)
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    next_token: str | None  # checked by the store that made it (a forged one is INVALID_TOKEN)
+
+
+def page(app: APIGatewayRestResolver, size: PageSize) -> Page:
+    """`limit` (a whole number from 1 to the route's maximum) and `next_token` of a list request."""
+    raw = app.current_event.get_query_string_value("limit")
+    limit = size.default if raw is None else int(raw) if _LIMIT_DIGITS.fullmatch(raw) else 0
+    if not 1 <= limit <= size.maximum:
+        raise InvalidInput(
+            f"must be a whole number from 1 to {size.maximum}", code="INVALID_LIMIT", field="limit"
+        )
+    return Page(limit, app.current_event.get_query_string_value("next_token"))
+
+
+def known_path_ids(
+    app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]
+) -> Response[Any]:
+    """Middleware: a path id that no key could hold names no object (404) and reaches no store."""
+    for name, value in app.request.path_parameters.items():
+        if re.fullmatch(PATH_ID_PATTERN, value) is None:
+            raise NotFound(f"no {name.removesuffix('_id')} has this id")
+    return next_middleware(app)
+
+
+def positive_amount(body: dict[str, Any], field: str) -> int:
+    """The body's money field `field` in minor units, more than 0.00 (a 422 naming it otherwise)."""
+    try:
+        minor = parse_amount(body.get(field))
+    except MoneyError as exc:
+        raise InvalidInput(exc.message, code=exc.code, field=field) from exc
+    if minor == 0:
+        raise InvalidInput("must be more than 0.00", code="INVALID_AMOUNT", field=field)
+    return minor

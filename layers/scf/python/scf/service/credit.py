@@ -1,10 +1,8 @@
 """Use cases of the credit half: the credit line, applying for financing, manual reviews.
 
-A decision reads one snapshot (supplier profile, pool, exposure and, for an idempotent retry, the
-application itself: one BatchGetItem) and writes once: an APPROVED application, its loan, the
-exposure reservation (conditional on the limit computed from the pool read, and on that pool's
-version) and the `LoanApproved` outbox event in one transaction; a DECLINED or REVIEW application
-in one conditional put. A lost race re-reads and decides again (bounded).
+Invariant: a decision reads one snapshot and writes once (an approval, its loan, the exposure
+reservation and the outbox event in one conditional transaction); a lost race re-reads and decides
+again, at most MAX_DECISION_ATTEMPTS times (docs/access-patterns.md, patterns 7 and 8).
 """
 
 from __future__ import annotations
@@ -33,9 +31,10 @@ from scf.domain.decision import (
     parse_application,
 )
 from scf.domain.line_terms import LineTerms
-from scf.domain.money import format_amount, format_exact, parse_currency
+from scf.domain.money import MoneyError, format_amount, format_exact, parse_currency
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy, load_policy
 from scf.domain.pool import CreditLine, Pool
+from scf.errors import Conflict, Contention, IdempotencyKeyReused, InvalidInput, NotFound
 
 MAX_DECISION_ATTEMPTS = 4
 
@@ -65,36 +64,24 @@ def application_id_for(supplier_id: str, idempotency_key: str) -> str:
     return "AP" + _base32(int.from_bytes(digest[:13], "big") >> 4, 20)
 
 
-class InvalidRequest(ValueError):
-    def __init__(self, field: str, code: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.code, self.message = field, code, message
+class ReviewConflict(Conflict):
+    """The application is not in review, or cannot be approved now (`errors`: the hard reasons)."""
 
+    default_code = "REVIEW_CONFLICT"
 
-class IdempotencyMismatch(Exception):
-    """The same Idempotency-Key came with another body."""
-
-
-class DecisionContention(Exception):
-    """The pool or exposure kept changing under the decision; the client may retry."""
-
-
-class ReviewReplayMismatch(Exception):
-    """A decided review was retried with its Idempotency-Key but another body."""
-
-
-class ReviewConflict(Exception):
     def __init__(self, message: str, reasons: list[dict[str, str]] | None = None) -> None:
-        super().__init__(message)
-        self.reasons = reasons or []
+        super().__init__(message, details={"errors": reasons} if reasons else None)
 
 
-class ReservationConflict(Exception):
-    """A condition of the approval transaction failed: re-read and decide again."""
+class ReservationConflict(Contention):
+    """A condition of the approval transaction failed: re-read and decide again (never escapes)."""
 
 
-class ApplicationExists(Exception):
-    """The application item was written first by a concurrent request with the same key."""
+class ApplicationExists(Contention):
+    """A concurrent request with the same key wrote the application first: re-read it (never escapes)."""
+
+
+CREDIT_LINE_CHANGED = "the credit line changed while deciding; retry the request"
 
 
 @dataclass(frozen=True)
@@ -241,14 +228,10 @@ def _rederived(stored_inputs: dict[str, Any], policy: CreditPolicy) -> dict[str,
 
 
 def explain(record: ApplicationRecord, policies: Callable[[str], CreditPolicy] = load_policy) -> Explanation:
-    """Re-run the decision of `record` from the inputs it stored, under the policy version it stored.
+    """Re-run the decision of `record` from the inputs and under the policy version it stored.
 
-    Two steps, each compared with what was stored: the credit line's terms (stages, receipts of the
-    cap window, outstanding) give the available amount the decision used; the decision inputs give
-    the status and every reason (code and message), grade and rate. The first decision is compared
-    on status and reasons (and, unless ops approved it later, on grade and rate); an ops approval
-    stored its own inputs and policy version (`at_approval`), and the grade and rate it fixed are
-    compared with those recomputed from them."""
+    Invariant: a stored decision `matches` its recomputation (docs/credit-policy.md, "Re-explaining",
+    says what is compared)."""
     request = ApplicationRequest(record.amount_minor, record.currency, record.term_days)
     first_version = str(record.inputs.get("policy_version", record.policy_version))
     first_policy = policies(first_version)
@@ -295,8 +278,8 @@ class CreditService:
     def credit_line(self, supplier_id: str, currency: Any) -> dict[str, Any]:
         try:
             code = parse_currency(currency)
-        except ValueError as exc:
-            raise InvalidRequest("currency", "INVALID_CURRENCY", str(exc)) from exc
+        except MoneyError as exc:
+            raise InvalidInput(exc.message, code=exc.code, field="currency") from exc
         snap = self.repository.snapshot(supplier_id, code, None)
         line = snap.pool.credit_line(self.clock.today(), self.policy, snap.exposure_minor)
         return credit_line_view(supplier_id, code, line, self.policy)
@@ -304,13 +287,7 @@ class CreditService:
     # ---- applications ------------------------------------------------------------------------
 
     def apply(self, supplier_id: str, body: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
-        try:
-            request = parse_application(body, self.policy)
-        except ValueError as exc:
-            field_name = getattr(exc, "field", "body")
-            raise InvalidRequest(
-                field_name, getattr(exc, "code", "INVALID"), getattr(exc, "message", str(exc))
-            ) from exc
+        request = parse_application(body, self.policy)  # RequestError: a 422 naming the field
         request_hash = _request_hash(request)
         application_id = (
             application_id_for(supplier_id, idempotency_key) if idempotency_key else self.id_factory("AP")
@@ -356,7 +333,7 @@ class CreditService:
             except (ApplicationExists, ReservationConflict):
                 continue  # the next read sees the winner (replayed) or the new pool/exposure
             return record.response
-        raise DecisionContention("the credit line changed while deciding; retry the request")
+        raise Contention(CREDIT_LINE_CHANGED)
 
     def _stored_inputs(self, line: CreditLine, inputs: DecisionInputs) -> dict[str, Any]:
         """What the decision read: its inputs, the credit line's terms behind `available` (`line`,
@@ -380,7 +357,7 @@ class CreditService:
 
     def _replay(self, stored: ApplicationRecord, request_hash: str) -> dict[str, Any]:
         if stored.request_hash != request_hash:
-            raise IdempotencyMismatch("this Idempotency-Key was used with another request body")
+            raise IdempotencyKeyReused()
         return stored.response or stored.view()
 
     def _inputs(self, snap: Snapshot) -> tuple[CreditLine, DecisionInputs]:
@@ -418,9 +395,12 @@ class CreditService:
             record.supplier_id, record.currency, record.amount_minor, line.limit_minor, snap.pool_version
         )
 
-    def get_application(self, supplier_id: str, application_id: str) -> dict[str, Any] | None:
+    def get_application(self, supplier_id: str, application_id: str) -> dict[str, Any]:
+        """The supplier's own application (another supplier's is as absent as an unknown one)."""
         record = self.repository.get_application(supplier_id, application_id)
-        return None if record is None else record.view()
+        if record is None:
+            raise NotFound(f"application {application_id} was not found")
+        return record.view()
 
     # ---- manual reviews ----------------------------------------------------------------------
 
@@ -433,30 +413,32 @@ class CreditService:
 
     def review(
         self, application_id: str, body: dict[str, Any], reviewer: str, idempotency_key: str | None = None
-    ) -> dict[str, Any] | None:
-        """Ops decide an application in REVIEW, once. A retry with the same Idempotency-Key and body
-        gets the first answer; the same key with another body is `ReviewReplayMismatch` (422); any
-        other attempt on a decided application is `ReviewConflict` (409)."""
+    ) -> dict[str, Any]:
+        """Ops decide an application in REVIEW, once. The same key and body again get the first
+        answer; the same key with another body is `IdempotencyKeyReused`; any other attempt on a
+        decided application is `ReviewConflict`."""
         verdict = body.get("decision")
         if verdict not in ("APPROVE", "DECLINE"):
-            raise InvalidRequest("decision", "INVALID_VALUE", "must be APPROVE or DECLINE")
+            raise InvalidInput("must be APPROVE or DECLINE", code="INVALID_VALUE", field="decision")
         note = body.get("note", "")
         if not isinstance(note, str) or len(note) > 2000:
-            raise InvalidRequest("note", "INVALID_VALUE", "must be a text of at most 2000 characters")
+            raise InvalidInput(
+                "must be a text of at most 2000 characters", code="INVALID_VALUE", field="note"
+            )
         target = APPROVED if verdict == "APPROVE" else DECLINED
         request_hash = _review_request_hash(reviewer, idempotency_key, verdict, note)
         key_hash = _review_request_hash(reviewer, idempotency_key)
         for _ in range(MAX_DECISION_ATTEMPTS):
             record = self.repository.application_by_id(application_id)
             if record is None:
-                return None
+                raise NotFound(f"application {application_id} was not found")
             if record.status != REVIEW:
                 if record.review is None:
                     raise ReviewConflict(f"the application was never in review: {record.status} at once")
                 if request_hash is not None and record.review.get("request_hash") == request_hash:
                     return record.view(audit=True)  # the same request again: the first answer
                 if key_hash is not None and record.review.get("key_hash") == key_hash:
-                    raise ReviewReplayMismatch("this Idempotency-Key was used with another request body")
+                    raise IdempotencyKeyReused()
                 raise ReviewConflict(f"the application was already decided: {record.status}")
             now = iso_utc(self.clock.now())
             review: dict[str, Any] = {"decision": verdict, "note": note, "by": reviewer, "at": now}
@@ -500,7 +482,7 @@ class CreditService:
             except ReservationConflict:
                 continue
             return decided.view(audit=True)
-        raise DecisionContention("the credit line changed while deciding; retry the request")
+        raise Contention(CREDIT_LINE_CHANGED)
 
 
 def credit_line_view(
