@@ -16,6 +16,8 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from scf.errors import InvalidInput
+
 
 class DayCount(StrEnum):
     ACT_360 = "ACT/360"
@@ -53,7 +55,7 @@ class Accrual:
 def round_half_up(amount: Fraction) -> int:
     """A non-negative exact amount rounded half-up to a whole minor unit."""
     if amount < 0:
-        raise ValueError("interest is never negative")
+        raise InvalidInput("interest is never negative", code="NEGATIVE_INTEREST")
     return int(amount + Fraction(1, 2))  # int() truncates; for amount >= 0 that is floor
 
 
@@ -63,7 +65,10 @@ def record_principal(
     """The principal path with a new outstanding amount from `on`; a second change on the same day
     replaces the first (only the end-of-day principal ever earns)."""
     if changes and on < changes[-1].on:
-        raise ValueError(f"principal change on {on} is before the last one on {changes[-1].on}")
+        raise InvalidInput(
+            f"principal change on {on} is before the last one on {changes[-1].on}",
+            code="PRINCIPAL_CHANGE_ORDER",
+        )
     kept = tuple(change for change in changes if change.on != on)
     return (*kept, PrincipalChange(on, outstanding_minor))
 

@@ -77,7 +77,7 @@ def format_exact(minor: Decimal) -> str:
     currency units with at least two decimals: 23333333.1 minor -> "233333.331". For showing the
     terms of a sum that is rounded once at the end; not a money field (those have two decimals)."""
     if not minor.is_finite():
-        raise ValueError("an exact amount is finite")
+        raise InvalidInput("an exact amount is finite", code="INVALID_AMOUNT")
     major = minor.scaleb(-2)
     exponent = int(major.as_tuple().exponent)
     if exponent < -2:  # more than two decimals: drop trailing zeros, keep at least two

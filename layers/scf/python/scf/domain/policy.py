@@ -198,7 +198,7 @@ class CreditPolicy:
         for rule in self.stage_rules:
             if rule.stage == stage:
                 return rule
-        raise KeyError(stage)
+        raise PolicyError("stage_rules", f"no rule for stage {stage!r}")
 
     @property
     def history_horizon_days(self) -> int:

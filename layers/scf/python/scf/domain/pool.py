@@ -24,6 +24,7 @@ from typing import Any
 
 from scf.domain.money import round_half_up
 from scf.domain.policy import INVOICED, ORDERED, RECEIVED, STAGES, CreditPolicy
+from scf.errors import InvalidInput
 
 PURCHASE_ORDER = "PURCHASE_ORDER"
 GOODS_RECEIPT = "GOODS_RECEIPT"
@@ -65,9 +66,9 @@ class Document:
 
     def __post_init__(self) -> None:
         if self.amount_minor <= 0:
-            raise ValueError("a document amount is positive")
+            raise InvalidInput("a document amount is positive", code="INVALID_AMOUNT")
         if self.document_type not in DOCUMENT_TYPES:
-            raise ValueError(f"unknown document type {self.document_type}")
+            raise InvalidInput(f"unknown document type {self.document_type}", code="INVALID_DOCUMENT_TYPE")
 
     @property
     def disputed(self) -> bool:
@@ -379,7 +380,7 @@ class Pool:
         if not state:
             return cls()
         if state.get("schema") not in READABLE_SCHEMAS:
-            raise ValueError(f"unknown pool state schema {state.get('schema')!r}")
+            raise InvalidInput(f"unknown pool state schema {state.get('schema')!r}", code="POOL_STATE_SCHEMA")
         stages: dict[str, dict[str, OpenEntry]] = {s: {} for s in STAGES}
         for stage, entries in state["stages"].items():
             for doc_id, (day, open_minor, disputed) in entries.items():

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scf.domain.money import format_amount
+from scf.errors import InvalidInput
 
 PENALTY = "penalty"
 INTEREST = "interest"
@@ -66,11 +67,14 @@ def allocate(
     """Split a positive amount over what is due, bucket by bucket in `order`: a bucket receives
     money only once every earlier one is full, none receives more than it is owed."""
     if amount_minor <= 0:
-        raise ValueError("a repayment is a positive amount")
+        raise InvalidInput("a repayment is a positive amount", code="INVALID_AMOUNT")
     if min(penalty_due, interest_due, principal_due) < 0:
-        raise ValueError("amounts due are never negative")
+        raise InvalidInput("amounts due are never negative", code="INVALID_AMOUNT")
     if not is_waterfall_order(order):
-        raise ValueError(f"a waterfall order names {', '.join(sorted(BUCKETS))} once each, got {order}")
+        raise InvalidInput(
+            f"a waterfall order names {', '.join(sorted(BUCKETS))} once each, got {order}",
+            code="INVALID_ORDER",
+        )
     due = {PENALTY: penalty_due, INTEREST: interest_due, PRINCIPAL: principal_due}
     paid: dict[str, int] = {}
     rest = amount_minor
