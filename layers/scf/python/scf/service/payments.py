@@ -22,9 +22,18 @@ class Direction(StrEnum):
 
 
 class PaymentStatus(StrEnum):
+    """The one payment status (contract section 7): final (SETTLED, REJECTED), held by the bank
+    without a final answer yet (PENDING: a file sent, pain.002 ACCP/ACSP/PDNG), or never received
+    by the bank (UNKNOWN: safe to send again with the same payment id)."""
+
     SETTLED = "SETTLED"
     REJECTED = "REJECTED"
-    UNKNOWN = "UNKNOWN"  # the bank has no order with this id
+    PENDING = "PENDING"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def final(self) -> bool:
+        return self in (PaymentStatus.SETTLED, PaymentStatus.REJECTED)
 
 
 class BankUnavailable(Unavailable):
@@ -138,3 +147,17 @@ def execute(gateway: BankGateway, order: PaymentOrder, *, maybe_sent: bool) -> P
     if not result.known:
         raise BankUnavailable(f"the bank gave no outcome for {order.payment_id}")
     return result
+
+
+@dataclass(frozen=True)
+class PaymentReport:
+    """What one bank answer says about one of our payments (an API reply, a pain.002 status, a
+    booking on a camt.053/camt.054/MT940): kept as a list per payment, never overwritten."""
+
+    payment_id: str
+    bank_code: str  # the bank that sent the answer
+    status: PaymentStatus
+    source: str  # "api", "pain.002", "camt.053", "camt.054", "mt940"
+    value_date: date | None = None  # settlement or booking date, for SETTLED
+    reason: str | None = None  # the bank's reason code, for REJECTED (e.g. AC01)
+    reference: str | None = None  # the bank's reference or the file key it came in
