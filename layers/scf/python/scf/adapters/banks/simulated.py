@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date
-from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 from scf.adapters.banks.base import BankError, PaymentConflict
-from scf.domain.money import format_amount
+from scf.adapters.banks.payment_json import order_json, result_from_json
 from scf.service.payments import BankGateway, BankUnavailable, PaymentOrder, PaymentResult, PaymentStatus
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -48,15 +46,7 @@ class SimulatedBankGateway(BankGateway):
         self._session.mount(self._base_url, HTTPAdapter(max_retries=status_retry))
 
     def pay(self, order: PaymentOrder) -> PaymentResult:
-        body = {
-            "payment_id": order.payment_id,
-            "direction": order.direction.value,
-            "amount": format_amount(order.amount_minor),
-            "currency": order.currency,
-            "debtor": order.debtor.as_json(),
-            "creditor": order.creditor.as_json(),
-            "remittance": order.remittance,
-        }
+        body = order_json(order)
         for attempt in range(self._attempts):
             if attempt:
                 self._sleep(self._backoff * 2 ** (attempt - 1))
@@ -78,7 +68,7 @@ class SimulatedBankGateway(BankGateway):
                 raise PaymentConflict(f"bank holds another order under {order.payment_id}")
             if response.status_code not in (200, 201):
                 raise BankError(f"POST /payments answered {response.status_code}")
-            return _result(order.payment_id, response.json())
+            return result_from_json(order.payment_id, response.json())
         known = self.status(order.payment_id)
         if known.known:
             return known
@@ -95,25 +85,4 @@ class SimulatedBankGateway(BankGateway):
             raise BankUnavailable(f"GET /payments/{payment_id} answered {response.status_code}")
         if response.status_code != 200:
             raise BankError(f"GET /payments/{payment_id} answered {response.status_code}")
-        return _result(payment_id, response.json())
-
-
-def _result(payment_id: str, data: Any) -> PaymentResult:
-    try:
-        if data["payment_id"] != payment_id:
-            raise BankError(f"bank answered for {data['payment_id']} when asked about {payment_id}")
-        status = PaymentStatus(data["status"])
-        if status is PaymentStatus.UNKNOWN:
-            return PaymentResult(payment_id, status)
-        value_date = date.fromisoformat(data["value_date"]) if data.get("value_date") else None
-        if status is PaymentStatus.SETTLED and value_date is None:
-            raise BankError(f"settled payment {payment_id} without a value date")
-        return PaymentResult(
-            payment_id=payment_id,
-            status=status,
-            value_date=value_date,
-            bank_reference=data.get("bank_reference"),
-            reason=data.get("reason"),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BankError(f"unreadable bank answer for {payment_id}: {exc}") from exc
+        return result_from_json(payment_id, response.json())
