@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from scf.errors import MalformedRequest
+
 OUTBOX_KIND = "OUTBOX"
 OUTBOX_TTL_SECONDS = 7 * 24 * 3600
 TARGET_DISBURSEMENTS = "disbursements"
@@ -29,8 +31,10 @@ class OutboxEvent:
         return TARGET_OF[self.event_type]
 
 
-class MalformedEvent(ValueError):
-    pass
+class MalformedEvent(MalformedRequest):
+    """A queue message that is not an outbox stream record (the record fails; DLQ after retries)."""
+
+    default_code = "MALFORMED_EVENT"
 
 
 def event_from_stream_record(body: str | dict[str, Any]) -> OutboxEvent:

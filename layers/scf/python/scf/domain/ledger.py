@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from scf.domain.waterfall import Allocation
+from scf.errors import InvalidInput
 
 LOANS_RECEIVABLE = "loans_receivable"
 BANK_OPERATING = "bank_operating"
@@ -34,8 +35,10 @@ class Side(StrEnum):
     CREDIT = "C"
 
 
-class UnbalancedPosting(ValueError):
-    pass
+class UnbalancedPosting(InvalidInput):
+    """A posting whose debits and credits differ, or with an unknown account: never written."""
+
+    default_code = "UNBALANCED_POSTING"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from scf.errors import Forbidden
+
 KEY_ID = "X-Key-Id"
 TIMESTAMP = "X-Timestamp"
 SIGNATURE = "X-Signature"
@@ -41,11 +43,11 @@ class RejectionReason(StrEnum):
         return self in (RejectionReason.STALE_TIMESTAMP, RejectionReason.FUTURE_TIMESTAMP)
 
 
-class SignatureRejected(Exception):
+class SignatureRejected(Forbidden):
     """The bank refuses the request (401); `reason` says why. Never carries a secret."""
 
     def __init__(self, reason: RejectionReason, message: str) -> None:
-        super().__init__(f"{reason.value}: {message}")
+        super().__init__(f"{reason.value}: {message}", code=reason.value)
         self.reason = reason
 
 

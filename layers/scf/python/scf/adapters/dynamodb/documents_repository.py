@@ -39,6 +39,7 @@ from scf.adapters.dynamodb.transactions import (
 from scf.clock import iso_utc
 from scf.domain.loan import REPAYABLE, Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.pool import Pool
+from scf.errors import Conflict
 from scf.service.documents import (
     MAX_TRANSACTION_ACTIONS,
     DocKey,
@@ -160,7 +161,7 @@ def sweep_items(write: SweepWrite, now: datetime) -> list[BaseItem]:
     return items
 
 
-class PoolTooLarge(RuntimeError):
+class PoolTooLarge(Conflict):
     """A pool's stored state would not fit one item (the file fails loudly, its message to the DLQ)."""
 
 
