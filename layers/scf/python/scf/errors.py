@@ -1,10 +1,7 @@
-"""The one error vocabulary of the package: every error a service lets escape is an `ScfError` of
-one of the kinds below, with a machine-readable `code`, a sentence for people and, for bad input,
-the `field` it is about. The HTTP edge maps kinds to problem+json in one place
-(`scf.adapters.http.problem_for`); queue handlers let them fail the record.
+"""The one error vocabulary: every error a service lets escape is an `ScfError` of one of the kinds
+below, with a `code`, a message and, for bad input, the `field` (docs/architecture.md, "Errors").
 
-Kinds that subclass a built-in exception too (`InvalidInput` is a `ValueError`, `NotFound` a
-`LookupError`) keep working under the parsers' and the domain's `except ValueError`.
+Invariant: kinds become HTTP answers in one place, `scf.adapters.http.problem_for`.
 """
 
 from __future__ import annotations

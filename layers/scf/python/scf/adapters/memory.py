@@ -1,16 +1,6 @@
-"""One malloc arena for the ingesting process, so that its resident memory does not creep up with
-a long file.
-
-The ingestion's Python heap is flat with the file (docs/benchmarks.md), but the documents are sent
-from writer threads (and boto3 may start threads of its own), and glibc gives each thread its own
-malloc arena, up to eight per core, each keeping the memory freed in it for later. Over a long file
-each arena's share of freed-but-kept memory grows; measured, 1,000,000 rows peaked 16 MB higher
-with the default arenas than with one. With `limit_arenas()` before the threads start, they share
-the process's one arena and its freed memory. The writers spend their time waiting on the store,
-so they hardly contend for its lock (the throughput did not change).
-
-Only glibc has `mallopt` (Lambda's runtime and most Linux); elsewhere (macOS, musl) this does
-nothing.
+"""One malloc arena for the ingesting process (`limit_arenas`, called before the writer threads
+start), so its resident memory does not creep up over a long file (docs/benchmarks.md, "Settlement
+ingestion", has the measurements). Only glibc has `mallopt`; elsewhere this does nothing.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""The secret port: the current signing secret of a key id (CONTRACT.md section 7: secrets live in
-AWS Secrets Manager, never in configuration, code or logs).
+"""The secret port: the current signing secret of a key id, from AWS Secrets Manager (cached for
+`ttl_seconds`; `refresh=True` after a refused signature) or memory (docs/bank-gateways.md, "Secrets").
 
-`SecretsManagerSecrets` reads one Secrets Manager secret per key id (its SecretString's UTF-8
-bytes, or its SecretBinary) and keeps it for `ttl_seconds`; `refresh=True` reads it again at once,
-which an adapter asks for once after the bank refuses a signature, in case the secret was rotated.
-Errors name the key id and the secret's id, never its value.
+Invariant: a secret's value is never in configuration, code, logs or an error (errors name the key id
+and the secret's id).
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""Simple interest on the principal outstanding each day (contract section 3).
+"""Simple interest on the principal outstanding each day, penalty interest from maturity instead
+(contract section 3; docs/money.md, "Interest").
 
-For each day d with value_date <= d < min(as_of, maturity_date) the day earns
-`outstanding(d) * annual_rate / days_in_year`; from maturity_date on the day earns penalty interest at
-`annual_rate * penalty_multiplier` instead. Sums are exact (`Fraction`); rounding happens once, on
-the total since value_date, so interest due = round_half_up(exact total) - interest already paid and
-splitting repayments never moves the total by a minor unit (path independence).
+Invariant: sums are exact (`Fraction`) and rounded once, on the total since value_date, so how the
+repayments are split never moves the total by a minor unit.
 """
 
 from __future__ import annotations

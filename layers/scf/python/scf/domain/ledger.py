@@ -1,12 +1,7 @@
-"""Double-entry ledger (contract section 3): every money movement is one balanced posting, written
-once under its business key; balances are derived from the postings, never stored beside them.
+"""Double-entry ledger (contract section 3; the accounts and postings are in docs/money.md, "Ledger").
 
-Accounts (a lender's view, debit-normal assets positive):
-- `loans_receivable`   asset: principal lent and not yet repaid
-- `bank_operating`     asset: the lender's operating account at the bank
-- `interest_income`    income: interest received (cash basis: booked when paid)
-- `penalty_income`     income: penalty interest received
-- `supplier_overpayment` liability: money received beyond a loan's payoff, owed back to the supplier
+Invariant: every money movement is one balanced posting, written once under its business key;
+balances are derived from the postings, never stored beside them.
 """
 
 from __future__ import annotations

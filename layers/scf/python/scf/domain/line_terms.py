@@ -1,11 +1,8 @@
-"""The terms of a credit line as a decision read them, stored with the decision, and the line they
-give under a policy version (contract section 4), so that a past `available` can be re-derived.
+"""The terms of a credit line as a decision read them (per stage open and eligible amounts, the cap
+window's goods receipts, the outstanding principal), stored with the decision. Pure: no I/O.
 
-A decision stores, per stage, the open and eligible amounts it read, and the principal outstanding
-(the goods receipts of the cap window are in the stored pool metrics). `derive` turns them back into
-the borrowing base, facility cap, limit and available amount under any policy version: the ratios
-and the cap come from the policy, so re-deriving under the version the decision ran under gives its
-`available` exactly, and a tampered or misread term does not. Pure: no I/O.
+Invariant: `derive` under the policy version the decision ran under gives its `available` exactly
+(docs/credit-policy.md, "Re-explaining").
 """
 
 from __future__ import annotations

@@ -1,17 +1,8 @@
-"""The receivables pool of one supplier in one currency (contract section 4).
+"""The receivables pool of one supplier in one currency (contract section 4): open amounts per
+stage and document, and the history a decision needs as date buckets. Pure: no I/O, no clock.
 
-Open amounts are kept per stage and per document (minor units, with the document date and whether
-it is disputed); the history a decision needs (goods receipts, returns, sales) is kept as date
-buckets, so that every window "as of" a business date is a sum over buckets, never a document scan.
-The whole state is JSON (stored compressed in `PoolItem.state`). Pure: no I/O, no clock.
-
-The state stays bounded (docs/credit-policy.md, "The pool's size"): documents older than the
-open-document horizon (`OPEN_DOCUMENT_HORIZON_DAYS`, and never less than the longest eligibility
-window, so they are ineligible in every stage) are folded into one aged amount per stage by
-`prune`. Aged amounts are the oldest of their stage, so "oldest first" takes them first, exactly as
-it would have taken the documents; only a reference to an aged document is no longer resolved by
-id (the amount then moves out of the oldest open documents, as an unreferenced one does).
-Oldest-first takes use a heap per stage, so applying a document costs O(log n), not a sort.
+Invariant: the state stays bounded (documents past the open-document horizon fold into one aged
+amount per stage, `prune`) and is JSON (`PoolItem.state`); docs/credit-policy.md, "The pool's size".
 """
 
 from __future__ import annotations

@@ -1,19 +1,9 @@
 """The payment orders the `iso20022-file` adapter sends (contract section 7): pure builders of
-pain.001 customer credit transfer initiations (payouts, refunds) and pain.008 customer direct debit
-initiations (collections), from a `PaymentOrder` and the message's metadata. No AWS here: the
-gateway writes the bytes to the outbound bucket at `outbound_key(...)`.
+pain.001 credit transfers (payouts, refunds) and pain.008 direct debits (collections) from a
+`PaymentOrder`; docs/bank-files.md, "Payment orders we send", has the mapping and the choices.
 
-One transaction per message (`NbOfTxs` 1, `CtrlSum` = the amount, `BtchBookg` false). The payment id
-is the end-to-end id, and also the `InstrId` and the `PmtInfId`, so a bank's pain.002 names the
-payment at whatever level it reports. The unstructured remittance (`RmtInf/Ustrd`) is the order's
-remittance, the loan id. Accounts go by `Othr/Id` (our account numbers are not IBANs) and agents by
-the bank code in `FinInstnId/Othr/Id` (we hold no BICs; `ClrSysMmbId` would claim membership of a
-clearing system). Which version a bank gets is its setting (`PainSettings`). docs/bank-files.md has
-the field mapping per version.
-
-The same inputs give the same bytes: re-uploading an unconfirmed payment's message (same payment id,
-attempt and metadata) writes the same object, and the bank's duplicate check sees the same MsgId.
-Account numbers never appear in an error message.
+Invariant: one payment per message, its payment id the end-to-end id, the same inputs the same
+bytes; account numbers never appear in an error message.
 """
 
 from __future__ import annotations

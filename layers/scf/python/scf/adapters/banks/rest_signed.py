@@ -1,12 +1,8 @@
-"""The `rest-signed` bank adapter (CONTRACT.md section 7; docs/bank-gateways.md): JSON over HTTPS,
+"""The `rest-signed` bank adapter (contract section 7; docs/bank-gateways.md): JSON over HTTPS,
 every request signed (`scf.adapters.banks.signing`), the payment id as `Idempotency-Key`.
 
-A timeout, a connection error, a 429 or a 5xx leaves the outcome of a POST unknown, so every try
-after the first asks `GET /payments/<id>` and sends again only when the bank answers that it never
-received the order (UNKNOWN). Tries are tenacity's: at most `attempts`, full-jitter exponential
-waits between them. A refused signature (401) is not retried, except once when the secret provider
-holds a newer secret than the one used (rotation); 409 is a `PaymentConflict`, other answers the
-protocol does not allow a `BankError`; no outcome after the last try is `BankUnavailable`.
+Invariant: after a try without an outcome (timeout, connection error, 429, 5xx) the bank is asked
+(`GET /payments/<id>`) before the order is sent again, and it is sent only if the bank never got it.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
-"""The REST banks' request signature (CONTRACT.md section 7), shared by the adapter that signs and
-the bank that verifies (docs/bank-gateways.md).
+"""The REST banks' request signature (contract section 7; docs/bank-gateways.md, "The signature"),
+shared by the adapter that signs and the bank that verifies.
 
-`X-Signature` = base64(HMAC-SHA256(secret, "METHOD\\nPATH\\nX-Timestamp\\nhex(sha256(body))")).
-PATH is the request target exactly as sent on the request line: the percent-encoded path and, when
-there is one, `?` and the query string (so no query parameter travels unsigned; the contract's
-requests have none). The body is the exact bytes sent (b"" for a GET). `X-Timestamp` is UTC to the
-second (`2026-12-03T05:55:00Z`); the bank refuses a request more than `max_age` seconds away from
-its clock, either way. The secret is bytes (a text secret is its UTF-8 bytes).
+Invariant: what is signed is exactly what is sent (the request target as on the request line, the
+body's bytes), and a request more than `max_age` seconds from the bank's clock is refused.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
-"""DynamoDB side of platform documents (scf.service.documents): pools read once and cached, units
-of documents + pool + sweeps written in as few transactions as they fit, and what a sweep needs to
-know about the supplier's loans (docs/access-patterns.md, "Documents").
+"""The `DocumentStore` of scf.service.documents on DynamoDB: pools read once and cached, units of
+documents + pool + sweeps written in as few transactions as they fit, and the loans a sweep needs
+(docs/ingestion.md, "Documents at the speed of the store"; the cache: docs/access-patterns.md).
 
-The pool cache holds what this process last read or wrote of each pool, as the stored bytes
-(compressed state) and version: a pool is decoded when it is planned and dropped afterwards, so
-memory stays with the bytes. A cached pool that another writer changed meanwhile makes its unit's
-version condition fail, and the service reads it again (`fresh`): the cache is never trusted for
-correctness, only for speed.
+Invariant: the pool cache is for speed only: a pool another writer changed fails its unit's version
+condition, and the service reads it again (`fresh`).
 """
 
 from __future__ import annotations

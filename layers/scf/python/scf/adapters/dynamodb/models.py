@@ -119,13 +119,10 @@ class PoolItem(BaseItem):
 
 class ExposureItem(BaseItem):
     """pk SUPPLIER#<id>, sk EXPOSURE#<currency>: principal outstanding or reserved on the supplier's
-    APPROVED, DISBURSING, ACTIVE and OVERDUE loans, and how many loans are OVERDUE. Every change is a
-    conditional update inside the money transaction; a reservation is conditional on the limit.
-
-    `open_loans` holds `<loan_id>#<maturity_date>` for every paid-out loan not yet REPAID (added when
-    the loan becomes ACTIVE and again when an extension moves its maturity: the latest date of a loan
-    counts; removed when it is REPAID). A loan that matures untouched stays ACTIVE in storage, so the
-    decision counts it overdue from this set, as of the business date, without reading any loan."""
+    APPROVED, DISBURSING, ACTIVE and OVERDUE loans, how many are OVERDUE, and `open_loans`
+    (`<loan_id>#<maturity_date>` per paid-out loan not yet REPAID; docs/credit-policy.md, "Overdue
+    loans without an extra call"). Invariant: every change is a conditional update inside the money
+    transaction; a reservation is conditional on the limit."""
 
     supplier_id = UnicodeAttribute()
     currency = UnicodeAttribute()
