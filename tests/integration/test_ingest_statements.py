@@ -249,8 +249,8 @@ def test_a_rejected_payout_in_a_pain002_is_recorded_for_ops(world: IngestWorld) 
 
 
 def test_the_loan_id_pattern_recognises_real_loan_ids_inside_free_text() -> None:
-    from scf.service.credit import new_id
-    from scf.service.statements import LOAN_ID, PAYMENT_ID
+    from scf.domain.ids import LOAN_ID, new_id
+    from scf.domain.ids import PAYOUT_PAYMENT_ID as PAYMENT_ID
 
     for _ in range(50):
         loan = new_id("LN")

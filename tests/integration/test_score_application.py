@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import ModuleType
 from unittest import mock
@@ -13,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from scf.adapters.dynamodb.models import ApplicationItem, ExposureItem, LoanItem, OutboxItem
-from scf.service.credit import LOAN_ID_PATTERN
+from scf.domain.ids import LOAN_ID as LOAN_ID_PATTERN
 from tests.support import LambdaContext, create_tables, load_handler
 
 pytestmark = pytest.mark.integration
@@ -536,7 +537,7 @@ def test_the_business_date_is_taken_in_the_policys_time_zone(api):
 
     wired = api.handler.bootstrap().credit
 
-    assert wired.clock.timezone == live_policy().timezone == "Asia/Shanghai"
+    assert wired.clock.timezone == live_policy(os.environ).timezone == "Asia/Shanghai"
 
 
 def test_a_function_told_another_zone_than_its_policys_refuses_to_start(api, monkeypatch):

@@ -1,4 +1,5 @@
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -131,3 +132,15 @@ def test_an_exact_amount_is_shown_unrounded_with_at_least_two_decimals(minor, sh
 def test_an_exact_amount_is_finite():
     with pytest.raises(ValueError, match="finite"):
         format_exact(Decimal("NaN"))
+
+
+@given(
+    numerator=st.integers(min_value=-(10**15), max_value=10**15),
+    denominator=st.sampled_from([1, 2, 4, 8, 10, 100, 360, 365, 36_000]),
+)
+def test_one_rounding_rule_for_decimal_and_fraction(numerator: int, denominator: int) -> None:
+    exact = Fraction(numerator, denominator)
+
+    as_fraction = round_half_up(exact)
+
+    assert as_fraction == round_half_up(Decimal(numerator) / Decimal(denominator))

@@ -71,10 +71,9 @@ def settings() -> Settings:
 
 
 def live_policy_checked(config: Settings) -> CreditPolicy:
-    """The live policy (scf.domain.policy.live_policy), refused at cold start unless its time zone is
-    POLICY_TIMEZONE: "today" is the business date in the policy's zone (contract section 2), and a
-    function reading the other zone would work on another date."""
-    policy = live_policy()
+    """The live policy (CREDIT_POLICY_VERSION), refused at cold start unless its time zone is
+    POLICY_TIMEZONE: "today" is the business date in the policy's zone (contract section 2)."""
+    policy = live_policy(os.environ)
     if policy.timezone != config.policy_timezone:
         raise ConfigError(
             f"policy {policy.policy_version} is in time zone {policy.timezone}, "

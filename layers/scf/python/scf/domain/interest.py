@@ -14,6 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+from scf.domain import money
 from scf.errors import InvalidInput
 
 
@@ -51,10 +52,10 @@ class Accrual:
 
 
 def round_half_up(amount: Fraction) -> int:
-    """A non-negative exact amount rounded half-up to a whole minor unit."""
+    """Interest rounded by the money rule (`scf.domain.money.round_half_up`); never negative."""
     if amount < 0:
         raise InvalidInput("interest is never negative", code="NEGATIVE_INTEREST")
-    return int(amount + Fraction(1, 2))  # int() truncates; for amount >= 0 that is floor
+    return money.round_half_up(amount)
 
 
 def record_principal(

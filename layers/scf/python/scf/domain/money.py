@@ -7,9 +7,11 @@ where the contract says so (`round_half_up`).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 from scf.errors import InvalidInput
@@ -88,8 +90,12 @@ def format_exact(minor: Decimal) -> str:
     return f"{major:f}"
 
 
-def round_half_up(amount: Decimal) -> int:
-    """An exact amount in minor units (Decimal) rounded half-up to a whole minor unit."""
+def round_half_up(amount: Decimal | Fraction) -> int:
+    """An exact amount in minor units rounded half-up (half away from zero) to a whole minor unit:
+    the one rounding rule of contract section 2, for Decimal and for exact fractions."""
+    if isinstance(amount, Fraction):
+        whole = math.floor(abs(amount) + Fraction(1, 2))
+        return whole if amount >= 0 else -whole
     return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

@@ -7,7 +7,7 @@ so a decision, which records its `policy_version`, can be re-explained; docs/cre
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -345,8 +345,7 @@ def load_policy(version: str) -> CreditPolicy:
     return policy
 
 
-def live_policy(environ: dict[str, str] | None = None) -> CreditPolicy:
-    """The policy new decisions use: the shipped version named by CREDIT_POLICY_VERSION, else the
-    current one. Read at cold start; an unknown or invalid version fails the start, loudly."""
-    env = os.environ if environ is None else environ
-    return load_policy(env.get(POLICY_VERSION_ENV) or CURRENT_POLICY_VERSION)
+def live_policy(environ: Mapping[str, str]) -> CreditPolicy:
+    """The policy new decisions use: the shipped version named by CREDIT_POLICY_VERSION in the
+    function's settings, else the current one; an unknown or invalid version fails the cold start."""
+    return load_policy(environ.get(POLICY_VERSION_ENV) or CURRENT_POLICY_VERSION)

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -30,6 +27,7 @@ from scf.domain.decision import (
     overdue_count,
     parse_application,
 )
+from scf.domain.ids import base32, new_id
 from scf.domain.line_terms import LineTerms
 from scf.domain.money import MoneyError, format_amount, format_exact, parse_currency
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy, load_policy
@@ -38,30 +36,12 @@ from scf.errors import Conflict, Contention, IdempotencyKeyReused, InvalidInput,
 
 MAX_DECISION_ATTEMPTS = 4
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-# A loan id: "LN" + 20 Crockford base32 characters (10 of time, 10 random): 22 characters, fits an
-# end-to-end id (<= 35) and is found in free text (remittance information) by this pattern.
-LOAN_ID_PATTERN = re.compile(r"\bLN[0-9A-HJKMNP-TV-Z]{20}\b")
-
-
-def _base32(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, digit = divmod(value, 32)
-        chars.append(_CROCKFORD[digit])
-    return "".join(reversed(chars))
-
-
-def new_id(prefix: str) -> str:
-    """prefix + 10 characters of milliseconds (sortable) + 10 random characters."""
-    return prefix + _base32(time.time_ns() // 1_000_000, 10) + _base32(secrets.randbits(50), 10)
-
 
 def application_id_for(supplier_id: str, idempotency_key: str) -> str:
     """The application id of an idempotent request: the same supplier and key give the same id,
     so the application item itself is the idempotency record (written in the decision's write)."""
     digest = hashlib.sha256(f"{supplier_id}\x00{idempotency_key}".encode()).digest()
-    return "AP" + _base32(int.from_bytes(digest[:13], "big") >> 4, 20)
+    return "AP" + base32(int.from_bytes(digest[:13], "big") >> 4, 20)
 
 
 class ReviewConflict(Conflict):

@@ -22,9 +22,6 @@ from scf.service.loan_store import (
     StaleWrite,
 )
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
-
 
 def repayment_view(repayment: Repayment) -> dict[str, Any]:
     return {

@@ -24,14 +24,11 @@ from scf.domain.bank_files import (
     Statement,
     Transaction,
 )
+from scf.domain.ids import LOAN_ID, PAYOUT_PAYMENT_ID
 from scf.domain.loan import Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.money import format_amount
 from scf.events import OutboxEvent
 
-# A loan id is "LN" + 20 Crockford base32 characters (scf.service.credit.new_id); a payout's payment
-# id is "PAY" + the loan id. Found anywhere in free text (MT940 joins wrapped lines without spaces).
-LOAN_ID = re.compile(r"LN[0-9A-HJKMNP-TV-Z]{20}")
-PAYMENT_ID = re.compile(r"PAY(LN[0-9A-HJKMNP-TV-Z]{20})")
 BANK_CREDIT_PREFIX = "RB"
 
 UNMATCHED = "UNMATCHED"
@@ -245,7 +242,7 @@ class StatementMatcher:
         if record.amount_minor is None:
             return self._unmatched(record, "AMOUNT_PRECISION", "the amount is not exact in its currency", now)
         loan_ids = list(dict.fromkeys(LOAN_ID.findall(text)))
-        payment_loans = list(dict.fromkeys(PAYMENT_ID.findall(" ".join(e2e).upper())))
+        payment_loans = list(dict.fromkeys(PAYOUT_PAYMENT_ID.findall(" ".join(e2e).upper())))
         if record.reversal:
             original = {"loan_ids": loan_ids, "payment_ids": [f"PAY{x}" for x in payment_loans]}
             return self._unmatched(
@@ -369,7 +366,7 @@ class StatementMatcher:
             line=status.line,
         )
         matched: dict[str, Any]
-        found = PAYMENT_ID.fullmatch((status.end_to_end_id or "").upper())
+        found = PAYOUT_PAYMENT_ID.fullmatch((status.end_to_end_id or "").upper())
         payment = self.store.get_payment_ref(f"PAY{found.group(1)}") if found else None
         if status.level != TRANSACTION:
             matched = {"type": PAYMENT_STATUS, "level": status.level, "status": status.status}

@@ -1,0 +1,28 @@
+"""Identifiers (contract sections 6 and 7): a loan id is "LN" + 20 Crockford base32 characters (10 of
+time, 10 random), 22 in all, so that it and a payout's payment id ("PAY" + loan id) fit an end-to-end
+id (<= 35) and are found in free text, where MT940 may join wrapped lines without a space."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID_BODY = "[0-9A-HJKMNP-TV-Z]{20}"
+LOAN_ID = re.compile(f"LN{_ID_BODY}")
+PAYOUT_PAYMENT_ID = re.compile(f"PAY(LN{_ID_BODY})")
+
+
+def base32(value: int, length: int) -> str:
+    """`value` in `length` Crockford base32 characters, most significant first."""
+    chars = []
+    for _ in range(length):
+        value, digit = divmod(value, 32)
+        chars.append(CROCKFORD[digit])
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str) -> str:
+    """prefix + 10 characters of milliseconds (sortable) + 10 random characters."""
+    return prefix + base32(time.time_ns() // 1_000_000, 10) + base32(secrets.randbits(50), 10)
