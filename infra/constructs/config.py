@@ -15,13 +15,14 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-from constructs import Construct
 
 from scf.errors import InvalidInput
 from scf.service.banks import BankDirectory
+
+if TYPE_CHECKING:  # no jsii at import: the local stack reads LOCAL_BANK_URL from here
+    from constructs import Construct
 
 STAGE_CONTEXT = "stage"
 STAGES_CONTEXT = "scf:stages"
