@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.constructs.api import Api
+from infra.constructs.banks import Banks
 from infra.constructs.common import ARCHITECTURE, ASSET_EXCLUDES, REPO_ROOT, RUNTIME, Layers
 from infra.constructs.config import StackConfig
 from infra.constructs.data import Data
@@ -56,8 +57,13 @@ class ScfStack(Stack):
         )
         self.data = Data(self, "Data")
         self.ingest = Ingest(self, "Ingest", data=self.data, layers=layers, config=config)
-        self.disbursement = Disbursement(self, "Disbursement", data=self.data, layers=layers, config=config)
-        self.repayment = Repayment(self, "Repayment", data=self.data, layers=layers, config=config)
+        self.banks = Banks(self, "Banks", config=config, access_logs_bucket=self.ingest.access_logs_bucket)
+        self.disbursement = Disbursement(
+            self, "Disbursement", data=self.data, layers=layers, config=config, banks=self.banks
+        )
+        self.repayment = Repayment(
+            self, "Repayment", data=self.data, layers=layers, config=config, banks=self.banks
+        )
         self.api = Api(
             self,
             "Api",
@@ -87,5 +93,8 @@ class ScfStack(Stack):
             rest_api=self.api.rest_api,
         )
         CfnOutput(self, "InboxBucketName", value=self.ingest.inbox_bucket.bucket_name)
+        CfnOutput(self, "OutboundBucketName", value=self.banks.outbound_bucket.bucket_name)
+        for code, role in sorted(self.banks.reader_roles.items()):
+            CfnOutput(self, f"{code}FileReaderRoleArn", value=role.role_arn)
         CfnOutput(self, "TableName", value=self.data.table.table_name)
         CfnOutput(self, "AlarmTopicArn", value=self.observability.alarm_topic.topic_arn)

@@ -54,13 +54,14 @@ def bootstrap() -> Services:
     files = DynamoIngestRepository()
     clock = clock_from_spec(config.clock, policy.timezone)
     statements = DynamoStatementStore()
+    bank_accounts = config.bank_accounts()  # {bank code: the lender's accounts there}, from BANKS
     ingest = IngestService(
         S3Inbox(endpoint_url=config.endpoint_url),
         files,
         clock,
         readers=FormatParsers(),
-        bank_accounts=config.bank_accounts,
-        matcher=StatementMatcher(statements, clock, config.bank_accounts),
+        bank_accounts=bank_accounts,
+        matcher=StatementMatcher(statements, clock, bank_accounts),
         documents=DynamoDocumentStore(statements.loans),
         continuations=(
             SqsContinuations(config.settlement_files_queue_url, endpoint_url=config.endpoint_url)

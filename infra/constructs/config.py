@@ -1,12 +1,43 @@
-"""Settings of the stack, read from the CDK context (cdk.json `scf:*` keys)."""
+"""Settings of the stack: one stage of cdk.json's `scf:stages`, chosen with `-c stage=NAME`
+(default `local`). docs/bank-gateways.md ("Configuring banks per stage") and
+docs/decisions/0006-stages-and-bank-config.md describe the shape and the checks.
+
+A stage names its banks as the functions read them (the `BANKS` document: code, adapter, settings,
+the lender's accounts there, a rest-signed bank's secret by Secrets Manager name, never a value).
+Checked here, so that `cdk synth` fails naming the bank: the document must route
+(`scf.service.banks.BankDirectory.from_json`), and a stage other than `local` may not name the
+simulated adapter, a plain-HTTP URL or a loopback host.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from constructs import Construct
+from scf.errors import InvalidInput
+from scf.service.banks import BankDirectory
+
+if TYPE_CHECKING:  # no jsii at import: the local stack reads LOCAL_BANK_URL from here
+    from constructs import Construct
+
+STAGE_CONTEXT = "stage"
+STAGES_CONTEXT = "scf:stages"
+DEFAULT_STAGE = "local"
+LOCAL_STAGE = "local"
+# The URL of a bank played by the local stack's simulated bank; the local stack puts its own
+# address in place of this prefix (a path after it is kept).
+LOCAL_BANK_URL = "local:simulated-bank"
+BANK_CODE = re.compile(r"[A-Z][A-Z0-9]{1,34}")
+ACCOUNT_ID = re.compile(r"\d{12}")
+SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+STAGE_KEYS = {"stackName", "banks", "policyTimezone", "logLevel", "alarmEmail", "apiThrottle"}
+# Settings of a file bank that only the stack reads: the AWS account whose identities may read the
+# bank's outbound prefix (without it, AWS Transfer Family's SFTP connector, in this account).
+READER_ACCOUNT = "reader_account"
 
 
 class StackConfigError(ValueError):
@@ -15,11 +46,9 @@ class StackConfigError(ValueError):
 
 @dataclass(frozen=True)
 class StackConfig:
+    stage: str
     stack_name: str
-    bank_accounts: dict[str, list[str]]
-    lender_account: dict[str, str]
-    bank_adapters: dict[str, str]
-    simulated_bank_url: str
+    banks: dict[str, Any]  # the BANKS document, as the functions get it
     policy_timezone: str
     log_level: str
     alarm_email: str
@@ -27,49 +56,112 @@ class StackConfig:
     api_burst_limit: int
 
     @property
+    def directory(self) -> BankDirectory:
+        return BankDirectory.from_json(self.banks)
+
+    @property
+    def banks_json(self) -> str:
+        return json.dumps(self.banks, sort_keys=True)
+
+    def banks_with_adapter(self, adapter: str) -> dict[str, dict[str, Any]]:
+        return {
+            code: bank for code, bank in sorted(self.banks["banks"].items()) if bank["adapter"] == adapter
+        }
+
+    @property
     def inbox_partners(self) -> list[str]:
         """Key prefixes of the inbox that are ingested: the platform and every configured bank."""
-        return ["platform", *sorted(self.bank_accounts)]
+        return ["platform", *sorted(self.banks["banks"])]
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackConfig:
-        def get(key: str, default: Any = None) -> Any:
-            value = scope.node.try_get_context(key)
-            if value is None:
-                if default is None:
-                    raise StackConfigError(f"CDK context {key!r} is missing (set it in cdk.json)")
-                return default
-            # `cdk synth -c key=value` passes strings; cdk.json passes JSON values.
-            if isinstance(value, str) and isinstance(default, dict | list):
-                try:
-                    return json.loads(value)
-                except json.JSONDecodeError as exc:
-                    raise StackConfigError(f"CDK context {key!r} is not valid JSON: {exc}") from exc
-            return value
+        stage = scope.node.try_get_context(STAGE_CONTEXT) or DEFAULT_STAGE
+        stages = _json_value(scope.node.try_get_context(STAGES_CONTEXT), STAGES_CONTEXT)
+        return stage_config(str(stage), stages)
 
-        bank_accounts = get("scf:bankAccounts", {})
-        if not isinstance(bank_accounts, dict) or not all(
-            isinstance(accounts, list) and all(isinstance(a, str) for a in accounts)
-            for accounts in bank_accounts.values()
-        ):
-            raise StackConfigError("scf:bankAccounts must map bank codes to lists of account ids")
-        lender_account = get("scf:lenderAccount", {})
-        missing = {"bank_code", "account_number", "name"} - set(lender_account)
-        if missing:
-            raise StackConfigError(f"scf:lenderAccount lacks {sorted(missing)}")
-        bank_adapters = get("scf:bankAdapters", {"default": "simulated"})
-        if "default" not in bank_adapters:
-            raise StackConfigError('scf:bankAdapters needs a "default" adapter')
-        throttle = get("scf:apiThrottle", {"rateLimit": 100, "burstLimit": 200})
-        return cls(
-            stack_name=str(get("scf:stackName", "scf")),
-            bank_accounts=bank_accounts,
-            lender_account=lender_account,
-            bank_adapters=bank_adapters,
-            simulated_bank_url=str(get("scf:simulatedBankUrl", "")),
-            policy_timezone=str(get("scf:policyTimezone", "Asia/Shanghai")),
-            log_level=str(get("scf:logLevel", "INFO")),
-            alarm_email=str(scope.node.try_get_context("scf:alarmEmail") or ""),
-            api_rate_limit=float(throttle["rateLimit"]),
-            api_burst_limit=int(throttle["burstLimit"]),
+
+def _json_value(value: Any, key: str) -> Any:
+    """`cdk synth -c key=value` passes strings; cdk.json passes JSON values."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise StackConfigError(f"CDK context {key!r} is not valid JSON: {exc}") from exc
+    return value
+
+
+def stage_config(stage: str, stages: Any) -> StackConfig:
+    """The settings of `stage` from the `scf:stages` document, checked."""
+    if not isinstance(stages, dict) or not stages:
+        raise StackConfigError(f"CDK context {STAGES_CONTEXT!r} is missing (set it in cdk.json)")
+    if stage not in stages:
+        raise StackConfigError(
+            f"stage {stage!r} is not in {STAGES_CONTEXT} (known: {', '.join(sorted(stages))})"
         )
+    settings = stages[stage]
+    if not isinstance(settings, dict):
+        raise StackConfigError(f"stage {stage}: settings must be an object")
+    unknown = set(settings) - STAGE_KEYS
+    if unknown:
+        raise StackConfigError(f"stage {stage}: unknown settings {sorted(unknown)}")
+    banks = settings.get("banks")
+    if not isinstance(banks, dict):
+        raise StackConfigError(f"stage {stage}: 'banks' {{default_bank, banks}} is missing")
+    check_banks(stage, banks)
+    throttle = settings.get("apiThrottle", {"rateLimit": 100, "burstLimit": 200})
+    return StackConfig(
+        stage=stage,
+        stack_name=str(settings.get("stackName") or f"scf-{stage}"),
+        banks=banks,
+        policy_timezone=str(settings.get("policyTimezone", "Asia/Shanghai")),
+        log_level=str(settings.get("logLevel", "INFO")),
+        alarm_email=str(settings.get("alarmEmail") or ""),
+        api_rate_limit=float(throttle["rateLimit"]),
+        api_burst_limit=int(throttle["burstLimit"]),
+    )
+
+
+def check_banks(stage: str, banks: dict[str, Any]) -> None:
+    """Raise StackConfigError naming the stage and the bank unless `banks` may be deployed."""
+    try:
+        directory = BankDirectory.from_json(banks)
+    except InvalidInput as exc:
+        raise StackConfigError(f"stage {stage}: {exc.message}") from exc
+    for code, bank in directory.banks.items():
+        where = f"stage {stage}: bank {code}"
+        if not BANK_CODE.fullmatch(code):
+            raise StackConfigError(f"{where}: a bank code is 2 to 35 upper-case letters and digits")
+        reader = bank.settings.get(READER_ACCOUNT)
+        if reader is not None and (bank.adapter != "iso20022-file" or not ACCOUNT_ID.fullmatch(str(reader))):
+            raise StackConfigError(f"{where}: {READER_ACCOUNT} is a 12-digit AWS account, for file banks")
+        secret = bank.settings.get("secret")
+        if secret is not None and (not SECRET_NAME.fullmatch(str(secret)) or str(secret).startswith("arn:")):
+            raise StackConfigError(f"{where}: secret is the name of the secret the stack creates")
+        if stage == LOCAL_STAGE:
+            continue
+        if bank.adapter == "simulated":
+            raise StackConfigError(f"{where}: the simulated adapter is for the local stage only")
+        if "url" in bank.settings:
+            problem = url_problem(str(bank.settings["url"]))
+            if problem:
+                raise StackConfigError(f"{where}: {problem}")
+
+
+def url_problem(url: str) -> str | None:
+    """Why a bank URL may not be used outside the local stage, or None."""
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        return f"the URL {url!r} is not https"
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
+        return f"the URL {url!r} has no host"
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"the URL {url!r} is a loopback address"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    if address.is_loopback or address.is_unspecified or (mapped is not None and mapped.is_loopback):
+        return f"the URL {url!r} is a loopback address"
+    return None

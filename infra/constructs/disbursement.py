@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import Duration, Tags
 from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
+from infra.constructs.banks import Banks
 from infra.constructs.common import Layers, base_environment, queue_with_dlq, scf_function
 from infra.constructs.config import StackConfig
 from infra.constructs.data import Data
@@ -19,18 +18,16 @@ OUTBOX_TARGET = "disbursements"
 FUNCTION_TIMEOUT = Duration.seconds(120)
 
 
-def bank_environment(config: StackConfig) -> dict[str, str]:
-    """The variables of the functions that talk to banks (disburse, apply_repayment)."""
-    return {
-        "LENDER_ACCOUNT": json.dumps(config.lender_account, sort_keys=True),
-        "BANK_ADAPTERS": json.dumps(config.bank_adapters, sort_keys=True),
-        "SIMULATED_BANK_URL": config.simulated_bank_url,
-    }
-
-
 class Disbursement(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, data: Data, layers: Layers, config: StackConfig
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        data: Data,
+        layers: Layers,
+        config: StackConfig,
+        banks: Banks,
     ) -> None:
         super().__init__(scope, construct_id)
         Tags.of(self).add("scf:component", "disbursement")
@@ -41,7 +38,7 @@ class Disbursement(Construct):
             table_name=data.table.table_name,
             config=config,
         )
-        environment.update(bank_environment(config))
+        environment.update(banks.environment())
         self.function = scf_function(
             self,
             name=FUNCTION_NAME,
@@ -51,6 +48,7 @@ class Disbursement(Construct):
             timeout=FUNCTION_TIMEOUT,
         )
         data.grant_business_data(self.function.role)
+        banks.grant_gateway(self.function.role)
         self.function.function.add_event_source(
             event_sources.SqsEventSource(self.queues.queue, batch_size=10, report_batch_item_failures=True)
         )

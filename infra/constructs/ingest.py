@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from aws_cdk import Duration, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -85,7 +83,7 @@ class Ingest(Construct):
             config=config,
         )
         environment["INBOX_BUCKET"] = self.inbox_bucket.bucket_name
-        environment["BANK_ACCOUNTS"] = json.dumps(config.bank_accounts, sort_keys=True)
+        environment["BANKS"] = config.banks_json  # which of the lender's accounts each bank holds
         # A file too large for one invocation continues through its own queue (scf/service/checkpoint.py).
         environment["SETTLEMENT_FILES_QUEUE_URL"] = self.queues.queue.queue_url
         self.function = scf_function(

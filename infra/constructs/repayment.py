@@ -7,10 +7,10 @@ from aws_cdk import Duration, Tags
 from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
+from infra.constructs.banks import Banks
 from infra.constructs.common import Layers, base_environment, queue_with_dlq, scf_function
 from infra.constructs.config import StackConfig
 from infra.constructs.data import Data
-from infra.constructs.disbursement import bank_environment
 from infra.constructs.outbox import outbox_pipe
 
 FUNCTION_NAME = "apply_repayment"
@@ -21,7 +21,14 @@ FUNCTION_TIMEOUT = Duration.seconds(60)
 
 class Repayment(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, data: Data, layers: Layers, config: StackConfig
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        data: Data,
+        layers: Layers,
+        config: StackConfig,
+        banks: Banks,
     ) -> None:
         super().__init__(scope, construct_id)
         Tags.of(self).add("scf:component", "repayment")
@@ -32,7 +39,7 @@ class Repayment(Construct):
             table_name=data.table.table_name,
             config=config,
         )
-        environment.update(bank_environment(config))
+        environment.update(banks.environment())
         self.function = scf_function(
             self,
             name=FUNCTION_NAME,
@@ -42,6 +49,7 @@ class Repayment(Construct):
             timeout=FUNCTION_TIMEOUT,
         )
         data.grant_business_data(self.function.role)
+        banks.grant_gateway(self.function.role)
         self.function.function.add_event_source(
             event_sources.SqsEventSource(self.queues.queue, batch_size=10, report_batch_item_failures=True)
         )

@@ -1,6 +1,7 @@
 """`scf`: the command line of the local stack.
 
-scf local env [KEY]                   env.json of the running stack, as one JSON object (or one value)
+scf local env [KEY]                   env.json of the running stack, as one JSON object (or one value):
+                                      banks {code: {adapter, url?, accounts}}, outbound_bucket, partners...
 scf local token --supplier ID | --ops a bearer token signed with the running stack's key
 scf local clock show | set YYYY-MM-DD the business date every worker reads
 scf local drop FILE KEY               put FILE into the inbox at KEY, wait for its report, print it
@@ -43,13 +44,15 @@ def cmd_drop(args: argparse.Namespace) -> int:
     from infra.local.loop import LocalClient, LoopError
 
     content = Path(args.file).read_bytes()
-    local = LocalClient(_env())
+    env = _env()
+    local = LocalClient(env)
     before = local.report_version(args.key)
     local.upload(args.key, content)  # the same bytes again are a new upload: reported DUPLICATE
     try:
         report = local.wait_report(args.key, timeout=args.timeout, after=before)
     except LoopError as exc:
-        print(f"scf: {exc} (is the key under a sender prefix, platform/ or a bank code?)", file=sys.stderr)
+        partners = ", ".join(f"{partner}/" for partner in env.get("partners", ["platform"]))
+        print(f"scf: {exc} (is the key under a sender prefix: {partners}?)", file=sys.stderr)
         return 1
     print(json.dumps(report, indent=2))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,6 +157,8 @@ def deploy(template: Template, endpoint: str, region: str, stack_name: str = "sc
         arn = f"arn:aws:lambda:{region}:{account_id}:function:{name}"
         substitutes[logical_id] = name
         substitutes[(logical_id, "Arn")] = arn
+    secret_arns = create_secrets(template, endpoint, region, stack_name)
+    substitutes.update(secret_arns)
     body, dropped = template.deployable(supported_types(), substitutes)
     body = work_around_moto(body)
     for logical_id, reason in sorted(dropped.items()):
@@ -175,7 +178,7 @@ def deploy(template: Template, endpoint: str, region: str, stack_name: str = "sc
     if missing:
         raise TemplateError(f"moto did not create {sorted(missing)}")
     stack_id = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]["StackId"]
-    refs: dict[str, Any] = {**pseudo, "AWS::StackId": stack_id, **physical_ids}
+    refs: dict[str, Any] = {**pseudo, "AWS::StackId": stack_id, **physical_ids, **secret_arns}
     refs.update(function_names)
     attributes = {(logical_id, "Arn"): substitutes[(logical_id, "Arn")] for logical_id in function_names}
     resolver = Resolver(
@@ -196,6 +199,26 @@ def deploy(template: Template, endpoint: str, region: str, stack_name: str = "sc
         dropped=dropped,
         resolver=resolver,
     )
+
+
+def create_secrets(template: Template, endpoint: str, region: str, stack_name: str) -> dict[str, str]:
+    """Each `AWS::SecretsManager::Secret` of the template (moto's CloudFormation has no such type),
+    created in the emulator with a generated value, as Secrets Manager does for the template's
+    `GenerateSecretString` (a rest-signed bank's signing key: the simulated bank reads the same
+    value). Returns {logical id: ARN}, what a `Ref` to the secret is."""
+    created = {}
+    for logical_id, resource in template.of_type("AWS::SecretsManager::Secret"):
+        properties = resource.get("Properties", {})
+        name = properties.get("Name") or f"{stack_name}-{logical_id}"
+        if not isinstance(name, str):
+            raise TemplateError(f"{logical_id}: the local stack needs a plain secret name, not {name!r}")
+        answer = client("secretsmanager", endpoint, region).create_secret(
+            Name=name,
+            Description=str(properties.get("Description", "")),
+            SecretString=secrets.token_urlsafe(48),
+        )
+        created[logical_id] = str(answer["ARN"])
+    return created
 
 
 def _function_physical_name(spec: FunctionSpec, stack_name: str, pseudo: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
+from infra.constructs.config import LOCAL_BANK_URL
 from infra.local import tokens
 from infra.local.bank import Bank, BankServer, Faults
 from infra.local.docs import DOCS_PATH
@@ -78,8 +79,8 @@ TEMPLATE_CACHE = ROOT / "build" / "local-stack"
 def synthesis_inputs_digest() -> str:
     """A digest of what the synthesized template depends on: the CDK app's code (not the local
     stack's), cdk.json, what the OpenAPI document reads from the package (infra/openapi.py: the
-    currencies and the credit policy documents), the pinned CDK versions and the deployment
-    environment variables."""
+    currencies and the credit policy documents), the bank directory the stage checks use, the
+    pinned CDK versions and the deployment environment variables."""
     from importlib.metadata import version
 
     digest = hashlib.sha256()
@@ -90,6 +91,7 @@ def synthesis_inputs_digest() -> str:
     )
     package = ROOT / "layers" / "scf" / "python" / "scf"
     documented = [package / "domain" / "money.py", package / "domain" / "policy.py"]
+    documented.append(package / "service" / "banks.py")  # the stage checks (infra/constructs/config.py)
     documented += sorted((package / "policy").glob("*.json"))
     for path in [*sources, *documented, ROOT / "cdk.json"]:
         if path.exists():
@@ -133,6 +135,38 @@ def synthesize(directory: Path) -> tuple[dict[str, Any], Path]:
     if finished.returncode != 0:
         raise TemplateError(f"cdk synth failed:\n{finished.stderr[-4000:]}")
     return json.loads(target.read_text(encoding="utf-8")), outdir
+
+
+def fill_local_bank_urls(document: dict[str, Any], bank_url: str) -> dict[str, Any]:
+    """The `BANKS` document with every URL that starts with the local placeholder (`LOCAL_BANK_URL`,
+    the local stage's banks played by the simulated bank) pointing at the simulated bank; a path
+    after the placeholder is kept."""
+    banks = {}
+    for code, bank in document["banks"].items():
+        url = bank.get("url")
+        if isinstance(url, str) and url.startswith(LOCAL_BANK_URL):
+            bank = {**bank, "url": bank_url.rstrip("/") + url[len(LOCAL_BANK_URL) :]}
+        banks[code] = bank
+    return {**document, "banks": banks}
+
+
+def bank_overrides(template_environment: dict[str, str], bank_url: str) -> dict[str, str]:
+    """The local values of a function's bank settings: BANKS with the simulated bank's address."""
+    if "BANKS" not in template_environment:
+        return {}
+    document = fill_local_bank_urls(json.loads(template_environment["BANKS"]), bank_url)
+    return {"BANKS": json.dumps(document, sort_keys=True)}
+
+
+def describe_banks(document: dict[str, Any]) -> dict[str, Any]:
+    """env.json's `banks` (CONTRACT.md section 9): {code: {adapter, url?, accounts}}."""
+    described = {}
+    for code, bank in sorted(document["banks"].items()):
+        entry: dict[str, Any] = {"adapter": bank["adapter"], "accounts": bank["accounts"]}
+        if "url" in bank:
+            entry["url"] = bank["url"]
+        described[code] = entry
+    return described
 
 
 def lambda_environment(spec: FunctionSpec, physical_name: str, arn: str, region: str) -> dict[str, str]:
@@ -186,6 +220,10 @@ class LocalStack:
         self.consumers: list[QueueConsumer] = []
         self.pipes: list[StreamPipe] = []
         self.env: dict[str, Any] = {}
+        self.banks: dict[str, Any] = {}  # the BANKS document as the workers get it
+        # {key id: signing secret} of the rest-signed banks, as created in the emulator's Secrets
+        # Manager: what the simulated bank checks their signatures with.
+        self.bank_secrets: dict[str, bytes] = {}
         self.timings: dict[str, float] = {}
         self.activity = Activity()
 
@@ -234,22 +272,25 @@ class LocalStack:
         overrides = {
             "AWS_ENDPOINT_URL": endpoint,
             **FAKE_CREDENTIALS,
-            "SIMULATED_BANK_URL": self.bank_server.url,
             "SCF_CLOCK": f"file:{clock_file}",
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
         }
         specs = template.functions()
         for spec in specs:
+            banks = bank_overrides(deployment.environment_of(spec), self.bank_server.url)
+            if banks:
+                self.banks = json.loads(banks["BANKS"])
             self.workers[spec.name] = Worker(
                 name=spec.name,
                 handler=spec.handler,
                 code_dir=spec.code_dir,
                 layers=[SHARED_LAYER_DIR],
                 timeout=spec.timeout,
-                environment=worker_environment(spec, deployment, overrides),
+                environment=worker_environment(spec, deployment, {**overrides, **banks}),
                 run_dir=self.directory,
                 log=self.out,
             )
+        self.bank_secrets = read_bank_secrets(self.banks, deployment)
         for worker in self.workers.values():
             worker.start()
         for worker in self.workers.values():
@@ -350,8 +391,10 @@ class LocalStack:
             return None
 
         buckets = [deployment.resolve(item.bucket_ref) for item in deployment.template.notifications()]
-        bank_accounts = first("BANK_ACCOUNTS")
-        lender_account = first("LENDER_ACCOUNT")
+        lender_account: dict[str, str] = {}
+        if self.banks:
+            default = self.banks["default_bank"]
+            lender_account = {"bank_code": default, **self.banks["banks"][default]["accounts"][0]}
         assert self.gateway is not None and self.bank_server is not None
         return {
             "api_url": self.gateway.url,
@@ -364,8 +407,11 @@ class LocalStack:
             "inbox_bucket": first("INBOX_BUCKET") or (buckets[0] if buckets else None),
             "table_name": first("TABLE_NAME"),
             "bank_url": self.bank_server.url,
-            "bank_accounts": json.loads(bank_accounts) if bank_accounts else {},
-            "lender_account": json.loads(lender_account) if lender_account else {},
+            "banks": describe_banks(self.banks) if self.banks else {},
+            "default_bank": self.banks.get("default_bank"),
+            "lender_account": lender_account,  # the default bank's operating account
+            "outbound_bucket": first("OUTBOUND_BUCKET"),
+            "partners": ["platform", *sorted(self.banks.get("banks", {}))],
             "clock_file": str(clock_file),
             "queues": deployment.queues(),
             "functions": {
@@ -386,6 +432,7 @@ class LocalStack:
 
     def _announce(self) -> None:
         env = self.env
+        banks = ", ".join(f"{code} {bank['adapter']}" for code, bank in env["banks"].items())
         self.say(
             "\n".join(
                 [
@@ -395,7 +442,8 @@ class LocalStack:
                     f"  AWS (moto)   {env['aws_endpoint_url']}  region {env['region']}",
                     f"  inbox        s3://{env['inbox_bucket']}",
                     f"  table        {env['table_name']}",
-                    f"  bank         {env['bank_url']}",
+                    f"  bank         {env['bank_url']}  (plays {banks or 'no bank'})",
+                    f"  outbound     s3://{env['outbound_bucket']}",
                     f"  clock        {env['clock_file']}  (scf local clock set YYYY-MM-DD)",
                     f"  state        {self.directory / ENV_FILE}",
                     "  Ctrl-C stops it.",
@@ -421,6 +469,18 @@ class LocalStack:
         if self.emulator is not None and self.emulator.endpoint:
             self.emulator.stop()
             self.say("[local] stopped")
+
+
+def read_bank_secrets(banks: dict[str, Any], deployment: Deployment) -> dict[str, bytes]:
+    """{key id: secret} of the rest-signed banks, read back from the emulator's Secrets Manager
+    (infra.local.emulator.create_secrets put them there)."""
+    found = {}
+    secretsmanager = client("secretsmanager", deployment.endpoint, deployment.region)
+    for bank in banks.get("banks", {}).values():
+        if bank.get("adapter") == "rest-signed":
+            answer = secretsmanager.get_secret_value(SecretId=bank["secret"])
+            found[str(bank["key_id"])] = str(answer["SecretString"]).encode("utf-8")
+    return found
 
 
 def refuse_if_running(directory: Path) -> None:

@@ -145,3 +145,31 @@ def test_the_stack_reports_its_health_and_state(local_stack: Any) -> None:
         "aws_endpoint_url",
     ):
         assert env[name], name
+
+
+def test_scf_local_env_lists_the_three_local_banks_the_outbound_bucket_and_the_partners(
+    local_stack: Any,
+) -> None:
+    """CONTRACT.md section 9: `scf local env` lists the banks as {code: {adapter, url?, accounts}}."""
+    env = local_stack.env
+    banks = env["banks"]
+
+    assert {code: bank["adapter"] for code, bank in banks.items()} == {
+        "SIMBANK": "simulated",
+        "FILEBANK": "iso20022-file",
+        "RESTBANK": "rest-signed",
+    }
+    assert banks["SIMBANK"]["url"] == banks["RESTBANK"]["url"] == env["bank_url"]
+    assert "url" not in banks["FILEBANK"]
+    assert all(bank["accounts"] for bank in banks.values())
+    assert env["partners"] == ["platform", "FILEBANK", "RESTBANK", "SIMBANK"]
+    assert env["outbound_bucket"] and env["outbound_bucket"] != env["inbox_bucket"]
+    assert env["lender_account"]["bank_code"] == env["default_bank"] == "SIMBANK"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["aws_endpoint_url"],
+        region_name=env["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    assert s3.get_bucket_versioning(Bucket=env["outbound_bucket"])["Status"] == "Enabled"

@@ -38,9 +38,9 @@ COMMON_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE",
     "LOG_LEVEL",
 }
-BANK_ENV = {"LENDER_ACCOUNT", "BANK_ADAPTERS", "SIMULATED_BANK_URL"}
+BANK_ENV = {"BANKS", "OUTBOUND_BUCKET"}
 ENVIRONMENT = {
-    "ingest_settlement": COMMON_ENV | {"INBOX_BUCKET", "BANK_ACCOUNTS", "SETTLEMENT_FILES_QUEUE_URL"},
+    "ingest_settlement": COMMON_ENV | {"INBOX_BUCKET", "BANKS", "SETTLEMENT_FILES_QUEUE_URL"},
     "score_application": COMMON_ENV,
     "disburse": COMMON_ENV | BANK_ENV,
     "apply_repayment": COMMON_ENV | BANK_ENV,
@@ -65,7 +65,32 @@ ITEM_ACTIONS = {
         "DescribeTable",
     ]
 }
-DATA_SERVICES = ("dynamodb:", "s3:", "sqs:", "kms:", "sns:")
+DATA_SERVICES = ("dynamodb:", "s3:", "sqs:", "kms:", "sns:", "secretsmanager:")
+# The local stage of cdk.json (docs/bank-gateways.md): three banks played by the simulated bank.
+LOCAL_BANKS = {
+    "default_bank": "SIMBANK",
+    "banks": {
+        "SIMBANK": {
+            "adapter": "simulated",
+            "url": "local:simulated-bank",
+            "accounts": [{"account_number": "LENDER-OPS-001", "name": "SCF Lender Operations"}],
+        },
+        "FILEBANK": {
+            "adapter": "iso20022-file",
+            "pain001": "pain.001.001.09",
+            "pain008": "pain.008.001.02",
+            "accounts": [{"account_number": "LENDER-FILE-001", "name": "SCF Lender Operations"}],
+        },
+        "RESTBANK": {
+            "adapter": "rest-signed",
+            "url": "local:simulated-bank",
+            "key_id": "scf-local-restbank",
+            "secret": "scf-local/banks/RESTBANK/signing-key",
+            "accounts": [{"account_number": "LENDER-REST-001", "name": "SCF Lender Operations"}],
+        },
+    },
+}
+PAYING_FUNCTIONS = {"disburse", "apply_repayment"}
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -282,7 +307,7 @@ def test_event_source_mappings_report_batch_item_failures(synthesized: Synthesiz
 
 def test_buckets_are_encrypted_tls_only_private_and_the_inbox_versioned(synthesized: Synthesized) -> None:
     buckets = synthesized.of_type("AWS::S3::Bucket")
-    assert len(buckets) == 2
+    assert len(buckets) == 3  # the inbox, the outbound messages, the access logs
     for lid, bucket in buckets.items():
         props = bucket["Properties"]
         assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"], lid
@@ -473,6 +498,7 @@ def test_four_functions_with_runtime_layers_and_log_retention(synthesized: Synth
 def test_function_environment_is_exactly_the_documented_one(synthesized: Synthesized) -> None:
     table_id, _ = by_path(synthesized, "Scf/Data/Table")
     inbox_id, _ = by_path(synthesized, "Scf/Ingest/InboxBucket")
+    outbound_id, _ = by_path(synthesized, "Scf/Banks/OutboundBucket")
     for lid, name in function_names(synthesized).items():
         env = synthesized.resources[lid]["Properties"]["Environment"]["Variables"]
         assert set(env) == ENVIRONMENT[name], name
@@ -482,13 +508,12 @@ def test_function_environment_is_exactly_the_documented_one(synthesized: Synthes
         assert env["POWERTOOLS_SERVICE_NAME"] == name
         if "INBOX_BUCKET" in env:
             assert env["INBOX_BUCKET"] == {"Ref": inbox_id}
-            assert json.loads(env["BANK_ACCOUNTS"]) == {"SIMBANK": ["LENDER-OPS-001"]}
             queue_id, _ = by_path(synthesized, "Scf/Ingest/SettlementFilesQueue")
             assert env["SETTLEMENT_FILES_QUEUE_URL"] == {"Ref": queue_id}
-        if "LENDER_ACCOUNT" in env:
-            assert set(json.loads(env["LENDER_ACCOUNT"])) == {"bank_code", "account_number", "name"}
-            assert json.loads(env["BANK_ADAPTERS"])["default"] == "simulated"
-            assert env["SIMULATED_BANK_URL"].startswith("http")
+        if "BANKS" in env:
+            assert json.loads(env["BANKS"]) == LOCAL_BANKS
+        if "OUTBOUND_BUCKET" in env:
+            assert env["OUTBOUND_BUCKET"] == {"Ref": outbound_id}
 
 
 # --- IAM -------------------------------------------------------------------------------------
@@ -556,8 +581,19 @@ def test_each_function_gets_only_what_it_uses(synthesized: Synthesized) -> None:
                 assert inbox_id in set(references(resource))
             (listing,) = [s for s in granted if "s3:ListBucket" in as_list(s["Action"])]
             assert listing["Condition"] == {"StringLike": {"s3:prefix": ["reports/.parts/*"]}}
+        elif name in PAYING_FUNCTIONS:
+            assert_writes_only_bank_messages(synthesized, granted)
         else:
             assert not s3_actions
+        secrets_read = [
+            s for s in granted if any(a.startswith("secretsmanager:") for a in as_list(s["Action"]))
+        ]
+        if name in PAYING_FUNCTIONS:
+            (statement,) = secrets_read
+            assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"]
+            assert set(references(statement["Resource"])) == {restbank_secret(synthesized)}
+        else:
+            assert secrets_read == [], name
         consumed = {
             path_of(synthesized.resources[lid])
             for s in granted
@@ -658,3 +694,91 @@ def test_code_assets_are_small_and_clean(synthesized: Synthesized) -> None:
             for p in files
             for part in p.parts
         )
+
+
+# --- banks: outbound bucket, file banks' readers, REST banks' secrets ----------------------------
+
+
+def restbank_secret(synthesized: Synthesized) -> str:
+    lid, _ = by_path(synthesized, "Scf/Banks/RESTBANKSigningSecret")
+    return lid
+
+
+def object_prefix(resource: Any) -> str:
+    """`<bucket ARN>/<prefix>` written as Fn::Join: the part after the ARN."""
+    return str(resource["Fn::Join"][1][-1])
+
+
+def assert_writes_only_bank_messages(synthesized: Synthesized, granted: list[dict[str, Any]]) -> None:
+    """disburse and apply_repayment: write FILEBANK/* and _sent/*, read _sent/* (the file
+    gateway's markers), list only under _sent/; nothing of the inbox."""
+    outbound_id, _ = by_path(synthesized, "Scf/Banks/OutboundBucket")
+    on_s3 = [s for s in granted if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    assert actions_of(on_s3) == {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}
+    for statement in on_s3:
+        assert set(references(statement["Resource"])) == {outbound_id}
+    (writes,) = [s for s in on_s3 if "s3:PutObject" in as_list(s["Action"])]
+    assert as_list(writes["Action"]) == ["s3:PutObject"]
+    assert {object_prefix(r) for r in as_list(writes["Resource"])} == {"/FILEBANK/*", "/_sent/*"}
+    (reads,) = [s for s in on_s3 if "s3:GetObject" in as_list(s["Action"])]
+    assert [object_prefix(r) for r in as_list(reads["Resource"])] == ["/_sent/*"]
+    (listing,) = [s for s in on_s3 if "s3:ListBucket" in as_list(s["Action"])]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["_sent/*"]}}
+
+
+def test_the_outbound_bucket_is_versioned_and_logged_like_the_inbox(synthesized: Synthesized) -> None:
+    _, outbound = by_path(synthesized, "Scf/Banks/OutboundBucket")
+    logs_id, _ = by_path(synthesized, "Scf/Ingest/AccessLogsBucket")
+
+    props = outbound["Properties"]
+
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    ]
+    assert next(references(props["LoggingConfiguration"]["DestinationBucketName"])) == logs_id
+    assert props["LoggingConfiguration"]["LogFilePrefix"] == "outbound/"
+    assert outbound["DeletionPolicy"] == "Retain"
+
+
+def test_each_file_bank_has_a_read_only_role_limited_to_its_prefix(synthesized: Synthesized) -> None:
+    outbound_id, _ = by_path(synthesized, "Scf/Banks/OutboundBucket")
+    role_id, role = by_path(synthesized, "Scf/Banks/FILEBANKFileReaderRole")
+
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    granted = role_statements(synthesized, role_id)
+
+    # No reader_account in the local stage: AWS Transfer Family in this account only.
+    assert trust["Principal"] == {"Service": "transfer.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert actions_of(granted) == {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"}
+    for statement in granted:
+        assert set(references(statement["Resource"])) == {outbound_id}
+    (reads,) = [s for s in granted if "s3:GetObject" in as_list(s["Action"])]
+    assert [object_prefix(r) for r in as_list(reads["Resource"])] == ["/FILEBANK/*"]
+    (listing,) = [s for s in granted if "s3:ListBucket" in as_list(s["Action"])]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["FILEBANK/*"]}}
+    readers = [
+        path_of(r) for r in synthesized.of_type("AWS::IAM::Role").values() if "FileReader" in path_of(r)
+    ]
+    assert readers == ["Scf/Banks/FILEBANKFileReaderRole"]  # SIMBANK and RESTBANK take no files
+
+
+def test_each_rest_bank_has_a_secret_the_stack_creates_with_a_placeholder(synthesized: Synthesized) -> None:
+    secrets = synthesized.of_type("AWS::SecretsManager::Secret")
+
+    (secret,) = secrets.values()
+
+    props = secret["Properties"]
+    assert props["Name"] == LOCAL_BANKS["banks"]["RESTBANK"]["secret"]
+    assert "SecretString" not in props  # never a value in the template
+    assert props["GenerateSecretString"]["PasswordLength"] == 64
+    readers = {
+        name
+        for name in FUNCTIONS
+        if any(
+            restbank_secret(synthesized) in set(references(s["Resource"]))
+            for s in role_statements(synthesized, function_role(synthesized, name))
+        )
+    }
+    assert readers == PAYING_FUNCTIONS

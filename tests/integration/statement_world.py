@@ -1,5 +1,5 @@
 """The money world of tests/reliability/money_harness.py plus the inbox bucket and ingest_settlement,
-with `BANK_ACCOUNTS` configured: for the statement, sweep and partner tests."""
+with the banks sending statements configured in `BANKS`: for the statement, sweep and partner tests."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from urllib.parse import quote_plus
 import boto3
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
+from scf import config
 from scf.adapters.dynamodb.models import OutboxItem
-from tests.reliability.money_harness import REGION, MoneyWorld, money_world
+from tests.reliability.money_harness import REGION, MoneyWorld, banks_document, money_world
 from tests.support import EVENTS, LambdaContext, load_handler
 
 BUCKET = "scf-inbox"
@@ -91,8 +92,18 @@ def ingest_world(
     tmp_path: Path, monkeypatch: Any, bank_accounts: dict[str, list[str]] | None = None
 ) -> Iterator[IngestWorld]:
     monkeypatch.setenv("INBOX_BUCKET", BUCKET)
-    monkeypatch.setenv("BANK_ACCOUNTS", json.dumps(bank_accounts or {BANK: [LENDER_ACCOUNT]}))
     for money in money_world(tmp_path, monkeypatch):
+        # The banks that send statements here take files; the lender's default bank is the money
+        # world's. Read at the handler's first cold start, after this.
+        statement_banks = {
+            code: {
+                "adapter": "iso20022-file",
+                "accounts": [{"account_number": number, "name": "SCF Lender"} for number in numbers],
+            }
+            for code, numbers in (bank_accounts or {BANK: [LENDER_ACCOUNT]}).items()
+        }
+        monkeypatch.setenv("BANKS", json.dumps(banks_document(money.bank.url, **statement_banks)))
+        config.settings.cache_clear()
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
         yield IngestWorld(money, load_handler("ingest_settlement"))
 

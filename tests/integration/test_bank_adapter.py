@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 
 from scf.adapters.banks.base import PaymentConflict
-from scf.adapters.banks.registry import GatewayRegistry, lender_account
 from scf.adapters.banks.simulated import SimulatedBankGateway
 from scf.clock import FixedClock
-from scf.config import ConfigError, Settings
 from scf.service.payments import (
     Account,
     BankUnavailable,
@@ -138,43 +136,6 @@ def test_payment_ids_fit_an_end_to_end_id() -> None:
 def test_account_numbers_are_masked_in_logs() -> None:
     assert mask_account("6217000099998888") == "************8888"
     assert "6217000099998888" not in repr(SUPPLIER) and "8888" in repr(SUPPLIER)
-
-
-def settings(**overrides: object) -> Settings:
-    base: dict[str, object] = {
-        "table_name": "t",
-        "region": "us-east-1",
-        "simulated_bank_url": "http://127.0.0.1:1",
-        "lender_account": {"bank_code": "LB", "account_number": "1", "name": "L"},
-    }
-    return Settings(**(base | overrides))  # type: ignore[arg-type]
-
-
-def test_the_registry_chooses_by_bank_code_with_a_default() -> None:
-    registry = GatewayRegistry(settings(bank_adapters={"default": "simulated", "ICBC": "simulated"}))
-    assert registry.adapter_name("ICBC") == "simulated"
-    assert registry.adapter_name("ANY") == "simulated"
-    assert registry.for_bank("ANY") is registry.for_bank("ICBC")  # one adapter instance per name
-    assert lender_account(settings()).bank_code == "LB"
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {"bank_adapters": {"default": "carrier-pigeon"}},
-        {"bank_adapters": {"ICBC": "simulated"}},
-        {"lender_account": {}},
-    ],
-)
-def test_bad_gateway_configuration_fails_at_cold_start(overrides: dict[str, object]) -> None:
-    with pytest.raises(ConfigError):
-        GatewayRegistry(settings(**overrides))
-        lender_account(settings(**overrides))
-
-
-def test_a_missing_simulated_bank_url_fails_when_the_adapter_is_built() -> None:
-    with pytest.raises(ConfigError):
-        GatewayRegistry(settings(simulated_bank_url=None)).for_bank("ANY")
 
 
 # -- the same adapter against the local stack's simulated bank (infra/local/bank.py) ---------------

@@ -408,6 +408,19 @@ class MoneyWorld:
         assert sum(ledger.values()) == 0
 
 
+def banks_document(bank_url: str, **more: dict[str, Any]) -> dict[str, Any]:
+    """The BANKS setting of these tests: the lender banks at LENDERBANK (the default bank, played
+    by the stand-in bank), plus `more` banks {code: settings}."""
+    lender = {"account_number": LENDER["account_number"], "name": LENDER["name"]}
+    return {
+        "default_bank": LENDER["bank_code"],
+        "banks": {
+            LENDER["bank_code"]: {"adapter": "simulated", "url": bank_url, "accounts": [lender]},
+            **more,
+        },
+    }
+
+
 def money_world(tmp_path: Path, monkeypatch: Any) -> Iterator[MoneyWorld]:
     """Generator for a pytest fixture: `yield from money_world(tmp_path, monkeypatch)`."""
     clock_file = tmp_path / "today"
@@ -420,9 +433,7 @@ def money_world(tmp_path: Path, monkeypatch: Any) -> Iterator[MoneyWorld]:
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "TABLE_NAME": TABLE,
-        "LENDER_ACCOUNT": json.dumps(LENDER),
-        "BANK_ADAPTERS": json.dumps({"default": "simulated"}),
-        "SIMULATED_BANK_URL": bank.url,
+        "BANKS": json.dumps(banks_document(bank.url)),
         "SCF_CLOCK": f"file:{clock_file}",
         "POLICY_TIMEZONE": "Asia/Shanghai",
         "POWERTOOLS_SERVICE_NAME": "scf-test",

@@ -44,9 +44,26 @@ def test_function_environments_resolve_to_what_was_deployed(deployed: Deployment
     assert env["QUEUE_ARN"] == deployed.queue_arn("IngestSettlementFilesQueue11")
     assert env["STREAM_ARN"].startswith(f"arn:aws:dynamodb:us-east-1:{deployed.account_id}:table/")
     assert env["REGION_TEXT"] == "region-us-east-1"
-    assert json.loads(env["BANK_ACCOUNTS"]) == {"SIMBANK": ["LENDER-001"]}
+    assert json.loads(env["BANKS"])["default_bank"] == "SIMBANK"
     assert "INBOX_BUCKET" not in deployed.environment_of(specs["disburse"])
     assert deployed.function_names["IngestFunctionAA"] == "t-IngestFunctionAA"
+
+
+def test_a_secret_of_the_template_is_created_with_a_value_and_what_refers_to_it_is_deployed(
+    deployed: Deployment,
+) -> None:
+    arn = deployed.resolve({"Ref": "BanksRESTBANKSigningSecret99"})
+    secretsmanager = client("secretsmanager", deployed.endpoint, deployed.region)
+
+    answer = secretsmanager.get_secret_value(SecretId="t-local/banks/RESTBANK/signing-key")
+
+    assert answer["ARN"] == arn and len(answer["SecretString"]) >= 32
+    assert "FunctionRoleDefaultPolicy77" in deployed.physical_ids  # its grant names the ARN
+    iam = client("iam", deployed.endpoint, deployed.region)
+    role = deployed.physical_ids["FunctionRole66"]
+    (policy_name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+    assert arn in json.dumps(document)
 
 
 def test_bucket_notifications_come_from_the_templates_notification_resource(deployed: Deployment) -> None:
@@ -70,9 +87,21 @@ def test_bucket_notifications_come_from_the_templates_notification_resource(depl
 def test_the_synthesized_template_deploys(synthesized: Template, moto_endpoint: str) -> None:
     deployment = deploy(synthesized, moto_endpoint, "us-east-1", stack_name="synth")
     configure_notifications(deployment)
-    # moto's CloudFormation leaves versioning out: the inbox is versioned as the template says.
-    (inbox,) = configure_bucket_versioning(deployment)
-    assert client("s3", moto_endpoint, "us-east-1").get_bucket_versioning(Bucket=inbox)["Status"] == "Enabled"
+    # moto's CloudFormation leaves versioning out: the inbox and the outbound bucket are versioned
+    # as the template says.
+    versioned = configure_bucket_versioning(deployment)
+    assert len(versioned) == 2
+    for bucket in versioned:
+        assert (
+            client("s3", moto_endpoint, "us-east-1").get_bucket_versioning(Bucket=bucket)["Status"]
+            == "Enabled"
+        )
+    # The REST bank's secret exists in the emulator, and the functions' grant on it was deployed.
+    (secret_id,) = [lid for lid, _ in synthesized.of_type("AWS::SecretsManager::Secret")]
+    secret_arn = deployment.resolve({"Ref": secret_id})
+    secretsmanager = client("secretsmanager", moto_endpoint, "us-east-1")
+    assert secretsmanager.get_secret_value(SecretId=secret_arn)["SecretString"]
+    assert not [lid for lid, why in deployment.dropped.items() if secret_id in why]
     environments = {spec.name: deployment.environment_of(spec) for spec in synthesized.functions()}
     tables = {env["TABLE_NAME"] for env in environments.values()}
     assert len(tables) == 1

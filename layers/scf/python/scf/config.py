@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from scf.domain.policy import CreditPolicy, live_policy
+from scf.errors import InvalidInput
+from scf.service.banks import BankDirectory
 
 
 class ConfigError(RuntimeError):
@@ -36,12 +38,22 @@ class Settings:
     endpoint_url: str | None = None
     inbox_bucket: str | None = None
     settlement_files_queue_url: str | None = None  # ingest_settlement: where continuations go
-    bank_accounts: dict[str, list[str]] = field(default_factory=dict)
-    lender_account: dict[str, str] = field(default_factory=dict)
-    bank_adapters: dict[str, str] = field(default_factory=lambda: {"default": "simulated"})
-    simulated_bank_url: str | None = None
+    banks: BankDirectory | None = None  # BANKS: the functions that pay or read bank files
+    outbound_bucket: str | None = None  # OUTBOUND_BUCKET: where file banks' messages are written
     clock: str = "system"
     policy_timezone: str = "Asia/Shanghai"
+
+    def bank_directory(self) -> BankDirectory:
+        """The banks of this stage; a function that pays or reads bank files cannot start without."""
+        if self.banks is None:
+            raise ConfigError("BANKS is not set")
+        return self.banks
+
+    def bank_accounts(self) -> dict[str, list[str]]:
+        """`{bank_code: [the lender's account numbers there]}`: what a statement may be about."""
+        if self.banks is None:
+            return {}
+        return {code: sorted(self.banks.held_accounts(code)) for code in sorted(self.banks.banks)}
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -55,13 +67,24 @@ class Settings:
             endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
             inbox_bucket=os.environ.get("INBOX_BUCKET") or None,
             settlement_files_queue_url=os.environ.get("SETTLEMENT_FILES_QUEUE_URL") or None,
-            bank_accounts=_json_env("BANK_ACCOUNTS", {}),
-            lender_account=_json_env("LENDER_ACCOUNT", {}),
-            bank_adapters=_json_env("BANK_ADAPTERS", {"default": "simulated"}),
-            simulated_bank_url=os.environ.get("SIMULATED_BANK_URL") or None,
+            banks=bank_directory(_json_env("BANKS", None)),
+            outbound_bucket=os.environ.get("OUTBOUND_BUCKET") or None,
             clock=os.environ.get("SCF_CLOCK", "system"),
             policy_timezone=os.environ.get("POLICY_TIMEZONE", "Asia/Shanghai"),
         )
+
+
+def bank_directory(document: Any) -> BankDirectory | None:
+    """The `BANKS` document (docs/bank-gateways.md, "Configuring banks per stage") as a directory;
+    a document that cannot route fails the cold start, naming the bank."""
+    if document is None:
+        return None
+    if not isinstance(document, dict):
+        raise ConfigError("BANKS must be a JSON object {default_bank, banks}")
+    try:
+        return BankDirectory.from_json(document)
+    except InvalidInput as exc:
+        raise ConfigError(f"BANKS: {exc.message}") from exc
 
 
 @lru_cache(maxsize=1)

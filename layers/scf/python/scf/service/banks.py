@@ -67,26 +67,48 @@ class BankDirectory:
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> BankDirectory:
         """From the `BANKS` setting: `{"default_bank": CODE, "banks": {CODE: {"adapter": ...,
-        "accounts": [{"account_number", "name"}], ...adapter settings}}}`."""
+        "accounts": [{"account_number", "name"}], ...adapter settings}}}`. Every refusal names the
+        bank it is about."""
         try:
-            banks = {
-                code: BankConfig(
-                    code=code,
-                    adapter=str(raw["adapter"]),
-                    accounts=tuple(
-                        Account(bank_code=code, account_number=str(a["account_number"]), name=str(a["name"]))
-                        for a in raw["accounts"]
-                    ),
-                    settings={k: v for k, v in raw.items() if k not in ("adapter", "accounts")},
-                )
-                for code, raw in document["banks"].items()
-            }
+            raw_banks = dict(document["banks"])
             default_bank = str(document["default_bank"])
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(f"BANKS is not a bank directory: missing {exc}", field="BANKS") from exc
-        for bank in banks.values():
-            if bank.adapter not in ADAPTERS:
-                raise InvalidInput(f"bank {bank.code}: unknown adapter {bank.adapter!r}", field="adapter")
-            if not bank.accounts:
-                raise InvalidInput(f"bank {bank.code}: the lender holds no account there", field="accounts")
+        banks = {str(code): _bank(str(code), raw) for code, raw in raw_banks.items()}
         return cls(default_bank=default_bank, banks=banks)
+
+
+# Settings each adapter needs (docs/bank-gateways.md, "Configuring banks per stage"); the message
+# versions a file bank may choose, the first being the default.
+REQUIRED_SETTINGS = {"simulated": ("url",), "iso20022-file": (), "rest-signed": ("url", "key_id", "secret")}
+MESSAGE_VERSIONS = {
+    "pain001": ("pain.001.001.03", "pain.001.001.09"),
+    "pain008": ("pain.008.001.02", "pain.008.001.08"),
+}
+
+
+def _bank(code: str, raw: Any) -> BankConfig:
+    try:
+        adapter = str(raw["adapter"])
+        accounts = tuple(
+            Account(bank_code=code, account_number=str(a["account_number"]), name=str(a["name"]))
+            for a in raw["accounts"]
+        )
+        settings = {k: v for k, v in raw.items() if k not in ("adapter", "accounts")}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InvalidInput(f"BANKS: bank {code}: missing or malformed {exc}", field="BANKS") from exc
+    if adapter not in ADAPTERS:
+        raise InvalidInput(f"bank {code}: unknown adapter {adapter!r}", field="adapter")
+    if not accounts:
+        raise InvalidInput(f"bank {code}: the lender holds no account there", field="accounts")
+    for name in REQUIRED_SETTINGS[adapter]:
+        if not isinstance(settings.get(name), str) or not settings[name]:
+            raise InvalidInput(f"bank {code}: the {adapter} adapter needs {name!r}", field=name)
+    if adapter == "iso20022-file":
+        for name, versions in MESSAGE_VERSIONS.items():
+            if name in settings and settings[name] not in versions:
+                raise InvalidInput(
+                    f"bank {code}: {name} must be one of {', '.join(versions)}, not {settings[name]!r}",
+                    field=name,
+                )
+    return BankConfig(code=code, adapter=adapter, accounts=accounts, settings=settings)

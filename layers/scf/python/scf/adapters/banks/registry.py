@@ -1,51 +1,120 @@
-"""Which adapter serves a bank: `BANK_ADAPTERS` = {"default": "simulated", "<bank_code>": "<adapter>"}.
-Adapters are built once per process and per adapter name."""
+"""The gateway serving each configured bank (CONTRACT.md section 7): one gateway per bank of the
+`BANKS` document, built the first time it is asked for and kept for the process, by the bank's
+`adapter`:
+
+- `simulated`: `SimulatedBankGateway(url)`;
+- `iso20022-file`: `Iso20022FileGateway(bank, bucket=OUTBOUND_BUCKET, ...)` (imported when a file
+  bank is first used);
+- `rest-signed`: `RestSignedBankGateway(url, key_id, SecretsManagerSecrets({key_id: secret}))`, with
+  the bank's optional `timeout` `[connect, read]` seconds and `attempts`.
+
+A bank code the lender holds no account at is served by the default bank's gateway: that is where
+an off-us payment goes (`scf.service.banks.BankDirectory.route`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from scf.adapters.banks.simulated import SimulatedBankGateway
+from scf.clock import Clock, SystemClock
 from scf.config import ConfigError, Settings
+from scf.service.banks import BankConfig, BankDirectory
 from scf.service.payments import Account, BankGateway, Gateways
 
 
-def _simulated(settings: Settings) -> BankGateway:
-    if not settings.simulated_bank_url:
-        raise ConfigError("SIMULATED_BANK_URL is not set but the simulated bank adapter is configured")
-    return SimulatedBankGateway(settings.simulated_bank_url)
+@dataclass(frozen=True)
+class GatewayContext:
+    """What a factory may use besides the bank's own settings."""
+
+    settings: Settings
+    clock: Clock
 
 
-FACTORIES: dict[str, Callable[[Settings], BankGateway]] = {"simulated": _simulated}
+Factory = Callable[[BankConfig, GatewayContext], BankGateway]
+
+
+def _simulated(bank: BankConfig, context: GatewayContext) -> BankGateway:
+    return SimulatedBankGateway(str(bank.settings["url"]))
+
+
+def _iso20022_file(bank: BankConfig, context: GatewayContext) -> BankGateway:
+    # Imported by name: the file gateway is its own module, loaded only where a file bank is used.
+    module = importlib.import_module("scf.adapters.banks.iso20022_file")
+    bucket = context.settings.outbound_bucket
+    if not bucket:
+        raise ConfigError(f"bank {bank.code}: OUTBOUND_BUCKET is not set but the bank takes files")
+    gateway: BankGateway = module.Iso20022FileGateway(
+        bank, bucket=bucket, endpoint_url=context.settings.endpoint_url, clock=context.clock
+    )
+    return gateway
+
+
+def _rest_signed(bank: BankConfig, context: GatewayContext) -> BankGateway:
+    from scf.adapters.banks.rest_signed import RestSignedBankGateway
+    from scf.adapters.secrets import SecretsManagerSecrets
+
+    key_id = str(bank.settings["key_id"])
+    timeout = bank.settings.get("timeout")
+    options: dict[str, Any] = {}
+    if timeout is not None:
+        if not (isinstance(timeout, list) and len(timeout) == 2):
+            raise ConfigError(f"bank {bank.code}: timeout must be [connect, read] seconds")
+        options["timeout"] = (float(timeout[0]), float(timeout[1]))
+    if "attempts" in bank.settings:
+        options["attempts"] = int(bank.settings["attempts"])
+    return RestSignedBankGateway(
+        str(bank.settings["url"]),
+        key_id,
+        SecretsManagerSecrets({key_id: str(bank.settings["secret"])}),
+        bank_code=bank.code,
+        clock=context.clock,
+        **options,
+    )
+
+
+FACTORIES: dict[str, Factory] = {
+    "simulated": _simulated,
+    "iso20022-file": _iso20022_file,
+    "rest-signed": _rest_signed,
+}
 
 
 class GatewayRegistry(Gateways):
     def __init__(
-        self, settings: Settings, factories: dict[str, Callable[[Settings], BankGateway]] | None = None
-    ):
-        self._settings = settings
-        self._factories = factories or FACTORIES
-        self._built: dict[str, BankGateway] = {}
-        unknown = set(settings.bank_adapters.values()) - set(self._factories)
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        factories: Mapping[str, Factory] | None = None,
+    ) -> None:
+        self.directory = settings.bank_directory()
+        self._context = GatewayContext(settings=settings, clock=clock or SystemClock())
+        self._factories = dict(factories or FACTORIES)
+        unknown = {b.adapter for b in self.directory.banks.values()} - set(self._factories)
         if unknown:
-            raise ConfigError(f"BANK_ADAPTERS names unknown adapters: {sorted(unknown)}")
-        if "default" not in settings.bank_adapters:
-            raise ConfigError('BANK_ADAPTERS needs a "default" adapter')
+            raise ConfigError(f"BANKS names adapters without a gateway: {sorted(unknown)}")
+        self._built: dict[str, BankGateway] = {}
+        self._lock = threading.Lock()
 
-    def adapter_name(self, bank_code: str) -> str:
-        return self._settings.bank_adapters.get(bank_code) or self._settings.bank_adapters["default"]
+    def bank_for(self, bank_code: str) -> BankConfig:
+        """The configured bank that serves `bank_code`: itself, or the default bank."""
+        banks = self.directory.banks
+        return banks.get(bank_code) or banks[self.directory.default_bank]
 
     def for_bank(self, bank_code: str) -> BankGateway:
-        name = self.adapter_name(bank_code)
-        if name not in self._built:
-            self._built[name] = self._factories[name](self._settings)
-        return self._built[name]
+        bank = self.bank_for(bank_code)
+        with self._lock:
+            if bank.code not in self._built:
+                self._built[bank.code] = self._factories[bank.adapter](bank, self._context)
+            return self._built[bank.code]
 
 
-def lender_account(settings: Settings) -> Account:
-    """The lender's operating account (`LENDER_ACCOUNT`): source of payouts, target of collections."""
-    raw = settings.lender_account
-    try:
-        return Account(bank_code=raw["bank_code"], account_number=raw["account_number"], name=raw["name"])
-    except (KeyError, TypeError) as exc:
-        raise ConfigError("LENDER_ACCOUNT must be JSON {bank_code, account_number, name}") from exc
+def default_lender_account(directory: BankDirectory) -> Account:
+    """The lender's operating account at the default bank: where off-us payouts come from and
+    off-us collections go to."""
+    return directory.banks[directory.default_bank].operating_account
