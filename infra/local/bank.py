@@ -1,11 +1,18 @@
 """The simulated bank: an HTTP server that settles payment orders (docs/architecture.md, "The
-simulated bank").
+simulated bank"; docs/local-stack.md, "The simulated bank plays three banks").
 
-Idempotent by payment id: the same `Idempotency-Key` with the same body answers the first result
-(200), with another body 409. Faults for tests: latency, 5xx before applying, a timeout after
-applying (the order is booked, the answer never comes), rejected accounts; randomness is seeded.
-Balances and payments live in memory; each booked payment is also appended to a journal file when
-one is given. `value_date` is the business date read from the clock file.
+It plays every bank of the bank directory it is given (`--banks`, the `BANKS` document), with one
+journal and one set of balances for all: `/payments` is the `simulated` bank (SIMBANK),
+`/<CODE>/payments` a `rest-signed` bank whose every request must carry the contract's signature
+(401 otherwise), and `infra.local.bank_exchange.FileExchange` answers the `iso20022-file` banks'
+orders from the outbound bucket and drops every bank's end-of-day statements.
+
+Idempotent by (bank, payment id): the same `Idempotency-Key` with the same body answers the first
+result (200), with another body 409. Faults for tests, applied to every bank: latency, 5xx before
+applying, a timeout after applying (the order is booked, the answer never comes), rejected
+accounts; randomness is seeded. Balances and payments live in memory; each booked payment is also
+appended to a journal file when one is given. `value_date` is the business date read from the
+clock file.
 """
 
 from __future__ import annotations
