@@ -86,6 +86,8 @@ class FileExchange:
         self._day = bank.clock.today()
         self._pending_days: list[date] = []
         self._sequences: dict[tuple[str, str, str], int] = {}
+        self._stated: set[tuple[date, str, str, str]] = set()  # (day, bank, account, currency) dropped
+        self._notified: set[tuple[str, str]] = set()  # (bank, payment id) in a camt.054 put
         self._counter = 0
         self.dropped: deque[str] = deque(maxlen=1000)  # the keys put into the inbox, newest last
         self._stop = threading.Event()
@@ -106,11 +108,15 @@ class FileExchange:
             self._thread = None
 
     def _run(self) -> None:
+        last_error = None
         while not self._stop.is_set():
             try:
                 self.run_once()
-            except Exception:  # a bad round is logged; the next one tries again
-                log.exception("the simulated bank's file round failed")
+                last_error = None
+            except Exception as exc:  # a bad round is logged (once while it repeats); the next tries again
+                if repr(exc) != last_error:
+                    log.exception("the simulated bank's file round failed")
+                last_error = repr(exc)
             self._stop.wait(self.poll_seconds)
 
     def run_once(self) -> list[str]:
@@ -192,8 +198,8 @@ class FileExchange:
             report_id = self._next_id("PS", code, exc.message_id)
             body = status_report(report_id, created, (exc.message_id, exc.name or "pain.001.001.03"), [])
             return [self._put(code, f"{folder}/pain.002-{report_id}.xml", body)]
-        statuses, booked = self._book(code, message)
-        if booked and self.bank.roll(self.bank.faults.timeout_after_apply_rate):
+        statuses, new, booked = self._book(code, message)
+        if new and self.bank.roll(self.bank.faults.timeout_after_apply_rate):
             log.warning("%s: %s booked, its answers lost (timeout_after_apply fault)", code, key)
             return []
         report_id = self._next_id("PS", code, message.message_id)
@@ -206,16 +212,17 @@ class FileExchange:
         ]
         if booked:
             notice_id = self._next_id("NT", code, message.message_id)
-            keys.append(
-                self._put(
-                    code, f"{folder}/camt.054-{notice_id}.xml", notification(notice_id, created, booked)
-                )
-            )
+            body = notification(notice_id, created, booked)
+            keys.append(self._put(code, f"{folder}/camt.054-{notice_id}.xml", body))
+            self._notified.update((code, b.payment_id) for report in booked for b in report.bookings)
         return keys
 
     def _book(
         self, code: str, message: PaymentMessage
-    ) -> tuple[list[TransactionStatus], list[AccountReport]]:
+    ) -> tuple[list[TransactionStatus], int, list[AccountReport]]:
+        """Each transaction's status, how many were booked now, and the settled ones no camt.054
+        has told yet (a file whose answers were lost is notified when it comes again)."""
+        new = 0
         statuses: list[TransactionStatus] = []
         reports: dict[tuple[str, str], list[Booking]] = {}
         for instruction in message.instructions:
@@ -224,6 +231,7 @@ class FileExchange:
                 statuses.append(TransactionStatus(*ids, "RJCT", UNREADABLE, instruction.problem))
                 continue
             http_status, result = self.bank.book(instruction.order, code, "file")
+            new += http_status == HTTPStatus.CREATED
             if http_status == HTTPStatus.CONFLICT:
                 detail = "this end-to-end id was used with another order"
                 statuses.append(TransactionStatus(*ids, "RJCT", DUPLICATE, detail))
@@ -235,7 +243,7 @@ class FileExchange:
                 )
             else:
                 statuses.append(TransactionStatus(*ids, "ACSC", None, None, result["bank_reference"]))
-                if http_status == HTTPStatus.CREATED:
+                if (code, instruction.end_to_end_id) not in self._notified:
                     order = instruction.order
                     own, other = (
                         (order["debtor"], order["creditor"])
@@ -245,10 +253,14 @@ class FileExchange:
                     reports.setdefault((own["account_number"], order["currency"]), []).append(
                         _booking(order, result, credit=not message.lender_is_debtor, other=other)
                     )
-        return statuses, [
-            AccountReport(code, account, currency, tuple(bookings))
-            for (account, currency), bookings in reports.items()
-        ]
+        return (
+            statuses,
+            new,
+            [
+                AccountReport(code, account, currency, tuple(bookings))
+                for (account, currency), bookings in reports.items()
+            ],
+        )
 
     # -- end of day ---------------------------------------------------------------------------
 
@@ -275,6 +287,9 @@ class FileExchange:
         for code in self.bank.adapters:
             for account in self.bank.lender_accounts(code):
                 for report in self.account_reports(code, account, day):
+                    done = (day, code, account, report.currency)
+                    if done in self._stated:
+                        continue  # put in a round that failed later: not again
                     sequence = self._sequences.get((code, account, report.currency), 0) + 1
                     message_id = self._next_id("ST", code, account, report.currency, day)
                     body = statement(message_id, self.bank.now(), report, sequence)
@@ -284,6 +299,7 @@ class FileExchange:
                         )
                     )
                     self._sequences[(code, account, report.currency)] = sequence
+                    self._stated.add(done)
         return dropped
 
     def account_reports(self, code: str, account: str, day: date) -> list[AccountReport]:

@@ -401,9 +401,25 @@ def test_a_lost_answer_is_given_again_when_the_file_is_sent_again(world: World) 
     assert world.inbox_keys(ANSWERS) == []  # booked, the answers lost
     world.bank.set_faults({"timeout_after_apply_rate": 0.0})
     world.s3.put_object(Bucket=OUTBOUND, Key=key, Body=data)
-    [report_key] = world.wait_for(ANSWERS, 1)
+    report_key, notice_key = sorted(world.wait_for(ANSWERS, 2), key=lambda k: "camt.054" in k)
     [status] = [s for s in world.read(report_key)[1].statuses if s.end_to_end_id]
     assert status.status == "ACSC" and len(world.journal_lines()) == 1
+    [entry] = world.read(notice_key)[1].statements[0].entries  # the notification never sent, now
+    assert entry.end_to_end_ids == ("PAYL0006",)
+
+
+def test_a_failing_round_is_retried_and_the_thread_lives_on(world: World) -> None:
+    world.s3.delete_bucket(Bucket=INBOX)  # empty: the answers have nowhere to go
+    key, data = payment_file("PAYL0008", "pain.001.001.03")
+    world.s3.put_object(Bucket=OUTBOUND, Key=key, Body=data)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not world.journal_lines() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # a few rounds fail: nowhere to put the answers
+    world.s3.create_bucket(Bucket=INBOX)
+    keys = world.wait_for(ANSWERS, 2)
+    assert sorted(k.split("/")[-1].split("-")[0] for k in keys) == ["camt.054", "pain.002"]
+    assert len(world.journal_lines()) == 1
 
 
 # -- end of day: camt.053 per bank and account ---------------------------------------------------
