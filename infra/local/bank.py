@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -217,6 +217,14 @@ class Bank:
                     for item in books.values()
                 ],
                 "balances": {key: f"{value:.2f}" for key, value in sorted(self.balances.items())},
+            }
+
+    def value_dates(self) -> set[date]:
+        with self._lock:
+            return {
+                date.fromisoformat(result["value_date"])
+                for books in self.books.values()
+                for result in books.values()
             }
 
     def bookings(self, bank_code: str, account: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:

@@ -16,16 +16,19 @@ them; the same file sent again gets its pain.002).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 
@@ -74,14 +77,17 @@ class FileExchange:
         *,
         poll_seconds: float = 0.5,
         max_files_per_poll: int = 20,
-        client_factory: Callable[[str], Any] | None = None,
+        notifications: bool = True,
     ) -> None:
         self.bank = bank
         self.s3 = s3
         self.poll_seconds = poll_seconds
         self.max_files_per_poll = max_files_per_poll
-        self._client_factory = client_factory or self._client
-        self._clients: dict[str, Any] = {}
+        self.notifications = notifications
+        self._queue_url: str | None = None
+        self._subscription: str | None = None
+        self._scanned = False  # everything under the file banks' prefixes answered once
+        self._clients: dict[tuple[str, str], Any] = {}
         self._seen: set[tuple[str, str, str]] = set()  # (key, version id, etag)
         self._day = bank.clock.today()
         self._pending_days: list[date] = []
@@ -106,6 +112,7 @@ class FileExchange:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self._unsubscribe()
 
     def _run(self) -> None:
         last_error = None
@@ -125,18 +132,16 @@ class FileExchange:
 
     # -- S3 -----------------------------------------------------------------------------------
 
-    def _client(self, bank_code: str) -> Any:
-        keys = self.s3.credentials.get(bank_code) or self.s3.credentials.get("*")
-        if keys is None and self.s3.endpoint_url:
-            keys = FAKE_KEYS
-        return boto3.client(
-            "s3", endpoint_url=self.s3.endpoint_url, region_name=self.s3.region, **dict(keys or {})
-        )
-
-    def client(self, bank_code: str) -> Any:
-        if bank_code not in self._clients:
-            self._clients[bank_code] = self._client_factory(bank_code)
-        return self._clients[bank_code]
+    def client(self, bank_code: str, service: str = "s3") -> Any:
+        """A client with the bank's credentials (`"*"`: the bank process's own)."""
+        if (bank_code, service) not in self._clients:
+            keys = self.s3.credentials.get(bank_code) or self.s3.credentials.get("*")
+            if keys is None and self.s3.endpoint_url:
+                keys = FAKE_KEYS
+            self._clients[(bank_code, service)] = boto3.client(
+                service, endpoint_url=self.s3.endpoint_url, region_name=self.s3.region, **dict(keys or {})
+            )
+        return self._clients[(bank_code, service)]
 
     def _put(self, bank_code: str, key: str, body: bytes) -> str:
         self.client(bank_code).put_object(
@@ -152,24 +157,113 @@ class FileExchange:
     # -- outbound files -----------------------------------------------------------------------
 
     def poll_outbound(self) -> list[str]:
+        """New orders: told by the outbound bucket's notifications (a queue of the bank's own,
+        subscribed at the first round, which also lists what was there before); without them
+        (`notifications=False`, or the subscription failed) by listing the bank's prefix every
+        round, which costs about a second per thousand objects in moto."""
         if not self.s3.outbound_bucket:
             return []
+        if self.notifications and self._queue_url is None:
+            try:
+                self._subscribe()
+            except Exception as exc:
+                log.warning("no outbound notifications (%s): listing every round instead", exc)
+                self.notifications = False
+        if self._queue_url is None or not self._scanned:
+            return self._scan()  # with a subscription: until what was there before is all answered
+        return self._drain()
+
+    def _scan(self) -> list[str]:
         dropped: list[str] = []
         budget = self.max_files_per_poll
+        complete = True
         for code in self.bank.codes("iso20022-file"):
-            for key, version, etag in self._new_objects(code)[:budget]:
+            for key, version, etag in self._new_objects(code):
+                answers = self._take(code, key, version, etag) if budget > 0 else None
                 budget -= 1
-                faults = self.bank.faults
-                if self.bank.roll(faults.error_rate):
-                    continue  # the bank is down this round: the file waits for the next
-                if faults.latency_ms:
-                    time.sleep(faults.latency_ms / 1000)
-                arguments = {"Bucket": self.s3.outbound_bucket, "Key": key}
-                if version != "null":
-                    arguments["VersionId"] = version
-                data = self.client(code).get_object(**arguments)["Body"].read()
-                dropped.extend(self.answer(code, key, data))
-                self._seen.add((key, version, etag))
+                complete = complete and answers is not None
+                dropped.extend(answers or [])
+        self._scanned = complete
+        return dropped
+
+    def _take(self, code: str, key: str, version: str, etag: str) -> list[str] | None:
+        """Read, book and answer one object version; None when the bank is down (error_rate)."""
+        faults = self.bank.faults
+        if self.bank.roll(faults.error_rate):
+            return None  # the bank is down this round: the file waits for the next
+        if faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        arguments = {"Bucket": self.s3.outbound_bucket, "Key": key}
+        if version != "null":
+            arguments["VersionId"] = version
+        data = self.client(code).get_object(**arguments)["Body"].read()
+        dropped = self.answer(code, key, data)
+        self._seen.add((key, version, etag))
+        return dropped
+
+    def _subscribe(self) -> None:
+        """A queue of the bank's own for the outbound bucket's ObjectCreated events, added beside
+        whatever notifications the bucket has."""
+        sqs, s3 = self.client("*", "sqs"), self.client("*")
+        name = f"simulated-bank-outbound-{uuid.uuid4().hex[:12]}"
+        url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        config = s3.get_bucket_notification_configuration(Bucket=self.s3.outbound_bucket)
+        config.pop("ResponseMetadata", None)
+        config.setdefault("QueueConfigurations", []).append(
+            {"Id": name, "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}
+        )
+        s3.put_bucket_notification_configuration(
+            Bucket=self.s3.outbound_bucket, NotificationConfiguration=config
+        )
+        self._queue_url, self._subscription = url, name
+
+    def _unsubscribe(self) -> None:
+        if self._queue_url is None:
+            return
+        try:
+            s3 = self.client("*")
+            config = s3.get_bucket_notification_configuration(Bucket=self.s3.outbound_bucket)
+            config.pop("ResponseMetadata", None)
+            config["QueueConfigurations"] = [
+                item for item in config.get("QueueConfigurations", []) if item.get("Id") != self._subscription
+            ]
+            s3.put_bucket_notification_configuration(
+                Bucket=self.s3.outbound_bucket, NotificationConfiguration=config
+            )
+            self.client("*", "sqs").delete_queue(QueueUrl=self._queue_url)
+        except Exception as exc:  # the emulator may be gone already
+            log.debug("could not remove the outbound subscription: %s", exc)
+        self._queue_url = None
+        self._scanned = False  # what arrives before the next subscription is found by listing
+
+    def _drain(self) -> list[str]:
+        """Up to `max_files_per_poll` notified objects; a message is deleted once all its objects
+        are answered, else it comes back after a second."""
+        sqs = self.client("*", "sqs")
+        codes = self.bank.codes("iso20022-file")
+        dropped: list[str] = []
+        for _ in range(self.max_files_per_poll // 10 + 1):
+            messages = sqs.receive_message(
+                QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            for message in messages:
+                done = True
+                for key, version, etag in _created_objects(message["Body"]):
+                    code = key.split("/", 1)[0]
+                    if code not in codes or (key, version, etag) in self._seen:
+                        continue
+                    answers = self._take(code, key, version, etag)
+                    done = done and answers is not None
+                    dropped.extend(answers or [])
+                if done:
+                    sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+                else:
+                    sqs.change_message_visibility(
+                        QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
+                    )
+            if len(messages) < 10:
+                break
         return dropped
 
     def _new_objects(self, code: str) -> list[tuple[str, str, str]]:
@@ -178,7 +272,7 @@ class FileExchange:
         pages = self.client(code).get_paginator("list_object_versions")
         for page in pages.paginate(Bucket=self.s3.outbound_bucket, Prefix=f"{code}/"):
             for item in page.get("Versions", []):
-                marker = (item["Key"], str(item.get("VersionId") or "null"), item["ETag"])
+                marker = (item["Key"], str(item.get("VersionId") or "null"), item["ETag"].strip('"'))
                 if marker not in self._seen:
                     found.append((item["LastModified"], *marker))
         found.sort(key=lambda item: (item[0], item[1]))
@@ -264,13 +358,20 @@ class FileExchange:
 
     # -- end of day ---------------------------------------------------------------------------
 
+    @property
+    def business_date(self) -> date:
+        """The business date the bank last saw."""
+        return self._day
+
     def end_of_day(self) -> list[str]:
-        """When the business date has moved on from D: the statements of day D."""
+        """When the business date has moved on from D to D': the statements of day D, and of any
+        day between with bookings (a date the clock held too briefly for a round to see)."""
         today = self.bank.clock.today()
         if today < self._day:
             self._day = today  # the clock went back: no statement
         elif today > self._day:
-            self._pending_days.append(self._day)
+            between = {day for day in self.bank.value_dates() if self._day < day < today}
+            self._pending_days.extend([self._day, *sorted(between)])
             self._day = today
         dropped: list[str] = []
         while self._pending_days:
@@ -321,6 +422,23 @@ class FileExchange:
                 AccountReport(code, account, currency, tuple(b for _, b in today), opening, closing, day)
             )
         return reports
+
+
+def _created_objects(body: str) -> list[tuple[str, str, str]]:
+    """(key, version id, etag) of each ObjectCreated record of an S3 event (keys come URL-encoded;
+    the first message of a subscription is an `s3:TestEvent`)."""
+    try:
+        event = json.loads(body)
+    except json.JSONDecodeError:
+        return []
+    found = []
+    for record in event.get("Records", []) if isinstance(event, dict) else []:
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        item = record.get("s3", {}).get("object", {})
+        key = unquote_plus(str(item.get("key", "")))
+        found.append((key, str(item.get("versionId") or "null"), str(item.get("eTag", "")).strip('"')))
+    return found
 
 
 def _booking(

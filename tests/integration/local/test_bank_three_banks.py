@@ -422,6 +422,20 @@ def test_a_failing_round_is_retried_and_the_thread_lives_on(world: World) -> Non
     assert len(world.journal_lines()) == 1
 
 
+def test_without_notifications_the_bank_lists_its_prefix(world: World) -> None:
+    world.exchange.stop()
+    lister = FileExchange(world.bank, world.exchange.s3, notifications=False)
+    key, data = payment_file("PAYL0009", "pain.008.001.08")
+    world.s3.put_object(Bucket=OUTBOUND, Key=key, Body=data)
+    keys = lister.run_once()
+    assert sorted(k.split("/")[-1].split("-")[0] for k in keys) == ["camt.054", "pain.002"]
+    assert lister.run_once() == []  # each object version is answered once
+    assert world.s3.get_bucket_notification_configuration(Bucket=OUTBOUND).get("QueueConfigurations") in (
+        None,
+        [],
+    )  # the stopped exchange took its subscription away
+
+
 # -- end of day: camt.053 per bank and account ---------------------------------------------------
 
 
@@ -516,12 +530,34 @@ def test_end_of_day_drops_a_camt053_per_bank_and_account_matching_the_journal(wo
     assert world.inbox_keys(f"SIMBANK/statements/{(TODAY + timedelta(days=2)).isoformat()}/") == []
 
 
+def seen_by_the_bank(world: World, day: date) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while world.exchange.business_date != day and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert world.exchange.business_date == day
+
+
 def test_the_clock_going_back_drops_no_statement(world: World) -> None:
     write_clock(world.clock_file, TODAY - timedelta(days=1))
-    time.sleep(0.4)
+    seen_by_the_bank(world, TODAY - timedelta(days=1))
     assert world.inbox_keys("SIMBANK/statements/") == []
     write_clock(world.clock_file, TODAY)
     world.wait_for(f"SIMBANK/statements/{(TODAY - timedelta(days=1)).isoformat()}/", 1)
+
+
+def test_a_day_too_short_for_the_bank_to_see_still_gets_its_statement(world: World) -> None:
+    seen_by_the_bank(world, TODAY)
+    world.exchange.stop()  # no round between the two clock moves
+    write_clock(world.clock_file, TODAY + timedelta(days=1))
+    simulated_collection(world, "RPSHORT", "7.00")  # booked on the day the bank never saw
+    write_clock(world.clock_file, TODAY + timedelta(days=2))
+    world.exchange.start()
+    for day in (TODAY, TODAY + timedelta(days=1)):
+        [key] = world.wait_for(f"SIMBANK/statements/{day.isoformat()}/", 1)
+        [record] = world.read(key)[1].statements
+        assert [e.end_to_end_ids for e in record.entries] == ([("RPSHORT",)] if day > TODAY else [])
+    assert signed(record.closing_balance) == Decimal("7.00")
+    assert world.inbox_keys(f"FILEBANK/statements/{(TODAY + timedelta(days=1)).isoformat()}/")
 
 
 def test_the_bank_runs_from_its_command_line_flags(tmp_path: Path, moto_endpoint: str) -> None:
