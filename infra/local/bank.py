@@ -78,28 +78,40 @@ class Bank:
         faults: Faults | None = None,
         *,
         banks: BankDirectory | Mapping[str, Any] | None = None,
-        rest_secrets: Mapping[str, str] | None = None,
+        rest_secrets: Mapping[str, bytes | str] | None = None,
         now: Callable[[], datetime] | None = None,
         default_currency: str = "CNY",
     ) -> None:
         self._clock = clock
         self._journal = journal
         self._lock = threading.Lock()
-        self.directory = _directory(banks)
-        self.adapters = {code: bank.adapter for code, bank in self.directory.banks.items()}
-        self.simulated_code = next(
-            (code for code, adapter in self.adapters.items() if adapter == "simulated"), DEFAULT_BANK
-        )
-        self.adapters.setdefault(self.simulated_code, "simulated")
-        self.books: dict[str, dict[str, dict[str, Any]]] = {code: {} for code in self.adapters}
+        self.books: dict[str, dict[str, dict[str, Any]]] = {}
         self._requests: dict[tuple[str, str], dict[str, Any]] = {}
         self._channels: dict[tuple[str, str], str] = {}
         self.balances: dict[str, Decimal] = {}
-        self.rest_secrets = dict(rest_secrets or {})
+        self.configure(banks, rest_secrets)
         self.now = now or (lambda: datetime.now(UTC))
         self.default_currency = default_currency
         self.faults = faults or Faults()
         self._random = random.Random(self.faults.seed)
+
+    def configure(
+        self,
+        banks: BankDirectory | Mapping[str, Any] | None,
+        rest_secrets: Mapping[str, bytes | str] | None = None,
+    ) -> None:
+        """Which banks the bank plays and the REST banks' secrets; also after it started (the
+        local stack knows the `BANKS` document and the secrets only once the bank has an address).
+        Payments already booked stay."""
+        directory = _directory(banks)
+        adapters = {code: bank.adapter for code, bank in directory.banks.items()}
+        simulated = next((code for code, kind in adapters.items() if kind == "simulated"), DEFAULT_BANK)
+        adapters.setdefault(simulated, "simulated")
+        with self._lock:
+            self.directory, self.adapters, self.simulated_code = directory, adapters, simulated
+            for code in adapters:
+                self.books.setdefault(code, {})
+            self.rest_secrets: dict[str, bytes | str] = dict(rest_secrets or {})
 
     @property
     def clock(self) -> Clock:
@@ -117,13 +129,22 @@ class Bank:
         bank = self.directory.banks.get(bank_code)
         return [account.account_number for account in bank.accounts] if bank else []
 
-    def secrets_for(self, bank_code: str) -> dict[str, str]:
+    def secrets_for(self, bank_code: str) -> dict[str, bytes | str]:
         """The key ids a REST bank accepts: its configured `key_id` only, else every given one."""
         bank = self.directory.banks.get(bank_code)
         key_id = bank.settings.get("key_id") if bank else None
         if isinstance(key_id, str):
             return {key_id: self.rest_secrets[key_id]} if key_id in self.rest_secrets else {}
         return dict(self.rest_secrets)
+
+    def rest_bank_for(self, key_id: str | None) -> str | None:
+        """The rest-signed bank a signed request at the root is for: the one whose `key_id` it
+        names, else the first REST bank (whose check then refuses the key); None without any."""
+        codes = self.codes("rest-signed")
+        for code in codes:
+            if key_id is not None and key_id in self.secrets_for(code):
+                return code
+        return codes[0] if codes else None
 
     def set_faults(self, changes: dict[str, Any]) -> Faults:
         known = set(Faults.__dataclass_fields__)
@@ -320,11 +341,15 @@ class _Handler(BaseHTTPRequestHandler):
             raise BadRequest(f"the body is not JSON: {exc}") from exc
 
     def _route(self) -> tuple[str | None, str]:
-        """(bank code, the path under it): `/payments...` is the simulated bank; `/<CODE>/...`
-        a configured bank (None when CODE is none of them or a file bank)."""
+        """(bank code, the path under it): `/payments...` is the simulated bank, or a REST bank when
+        the request carries signature headers (routed by `X-Key-Id`); `/<CODE>/...` a configured
+        bank (None when CODE is none of them or a file bank)."""
         bank = self.server.bank
         path = self.path.split("?", 1)[0]
         if path == "/payments" or path.startswith("/payments/"):
+            if any(self.headers.get(name) is not None for name in signing.SIGNED_HEADERS):
+                # a signed request at the root is a REST bank's (a base URL without /<CODE>)
+                return bank.rest_bank_for(self.headers.get(signing.KEY_ID)) or bank.simulated_code, path
             return bank.simulated_code, path
         code, _, rest = path.lstrip("/").partition("/")
         if bank.adapters.get(code) in ("simulated", "rest-signed"):
@@ -431,9 +456,18 @@ class BankServer(ThreadingHTTPServer):
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="simulated-bank", daemon=True)
         thread.start()
+        self._started = True
         if self.exchange is not None:
             self.exchange.start()
         return thread
+
+    def attach(self, exchange: FileExchange) -> None:
+        """Add the file side after the server was made (started at once if the server runs)."""
+        if self.exchange is not None:
+            self.exchange.stop()
+        self.exchange = exchange
+        if getattr(self, "_started", False):
+            exchange.start()
 
     def shutdown(self) -> None:
         if self.exchange is not None:

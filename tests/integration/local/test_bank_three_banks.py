@@ -195,6 +195,70 @@ def test_a_signed_rest_payment_is_booked_at_restbank(world: World) -> None:
     assert [line["bank_code"] for line in world.journal_lines()] == ["RESTBANK"]
 
 
+def test_a_signed_request_at_the_root_is_the_rest_bank_its_key_names(world: World) -> None:
+    """The local stage's RESTBANK may have the bank's root as its URL: signed requests there are
+    RESTBANK's (by X-Key-Id), unsigned ones SIMBANK's."""
+    gateway = RestSignedBankGateway(
+        world.server.url, KEY_ID, StaticSecrets({KEY_ID: SECRET}), bank_code="RESTBANK", attempts=1
+    )
+    order = PaymentOrder(
+        "PAYROOT1",
+        Direction.PAYOUT,
+        1_000,
+        "CNY",
+        Account("RESTBANK", "LENDER-R", "Lender"),
+        Account("RESTBANK", "SUP-R-1", "Supplier"),
+        "L-ROOT-1",
+    )
+    assert gateway.pay(order).status is PaymentStatus.SETTLED
+    assert gateway.status("PAYROOT1").status is PaymentStatus.SETTLED
+    assert world.bank.get("PAYROOT1", "RESTBANK") is not None and world.bank.get("PAYROOT1") is None
+    wrong = signed_post(world, json.dumps(rest_order()).encode(), path="/payments", secret="nope")
+    assert (wrong.status_code, wrong.json()["reason"]) == (401, "BAD_SIGNATURE")
+    unknown = signed_post(world, json.dumps(rest_order()).encode(), path="/payments", key_id="who")
+    assert (unknown.status_code, unknown.json()["reason"]) == (401, "UNKNOWN_KEY_ID")
+    assert [line["order"]["payment_id"] for line in world.journal_lines()] == ["PAYROOT1"]
+
+
+def test_the_stack_can_configure_the_bank_after_it_started(moto_endpoint: str, tmp_path: Path) -> None:
+    """The local stack knows BANKS (with the bank's URL in it) and the secrets only after the bank
+    has an address: `Bank.configure` and `BankServer.attach` then."""
+    clock_file = tmp_path / "clock"
+    write_clock(clock_file, TODAY)
+    s3 = boto3.client(
+        "s3", endpoint_url=moto_endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    for bucket in (OUTBOUND, INBOX):
+        s3.create_bucket(Bucket=bucket)
+    bank = Bank(FileClock(str(clock_file)), faults=Faults(latency_ms=0))
+    server = BankServer(bank)
+    server.start()
+    try:
+        bank.configure(BANKS, {KEY_ID: SECRET.encode()})
+        settings = S3Settings(inbox_bucket=INBOX, outbound_bucket=OUTBOUND, endpoint_url=moto_endpoint)
+        server.attach(FileExchange(bank, settings, poll_seconds=0.1))
+        key, data = payment_file("PAYL0010", "pain.001.001.09")
+        s3.put_object(Bucket=OUTBOUND, Key=key, Body=data)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while len(s3.list_objects_v2(Bucket=INBOX).get("Contents", [])) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(s3.list_objects_v2(Bucket=INBOX).get("Contents", [])) == 2
+        body = json.dumps(rest_order("PAYREST2")).encode()
+        headers = signing.sign("POST", "/payments", body, key_id=KEY_ID, secret=SECRET, now=datetime.now(UTC))
+        headers |= {"Idempotency-Key": "PAYREST2"}
+        assert (
+            requests.post(f"{server.url}/payments", data=body, headers=headers, timeout=5).status_code == 201
+        )
+        assert sorted((p["bank_code"], p["payment_id"]) for p in bank.snapshot()["payments"]) == [
+            ("FILEBANK", "PAYL0010"),
+            ("RESTBANK", "PAYREST2"),
+        ]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.parametrize(
     "how, reason",
     [
