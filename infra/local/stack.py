@@ -26,6 +26,7 @@ from typing import Any, TextIO
 from infra.constructs.config import LOCAL_BANK_URL
 from infra.local import tokens
 from infra.local.bank import Bank, BankServer, Faults
+from infra.local.bank_exchange import FileExchange, S3Settings
 from infra.local.docs import DOCS_PATH
 from infra.local.emulator import (
     FAKE_CREDENTIALS,
@@ -291,6 +292,8 @@ class LocalStack:
                 log=self.out,
             )
         self.bank_secrets = read_bank_secrets(self.banks, deployment)
+        if self.banks:
+            self._play_banks(deployment, endpoint, specs)
         for worker in self.workers.values():
             worker.start()
         for worker in self.workers.values():
@@ -332,6 +335,31 @@ class LocalStack:
     def _invoke(self, function: str, event: dict[str, Any], timeout: float | None = None) -> InvokeResult:
         with self.activity.invocation():
             return self.workers[function].invoke(event, timeout=timeout)
+
+    def _play_banks(self, deployment: Deployment, endpoint: str, specs: list[FunctionSpec]) -> None:
+        """The simulated bank plays every configured bank: REST signatures with the secrets the stack
+        created, and the file bank's outbound orders answered into the inbox (docs/local-stack.md)."""
+        assert self.bank_server is not None
+        environments = [deployment.environment_of(spec) for spec in specs]
+        inbox = next((env["INBOX_BUCKET"] for env in environments if env.get("INBOX_BUCKET")), None)
+        if inbox is None:
+            notified = [deployment.resolve(item.bucket_ref) for item in deployment.template.notifications()]
+            inbox = notified[0] if notified else None
+        outbound = next((env["OUTBOUND_BUCKET"] for env in environments if env.get("OUTBOUND_BUCKET")), None)
+        bank = self.bank_server.bank
+        bank.configure(self.banks, self.bank_secrets)
+        if inbox is not None:
+            self.bank_server.attach(
+                FileExchange(
+                    bank,
+                    S3Settings(
+                        inbox_bucket=inbox,
+                        outbound_bucket=outbound,
+                        endpoint_url=endpoint,
+                        region=self.options.region,
+                    ),
+                )
+            )
 
     def _start_consumers(self, template: Template, deployment: Deployment) -> None:
         for trigger in template.queue_triggers():
