@@ -20,7 +20,7 @@ from scf.domain.ledger import repayment_posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.service.disbursement import PayoutService
 from scf.service.loan_store import LoanStore, StaleWrite
-from scf.service.payments import Account, PaymentResult, PaymentStatus
+from scf.service.payments import Account, PaymentReport, PaymentStatus
 from scf.service.repayment import RepaymentService
 from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore
 
@@ -155,10 +155,12 @@ def test_a_loan_leaves_approved_once(world: World) -> None:
     record = world.store.get_loan("L1")
     assert record is not None
     disbursing = record.loan.start_disbursement()
-    world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat())
+    world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat(), account=SUPPLIER)
 
     with pytest.raises(StaleWrite):
-        world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat())
+        world.store.start_disbursement(
+            record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat(), account=SUPPLIER
+        )
 
 
 def test_a_settled_payout_is_posted_once(world: World) -> None:
@@ -188,10 +190,10 @@ def test_exposure_never_goes_below_zero(world: World) -> None:
     record = world.store.get_loan("L1")
     assert record is not None
     disbursing = record.loan.start_disbursement()
-    world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat())
+    world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat(), account=SUPPLIER)
     current = world.store.get_loan("L1")
     assert current is not None
-    rejected = PaymentResult(payment_id="PAYL1", status=PaymentStatus.REJECTED, reason="CLOSED")
+    rejected = PaymentReport("PAYL1", "SIMBANK", PaymentStatus.REJECTED, "pain.002", reason="AC04")
 
     with pytest.raises(StaleWrite):
         world.store.fail_disbursement(current, current.loan.fail(), rejected, NOW.isoformat())
