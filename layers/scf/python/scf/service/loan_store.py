@@ -141,7 +141,9 @@ class PaymentRecord:
 
     @property
     def final(self) -> PaymentStatus | None:
-        return PaymentStatus(self.status) if self.status != SENT else None
+        """The recorded final outcome, None while the payment is open."""
+        final = (PaymentStatus.SETTLED.value, PaymentStatus.REJECTED.value)
+        return PaymentStatus(self.status) if self.status in final else None
 
 
 def api_report(result: PaymentResult, bank_code: str) -> PaymentReport:
