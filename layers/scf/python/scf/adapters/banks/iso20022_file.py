@@ -8,7 +8,7 @@ Before the message, a private marker `_sent/<bank_code>/<payment_id>.json` (outs
 prefix) records its key, MsgId, creation time, business date and SHA-256; a re-send rebuilds the
 message from the marker, so it is byte-identical, and every write is conditional (`If-None-Match`).
 `status` answers PENDING when the message is in the bucket and UNKNOWN when it never got there
-(then `execute` sends it again). docs/bank-gateways.md.
+(then `execute` sends it again). docs/money.md, "The `iso20022-file` gateway".
 """
 
 from __future__ import annotations
