@@ -12,7 +12,7 @@ import botocore.client
 import pytest
 from moto import mock_aws
 
-from scf.adapters.dynamodb.models import ApplicationItem, ExposureItem, LoanItem, OutboxItem, SupplierItem
+from scf.adapters.dynamodb.models import ApplicationItem, ExposureItem, LoanItem, OutboxItem
 from scf.service.credit import LOAN_ID_PATTERN
 from tests.support import LambdaContext, create_tables, load_handler
 
@@ -554,10 +554,9 @@ def test_the_approval_records_the_suppliers_account_on_the_loan(api):
     _, app = api.apply("300000.00")
 
     loan = LoanItem.get(*LoanItem.key(app["loan_id"]))
-    supplier = SupplierItem.get(*SupplierItem.key(SUPPLIER))
-    assert loan.payout_account == {
-        "bank_code": supplier.bank_code,
-        "account_number": supplier.account_number,
-        "name": supplier.account_name,
-        "masked": "*" * (len(supplier.account_number) - 4) + supplier.account_number[-4:],
+    assert loan.payout_account == {  # S-1001 in events/files/platform_suppliers.csv
+        "bank_code": "ICBC",
+        "account_number": "6222020200112233445",
+        "name": "Hangzhou Bright Textiles Co.",
+        "masked": "***************3445",
     }
