@@ -13,13 +13,23 @@ from scf.adapters.dynamodb.transactions import BadPageToken
 from scf.domain.ledger import Posting
 from scf.domain.loan import REPAYABLE, Loan, LoanStatus, Repayment, RepaymentStatus
 from scf.events import OutboxEvent
-from scf.service.loan_store import LoanRecord, LoanStore, Page, StaleWrite
+from scf.service.loan_store import (
+    SENT,
+    LoanRecord,
+    LoanStore,
+    Page,
+    PaymentRecord,
+    StaleWrite,
+    StoredReport,
+)
 from scf.service.payments import (
     Account,
     BankGateway,
     BankUnavailable,
+    Direction,
     Gateways,
     PaymentOrder,
+    PaymentReport,
     PaymentResult,
     PaymentStatus,
 )
@@ -41,6 +51,7 @@ class StoredLoan:
     created_at: str
     extension_request: str | None = None
     payment_id: str | None = None
+    payout_account: Account | None = None
 
     def record(self) -> LoanRecord:
         return LoanRecord(
@@ -48,6 +59,7 @@ class StoredLoan:
             version=self.version,
             created_at=self.created_at,
             extension_request=self.extension_request,
+            payout_account=self.payout_account,
         )
 
 
@@ -89,9 +101,18 @@ class FakeLoanStore(LoanStore):
     def add_supplier(self, supplier_id: str, account: Account) -> None:
         self.accounts[supplier_id] = account
 
-    def add_loan(self, loan: Loan, *, created_at: str = "2026-01-01T00:00:00+00:00") -> None:
-        """A loan as the decision (APPROVED: its principal reserved) or earlier movements left it."""
-        self.loans[loan.loan_id] = StoredLoan(loan=loan, version=None, created_at=created_at)
+    def add_loan(
+        self,
+        loan: Loan,
+        *,
+        created_at: str = "2026-01-01T00:00:00+00:00",
+        payout_account: Account | None = None,
+    ) -> None:
+        """A loan as the decision (APPROVED: its principal reserved, the supplier's account recorded)
+        or earlier movements left it."""
+        self.loans[loan.loan_id] = StoredLoan(
+            loan=loan, version=None, created_at=created_at, payout_account=payout_account
+        )
         exposure = self.exposure(loan.supplier_id, loan.currency)
         exposure.principal_minor += loan.outstanding_principal_minor
         if loan.status is LoanStatus.OVERDUE:
@@ -119,6 +140,26 @@ class FakeLoanStore(LoanStore):
 
     def repayments_of(self, loan_id: str) -> list[Repayment]:
         return [r for r in self.repayments.values() if r.loan_id == loan_id]
+
+    def get_payment(self, payment_id: str) -> PaymentRecord | None:
+        stored = self.payments.get(payment_id)
+        if stored is None:
+            return None
+        return PaymentRecord(
+            payment_id=payment_id,
+            direction=Direction(stored["direction"]),
+            loan_id=stored["loan_id"],
+            amount_minor=stored["amount_minor"],
+            currency=stored["currency"],
+            bank_code=stored["bank_code"],
+            status=stored["status"],
+            account=stored["account"],
+            reports=tuple(stored["reports"]),
+        )
+
+    def reports_of(self, payment_id: str) -> list[tuple[PaymentStatus, str]]:
+        """(status, effect) of each report kept on the payment, oldest first."""
+        return [(r.report.status, r.effect) for r in self.payments[payment_id]["reports"]]
 
     def loans_of(self, supplier_id: str, *, limit: int, next_token: str | None) -> Page:
         mine = sorted(
@@ -182,45 +223,87 @@ class FakeLoanStore(LoanStore):
 
     # -- disbursement ---------------------------------------------------------------------------------
 
+    def _new_payment(
+        self,
+        payment_id: str,
+        direction: Direction,
+        loan_id: str,
+        amount_minor: int,
+        currency: str,
+        bank_code: str,
+        account: Account,
+    ) -> None:
+        self.payments[payment_id] = {
+            "direction": direction.value,
+            "loan_id": loan_id,
+            "status": SENT,
+            "amount_minor": amount_minor,
+            "currency": currency,
+            "bank_code": bank_code,
+            "account": account,
+            "reports": [],
+        }
+
+    def _require_sent(self, write: _Write, payment_id: str) -> None:
+        payment = self.payments.get(payment_id)
+        write.require(payment is not None and payment["status"] == SENT, "payment outcome recorded")
+
+    def _finish_payment(self, report: PaymentReport, now: str) -> None:
+        payment = self.payments[report.payment_id]
+        payment["status"] = report.status.value
+        payment["value_date"] = report.value_date
+        payment["reports"].append(StoredReport(report, report.status.value, now))
+
     def start_disbursement(
-        self, record: LoanRecord, loan: Loan, payment_id: str, bank_code: str, now: str
+        self, record: LoanRecord, loan: Loan, payment_id: str, bank_code: str, now: str, *, account: Account
     ) -> None:
         write = _Write()
         self._require_loan(write, record, LoanStatus.APPROVED)
         write.require(payment_id not in self.payments, "payment order exists")
         write.commit()
         self._save_loan(record, loan, payment_id=payment_id)
-        self.payments[payment_id] = {
-            "loan_id": loan.loan_id,
-            "status": "SENT",
-            "amount_minor": loan.principal_minor,
-            "bank_code": bank_code,
-        }
+        self._new_payment(
+            payment_id,
+            Direction.PAYOUT,
+            loan.loan_id,
+            loan.principal_minor,
+            loan.currency,
+            bank_code,
+            account,
+        )
 
     def complete_disbursement(
-        self, record: LoanRecord, loan: Loan, result: PaymentResult, posting: Posting, now: str
+        self, record: LoanRecord, loan: Loan, report: PaymentReport, posting: Posting, now: str
     ) -> None:
         assert loan.maturity_date is not None
         write = _Write()
         self._require_loan(write, record, LoanStatus.DISBURSING)
-        write.require(result.payment_id in self.payments, "no payment order")
+        self._require_sent(write, report.payment_id)
         write.require(posting.posting_id not in self.postings, "posting exists")
         self._require_exposure(write, loan, principal_delta=0, overdue_delta=0)
         write.commit()
         self._save_loan(record, loan)
-        self.payments[result.payment_id]["status"] = result.status.value
+        self._finish_payment(report, now)
         self._post(loan.loan_id, posting)
         self._move_exposure(loan, add={open_loan_entry(loan.loan_id, loan.maturity_date)})
 
-    def fail_disbursement(self, record: LoanRecord, loan: Loan, result: PaymentResult, now: str) -> None:
+    def fail_disbursement(self, record: LoanRecord, loan: Loan, report: PaymentReport, now: str) -> None:
         write = _Write()
         self._require_loan(write, record, LoanStatus.DISBURSING)
-        write.require(result.payment_id in self.payments, "no payment order")
+        self._require_sent(write, report.payment_id)
         self._require_exposure(write, loan, principal_delta=-loan.principal_minor, overdue_delta=0)
         write.commit()
         self._save_loan(record, loan)
-        self.payments[result.payment_id]["status"] = result.status.value
+        self._finish_payment(report, now)
         self._move_exposure(loan, principal_delta=-loan.principal_minor)
+
+    # -- bank answers ---------------------------------------------------------------------------------
+
+    def record_report(self, payment_id: str, report: PaymentReport, effect: str, now: str) -> None:
+        write = _Write()
+        write.require(payment_id in self.payments, "no payment")
+        write.commit()
+        self.payments[payment_id]["reports"].append(StoredReport(report, effect, now))
 
     # -- extension ------------------------------------------------------------------------------------
 
@@ -262,6 +345,22 @@ class FakeLoanStore(LoanStore):
         self.repayments[repayment.repayment_id] = repayment
         self.outbox[event.event_id] = event
 
+    def start_collection(self, repayment: Repayment, *, bank_code: str, account: Account, now: str) -> None:
+        write = _Write()
+        existing = self.repayments.get(repayment.repayment_id)
+        write.require(existing is not None and existing.status is RepaymentStatus.PENDING, "not PENDING")
+        write.require(repayment.repayment_id not in self.payments, "payment order exists")
+        write.commit()
+        self._new_payment(
+            repayment.repayment_id,
+            Direction.COLLECTION,
+            repayment.loan_id,
+            repayment.amount_minor,
+            repayment.currency,
+            bank_code,
+            account,
+        )
+
     def apply_repayment(
         self,
         record: LoanRecord,
@@ -273,9 +372,12 @@ class FakeLoanStore(LoanStore):
         principal_repaid: int,
         overdue_delta: int,
         now: str,
+        report: PaymentReport | None = None,
     ) -> None:
         assert repayment.allocation is not None and repayment.value_date is not None
         write = _Write()
+        if report is not None:
+            self._require_sent(write, report.payment_id)
         changed = loan != record.loan
         repaid = loan.status is LoanStatus.REPAID
         moves_exposure = changed and bool(principal_repaid or overdue_delta or repaid)
@@ -310,6 +412,8 @@ class FakeLoanStore(LoanStore):
             )
         self.repayments[repayment.repayment_id] = repayment
         self._post(repayment.loan_id, posting)
+        if report is not None:
+            self._finish_payment(report, now)
 
     def _post(self, loan_id: str, posting: Posting) -> None:
         self.postings[posting.posting_id] = posting
@@ -322,24 +426,32 @@ class FakeLoanStore(LoanStore):
         first = loan.value_date + timedelta(days=loan.term_days)
         return {open_loan_entry(loan.loan_id, first), open_loan_entry(loan.loan_id, loan.maturity_date)}
 
-    def fail_repayment(self, repayment: Repayment, reason: str, now: str) -> None:
+    def fail_repayment(
+        self, repayment: Repayment, reason: str, now: str, *, report: PaymentReport | None = None
+    ) -> None:
         write = _Write()
         existing = self.repayments.get(repayment.repayment_id)
         write.require(existing is not None and existing.status is RepaymentStatus.PENDING, "not PENDING")
+        if report is not None:
+            self._require_sent(write, report.payment_id)
         write.commit()
         assert existing is not None
         self.repayments[repayment.repayment_id] = replace(
             existing, status=RepaymentStatus.FAILED, failure_reason=reason
         )
+        if report is not None:
+            self._finish_payment(report, now)
 
 
 class FakeBankGateway(BankGateway):
     """A `BankGateway` that applies each payment id once (SETTLED on `value_date` unless told
-    to reject it); records every call; can lose the answer to a `pay` it applied."""
+    to reject or hold it: a held order is PENDING, as a file bank's is until it answers); records
+    every call; can lose the answer to a `pay` it applied."""
 
     def __init__(self, value_date: date) -> None:
         self.value_date = value_date
         self.rejections: dict[str, str] = {}  # payment id -> reason
+        self.held: set[str] = set()  # answered PENDING
         self.lose_answer_to: set[str] = set()  # applied, then the answer is lost (once per id)
         self.unreachable = False  # neither `pay` nor `status` gets through
         self.applied: dict[str, PaymentResult] = {}
@@ -348,6 +460,9 @@ class FakeBankGateway(BankGateway):
 
     def reject(self, payment_id: str, reason: str = "ACCOUNT_CLOSED") -> None:
         self.rejections[payment_id] = reason
+
+    def hold(self, payment_id: str) -> None:
+        self.held.add(payment_id)
 
     def pay(self, order: PaymentOrder) -> PaymentResult:
         if self.unreachable:
@@ -372,6 +487,8 @@ class FakeBankGateway(BankGateway):
         return [order.payment_id for order in self.sent]
 
     def _outcome(self, payment_id: str) -> PaymentResult:
+        if payment_id in self.held:
+            return PaymentResult(payment_id, PaymentStatus.PENDING, bank_reference=f"REF-{payment_id}")
         if payment_id in self.rejections:
             return PaymentResult(payment_id, PaymentStatus.REJECTED, reason=self.rejections[payment_id])
         return PaymentResult(

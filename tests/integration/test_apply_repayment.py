@@ -382,5 +382,15 @@ def test_dynamodb_calls_per_disbursement_and_repayment(world: MoneyWorld) -> Non
 
     calls.clear()
     world.deliver("repayments")
-    # repayment, loan, supplier account (collection), loan + exposure + repayment + posting
-    assert calls == ["GetItem", "GetItem", "GetItem", "TransactWriteItems"]
+    # repayment, loan, payment order (none yet), supplier account, payment order written before the
+    # collection, the loan's repayments (value date floor), loan + exposure + repayment + posting
+    # + payment SETTLED
+    assert calls == [
+        "GetItem",
+        "GetItem",
+        "GetItem",
+        "GetItem",
+        "TransactWriteItems",
+        "Query",
+        "TransactWriteItems",
+    ]

@@ -121,3 +121,19 @@ def test_redelivery_of_a_completed_disbursement_changes_nothing(world: MoneyWorl
     assert world.invoke_sqs("disbursements", event) == {"batchItemFailures": []}
     assert world.loan("L0001").version == before
     assert world.bank.posts.count("PAYL0001") == 1
+
+
+def test_the_payout_goes_to_the_account_recorded_at_approval_after_the_master_data_changed(
+    world: MoneyWorld,
+) -> None:
+    at_approval = {"bank_code": "SIMBANK", "account_number": SUPPLIER_ACCOUNT, "name": "Supplier S1 Ltd"}
+    world.add_supplier("S1", SUPPLIER_ACCOUNT)
+    world.approve_loan("L0001", "S1", 10_000_000, payout_account=at_approval)
+    world.add_supplier("S1", "6217000055556666")  # a later supplier file changes the account
+
+    world.deliver("disbursements")
+
+    body = world.bank.bodies["PAYL0001"]
+    assert SUPPLIER_ACCOUNT in body and "6217000055556666" not in body
+    payment = PaymentItem.get(*PaymentItem.key("PAYL0001"))
+    assert payment.account == {**at_approval, "masked": "************8888"}

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 
@@ -20,7 +20,8 @@ from scf.domain.ledger import repayment_posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.service.disbursement import PayoutService
 from scf.service.loan_store import LoanStore, StaleWrite
-from scf.service.payments import Account, PaymentResult, PaymentStatus
+from scf.service.outcomes import PaymentOutcomeService
+from scf.service.payments import Account, PaymentReport, PaymentStatus
 from scf.service.repayment import RepaymentService
 from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore
 
@@ -155,10 +156,12 @@ def test_a_loan_leaves_approved_once(world: World) -> None:
     record = world.store.get_loan("L1")
     assert record is not None
     disbursing = record.loan.start_disbursement()
-    world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat())
+    world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat(), account=SUPPLIER)
 
     with pytest.raises(StaleWrite):
-        world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat())
+        world.store.start_disbursement(
+            record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat(), account=SUPPLIER
+        )
 
 
 def test_a_settled_payout_is_posted_once(world: World) -> None:
@@ -188,10 +191,10 @@ def test_exposure_never_goes_below_zero(world: World) -> None:
     record = world.store.get_loan("L1")
     assert record is not None
     disbursing = record.loan.start_disbursement()
-    world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat())
+    world.store.start_disbursement(record, disbursing, "PAYL1", "SIMBANK", NOW.isoformat(), account=SUPPLIER)
     current = world.store.get_loan("L1")
     assert current is not None
-    rejected = PaymentResult(payment_id="PAYL1", status=PaymentStatus.REJECTED, reason="CLOSED")
+    rejected = PaymentReport("PAYL1", "SIMBANK", PaymentStatus.REJECTED, "pain.002", reason="AC04")
 
     with pytest.raises(StaleWrite):
         world.store.fail_disbursement(current, current.loan.fail(), rejected, NOW.isoformat())
@@ -277,3 +280,144 @@ def test_loans_come_newest_first_in_pages_of_their_own_list(world: World) -> Non
     assert [r.loan.loan_id for r in first.items + rest.items] == ["L3", "L2", "L1"]
     with pytest.raises(BadPageToken):
         world.store.loans_of("S2", limit=2, next_token=first.next_token)
+
+
+# -- bank answers: the payment lifecycle and PaymentOutcomeService --------------------------------------
+
+
+def held_payout(world: World) -> FakeBankGateway:
+    """L1 approved and its payout held by the bank (PENDING): the loan DISBURSING."""
+    with_approved_loan(world)
+    bank = FakeBankGateway(value_date=TODAY)
+    bank.hold("PAYL1")
+    assert payouts(world, bank).disburse("L1") is LoanStatus.DISBURSING
+    return bank
+
+
+def outcomes(world: World) -> PaymentOutcomeService:
+    return PaymentOutcomeService(loans=world.store, clock=FixedClock(TODAY, NOW))
+
+
+def bank_says(status: PaymentStatus, payment_id: str = "PAYL1", **fields: Any) -> PaymentReport:
+    return PaymentReport(payment_id, "SIMBANK", status, "pain.002", **fields)
+
+
+def effects(world: World, payment_id: str) -> list[tuple[str, str]]:
+    payment = world.store.get_payment(payment_id)
+    assert payment is not None
+    return [(stored.report.status.value, stored.effect) for stored in payment.reports]
+
+
+def test_a_held_payout_keeps_its_bank_account_and_the_banks_answer(world: World) -> None:
+    held_payout(world)
+
+    payment = world.store.get_payment("PAYL1")
+
+    assert payment is not None
+    assert (payment.status, payment.bank_code, payment.account) == ("SENT", "SIMBANK", SUPPLIER)
+    assert effects(world, "PAYL1") == [("PENDING", "RECORDED")]
+
+
+def test_a_settlement_report_activates_the_loan_once(world: World) -> None:
+    held_payout(world)
+
+    first = outcomes(world).apply(bank_says(PaymentStatus.SETTLED, value_date=date(2026, 1, 2)))
+    again = outcomes(world).apply(bank_says(PaymentStatus.SETTLED, value_date=date(2026, 1, 2)))
+
+    record = world.store.get_loan("L1")
+    assert (first, again) == ("SETTLED", "RECORDED")
+    assert record is not None and record.loan.value_date == date(2026, 1, 2)
+    assert world.posting_ids("L1") == ["DISBURSEMENT#PAYL1"]
+    assert effects(world, "PAYL1") == [
+        ("PENDING", "RECORDED"),
+        ("SETTLED", "SETTLED"),
+        ("SETTLED", "RECORDED"),
+    ]
+
+
+def test_a_rejection_report_fails_the_loan_and_releases_its_reservation(world: World) -> None:
+    held_payout(world)
+
+    effect = outcomes(world).apply(bank_says(PaymentStatus.REJECTED, reason="AC01"))
+
+    record = world.store.get_loan("L1")
+    payment = world.store.get_payment("PAYL1")
+    assert effect == "REJECTED"
+    assert record is not None and record.loan.status is LoanStatus.FAILED
+    assert payment is not None and payment.status == "REJECTED"
+    assert world.exposure_principal() == 0
+
+
+def test_a_return_after_settlement_changes_nothing_on_the_loan(world: World) -> None:
+    held_payout(world)
+    outcomes(world).apply(bank_says(PaymentStatus.SETTLED, value_date=TODAY))
+
+    effect = outcomes(world).apply(bank_says(PaymentStatus.REJECTED, reason="AC04"))
+
+    record = world.store.get_loan("L1")
+    assert effect == "PAYOUT_RETURNED"
+    assert record is not None and record.loan.status is LoanStatus.ACTIVE
+    assert world.exposure_principal() == 10_000_000
+
+
+def test_a_payments_final_outcome_is_written_once(world: World) -> None:
+    held_payout(world)
+    record = world.store.get_loan("L1")
+    assert record is not None
+    outcomes(world).apply(bank_says(PaymentStatus.SETTLED, value_date=TODAY))
+    settled = bank_says(PaymentStatus.SETTLED, value_date=TODAY)
+
+    with pytest.raises(StaleWrite):
+        world.store.fail_disbursement(record, record.loan.fail(), settled, NOW.isoformat())
+
+
+def test_reports_from_another_bank_or_about_no_payment_change_nothing(world: World) -> None:
+    held_payout(world)
+    elsewhere = PaymentReport("PAYL1", "OTHERBANK", PaymentStatus.REJECTED, "pain.002", reason="AC01")
+
+    assert outcomes(world).apply(elsewhere) == "NOT_SENDERS_PAYMENT"
+    assert outcomes(world).apply(bank_says(PaymentStatus.SETTLED, "PAYNONE")) == "UNKNOWN_PAYMENT"
+    assert effects(world, "PAYL1") == [("PENDING", "RECORDED")]
+
+
+def held_collection(world: World) -> str:
+    """L1 paid out on TODAY; a collection of 500.00 held by the bank: the repayment PENDING."""
+    with_approved_loan(world)
+    bank = FakeBankGateway(value_date=TODAY)
+    payouts(world, bank).disburse("L1")
+    repayments = RepaymentService(
+        loans=world.store, gateways=FakeGateways(bank=bank), lender=LENDER, clock=FixedClock(TODAY, NOW)
+    )
+    pending = repayments.request("S1", "L1", 50_000, "k1")
+    bank.hold(pending.repayment_id)
+    status = repayments.apply(pending.requested_event().payload, redelivered=False)
+    assert status is RepaymentStatus.PENDING
+    return pending.repayment_id
+
+
+def test_a_settled_collection_report_applies_the_repayment_on_its_settlement_date(world: World) -> None:
+    repayment_id = held_collection(world)
+
+    effect = outcomes(world).apply(
+        bank_says(PaymentStatus.SETTLED, repayment_id, value_date=date(2026, 1, 11))
+    )
+
+    repayment = world.store.get_repayment(repayment_id)
+    assert effect == "SETTLED"
+    assert repayment is not None
+    assert (repayment.status, repayment.value_date) == (RepaymentStatus.APPLIED, date(2026, 1, 11))
+    assert effects(world, repayment_id) == [("PENDING", "RECORDED"), ("SETTLED", "SETTLED")]
+    assert world.posting_ids("L1") == sorted(["DISBURSEMENT#PAYL1", f"REPAYMENT#{repayment_id}"])
+
+
+def test_a_rejected_collection_report_fails_the_repayment(world: World) -> None:
+    repayment_id = held_collection(world)
+
+    effect = outcomes(world).apply(bank_says(PaymentStatus.REJECTED, repayment_id, reason="AM04"))
+
+    repayment = world.store.get_repayment(repayment_id)
+    payment = world.store.get_payment(repayment_id)
+    assert effect == "REJECTED"
+    assert repayment is not None and repayment.status is RepaymentStatus.FAILED
+    assert payment is not None and payment.status == "REJECTED"
+    assert world.posting_ids("L1") == ["DISBURSEMENT#PAYL1"]

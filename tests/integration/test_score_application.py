@@ -549,3 +549,40 @@ def test_a_function_told_another_zone_than_its_policys_refuses_to_start(api, mon
 
     with pytest.raises(ConfigError, match="Europe/Berlin"):
         load_handler("score_application").bootstrap()
+
+
+def test_the_approval_records_the_suppliers_account_on_the_loan(api):
+    _, app = api.apply("300000.00")
+
+    loan = LoanItem.get(*LoanItem.key(app["loan_id"]))
+    assert loan.payout_account == {  # S-1001 in events/files/platform_suppliers.csv
+        "bank_code": "ICBC",
+        "account_number": "6222020200112233445",
+        "name": "Hangzhou Bright Textiles Co.",
+        "masked": "***************3445",
+    }
+
+
+def test_an_account_changed_while_deciding_is_not_the_one_written_on_the_loan(api, monkeypatch):
+    from scf.adapters.dynamodb.credit_repository import DynamoCreditRepository
+    from scf.adapters.dynamodb.models import SupplierItem
+
+    original = DynamoCreditRepository.snapshot
+    changed = {"done": False}
+
+    def snapshot_then_the_master_data_changes(self, *args, **kwargs):
+        snap = original(self, *args, **kwargs)
+        if not changed["done"]:
+            changed["done"] = True
+            SupplierItem(*SupplierItem.key(SUPPLIER)).update(
+                actions=[SupplierItem.account_number.set("6222020200199990000")]
+            )
+        return snap
+
+    monkeypatch.setattr(DynamoCreditRepository, "snapshot", snapshot_then_the_master_data_changes)
+
+    _, app = api.apply("300000.00")
+
+    loan = LoanItem.get(*LoanItem.key(app["loan_id"]))
+    assert app["status"] == "APPROVED" and changed["done"]
+    assert loan.payout_account["account_number"] == "6222020200199990000"  # decided again on it

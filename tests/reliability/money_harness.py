@@ -300,8 +300,10 @@ class MoneyWorld:
         rate: str = "0.10",
         created_at: str = "2026-01-01T00:00:00+00:00",
         currency: str = "CNY",
+        payout_account: dict[str, str] | None = None,
     ) -> None:
-        """An APPROVED loan, its reservation on the exposure and its LoanApproved outbox event."""
+        """An APPROVED loan (with the account recorded at approval, if given), its reservation on
+        the exposure and its LoanApproved outbox event."""
         LoanItem(
             *LoanItem.key(loan_id),
             loan_id=loan_id,
@@ -317,6 +319,7 @@ class MoneyWorld:
             updated_at=created_at,
             gsi1pk=LoanItem.supplier_index_pk(supplier_id),
             gsi1sk=f"{created_at}#{loan_id}",
+            payout_account=payout_account,
         ).save()
         exposure = ExposureItem(*ExposureItem.key(supplier_id, currency))
         exposure.update(

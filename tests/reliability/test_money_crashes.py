@@ -189,6 +189,7 @@ CRASH_POINTS = [
     (disbursement_service, "execute"),  # the payout call to the bank
     (DynamoLoanStore, "complete_disbursement"),
     (DynamoLoanStore, "request_repayment"),  # the API transaction
+    (DynamoLoanStore, "start_collection"),  # the collection's payment order, before the bank call
     (repayment_service, "execute"),  # the collection call to the bank
     (DynamoLoanStore, "apply_repayment"),
 ]
@@ -251,3 +252,37 @@ def test_random_crashes_and_duplicates(world: MoneyWorld, monkeypatch: pytest.Mo
     world.bank.faults.lose_answer_next = rng.randint(0, 2)
     world.bank.faults.unavailable_next = rng.randint(0, 2)
     assert story(world, twice=rng.random() < 0.5) == CLEAN, f"SCF_TEST_SEED={seed}"
+
+
+def test_money_collected_before_a_crash_is_applied_even_after_the_loan_was_paid_off(
+    world: MoneyWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bank took 40,000.00, then the process died; the supplier paid the loan off before the
+    message came back. The redelivery asks the bank before looking at the loan: the money is
+    applied as overpayment (owed back), never marked FAILED, never collected twice."""
+    world.set_today(date(2026, 1, 1))
+    world.add_supplier("S1", ACCOUNT)
+    world.approve_loan("L1", "S1", 10_000_000, term_days=30)
+    deliver_until_done(world, "disbursements")
+    world.set_today(date(2026, 1, 11))
+    crash_once(monkeypatch, repayment_service, "execute", "after")
+    first_id = post_repayment(world, "40000.00", "first")
+    first_delivery, answer = world.deliver("repayments")
+    assert len(answer["batchItemFailures"]) == 1
+    world.set_today(date(2026, 2, 5))
+    payoff = world.api("GET", "/v1/loans/L1", supplier_id="S1").body["payoff"]
+    post_repayment(world, payoff, "payoff")
+    deliver_until_done(world, "repayments")
+    assert world.loan("L1").status == "REPAID"
+
+    for record in first_delivery["Records"]:
+        record["attributes"]["ApproximateReceiveCount"] = "2"
+    answer = world.invoke_sqs("repayments", first_delivery)
+
+    first = RepaymentItem.get(*RepaymentItem.key(first_id))
+    assert answer == {"batchItemFailures": []}
+    assert (first.status, first.allocation["overpayment"]) == ("APPLIED", 4_000_000)
+    assert first.value_date == "2026-02-05"  # never before the payoff already applied
+    assert world.bank.posts.count(first_id) == 1
+    assert world.ledger("L1")["supplier_overpayment"] == -4_000_000
+    world.assert_ledger_matches_loan("L1")

@@ -20,6 +20,7 @@ from scf.domain.loan import (
     InvalidTransition,
     Loan,
     LoanStatus,
+    effective_value_date,
     transition,
 )
 from scf.domain.money import format_amount
@@ -305,3 +306,24 @@ def test_the_worked_example_in_docs_money_md() -> None:
         "penalty income": format_amount(final.loan.penalty_paid_minor),
     }
     assert stated == computed
+
+
+# -- value date of a repayment (contract section 3, "Value date (v2)") --------------------------------
+
+
+def test_a_repayment_takes_effect_on_the_day_the_money_moved() -> None:
+    loan = active()
+
+    assert effective_value_date(date(2026, 1, 11), loan, [date(2026, 1, 5)]) == date(2026, 1, 11)
+
+
+def test_a_repayment_never_takes_effect_before_the_loans_value_date() -> None:
+    loan = active()  # value date 2026-01-01
+
+    assert effective_value_date(date(2025, 12, 30), loan) == VALUE
+
+
+def test_a_repayment_never_takes_effect_before_one_already_applied() -> None:
+    loan = active()
+
+    assert effective_value_date(date(2026, 1, 11), loan, [date(2026, 1, 20), None]) == date(2026, 1, 20)

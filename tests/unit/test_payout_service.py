@@ -9,19 +9,22 @@ import pytest
 
 from scf.clock import FixedClock
 from scf.domain.loan import Loan, LoanStatus
+from scf.service.banks import BankConfig, BankDirectory
 from scf.service.disbursement import PayoutService
 from scf.service.loan_store import LoanNotFound, SupplierAccountMissing
-from scf.service.payments import Account, BankUnavailable
+from scf.service.payments import Account, BankUnavailable, PaymentStatus
 from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore
 
 pytestmark = pytest.mark.unit
 
 TODAY = date(2026, 3, 2)
+NOW = datetime(2026, 3, 2, 1, tzinfo=UTC)
 LENDER = Account(bank_code="LENDERBANK", account_number="6222000011112222", name="SCF Lender")
 SUPPLIER = Account(bank_code="SIMBANK", account_number="6217000099998888", name="Supplier Ltd")
 
 
 def approved_loan(*, loan_id: str = "L1", principal_minor: int = 10_000_000) -> Loan:
+    """Approved before accounts were recorded on loans (see the tests that record one)."""
     return Loan(
         loan_id=loan_id,
         supplier_id="S1",
@@ -49,7 +52,7 @@ def bank() -> FakeBankGateway:
 
 @pytest.fixture
 def payouts(store: FakeLoanStore, bank: FakeBankGateway) -> PayoutService:
-    clock = FixedClock(TODAY, datetime(2026, 3, 2, 1, tzinfo=UTC))
+    clock = FixedClock(TODAY, NOW)
     return PayoutService(loans=store, gateways=FakeGateways(bank=bank), lender=LENDER, clock=clock)
 
 
@@ -156,3 +159,93 @@ def test_a_supplier_without_a_bank_account_is_not_paid(
 
     assert store.loans["L1"].loan.status is LoanStatus.APPROVED
     assert bank.sent == []
+
+
+def test_a_payout_the_bank_holds_leaves_the_loan_disbursing_with_its_payment_recorded(
+    payouts: PayoutService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    bank.hold("PAYL1")
+
+    status = payouts.disburse("L1")
+
+    assert status is LoanStatus.DISBURSING
+    assert store.loans["L1"].loan.status is LoanStatus.DISBURSING
+    assert (store.payments["PAYL1"]["status"], store.payments["PAYL1"]["bank_code"]) == ("SENT", "SIMBANK")
+    assert store.reports_of("PAYL1") == [(PaymentStatus.PENDING, "RECORDED")]
+    assert store.postings == {}
+    assert store.exposure("S1", "CNY").principal_minor == 10_000_000
+
+
+def test_a_redelivered_payout_the_bank_holds_is_asked_about_not_sent_again(
+    payouts: PayoutService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    bank.hold("PAYL1")
+    payouts.disburse("L1")
+
+    status = payouts.disburse("L1")
+
+    assert status is LoanStatus.DISBURSING
+    assert bank.sent_ids() == ["PAYL1"] and bank.asked == ["PAYL1"]
+
+
+def test_the_payout_goes_to_the_account_recorded_at_approval_not_to_changed_master_data(
+    store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    approved_then = Account(bank_code="SIMBANK", account_number="6217000011110000", name="Supplier Ltd")
+    store.add_loan(approved_loan(loan_id="L2"), payout_account=approved_then)
+    store.add_supplier("S1", SUPPLIER)  # the master data changed after the approval
+    payouts = PayoutService(
+        loans=store, gateways=FakeGateways(bank=bank), clock=FixedClock(TODAY, NOW), lender=LENDER
+    )
+
+    payouts.disburse("L2")
+
+    assert [order.creditor for order in bank.sent] == [approved_then]
+    assert store.payments["PAYL2"]["account"] == approved_then
+
+
+def test_a_loan_approved_before_accounts_were_recorded_pays_the_suppliers_account(
+    payouts: PayoutService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    assert store.loans["L1"].payout_account is None
+
+    payouts.disburse("L1")
+
+    assert [order.creditor for order in bank.sent] == [SUPPLIER]
+    assert store.payments["PAYL1"]["account"] == SUPPLIER
+
+
+def test_with_a_bank_directory_an_on_us_payout_goes_from_the_lenders_account_at_that_bank(
+    store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    at_simbank = Account(bank_code="SIMBANK", account_number="6212000033334444", name="SCF Lender")
+    banks = BankDirectory(
+        default_bank="LENDERBANK",
+        banks={
+            "LENDERBANK": BankConfig("LENDERBANK", "simulated", (LENDER,)),
+            "SIMBANK": BankConfig("SIMBANK", "iso20022-file", (at_simbank,)),
+        },
+    )
+    gateways = FakeGateways(bank=bank)
+    payouts = PayoutService(loans=store, gateways=gateways, clock=FixedClock(TODAY, NOW), banks=banks)
+
+    payouts.disburse("L1")
+
+    assert [order.debtor for order in bank.sent] == [at_simbank]
+    assert gateways.asked_for == ["SIMBANK"]
+
+
+def test_with_a_bank_directory_a_payout_to_another_bank_goes_through_the_default_bank(
+    store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    banks = BankDirectory(
+        default_bank="LENDERBANK", banks={"LENDERBANK": BankConfig("LENDERBANK", "simulated", (LENDER,))}
+    )
+    gateways = FakeGateways(bank=bank)
+    payouts = PayoutService(loans=store, gateways=gateways, clock=FixedClock(TODAY, NOW), banks=banks)
+
+    payouts.disburse("L1")
+
+    assert [order.debtor for order in bank.sent] == [LENDER]
+    assert gateways.asked_for == ["LENDERBANK"]
+    assert store.payments["PAYL1"]["bank_code"] == "LENDERBANK"

@@ -13,7 +13,7 @@ from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, Repaym
 from scf.domain.waterfall import Allocation
 from scf.errors import Conflict, IdempotencyKeyReused, InvalidInput, MalformedRequest, NotFound
 from scf.service.loan_store import LoanNotFound
-from scf.service.payments import Account, BankUnavailable
+from scf.service.payments import Account, BankUnavailable, PaymentStatus
 from scf.service.repayment import LoanNotRepayable, RepaymentService
 from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore
 
@@ -255,3 +255,106 @@ def test_an_event_without_its_fields_is_malformed(repayments: RepaymentService) 
         repayments.apply({"repayment_id": "RP1"}, redelivered=False)
 
     assert refused.value.code == "MALFORMED_EVENT"
+
+
+# -- the bank's answers and value dates ------------------------------------------------------------
+
+
+def test_a_collection_the_bank_holds_leaves_the_repayment_pending_and_the_loan_unchanged(
+    repayments: RepaymentService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    repayment = requested(repayments, amount_minor=50_000)
+    bank.hold(repayment.repayment_id)
+    loan_before = store.loans["L1"]
+
+    status = apply(repayments, repayment)
+
+    assert status is RepaymentStatus.PENDING
+    assert store.repayments[repayment.repayment_id].status is RepaymentStatus.PENDING
+    assert store.loans["L1"] == loan_before
+    assert store.payments[repayment.repayment_id]["status"] == "SENT"
+    assert store.payments[repayment.repayment_id]["account"] == SUPPLIER
+    assert store.reports_of(repayment.repayment_id) == [(PaymentStatus.PENDING, "RECORDED")]
+
+
+def test_money_collected_before_a_crash_is_applied_as_overpayment_when_the_loan_was_paid_off_since(
+    repayments: RepaymentService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    repayment = requested(repayments, amount_minor=50_000)
+    bank.lose_answer_to.add(repayment.repayment_id)  # the bank took the money, the answer was lost
+    with pytest.raises(BankUnavailable):
+        apply(repayments, repayment)
+    payoff = requested(repayments, amount_minor=10_110_000, key="k-payoff")
+    apply(repayments, payoff)
+    assert store.loans["L1"].loan.status is LoanStatus.REPAID
+
+    status = apply(repayments, repayment, redelivered=True)
+
+    applied = store.repayments[repayment.repayment_id]
+    assert status is RepaymentStatus.APPLIED
+    assert applied.allocation == Allocation(penalty=0, interest=0, principal=0, overpayment=50_000)
+    assert bank.sent_ids() == [repayment.repayment_id, payoff.repayment_id]
+
+
+def test_a_redelivered_collection_the_bank_never_received_is_not_sent_for_a_paid_off_loan(
+    repayments: RepaymentService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    repayment = requested(repayments, amount_minor=50_000)
+    bank.unreachable = True
+    with pytest.raises(BankUnavailable):
+        apply(repayments, repayment)
+    bank.unreachable = False
+    apply(repayments, requested(repayments, amount_minor=10_110_000, key="k-payoff"))
+
+    status = apply(repayments, repayment, redelivered=True)
+
+    assert status is RepaymentStatus.FAILED
+    assert store.repayments[repayment.repayment_id].failure_reason == "LOAN_NOT_REPAYABLE"
+    assert store.payments[repayment.repayment_id]["status"] == "REJECTED"  # never sent later
+    assert repayment.repayment_id not in bank.sent_ids()
+
+
+def test_a_collection_takes_effect_on_the_banks_settlement_date(
+    repayments: RepaymentService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    bank.value_date = date(2026, 1, 11)  # settled then, processed on 2026-02-05
+    repayment = requested(repayments, amount_minor=4_000_000)
+
+    apply(repayments, repayment)
+
+    applied = store.repayments[repayment.repayment_id]
+    assert applied.value_date == date(2026, 1, 11)
+    assert applied.allocation == Allocation(penalty=0, interest=27_778, principal=3_972_222, overpayment=0)
+
+
+def test_a_collection_never_takes_effect_before_a_repayment_already_applied(
+    repayments: RepaymentService, store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    bank.value_date = date(2026, 1, 20)
+    first = requested(repayments, amount_minor=100_000, key="k-first")
+    apply(repayments, first)
+    bank.value_date = date(2026, 1, 11)  # a late answer about money that moved earlier
+    later = requested(repayments, amount_minor=100_000, key="k-later")
+
+    apply(repayments, later)
+
+    assert store.repayments[later.repayment_id].value_date == date(2026, 1, 20)
+
+
+def test_money_already_received_takes_effect_on_the_day_it_moved(
+    repayments: RepaymentService, store: FakeLoanStore
+) -> None:
+    credit = Repayment(
+        repayment_id="BC1",
+        loan_id="L1",
+        supplier_id="S1",
+        status=RepaymentStatus.PENDING,
+        source=RepaymentSource.BANK_CREDIT,
+        amount_minor=50_000,
+        currency="CNY",
+        value_date=date(2026, 1, 11),  # the booking date
+    )
+
+    apply(repayments, credit)
+
+    assert store.repayments["BC1"].value_date == date(2026, 1, 11)

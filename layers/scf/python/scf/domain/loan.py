@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -238,6 +239,14 @@ class Loan:
         return ExtensionOutcome(loan, self.penalty_paid_minor, overdue_delta)
 
 
+def effective_value_date(moved_on: date, loan: Loan, applied: Iterable[date | None] = ()) -> date:
+    """The day a repayment takes effect (contract section 3, "Value date (v2)"): the day the money
+    moved, but never before the loan's value date nor before a repayment already applied to it
+    (`applied`: their value dates), so a late answer never reorders the loan's history."""
+    floor = [day for day in (loan.value_date, *applied) if day is not None]
+    return max([moved_on, *floor])
+
+
 class RepaymentStatus(StrEnum):
     PENDING = "PENDING"
     APPLIED = "APPLIED"
@@ -277,5 +286,7 @@ class Repayment:
                 "amount": format_amount(self.amount_minor),
                 "currency": self.currency,
                 "source": self.source.value,
+                # The day money already received moved (a booking date, a document date).
+                **({"value_date": self.value_date.isoformat()} if self.value_date else {}),
             },
         )

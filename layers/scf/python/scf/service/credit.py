@@ -33,6 +33,7 @@ from scf.domain.money import MoneyError, format_amount, format_exact, parse_curr
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy, load_policy
 from scf.domain.pool import CreditLine, Pool
 from scf.errors import Conflict, Contention, IdempotencyKeyReused, InvalidInput, NotFound
+from scf.service.payments import Account
 
 MAX_DECISION_ATTEMPTS = 4
 
@@ -68,6 +69,7 @@ CREDIT_LINE_CHANGED = "the credit line changed while deciding; retry the request
 class SupplierProfile:
     status: str
     account_verified: bool
+    account: Account | None = None  # its bank account on file (master data)
 
 
 @dataclass
@@ -124,6 +126,9 @@ class NewLoan:
     day_count: str
     term_days: int
     created_at: str
+    # Where the payout goes (contract section 7): the supplier's account at approval, written on
+    # the loan in the approving transaction, on condition that the master data still says so.
+    payout_account: Account | None = None
 
 
 @dataclass(frozen=True)
@@ -303,7 +308,7 @@ class CreditService:
                     record.response = record.view()
                     self.repository.approve(
                         record,
-                        self._loan(record, now),
+                        self._loan(record, now, snap),
                         self._reservation(record, line, snap),
                         from_review=False,
                     )
@@ -352,7 +357,7 @@ class CreditService:
         )
         return line, inputs
 
-    def _loan(self, record: ApplicationRecord, now: str) -> NewLoan:
+    def _loan(self, record: ApplicationRecord, now: str, snap: Snapshot) -> NewLoan:
         assert record.loan_id is not None and record.annual_rate is not None
         return NewLoan(
             loan_id=record.loan_id,
@@ -365,6 +370,7 @@ class CreditService:
             day_count=self.policy.day_count,
             term_days=record.term_days,
             created_at=now,
+            payout_account=snap.supplier.account if snap.supplier else None,
         )
 
     @staticmethod
@@ -455,7 +461,7 @@ class CreditService:
             try:
                 self.repository.approve(
                     decided,
-                    self._loan(decided, now),
+                    self._loan(decided, now, snap),
                     self._reservation(decided, line, snap),
                     from_review=True,
                 )

@@ -7,14 +7,22 @@ moves once, a posting or payment order is written once, exposure never goes belo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from scf.domain.ledger import Posting
 from scf.domain.loan import Loan, Repayment
 from scf.errors import Contention, NotFound
 from scf.events import OutboxEvent
-from scf.service.payments import Account, PaymentResult
+from scf.service.payments import (
+    Account,
+    Direction,
+    PaymentReport,
+    PaymentResult,
+    PaymentStatus,
+    mask_accounts_in,
+)
 
 ATTEMPTS = 3  # reload-and-decide rounds after a StaleWrite, when another worker moved the loan first
 
@@ -55,12 +63,100 @@ class SupplierAccountMissing(NotFound):
 
 @dataclass(frozen=True)
 class LoanRecord:
-    """A loan as stored: the domain object and what optimistic locking needs."""
+    """A loan as stored: the domain object, what optimistic locking needs and the account its payout
+    goes to (the supplier's verified account at approval; None on loans approved before that)."""
 
     loan: Loan
     version: int | None
     created_at: str
     extension_request: str | None = None
+    payout_account: Account | None = None
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """One bank answer as kept on its payment, with the effect it had (`scf.service.outcomes`)."""
+
+    report: PaymentReport
+    effect: str
+    at: str
+
+    def as_json(self) -> dict[str, Any]:
+        r = self.report
+        return {
+            "status": r.status.value,
+            "bank_code": r.bank_code,
+            "source": r.source,
+            "value_date": r.value_date.isoformat() if r.value_date else None,
+            "reason": mask_accounts_in(r.reason),
+            "reference": r.reference,
+            "effect": self.effect,
+            "at": self.at,
+        }
+
+    @classmethod
+    def from_json(cls, payment_id: str, data: dict[str, Any]) -> StoredReport:
+        report = PaymentReport(
+            payment_id=payment_id,
+            bank_code=data["bank_code"],
+            status=PaymentStatus(data["status"]),
+            source=data["source"],
+            value_date=date.fromisoformat(data["value_date"]) if data.get("value_date") else None,
+            reason=data.get("reason"),
+            reference=data.get("reference"),
+        )
+        return cls(report=report, effect=data["effect"], at=data["at"])
+
+
+class Effect(StrEnum):
+    """What a bank answer did (kept with the report; the outcome use case returns it)."""
+
+    SETTLED = "SETTLED"  # payout: loan ACTIVE; collection: repayment APPLIED
+    REJECTED = "REJECTED"  # payout before settlement: loan FAILED; collection: repayment FAILED
+    PAYOUT_RETURNED = "PAYOUT_RETURNED"  # a settled payout rejected or returned: for ops
+    RECORDED = "RECORDED"  # not final, or the outcome already recorded: kept, nothing changes
+    OUTCOME_CONFLICT = "OUTCOME_CONFLICT"  # final, contradicting the recorded outcome: for ops
+    NOT_SENDERS_PAYMENT = "NOT_SENDERS_PAYMENT"  # from a bank the payment did not go through
+    UNKNOWN_PAYMENT = "UNKNOWN_PAYMENT"  # no payment with this id
+
+
+SENT = "SENT"  # a payment's status until its final outcome (SETTLED or REJECTED) is recorded
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """A payment order as recorded before it went to the bank: the bank it was sent through, the
+    supplier's account it pays to or collects from, its status (SENT, then SETTLED or REJECTED
+    once) and every bank answer about it, oldest first."""
+
+    payment_id: str
+    direction: Direction
+    loan_id: str
+    amount_minor: int
+    currency: str
+    bank_code: str
+    status: str
+    account: Account | None = None  # None on payments recorded before accounts were kept
+    reports: tuple[StoredReport, ...] = ()
+
+    @property
+    def final(self) -> PaymentStatus | None:
+        """The recorded final outcome, None while the payment is open."""
+        final = (PaymentStatus.SETTLED.value, PaymentStatus.REJECTED.value)
+        return PaymentStatus(self.status) if self.status in final else None
+
+
+def api_report(result: PaymentResult, bank_code: str) -> PaymentReport:
+    """The gateway's answer (`pay`, `status`) as a report about the payment."""
+    return PaymentReport(
+        payment_id=result.payment_id,
+        bank_code=bank_code,
+        status=result.status,
+        source="api",
+        value_date=result.value_date,
+        reason=result.reason,
+        reference=result.bank_reference,
+    )
 
 
 @dataclass(frozen=True)
@@ -77,6 +173,8 @@ class LoanStore(Protocol):
     def get_supplier_account(self, supplier_id: str) -> Account | None: ...
 
     def get_repayment(self, repayment_id: str) -> Repayment | None: ...
+
+    def get_payment(self, payment_id: str) -> PaymentRecord | None: ...
 
     def repayments_of(self, loan_id: str) -> list[Repayment]:
         """A loan's repayments, oldest first."""
@@ -95,19 +193,27 @@ class LoanStore(Protocol):
     # -- disbursement ---------------------------------------------------------------------------------
 
     def start_disbursement(
-        self, record: LoanRecord, loan: Loan, payment_id: str, bank_code: str, now: str
+        self, record: LoanRecord, loan: Loan, payment_id: str, bank_code: str, now: str, *, account: Account
     ) -> None:
-        """APPROVED -> DISBURSING with its payment order (written once)."""
+        """APPROVED -> DISBURSING with its payment order to `account` through `bank_code` (written once)."""
         ...
 
     def complete_disbursement(
-        self, record: LoanRecord, loan: Loan, result: PaymentResult, posting: Posting, now: str
+        self, record: LoanRecord, loan: Loan, report: PaymentReport, posting: Posting, now: str
     ) -> None:
-        """DISBURSING -> ACTIVE, the payment SETTLED, the posting and the open-loan entry."""
+        """DISBURSING -> ACTIVE, the payment SETTLED (once) with the report, the posting and the
+        open-loan entry."""
         ...
 
-    def fail_disbursement(self, record: LoanRecord, loan: Loan, result: PaymentResult, now: str) -> None:
-        """DISBURSING -> FAILED, the payment REJECTED and the reserved principal released."""
+    def fail_disbursement(self, record: LoanRecord, loan: Loan, report: PaymentReport, now: str) -> None:
+        """DISBURSING -> FAILED, the payment REJECTED (once) with the report and the reserved
+        principal released."""
+        ...
+
+    # -- bank answers ---------------------------------------------------------------------------------
+
+    def record_report(self, payment_id: str, report: PaymentReport, effect: str, now: str) -> None:
+        """Append a report that changes nothing else (a non-final answer, a repeat, a return)."""
         ...
 
     # -- extension ------------------------------------------------------------------------------------
@@ -131,6 +237,11 @@ class LoanStore(Protocol):
         """The repayment PENDING (written once) and its outbox event, while the loan is repayable."""
         ...
 
+    def start_collection(self, repayment: Repayment, *, bank_code: str, account: Account, now: str) -> None:
+        """The collection's payment order (written once, before it goes to the bank), while the
+        repayment is PENDING; `StaleWrite` if it exists."""
+        ...
+
     def apply_repayment(
         self,
         record: LoanRecord,
@@ -142,11 +253,15 @@ class LoanStore(Protocol):
         principal_repaid: int,
         overdue_delta: int,
         now: str,
+        report: PaymentReport | None = None,
     ) -> None:
         """The loan's new position, the exposure, the repayment APPLIED and its posting. `stored`:
-        the repayment exists (PENDING) rather than being created here."""
+        the repayment exists (PENDING) rather than being created here. `report`: the bank's answer
+        settling its collection (the payment SETTLED once, the report appended)."""
         ...
 
-    def fail_repayment(self, repayment: Repayment, reason: str, now: str) -> None:
-        """PENDING -> FAILED with the reason."""
+    def fail_repayment(
+        self, repayment: Repayment, reason: str, now: str, *, report: PaymentReport | None = None
+    ) -> None:
+        """PENDING -> FAILED with the reason; with `report`, its payment REJECTED once with it."""
         ...

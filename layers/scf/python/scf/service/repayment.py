@@ -10,39 +10,54 @@ import base64
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from scf.clock import Clock
 from scf.domain.ledger import repayment_posting
-from scf.domain.loan import REPAYABLE, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
+from scf.domain.loan import (
+    REPAYABLE,
+    LoanStatus,
+    Repayment,
+    RepaymentSource,
+    RepaymentStatus,
+    effective_value_date,
+)
 from scf.domain.money import parse_amount, parse_currency
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
 from scf.errors import Conflict, IdempotencyKeyReused, InvalidInput, MalformedRequest, ScfError
+from scf.service.banks import BankDirectory
+from scf.service.disbursement import route_for
 from scf.service.loan_store import (
     ATTEMPTS,
+    Effect,
     LoanNotFound,
     LoanRecord,
     LoanStore,
     RepaymentNotFound,
     StaleWrite,
     SupplierAccountMissing,
+    api_report,
 )
 from scf.service.payments import (
     Account,
     Direction,
     Gateways,
     PaymentOrder,
+    PaymentReport,
     PaymentStatus,
     execute,
     mask_account,
+    mask_accounts_in,
 )
 
 logger = Logger(child=True)
 
 REPAYMENT_ID_PREFIX = "RP"
+LOAN_NOT_REPAYABLE = "LOAN_NOT_REPAYABLE"
 
 
 class LoanNotRepayable(Conflict):
@@ -77,6 +92,7 @@ def requested_repayment(payload: dict[str, Any]) -> Repayment:
             source=RepaymentSource(payload["source"]),
             amount_minor=parse_amount(payload["amount"]),
             currency=parse_currency(payload["currency"]),
+            value_date=date.fromisoformat(payload["value_date"]) if payload.get("value_date") else None,
         )
     except ScfError:
         raise
@@ -93,9 +109,10 @@ def request_hash(loan_id: str, amount_minor: int) -> str:
 class RepaymentService:
     loans: LoanStore
     gateways: Gateways
-    lender: Account
     clock: Clock
     policy: CreditPolicy = DEFAULT_POLICY
+    lender: Account | None = field(default=None, kw_only=True)
+    banks: BankDirectory | None = field(default=None, kw_only=True)
 
     # -- the API side ------------------------------------------------------------------------------
 
@@ -149,7 +166,8 @@ class RepaymentService:
     # -- the queue side ----------------------------------------------------------------------------
 
     def apply(self, payload: dict[str, Any], *, redelivered: bool) -> RepaymentStatus:
-        """Apply a `RepaymentRequested` event (at least once); returns the repayment's final status."""
+        """Apply a `RepaymentRequested` event (at least once); returns the repayment's status
+        (PENDING while the bank holds its collection)."""
         requested = requested_repayment(payload)
         if requested.amount_minor <= 0:
             raise InvalidInput(
@@ -157,7 +175,6 @@ class RepaymentService:
                 code="INVALID_AMOUNT",
                 field="amount",
             )
-        collected = False
         for attempt in range(ATTEMPTS):
             stored = self.loans.get_repayment(requested.repayment_id)
             if stored is not None and stored.status is not RepaymentStatus.PENDING:
@@ -172,18 +189,21 @@ class RepaymentService:
                     code="CURRENCY_MISMATCH",
                     field="currency",
                 )
-            if repayment.source is RepaymentSource.SUPPLIER and not collected:
-                if stored is None:
-                    raise RepaymentNotFound(repayment.repayment_id)  # a supplier's is requested first
-                if record.loan.status not in REPAYABLE:
-                    # Nothing to collect for: never take money for a loan that owes nothing.
-                    self.loans.fail_repayment(repayment, "LOAN_NOT_REPAYABLE", self.clock.now().isoformat())
-                    return RepaymentStatus.FAILED
-                if not self._collect(repayment, maybe_sent=redelivered or attempt > 0):
-                    return RepaymentStatus.FAILED
-                collected = True
             try:
-                self._apply(record, repayment, stored=stored is not None)
+                if repayment.source is RepaymentSource.SUPPLIER:
+                    if stored is None:
+                        raise RepaymentNotFound(repayment.repayment_id)  # a supplier's is requested first
+                    return self._collect(record, stored, maybe_sent=redelivered or attempt > 0)
+                # Money already received (a sweep, a bank credit): it moved on its own value date.
+                apply_to_loan(
+                    self.loans,
+                    record,
+                    repayment,
+                    moved_on=repayment.value_date or self.clock.today(),
+                    stored=stored is not None,
+                    policy=self.policy,
+                    now=self.clock.now().isoformat(),
+                )
                 return RepaymentStatus.APPLIED
             except StaleWrite:
                 logger.info(
@@ -191,60 +211,141 @@ class RepaymentService:
                 )
         raise StaleWrite([f"repayment {requested.repayment_id}: the loan kept changing"])
 
-    def _collect(self, repayment: Repayment, *, maybe_sent: bool) -> bool:
-        """Collect from the supplier's account; False (and the repayment FAILED) if the bank refuses."""
-        supplier = self.loans.get_supplier_account(repayment.supplier_id)
-        if supplier is None:
+    def _collect(self, record: LoanRecord, repayment: Repayment, *, maybe_sent: bool) -> RepaymentStatus:
+        """Collect from the supplier's account and close the repayment as far as the bank's answer
+        allows. An order that may have been sent is asked about before the loan is looked at: money
+        the bank took is applied whatever the loan's state (overpayment if it was paid off since)."""
+        payment = self.loans.get_payment(repayment.repayment_id)
+        debtor = payment.account if payment and payment.account else None
+        debtor = debtor or self.loans.get_supplier_account(repayment.supplier_id)
+        if debtor is None:
             raise SupplierAccountMissing(repayment.supplier_id)
-        order = PaymentOrder(
-            payment_id=repayment.repayment_id,
-            direction=Direction.COLLECTION,
-            amount_minor=repayment.amount_minor,
-            currency=repayment.currency,
-            debtor=supplier,
-            creditor=self.lender,
-            remittance=repayment.loan_id,
-        )
+        route = route_for(debtor, self.banks, self.lender)
+        now = self.clock.now().isoformat()
+        if payment is None:
+            if not maybe_sent and record.loan.status not in REPAYABLE:
+                # Nothing to collect for: never take money for a loan that owes nothing.
+                self.loans.fail_repayment(repayment, LOAN_NOT_REPAYABLE, now)
+                return RepaymentStatus.FAILED
+            self.loans.start_collection(repayment, bank_code=route.bank_code, account=debtor, now=now)
+            bank_code = route.bank_code
+        else:
+            bank_code, maybe_sent = payment.bank_code, True
+        gateway = self.gateways.for_bank(bank_code)
         logger.info(
             "collecting",
             extra={
                 "repayment_id": repayment.repayment_id,
                 "amount_minor": repayment.amount_minor,
-                "debtor": f"{supplier.bank_code}/{mask_account(supplier.account_number)}",
+                "bank_code": bank_code,
+                "debtor": f"{debtor.bank_code}/{mask_account(debtor.account_number)}",
                 "ask_bank_first": maybe_sent,
             },
         )
-        result = execute(self.gateways.for_bank(supplier.bank_code), order, maybe_sent=maybe_sent)
-        if result.status is PaymentStatus.SETTLED:
-            return True
-        self.loans.fail_repayment(
-            repayment, result.reason or "REJECTED_BY_BANK", self.clock.now().isoformat()
+        known = gateway.status(repayment.repayment_id) if maybe_sent else None
+        if known is not None and known.known:
+            result = known
+        elif record.loan.status not in REPAYABLE:
+            # The bank never received it and the loan owes nothing now: never send it.
+            refused = PaymentReport(
+                repayment.repayment_id, bank_code, PaymentStatus.REJECTED, "scf", reason=LOAN_NOT_REPAYABLE
+            )
+            self.loans.fail_repayment(repayment, LOAN_NOT_REPAYABLE, now, report=refused)
+            return RepaymentStatus.FAILED
+        else:
+            order = PaymentOrder(
+                payment_id=repayment.repayment_id,
+                direction=Direction.COLLECTION,
+                amount_minor=repayment.amount_minor,
+                currency=repayment.currency,
+                debtor=debtor,
+                creditor=route.lender,
+                remittance=repayment.loan_id,
+            )
+            result = execute(gateway, order, maybe_sent=False)
+        return close_collection(
+            self.loans, record, repayment, api_report(result, bank_code), self.clock, self.policy
         )
-        logger.warning("bank refused the collection", extra=result.log_fields())
-        return False
 
-    def _apply(self, record: LoanRecord, repayment: Repayment, *, stored: bool) -> None:
-        as_of = self.clock.today()
-        outcome = record.loan.repay(repayment.amount_minor, as_of, order=self.policy.waterfall_order)
-        applied = replace(
-            repayment, status=RepaymentStatus.APPLIED, allocation=outcome.allocation, value_date=as_of
-        )
-        self.loans.apply_repayment(
+
+def close_collection(
+    loans: LoanStore,
+    record: LoanRecord,
+    repayment: Repayment,
+    report: PaymentReport,
+    clock: Clock,
+    policy: CreditPolicy,
+) -> RepaymentStatus:
+    """What a bank answer about a PENDING repayment's collection does: SETTLED applies it on the
+    settlement date, REJECTED fails it (the loan unchanged), anything else is kept as a report."""
+    now = clock.now().isoformat()
+    if report.status is PaymentStatus.SETTLED:
+        apply_to_loan(
+            loans,
             record,
-            outcome.loan,
-            applied,
-            stored=stored,
-            posting=repayment_posting(repayment.repayment_id, outcome.allocation),
-            principal_repaid=outcome.allocation.principal,
-            overdue_delta=outcome.overdue_delta,
-            now=self.clock.now().isoformat(),
+            repayment,
+            moved_on=report.value_date or clock.today(),
+            stored=True,
+            policy=policy,
+            now=now,
+            report=report,
         )
-        logger.info(
-            "repayment applied",
-            extra={
-                "repayment_id": repayment.repayment_id,
-                "loan_id": repayment.loan_id,
-                "allocation": outcome.allocation.as_minor(),
-                "loan_status": outcome.loan.status.value,
-            },
+        return RepaymentStatus.APPLIED
+    if report.status is PaymentStatus.REJECTED:
+        loans.fail_repayment(repayment, report.reason or "REJECTED_BY_BANK", now, report=report)
+        logger.warning(
+            "bank refused the collection",
+            extra={"repayment_id": repayment.repayment_id, "reason": mask_accounts_in(report.reason)},
         )
+        return RepaymentStatus.FAILED
+    loans.record_report(report.payment_id, report, Effect.RECORDED, now)
+    logger.info(
+        "the bank holds the collection; a report will close it", extra={"repayment_id": report.payment_id}
+    )
+    return RepaymentStatus.PENDING
+
+
+def apply_to_loan(
+    loans: LoanStore,
+    record: LoanRecord,
+    repayment: Repayment,
+    *,
+    moved_on: date,
+    stored: bool,
+    policy: CreditPolicy,
+    now: str,
+    report: PaymentReport | None = None,
+) -> Repayment:
+    """Apply money that moved on `moved_on` in one write: the waterfall as of its effective value
+    date (contract section 3), the loan's new position, the exposure, the repayment APPLIED, its
+    posting and, with `report`, its collection SETTLED."""
+    applied_on = [
+        r.value_date for r in loans.repayments_of(repayment.loan_id) if r.status is RepaymentStatus.APPLIED
+    ]
+    value_date = effective_value_date(moved_on, record.loan, applied_on)
+    outcome = record.loan.repay(repayment.amount_minor, value_date, order=policy.waterfall_order)
+    applied = replace(
+        repayment, status=RepaymentStatus.APPLIED, allocation=outcome.allocation, value_date=value_date
+    )
+    loans.apply_repayment(
+        record,
+        outcome.loan,
+        applied,
+        stored=stored,
+        posting=repayment_posting(repayment.repayment_id, outcome.allocation),
+        principal_repaid=outcome.allocation.principal,
+        overdue_delta=outcome.overdue_delta,
+        now=now,
+        report=report,
+    )
+    logger.info(
+        "repayment applied",
+        extra={
+            "repayment_id": repayment.repayment_id,
+            "loan_id": repayment.loan_id,
+            "value_date": value_date.isoformat(),
+            "allocation": outcome.allocation.as_minor(),
+            "loan_status": outcome.loan.status.value,
+        },
+    )
+    return applied

@@ -11,6 +11,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from scf.adapters.dynamodb.loan_repository import account_json
 from scf.adapters.dynamodb.models import (
     ApplicationItem,
     ExposureItem,
@@ -42,6 +43,7 @@ from scf.service.credit import (
     Snapshot,
     SupplierProfile,
 )
+from scf.service.payments import Account
 
 REVIEW_PENDING = "REVIEW#PENDING"
 
@@ -117,7 +119,7 @@ class DynamoCreditRepository:
             # decision's conditional put then fails, and the request ends in DecisionContention).
             application = None
         return Snapshot(
-            supplier=SupplierProfile(supplier.status, bool(supplier.account_verified)) if supplier else None,
+            supplier=_profile(supplier) if supplier else None,
             pool=Pool.from_state(pool.state) if pool else Pool(),
             pool_version=pool.version if pool else None,
             exposure_minor=int(exposure.principal_minor or 0) if exposure else 0,
@@ -172,10 +174,13 @@ class DynamoCreditRepository:
                     *PoolItem.key(reservation.supplier_id, reservation.currency),
                     condition=PoolItem.version == reservation.pool_version,
                 )
+                supplier_unchanged = SupplierItem.status == "ACTIVE"
+                if loan.payout_account is not None:  # the account written on the loan is still on file
+                    supplier_unchanged &= (SupplierItem.bank_code == loan.payout_account.bank_code) & (
+                        SupplierItem.account_number == loan.payout_account.account_number
+                    )
                 tx.condition_check(
-                    SupplierItem,
-                    *SupplierItem.key(reservation.supplier_id),
-                    condition=SupplierItem.status == "ACTIVE",
+                    SupplierItem, *SupplierItem.key(reservation.supplier_id), condition=supplier_unchanged
                 )
                 tx.save(_outbox_item(loan, now))
         except TransactWriteError as exc:
@@ -214,6 +219,11 @@ class DynamoCreditRepository:
         return records, encode_token(results.last_evaluated_key)
 
 
+def _profile(item: SupplierItem) -> SupplierProfile:
+    account = Account(bank_code=item.bank_code, account_number=item.account_number, name=item.account_name)
+    return SupplierProfile(item.status, bool(item.account_verified), account)
+
+
 def _open_maturities(entries: Iterable[str]) -> dict[str, date]:
     """`ExposureItem.open_loans` as loan id -> maturity (an extended loan's latest date counts)."""
     latest: dict[str, date] = {}
@@ -245,6 +255,7 @@ def _loan_item(loan: NewLoan) -> LoanItem:
         updated_at=loan.created_at,
         gsi1pk=LoanItem.supplier_index_pk(loan.supplier_id),
         gsi1sk=f"{loan.created_at}#{loan.loan_id}",
+        payout_account=account_json(loan.payout_account) if loan.payout_account else None,
     )
 
 

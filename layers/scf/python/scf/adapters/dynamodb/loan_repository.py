@@ -42,8 +42,8 @@ from scf.domain.ledger import Posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.waterfall import Allocation
 from scf.events import OUTBOX_TTL_SECONDS, TARGET_OF, OutboxEvent
-from scf.service.loan_store import LoanRecord, LoanStore, Page, StaleWrite
-from scf.service.payments import Account, Direction, PaymentResult
+from scf.service.loan_store import SENT, LoanRecord, LoanStore, Page, PaymentRecord, StaleWrite, StoredReport
+from scf.service.payments import Account, Direction, PaymentReport, mask_account
 
 
 def _loan(item: LoanItem) -> LoanRecord:
@@ -69,8 +69,64 @@ def _loan(item: LoanItem) -> LoanRecord:
         ),
     )
     return LoanRecord(
-        loan=loan, version=item.version, created_at=item.created_at, extension_request=item.extension_request
+        loan=loan,
+        version=item.version,
+        created_at=item.created_at,
+        extension_request=item.extension_request,
+        payout_account=_account(item.payout_account),
     )
+
+
+def _account(data: dict[str, Any] | None) -> Account | None:
+    if not data:
+        return None
+    return Account(bank_code=data["bank_code"], account_number=data["account_number"], name=data["name"])
+
+
+def account_json(account: Account) -> dict[str, str]:
+    """An account as the loan and payment items keep it (the full number, and its masked form)."""
+    return {**account.as_json(), "masked": mask_account(account.account_number)}
+
+
+def _payment(item: PaymentItem) -> PaymentRecord:
+    return PaymentRecord(
+        payment_id=item.payment_id,
+        direction=Direction(item.direction),
+        loan_id=item.loan_id,
+        amount_minor=int(item.amount_minor),
+        currency=item.currency,
+        bank_code=item.bank_code,
+        status=item.status,
+        account=_account(item.account),
+        reports=tuple(
+            StoredReport.from_json(item.payment_id, json.loads(str(r))) for r in item.reports or []
+        ),
+    )
+
+
+def _report_json(report: PaymentReport, effect: str, now: str) -> str:
+    entry = StoredReport(report=report, effect=effect, at=now).as_json()
+    return json.dumps(entry, separators=(",", ":"), sort_keys=True)
+
+
+def _append_report(report: PaymentReport, effect: str, now: str) -> list[Action]:
+    return [
+        PaymentItem.reports.set((PaymentItem.reports | []).append([_report_json(report, effect, now)])),
+        PaymentItem.updated_at.set(now),
+    ]
+
+
+def _final_outcome(report: PaymentReport, now: str) -> tuple[list[Action], Any]:
+    """The payment's final outcome (set once: the condition is that it is still SENT) and the
+    report that gave it, appended."""
+    actions = [PaymentItem.status.set(report.status.value), *_append_report(report, report.status.value, now)]
+    if report.reference:
+        actions.append(PaymentItem.bank_reference.set(report.reference))
+    if report.value_date:
+        actions.append(PaymentItem.value_date.set(report.value_date.isoformat()))
+    if report.reason:
+        actions.append(PaymentItem.reason.set(report.reason))
+    return actions, PaymentItem.status == SENT
 
 
 def _repayment(item: RepaymentItem) -> Repayment:
@@ -145,6 +201,12 @@ class DynamoLoanStore(LoanStore):
         except RepaymentItem.DoesNotExist:
             return None
 
+    def get_payment(self, payment_id: str) -> PaymentRecord | None:
+        try:
+            return _payment(PaymentItem.get(*PaymentItem.key(payment_id), consistent_read=True))
+        except PaymentItem.DoesNotExist:
+            return None
+
     def repayments_of(self, loan_id: str) -> list[Repayment]:
         """A loan's repayments, oldest first (gsi1 LOAN#<id>#REPAYMENTS)."""
         query = RepaymentItem.by_loan.query(f"LOAN#{loan_id}#REPAYMENTS", scan_index_forward=True)
@@ -179,7 +241,7 @@ class DynamoLoanStore(LoanStore):
     # -- disbursement --------------------------------------------------------------------------------
 
     def start_disbursement(
-        self, record: LoanRecord, loan: Loan, payment_id: str, bank_code: str, now: str
+        self, record: LoanRecord, loan: Loan, payment_id: str, bank_code: str, now: str, *, account: Account
     ) -> None:
         """APPROVED -> DISBURSING with its payment order, in one transaction."""
         with self._transaction() as transaction:
@@ -198,10 +260,11 @@ class DynamoLoanStore(LoanStore):
                     payment_id=payment_id,
                     loan_id=loan.loan_id,
                     direction=Direction.PAYOUT.value,
-                    status="SENT",
+                    status=SENT,
                     amount_minor=loan.principal_minor,
                     currency=loan.currency,
                     bank_code=bank_code,
+                    account=account_json(account),
                     created_at=now,
                     updated_at=now,
                 ),
@@ -209,7 +272,7 @@ class DynamoLoanStore(LoanStore):
             )
 
     def complete_disbursement(
-        self, record: LoanRecord, loan: Loan, result: PaymentResult, posting: Posting, now: str
+        self, record: LoanRecord, loan: Loan, report: PaymentReport, posting: Posting, now: str
     ) -> None:
         """DISBURSING -> ACTIVE, payment SETTLED and the disbursement posting, all or nothing."""
         assert loan.value_date is not None and loan.maturity_date is not None
@@ -226,13 +289,12 @@ class DynamoLoanStore(LoanStore):
                 ],
                 condition=LoanItem.status == LoanStatus.DISBURSING.value,
             )
+            actions, still_sent = _final_outcome(report, now)
             transaction.update(
-                PaymentItem(*PaymentItem.key(result.payment_id)),
-                actions=self._payment_result_actions(result, now),
-                condition=PaymentItem.pk.exists(),
+                PaymentItem(*PaymentItem.key(report.payment_id)), actions=actions, condition=still_sent
             )
             transaction.save(
-                posting_item(loan.loan_id, loan.currency, posting, reference=result.payment_id, now=now),
+                posting_item(loan.loan_id, loan.currency, posting, reference=report.payment_id, now=now),
                 condition=PostingItem.pk.does_not_exist(),
             )
             self._exposure_update(
@@ -244,7 +306,7 @@ class DynamoLoanStore(LoanStore):
                 open_loans_add={ExposureItem.open_loan_entry(loan.loan_id, loan.maturity_date.isoformat())},
             )
 
-    def fail_disbursement(self, record: LoanRecord, loan: Loan, result: PaymentResult, now: str) -> None:
+    def fail_disbursement(self, record: LoanRecord, loan: Loan, report: PaymentReport, now: str) -> None:
         """DISBURSING -> FAILED, payment REJECTED and the reserved principal released, all or nothing."""
         with self._transaction() as transaction:
             transaction.update(
@@ -256,25 +318,26 @@ class DynamoLoanStore(LoanStore):
                 ],
                 condition=LoanItem.status == LoanStatus.DISBURSING.value,
             )
+            actions, still_sent = _final_outcome(report, now)
             transaction.update(
-                PaymentItem(*PaymentItem.key(result.payment_id)),
-                actions=self._payment_result_actions(result, now),
-                condition=PaymentItem.pk.exists(),
+                PaymentItem(*PaymentItem.key(report.payment_id)), actions=actions, condition=still_sent
             )
             self._exposure_update(
                 transaction, loan, principal_delta=-loan.principal_minor, overdue_delta=0, now=now
             )
 
-    @staticmethod
-    def _payment_result_actions(result: PaymentResult, now: str) -> list[Action]:
-        actions: list[Action] = [PaymentItem.status.set(result.status.value), PaymentItem.updated_at.set(now)]
-        if result.bank_reference:
-            actions.append(PaymentItem.bank_reference.set(result.bank_reference))
-        if result.value_date:
-            actions.append(PaymentItem.value_date.set(result.value_date.isoformat()))
-        if result.reason:
-            actions.append(PaymentItem.reason.set(result.reason))
-        return actions
+    # -- bank answers --------------------------------------------------------------------------------
+
+    def record_report(self, payment_id: str, report: PaymentReport, effect: str, now: str) -> None:
+        """Append a report that changes nothing else, to an existing payment."""
+        try:
+            PaymentItem(*PaymentItem.key(payment_id)).update(
+                actions=_append_report(report, effect, now), condition=PaymentItem.pk.exists()
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                raise StaleWrite([CONDITION_FAILED]) from exc
+            raise
 
     @staticmethod
     def _exposure_update(
@@ -369,6 +432,31 @@ class DynamoLoanStore(LoanStore):
             )
             transaction.save(_outbox_item(event, now), condition=OutboxItem.pk.does_not_exist())
 
+    def start_collection(self, repayment: Repayment, *, bank_code: str, account: Account, now: str) -> None:
+        """The collection's PaymentItem (SENT, written once) while the repayment is PENDING."""
+        with self._transaction() as transaction:
+            transaction.condition_check(
+                RepaymentItem,
+                *RepaymentItem.key(repayment.repayment_id),
+                condition=RepaymentItem.status == RepaymentStatus.PENDING.value,
+            )
+            transaction.save(
+                PaymentItem(
+                    *PaymentItem.key(repayment.repayment_id),
+                    payment_id=repayment.repayment_id,
+                    loan_id=repayment.loan_id,
+                    direction=Direction.COLLECTION.value,
+                    status=SENT,
+                    amount_minor=repayment.amount_minor,
+                    currency=repayment.currency,
+                    bank_code=bank_code,
+                    account=account_json(account),
+                    created_at=now,
+                    updated_at=now,
+                ),
+                condition=PaymentItem.pk.does_not_exist(),
+            )
+
     def apply_repayment(
         self,
         record: LoanRecord,
@@ -380,11 +468,18 @@ class DynamoLoanStore(LoanStore):
         principal_repaid: int,
         overdue_delta: int,
         now: str,
+        report: PaymentReport | None = None,
     ) -> None:
-        """Loan position, exposure, the repayment APPLIED and its posting, all or nothing.
-        `stored`: the RepaymentItem exists (PENDING) rather than being created here."""
+        """Loan position, exposure, the repayment APPLIED and its posting (and, with `report`, its
+        collection SETTLED), all or nothing. `stored`: the RepaymentItem exists (PENDING) rather
+        than being created here."""
         assert repayment.allocation is not None and repayment.value_date is not None
         with self._transaction() as transaction:
+            if report is not None:
+                actions, still_sent = _final_outcome(report, now)
+                transaction.update(
+                    PaymentItem(*PaymentItem.key(report.payment_id)), actions=actions, condition=still_sent
+                )
             if loan != record.loan:
                 transaction.update(
                     _loan_handle(record),
@@ -438,9 +533,13 @@ class DynamoLoanStore(LoanStore):
                 condition=PostingItem.pk.does_not_exist(),
             )
 
-    def fail_repayment(self, repayment: Repayment, reason: str, now: str) -> None:
-        try:
-            RepaymentItem(*RepaymentItem.key(repayment.repayment_id)).update(
+    def fail_repayment(
+        self, repayment: Repayment, reason: str, now: str, *, report: PaymentReport | None = None
+    ) -> None:
+        """PENDING -> FAILED (and, with `report`, its collection REJECTED), all or nothing."""
+        with self._transaction() as transaction:
+            transaction.update(
+                RepaymentItem(*RepaymentItem.key(repayment.repayment_id)),
                 actions=[
                     RepaymentItem.status.set(RepaymentStatus.FAILED.value),
                     RepaymentItem.failure_reason.set(reason),
@@ -448,10 +547,11 @@ class DynamoLoanStore(LoanStore):
                 ],
                 condition=RepaymentItem.status == RepaymentStatus.PENDING.value,
             )
-        except UpdateError as exc:
-            if is_condition_failure(exc):
-                raise StaleWrite([CONDITION_FAILED]) from exc
-            raise
+            if report is not None:
+                actions, still_sent = _final_outcome(report, now)
+                transaction.update(
+                    PaymentItem(*PaymentItem.key(report.payment_id)), actions=actions, condition=still_sent
+                )
 
     @staticmethod
     def _repayment_item(repayment: Repayment, now: str) -> RepaymentItem:

@@ -16,6 +16,7 @@ from pynamodb.attributes import (
     Attribute,
     BooleanAttribute,
     JSONAttribute,
+    ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -197,6 +198,9 @@ class LoanItem(BaseItem):
     penalty_paid_minor = NumberAttribute(default=0)
     principal_changes = JSONAttribute(default=list)
     extension_request = UnicodeAttribute(null=True)  # hash of the Idempotency-Key that extended it
+    # The supplier's verified account at approval, where the payout goes: {bank_code,
+    # account_number, name}; absent on loans approved before it was recorded.
+    payout_account = JSONAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     gsi1pk = UnicodeAttribute()
@@ -260,15 +264,22 @@ class PostingItem(BaseItem):
 
 class PaymentItem(BaseItem):
     """pk PAYMENT#<payment_id>, sk PAYMENT: a payment order sent to a bank (payout or collection),
-    so a bank statement's end-to-end id finds its loan."""
+    so a bank statement's end-to-end id finds its loan. Written before the order goes out; `status`
+    leaves SENT once, for its final outcome. `reports` keeps every bank answer about it, oldest
+    first, each a JSON object {status, bank_code, source, value_date, reason, reference, effect,
+    at} (scf.service.loan_store.StoredReport), appended in the transaction of its effect."""
 
     payment_id = UnicodeAttribute()
     loan_id = UnicodeAttribute()
     direction = UnicodeAttribute()  # PAYOUT | COLLECTION
-    status = UnicodeAttribute()  # SENT | SETTLED | REJECTED | UNKNOWN
+    status = UnicodeAttribute()  # SENT | SETTLED | REJECTED
     amount_minor = NumberAttribute()
     currency = UnicodeAttribute()
-    bank_code = UnicodeAttribute()
+    bank_code = UnicodeAttribute()  # the bank the order was sent through
+    # The supplier's account paid or collected from: {bank_code, account_number, name, masked}
+    # (the full number is what the bank needs; `masked` is what a screen or a log shows).
+    account = JSONAttribute(null=True)
+    reports = ListAttribute(of=UnicodeAttribute, null=True)
     bank_reference = UnicodeAttribute(null=True)
     value_date = UnicodeAttribute(null=True)  # the bank's value date once SETTLED
     reason = UnicodeAttribute(null=True)  # the bank's reason when REJECTED
