@@ -259,3 +259,43 @@ def test_the_loan_id_pattern_recognises_real_loan_ids_inside_free_text() -> None
         assert PAYMENT_ID.fullmatch(f"PAY{loan}").group(1) == loan  # type: ignore[union-attr]
         assert len(f"PAY{loan}") <= 35
     assert LOAN_ID.findall("LN0000000000000000000I") == []  # I is not Crockford base32
+
+
+def collect(world: IngestWorld, loan: str, amount: str, key: str) -> str:
+    """A repayment the supplier asked for through the API, collected by the bank and APPLIED."""
+    answer = world.money.api(
+        "POST",
+        f"/v1/loans/{loan}/repayments",
+        supplier_id="S1",
+        body={"amount": amount},
+        headers={"Idempotency-Key": key},
+    )
+    assert answer.status == 202, answer.body
+    repayment_id: str = answer.body["repayment_id"]
+    world.money.deliver("repayments")
+    assert RepaymentItem.get(*RepaymentItem.key(repayment_id)).status == "APPLIED"
+    return repayment_id
+
+
+def test_a_collected_repayment_on_the_lenders_statement_is_not_applied_twice(world: IngestWorld) -> None:
+    """Issue 9 point 5: the collection's booking (end-to-end id = the repayment id, remittance = the
+    loan id) on the lender's camt.054 confirms that collection; it is never a new BANK_CREDIT."""
+    world.set_today(date(2026, 1, 1))
+    loan = world.active_loan(7, "S1", 10_000_000)
+    world.set_today(date(2026, 1, 11))
+    repayment_id = collect(world, loan, "5000.00", "k-collect")
+    before = (world.money.loan(loan).attribute_values, world.money.ledger(loan))
+    events = world.repayment_events()
+    data = camt054(
+        [camt_entry("5000.00", "CRDT", reference="COL-1", end_to_end=repayment_id, remittance=loan)]
+    )
+    key = f"{BANK}/2026/01/11/collections.xml"
+    world.drop(key, data)
+    (match,) = world.report(key)["matches"]
+    assert match["matched"] != "UNMATCHED" and match["matched"]["type"] != "REPAYMENT"
+    assert match["matched"]["payment_id"] == repayment_id
+    world.money.deliver("repayments")
+    assert world.repayment_events() == events
+    after = (world.money.loan(loan).attribute_values, world.money.ledger(loan))
+    assert after == before
+    world.money.assert_ledger_matches_loan(loan)
