@@ -6,6 +6,7 @@ one bad file never blocks the others; `is_api_request` tells the ops route's eve
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,7 +32,8 @@ from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.service.checkpoint import CONTINUE, Deadline
 from scf.service.ingest import REPORTS_PREFIX, IngestFile, IngestService
-from scf.service.statements import StatementMatcher
+from scf.service.payments import PaymentReport
+from scf.service.statements import RECORDED, PaymentOutcomes, StatementMatcher
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -54,13 +56,14 @@ def bootstrap() -> Services:
     files = DynamoIngestRepository()
     clock = clock_from_spec(config.clock, policy.timezone)
     statements = DynamoStatementStore()
+    outcomes = payment_outcomes(statements, clock, policy)
     ingest = IngestService(
         S3Inbox(endpoint_url=config.endpoint_url),
         files,
         clock,
         readers=FormatParsers(),
         bank_accounts=config.bank_accounts,
-        matcher=StatementMatcher(statements, clock, config.bank_accounts),
+        matcher=StatementMatcher(statements, clock, config.bank_accounts, outcomes),
         documents=DynamoDocumentStore(statements.loans),
         continuations=(
             SqsContinuations(config.settlement_files_queue_url, endpoint_url=config.endpoint_url)
@@ -70,6 +73,28 @@ def bootstrap() -> Services:
         policy=policy,
     )
     return Services(ingest=ingest, files=files)
+
+
+class _OutcomesNotMerged:
+    """Stand-in until issue9-lifecycle's scf.service.outcomes merges: every report RECORDED, nothing
+    changes. Delete it (and the guard in `payment_outcomes`) with that merge."""
+
+    def apply(self, report: PaymentReport) -> str:
+        logger.warning("payment outcome service not deployed", extra={"payment_id": report.payment_id})
+        return RECORDED
+
+
+def payment_outcomes(statements: DynamoStatementStore, clock: Any, policy: Any) -> PaymentOutcomes:
+    """After the merge this is `PaymentOutcomeService(loans=statements.loans, clock=clock,
+    policy=policy)`, imported at the top like every other service."""
+    try:
+        module = importlib.import_module("scf.service.outcomes")
+    except ModuleNotFoundError:
+        return _OutcomesNotMerged()
+    service: PaymentOutcomes = module.PaymentOutcomeService(
+        loans=statements.loans, clock=clock, policy=policy
+    )
+    return service
 
 
 def s3_objects(body: str) -> list[IngestFile]:

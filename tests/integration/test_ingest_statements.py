@@ -14,6 +14,8 @@ import pytest
 
 from scf.adapters.dynamodb.models import BankEntryItem, PaymentItem, RepaymentItem
 from scf.adapters.files.bank_detect import parse_bank_file
+from scf.service.payments import PaymentReport, PaymentStatus
+from tests.fakes import FakePaymentOutcomes
 from tests.integration.statement_world import (
     BANK,
     IngestWorld,
@@ -69,6 +71,15 @@ def sample_accounts(name: str) -> list[str]:
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IngestWorld]:
     yield from ingest_world(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def outcomes(world: IngestWorld, monkeypatch: pytest.MonkeyPatch) -> FakePaymentOutcomes:
+    """The ingestion's `PaymentOutcomes`, recording the reports it is given (the real service's
+    effects are tested with it: scf.service.outcomes)."""
+    fake = FakePaymentOutcomes()
+    monkeypatch.setattr(world.ingest, "payment_outcomes", lambda *_: fake)
+    return fake
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLE_OUTCOMES))
@@ -158,19 +169,34 @@ def test_an_mt940_credit_repays_and_the_same_entries_in_another_file_do_not_doub
     assert len(world.repayment_events()) == 1
 
 
-def test_a_debit_with_the_payouts_end_to_end_id_confirms_the_disbursement(world: IngestWorld) -> None:
+def test_a_debit_with_the_payouts_end_to_end_id_confirms_the_disbursement(
+    world: IngestWorld, outcomes: FakePaymentOutcomes
+) -> None:
     loan = world.active_loan(3, "S1", 2_500_000)
     data = camt054([camt_entry("25000.00", "DBIT", reference="OUT-1", end_to_end=f"PAY{loan}")])
-    world.drop(f"{BANK}/payouts.xml", data)
-    (match,) = world.report(f"{BANK}/payouts.xml")["matches"]
+    key = f"{BANK}/payouts.xml"
+    world.drop(key, data)
+    (match,) = world.report(key)["matches"]
     assert match["matched"] == {
-        "type": "DISBURSEMENT",
+        "type": "PAYMENT",
         "payment_id": f"PAY{loan}",
-        "loan_id": loan,
-        "loan_status": "ACTIVE",
+        "report": "SETTLED",
+        "effect": "SETTLED",
+        "value_date": "2026-01-11",
     }
+    assert outcomes.reports == [
+        PaymentReport(
+            f"PAY{loan}",
+            BANK,
+            PaymentStatus.SETTLED,
+            "camt.054",
+            date(2026, 1, 11),
+            None,
+            f"{BANK}/payouts.xml",
+        )
+    ]
     payment = PaymentItem.get(*PaymentItem.key(f"PAY{loan}"))
-    assert payment.statement_confirmation["file_key"] == f"{BANK}/payouts.xml"
+    assert payment.statement_confirmation is None and payment.status_report is None  # never written here
     assert world.repayment_events() == []
     # A debit for another amount is never taken as the confirmation.
     wrong = camt054(
@@ -179,6 +205,7 @@ def test_a_debit_with_the_payouts_end_to_end_id_confirms_the_disbursement(world:
     world.drop(f"{BANK}/payouts-2.xml", wrong)
     (other,) = world.report(f"{BANK}/payouts-2.xml")["matches"]
     assert (other["matched"], other["code"]) == ("UNMATCHED", "AMOUNT_MISMATCH")
+    assert len(outcomes.reports) == 1
 
 
 def test_a_reversed_credit_is_listed_for_review_and_never_applied(world: IngestWorld) -> None:
@@ -219,33 +246,70 @@ def test_unmatched_entries_are_listed_for_ops_with_their_facts(world: IngestWorl
     assert supplier["statusCode"] == 403
 
 
-def test_a_rejected_payout_in_a_pain002_is_recorded_for_ops(world: IngestWorld) -> None:
-    loan = world.active_loan(5, "S1", 1_000_000)
-    data = f"""<?xml version="1.0" encoding="UTF-8"?>
+def pain002_rjct(end_to_end: str, reason: str = "AC01") -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.10">
   <CstmrPmtStsRpt>
     <GrpHdr><MsgId>STS-1</MsgId><CreDtTm>2026-01-02T09:00:00</CreDtTm></GrpHdr>
     <OrgnlGrpInfAndSts><OrgnlMsgId>PAYOUTS-1</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>
     <OrgnlPmtInfAndSts>
-      <OrgnlPmtInfId>PMT-1</OrgnlPmtInfId>
+      <OrgnlPmtInfId>{end_to_end}</OrgnlPmtInfId>
       <TxInfAndSts>
-        <OrgnlEndToEndId>PAY{loan}</OrgnlEndToEndId>
+        <OrgnlEndToEndId>{end_to_end}</OrgnlEndToEndId>
         <TxSts>RJCT</TxSts>
-        <StsRsnInf><Rsn><Cd>AC01</Cd></Rsn></StsRsnInf>
+        <StsRsnInf><Rsn><Cd>{reason}</Cd></Rsn></StsRsnInf>
       </TxInfAndSts>
     </OrgnlPmtInfAndSts>
   </CstmrPmtStsRpt>
 </Document>
 """.encode()
-    world.drop(f"{BANK}/status/sts-1.xml", data)
-    report = world.report(f"{BANK}/status/sts-1.xml")
+
+
+def test_a_rejected_payout_in_a_pain002_is_a_rejected_report_and_a_returned_one_goes_to_ops(
+    world: IngestWorld, outcomes: FakePaymentOutcomes
+) -> None:
+    loan = world.active_loan(5, "S1", 1_000_000)
+    outcomes.effects[f"PAY{loan}"] = "PAYOUT_RETURNED"  # it had settled: the service changes nothing
+    key = f"{BANK}/status/sts-1.xml"
+    world.drop(key, pain002_rjct(f"PAY{loan}"))
+    report = world.report(key)
     assert report["format"] == "pain.002" and report["status"] == "PROCESSED"
-    tx = [m for m in report["matches"] if m["reference"] == f"PAY{loan}"]
-    (match,) = tx
-    assert match["matched"]["type"] == "PAYMENT_STATUS" and match["matched"]["reason_code"] == "AC01"
-    assert match["code"] == "DISBURSEMENT_REJECTED_NEEDS_REVIEW"
-    assert PaymentItem.get(*PaymentItem.key(f"PAY{loan}")).status_report["status"] == "RJCT"
-    assert world.money.loan(loan).status == "ACTIVE"  # never flipped silently
+    (match,) = report["matches"]
+    assert match["matched"] == {
+        "type": "PAYMENT_STATUS",
+        "payment_id": f"PAY{loan}",
+        "report": "REJECTED",
+        "effect": "PAYOUT_RETURNED",
+        "reason_code": "AC01",
+        "status": "RJCT",
+        "code": "PAYOUT_RETURNED",
+    }
+    assert match["code"] == "PAYOUT_RETURNED"
+    assert outcomes.reports == [
+        PaymentReport(f"PAY{loan}", BANK, PaymentStatus.REJECTED, "pain.002", None, "AC01", key)
+    ]
+    (listed,) = BankEntryItem.scan(BankEntryItem.gsi1pk == "UNMATCHED#OPEN")
+    assert (listed.code, listed.file_key) == ("PAYOUT_RETURNED", key)
+    # Redelivered (a crash before the message was deleted): the status is answered once.
+    world.deliver(key)
+    assert len(outcomes.reports) == 1
+
+
+def test_a_status_from_a_bank_the_payment_did_not_go_through_is_rejected_for_that_entry(
+    world: IngestWorld, outcomes: FakePaymentOutcomes
+) -> None:
+    loan = world.active_loan(6, "S1", 1_000_000)
+    outcomes.effects[f"PAY{loan}"] = "NOT_SENDERS_PAYMENT"
+    key = f"{BANK}/status/other-bank.xml"
+    world.drop(key, pain002_rjct(f"PAY{loan}"))
+    report = world.report(key)
+    assert (report["status"], report["rows_accepted"], report["rows_rejected"]) == ("PROCESSED", 0, 1)
+    assert report["matches"] == []
+    (error,) = report["errors"]
+    assert error["code"] == "NOT_SENDERS_PAYMENT" and error["field"].endswith("/TxInfAndSts")
+    assert error["line"] == 8
+    assert world.money.loan(loan).status == "ACTIVE"
+    assert list(BankEntryItem.scan(BankEntryItem.gsi1pk == "UNMATCHED#OPEN")) == []
 
 
 def test_the_loan_id_pattern_recognises_real_loan_ids_inside_free_text() -> None:
@@ -293,7 +357,7 @@ def test_a_collected_repayment_on_the_lenders_statement_is_not_applied_twice(wor
     world.drop(key, data)
     (match,) = world.report(key)["matches"]
     assert match["matched"] != "UNMATCHED" and match["matched"]["type"] != "REPAYMENT"
-    assert match["matched"]["payment_id"] == repayment_id
+    assert (match["matched"]["payment_id"], match["matched"]["report"]) == (repayment_id, "SETTLED")
     world.money.deliver("repayments")
     assert world.repayment_events() == events
     after = (world.money.loan(loan).attribute_values, world.money.ledger(loan))
