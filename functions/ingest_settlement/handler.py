@@ -28,8 +28,9 @@ from scf.adapters.http import UNMATCHED_PAGE, api_resolver, is_api_request, ok, 
 from scf.adapters.memory import limit_arenas
 from scf.adapters.s3 import S3Inbox
 from scf.adapters.sqs import SqsContinuations
-from scf.clock import clock_from_spec
+from scf.clock import Clock, clock_from_spec
 from scf.config import live_policy_checked, settings
+from scf.domain.policy import CreditPolicy
 from scf.service.checkpoint import CONTINUE, Deadline
 from scf.service.ingest import REPORTS_PREFIX, IngestFile, IngestService
 from scf.service.payments import PaymentReport
@@ -84,12 +85,14 @@ class _OutcomesNotMerged:
         return RECORDED
 
 
-def payment_outcomes(statements: DynamoStatementStore, clock: Any, policy: Any) -> PaymentOutcomes:
+def payment_outcomes(statements: DynamoStatementStore, clock: Clock, policy: CreditPolicy) -> PaymentOutcomes:
     """After the merge this is `PaymentOutcomeService(loans=statements.loans, clock=clock,
     policy=policy)`, imported at the top like every other service."""
     try:
         module = importlib.import_module("scf.service.outcomes")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as missing:
+        if missing.name != "scf.service.outcomes":
+            raise
         return _OutcomesNotMerged()
     service: PaymentOutcomes = module.PaymentOutcomeService(
         loans=statements.loans, clock=clock, policy=policy

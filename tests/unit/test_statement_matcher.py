@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
+
+import pytest
 
 from scf.adapters.files.pain002 import parse_pain002
 from scf.clock import FixedClock
 from scf.domain.bank_files import BOOKED, CAMT_054, CREDIT, DEBIT, Entry, ParseResult, Statement, Transaction
 from scf.service.payments import PaymentReport, PaymentStatus
-from scf.service.statements import LoanRef, PaymentRef, StatementMatcher
+from scf.service.statements import BankEntry, LoanRef, PaymentRef, StatementMatcher
 from tests.fakes import FakePaymentOutcomes, FakeStatementStore
 
 BANK = "FILEBANK"
@@ -238,3 +241,33 @@ def test_pain002_about_a_payment_of_another_bank_is_rejected_for_that_status() -
     (error,) = result.errors
     assert error.code == "NOT_SENDERS_PAYMENT" and error.field and error.field.endswith("TxInfAndSts")
     assert result.matches == [] and store.entries == {} and result.rows_rejected == 1
+
+
+def test_a_crash_between_the_answer_and_the_entry_hands_the_report_over_again_and_it_is_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The entry is written after the outcome service answered: a crash in between means the
+    redelivery hands the same report over again, and the service's conditions make it RECORDED."""
+    matcher, store, outcomes = world()
+    result = statement(
+        entry("25000.00", DEBIT, e2e=PAYOUT, reference="A"),
+        entry("5000.00", CREDIT, e2e=COLLECTION, reference="B"),
+    )
+    real = store.record_entry
+    calls = 0
+
+    def crash_on_the_second(entry: BankEntry, now: datetime, **writes: Any) -> dict[str, Any] | None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise TimeoutError("the function died here")
+        return real(entry, now, **writes)
+
+    monkeypatch.setattr(store, "record_entry", crash_on_the_second)
+    with pytest.raises(TimeoutError):
+        matcher.process(BANK, KEY, result)
+    monkeypatch.setattr(store, "record_entry", real)
+    again = matcher.process(BANK, KEY, result)  # the redelivery
+    assert [r.payment_id for r in outcomes.reports] == [PAYOUT, COLLECTION, COLLECTION]
+    assert [m["matched"]["effect"] for m in again.matches] == ["SETTLED", "RECORDED"]
+    assert again.matches[0]["matched"]["already_recorded"] is True
