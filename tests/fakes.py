@@ -506,3 +506,68 @@ class FakeGateways(Gateways):
     def for_bank(self, bank_code: str) -> BankGateway:
         self.asked_for.append(bank_code)
         return self.bank
+
+
+# ---- the statement matcher's ports (issue 9) -------------------------------------------------------
+from scf.service.statements import BankEntry, LoanRef, PaymentRef  # noqa: E402
+
+
+@dataclass
+class FakeStatementStore:
+    """`StatementStore` in memory: entries recorded once per entry id, with their repayment and event."""
+
+    loans: dict[str, LoanRef] = field(default_factory=dict)
+    payments: dict[str, PaymentRef] = field(default_factory=dict)
+    entries: dict[str, BankEntry] = field(default_factory=dict)
+    repayments: list[Repayment] = field(default_factory=list)
+    events: list[OutboxEvent] = field(default_factory=list)
+
+    def get_loan_ref(self, loan_id: str) -> LoanRef | None:
+        return self.loans.get(loan_id)
+
+    def get_payment_ref(self, payment_id: str) -> PaymentRef | None:
+        return self.payments.get(payment_id)
+
+    def recorded_match(self, entry_id: str) -> dict[str, Any] | None:
+        entry = self.entries.get(entry_id)
+        return None if entry is None else dict(entry.matched)
+
+    def record_entry(
+        self,
+        entry: BankEntry,
+        now: datetime,
+        *,
+        repayment: Repayment | None = None,
+        event: OutboxEvent | None = None,
+    ) -> dict[str, Any] | None:
+        if entry.entry_id in self.entries:
+            return dict(self.entries[entry.entry_id].matched)
+        self.entries[entry.entry_id] = replace(entry, matched=dict(entry.matched))
+        self.repayments += [repayment] if repayment is not None else []
+        self.events += [event] if event is not None else []
+        return None
+
+    def listed(self) -> list[BankEntry]:
+        """What ops see (`GET /v1/unmatched`): entries recorded with a code."""
+        return [e for e in self.entries.values() if e.code]
+
+
+@dataclass
+class FakePaymentOutcomes:
+    """`PaymentOutcomes` answering from a script per payment id (default SETTLED for a SETTLED
+    report, REJECTED for a REJECTED one, RECORDED otherwise); a report seen before is RECORDED,
+    as the real service's conditions make it. Keeps every report it was given."""
+
+    effects: dict[str, str] = field(default_factory=dict)
+    reports: list[PaymentReport] = field(default_factory=list)
+
+    def apply(self, report: PaymentReport) -> str:
+        repeated = report in self.reports
+        self.reports.append(report)
+        if report.payment_id in self.effects:
+            return self.effects[report.payment_id]
+        if repeated:
+            return "RECORDED"
+        return {PaymentStatus.SETTLED: "SETTLED", PaymentStatus.REJECTED: "REJECTED"}.get(
+            report.status, "RECORDED"
+        )

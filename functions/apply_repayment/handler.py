@@ -6,7 +6,7 @@ events; partial batch failures) and API Gateway (the routes below; the supplier 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from scf.adapters.banks.registry import GatewayRegistry, default_lender_account
+from scf.adapters.banks.registry import GatewayRegistry
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
 from scf.adapters.http import (
@@ -34,7 +34,6 @@ from scf.adapters.http import (
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
-from scf.service.banks import BankDirectory
 from scf.service.loans import LoanService
 from scf.service.repayment import RepaymentService
 
@@ -47,12 +46,6 @@ app = api_resolver()
 class Services:
     repayments: RepaymentService
     loans: LoanService
-
-
-def routing(service: Any, banks: BankDirectory) -> dict[str, Any]:
-    """`banks=` for a service that routes with the directory (issue 9: the payment lifecycle adds
-    the field), nothing for one that still takes only `lender`. Goes once every service has it."""
-    return {"banks": banks} if "banks" in {f.name for f in fields(service)} else {}
 
 
 @lru_cache(maxsize=1)
@@ -68,8 +61,7 @@ def bootstrap() -> Services:
         repayments=RepaymentService(
             loans=store,
             gateways=GatewayRegistry(config, clock=clock),
-            lender=default_lender_account(banks),
-            **routing(RepaymentService, banks),
+            banks=banks,
             clock=clock,
             policy=policy,
         ),

@@ -4,7 +4,7 @@ failures: a record that raises is retried alone (and ends in the DLQ after 5 rec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -14,13 +14,12 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from scf.adapters.banks.registry import GatewayRegistry, default_lender_account
+from scf.adapters.banks.registry import GatewayRegistry
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import LOAN_APPROVED, event_from_stream_record
-from scf.service.banks import BankDirectory
 from scf.service.disbursement import PayoutService
 
 logger = Logger()
@@ -30,12 +29,6 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @dataclass(frozen=True)
 class Services:
     payouts: PayoutService
-
-
-def routing(service: Any, banks: BankDirectory) -> dict[str, Any]:
-    """`banks=` for a service that routes with the directory (issue 9: the payment lifecycle adds
-    the field), nothing for one that still takes only `lender`. Goes once every service has it."""
-    return {"banks": banks} if "banks" in {f.name for f in fields(service)} else {}
 
 
 @lru_cache(maxsize=1)
@@ -50,8 +43,7 @@ def bootstrap() -> Services:
         payouts=PayoutService(
             loans=DynamoLoanStore(),
             gateways=GatewayRegistry(config, clock=clock),
-            lender=default_lender_account(banks),
-            **routing(PayoutService, banks),
+            banks=banks,
             clock=clock,
         )
     )

@@ -31,6 +31,7 @@ from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.service.checkpoint import CONTINUE, Deadline
 from scf.service.ingest import REPORTS_PREFIX, IngestFile, IngestService
+from scf.service.outcomes import PaymentOutcomeService
 from scf.service.statements import StatementMatcher
 
 logger = Logger()
@@ -55,13 +56,14 @@ def bootstrap() -> Services:
     clock = clock_from_spec(config.clock, policy.timezone)
     statements = DynamoStatementStore()
     bank_accounts = config.bank_accounts()  # {bank code: the lender's accounts there}, from BANKS
+    outcomes = PaymentOutcomeService(loans=statements.loans, clock=clock, policy=policy)
     ingest = IngestService(
         S3Inbox(endpoint_url=config.endpoint_url),
         files,
         clock,
         readers=FormatParsers(),
         bank_accounts=bank_accounts,
-        matcher=StatementMatcher(statements, clock, bank_accounts),
+        matcher=StatementMatcher(statements, clock, bank_accounts, outcomes),
         documents=DynamoDocumentStore(statements.loans),
         continuations=(
             SqsContinuations(config.settlement_files_queue_url, endpoint_url=config.endpoint_url)

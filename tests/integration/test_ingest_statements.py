@@ -4,6 +4,7 @@ never applied, reversals and everything unmatched go on the ops list (docs/inges
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -14,8 +15,11 @@ import pytest
 
 from scf.adapters.dynamodb.models import BankEntryItem, PaymentItem, RepaymentItem
 from scf.adapters.files.bank_detect import parse_bank_file
+from scf.service.payments import PaymentReport, PaymentStatus
+from tests.fakes import FakePaymentOutcomes
 from tests.integration.statement_world import (
     BANK,
+    LENDER_ACCOUNT,
     IngestWorld,
     camt054,
     camt_entry,
@@ -69,6 +73,15 @@ def sample_accounts(name: str) -> list[str]:
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IngestWorld]:
     yield from ingest_world(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def outcomes(world: IngestWorld, monkeypatch: pytest.MonkeyPatch) -> FakePaymentOutcomes:
+    """The ingestion's `PaymentOutcomes`, recording the reports it is given (the real service's
+    effects are tested with it: scf.service.outcomes)."""
+    fake = FakePaymentOutcomes()
+    monkeypatch.setattr(world.ingest, "payment_outcomes", lambda *_, f=fake: f)
+    return fake
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLE_OUTCOMES))
@@ -158,19 +171,34 @@ def test_an_mt940_credit_repays_and_the_same_entries_in_another_file_do_not_doub
     assert len(world.repayment_events()) == 1
 
 
-def test_a_debit_with_the_payouts_end_to_end_id_confirms_the_disbursement(world: IngestWorld) -> None:
+def test_a_debit_with_the_payouts_end_to_end_id_confirms_the_disbursement(
+    world: IngestWorld, outcomes: FakePaymentOutcomes
+) -> None:
     loan = world.active_loan(3, "S1", 2_500_000)
     data = camt054([camt_entry("25000.00", "DBIT", reference="OUT-1", end_to_end=f"PAY{loan}")])
-    world.drop(f"{BANK}/payouts.xml", data)
-    (match,) = world.report(f"{BANK}/payouts.xml")["matches"]
+    key = f"{BANK}/payouts.xml"
+    world.drop(key, data)
+    (match,) = world.report(key)["matches"]
     assert match["matched"] == {
-        "type": "DISBURSEMENT",
+        "type": "PAYMENT",
         "payment_id": f"PAY{loan}",
-        "loan_id": loan,
-        "loan_status": "ACTIVE",
+        "report": "SETTLED",
+        "effect": "SETTLED",
+        "value_date": "2026-01-11",
     }
+    assert outcomes.reports == [
+        PaymentReport(
+            f"PAY{loan}",
+            BANK,
+            PaymentStatus.SETTLED,
+            "camt.054",
+            date(2026, 1, 11),
+            None,
+            f"{BANK}/payouts.xml",
+        )
+    ]
     payment = PaymentItem.get(*PaymentItem.key(f"PAY{loan}"))
-    assert payment.statement_confirmation["file_key"] == f"{BANK}/payouts.xml"
+    assert payment.statement_confirmation is None and payment.status_report is None  # never written here
     assert world.repayment_events() == []
     # A debit for another amount is never taken as the confirmation.
     wrong = camt054(
@@ -179,6 +207,7 @@ def test_a_debit_with_the_payouts_end_to_end_id_confirms_the_disbursement(world:
     world.drop(f"{BANK}/payouts-2.xml", wrong)
     (other,) = world.report(f"{BANK}/payouts-2.xml")["matches"]
     assert (other["matched"], other["code"]) == ("UNMATCHED", "AMOUNT_MISMATCH")
+    assert len(outcomes.reports) == 1
 
 
 def test_a_reversed_credit_is_listed_for_review_and_never_applied(world: IngestWorld) -> None:
@@ -219,33 +248,70 @@ def test_unmatched_entries_are_listed_for_ops_with_their_facts(world: IngestWorl
     assert supplier["statusCode"] == 403
 
 
-def test_a_rejected_payout_in_a_pain002_is_recorded_for_ops(world: IngestWorld) -> None:
-    loan = world.active_loan(5, "S1", 1_000_000)
-    data = f"""<?xml version="1.0" encoding="UTF-8"?>
+def pain002_rjct(end_to_end: str, reason: str = "AC01") -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.10">
   <CstmrPmtStsRpt>
     <GrpHdr><MsgId>STS-1</MsgId><CreDtTm>2026-01-02T09:00:00</CreDtTm></GrpHdr>
     <OrgnlGrpInfAndSts><OrgnlMsgId>PAYOUTS-1</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>
     <OrgnlPmtInfAndSts>
-      <OrgnlPmtInfId>PMT-1</OrgnlPmtInfId>
+      <OrgnlPmtInfId>{end_to_end}</OrgnlPmtInfId>
       <TxInfAndSts>
-        <OrgnlEndToEndId>PAY{loan}</OrgnlEndToEndId>
+        <OrgnlEndToEndId>{end_to_end}</OrgnlEndToEndId>
         <TxSts>RJCT</TxSts>
-        <StsRsnInf><Rsn><Cd>AC01</Cd></Rsn></StsRsnInf>
+        <StsRsnInf><Rsn><Cd>{reason}</Cd></Rsn></StsRsnInf>
       </TxInfAndSts>
     </OrgnlPmtInfAndSts>
   </CstmrPmtStsRpt>
 </Document>
 """.encode()
-    world.drop(f"{BANK}/status/sts-1.xml", data)
-    report = world.report(f"{BANK}/status/sts-1.xml")
+
+
+def test_a_rejected_payout_in_a_pain002_is_a_rejected_report_and_a_returned_one_goes_to_ops(
+    world: IngestWorld, outcomes: FakePaymentOutcomes
+) -> None:
+    loan = world.active_loan(5, "S1", 1_000_000)
+    outcomes.effects[f"PAY{loan}"] = "PAYOUT_RETURNED"  # it had settled: the service changes nothing
+    key = f"{BANK}/status/sts-1.xml"
+    world.drop(key, pain002_rjct(f"PAY{loan}"))
+    report = world.report(key)
     assert report["format"] == "pain.002" and report["status"] == "PROCESSED"
-    tx = [m for m in report["matches"] if m["reference"] == f"PAY{loan}"]
-    (match,) = tx
-    assert match["matched"]["type"] == "PAYMENT_STATUS" and match["matched"]["reason_code"] == "AC01"
-    assert match["code"] == "DISBURSEMENT_REJECTED_NEEDS_REVIEW"
-    assert PaymentItem.get(*PaymentItem.key(f"PAY{loan}")).status_report["status"] == "RJCT"
-    assert world.money.loan(loan).status == "ACTIVE"  # never flipped silently
+    (match,) = report["matches"]
+    assert match["matched"] == {
+        "type": "PAYMENT_STATUS",
+        "payment_id": f"PAY{loan}",
+        "report": "REJECTED",
+        "effect": "PAYOUT_RETURNED",
+        "reason_code": "AC01",
+        "status": "RJCT",
+        "code": "PAYOUT_RETURNED",
+    }
+    assert match["code"] == "PAYOUT_RETURNED"
+    assert outcomes.reports == [
+        PaymentReport(f"PAY{loan}", BANK, PaymentStatus.REJECTED, "pain.002", None, "AC01", key)
+    ]
+    (listed,) = BankEntryItem.scan(BankEntryItem.gsi1pk == "UNMATCHED#OPEN")
+    assert (listed.code, listed.file_key) == ("PAYOUT_RETURNED", key)
+    # Redelivered (a crash before the message was deleted): the status is answered once.
+    world.deliver(key)
+    assert len(outcomes.reports) == 1
+
+
+def test_a_status_from_a_bank_the_payment_did_not_go_through_is_rejected_for_that_entry(
+    world: IngestWorld, outcomes: FakePaymentOutcomes
+) -> None:
+    loan = world.active_loan(6, "S1", 1_000_000)
+    outcomes.effects[f"PAY{loan}"] = "NOT_SENDERS_PAYMENT"
+    key = f"{BANK}/status/other-bank.xml"
+    world.drop(key, pain002_rjct(f"PAY{loan}"))
+    report = world.report(key)
+    assert (report["status"], report["rows_accepted"], report["rows_rejected"]) == ("PROCESSED", 0, 1)
+    assert report["matches"] == []
+    (error,) = report["errors"]
+    assert error["code"] == "NOT_SENDERS_PAYMENT" and error["field"].endswith("/TxInfAndSts")
+    assert error["line"] == 8
+    assert world.money.loan(loan).status == "ACTIVE"
+    assert list(BankEntryItem.scan(BankEntryItem.gsi1pk == "UNMATCHED#OPEN")) == []
 
 
 def test_the_loan_id_pattern_recognises_real_loan_ids_inside_free_text() -> None:
@@ -259,3 +325,165 @@ def test_the_loan_id_pattern_recognises_real_loan_ids_inside_free_text() -> None
         assert PAYMENT_ID.fullmatch(f"PAY{loan}").group(1) == loan  # type: ignore[union-attr]
         assert len(f"PAY{loan}") <= 35
     assert LOAN_ID.findall("LN0000000000000000000I") == []  # I is not Crockford base32
+
+
+def collect(world: IngestWorld, loan: str, amount: str, key: str) -> str:
+    """A repayment the supplier asked for through the API, collected by the bank and APPLIED."""
+    answer = world.money.api(
+        "POST",
+        f"/v1/loans/{loan}/repayments",
+        supplier_id="S1",
+        body={"amount": amount},
+        headers={"Idempotency-Key": key},
+    )
+    assert answer.status == 202, answer.body
+    repayment_id: str = answer.body["repayment_id"]
+    world.money.deliver("repayments")
+    assert RepaymentItem.get(*RepaymentItem.key(repayment_id)).status == "APPLIED"
+    return repayment_id
+
+
+def test_a_collected_repayment_on_the_lenders_statement_is_not_applied_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9 point 5: the collection's booking (end-to-end id = the repayment id, remittance = the
+    loan id) on the lender's camt.054 confirms that collection; it is never a new BANK_CREDIT. The
+    statement comes from the bank the payments went through (the money world's SIMBANK)."""
+    for world in ingest_world(tmp_path, monkeypatch, {"SIMBANK": [LENDER_ACCOUNT]}):
+        world.set_today(date(2026, 1, 1))
+        loan = world.active_loan(7, "S1", 10_000_000)
+        world.set_today(date(2026, 1, 11))
+        repayment_id = collect(world, loan, "5000.00", "k-collect")
+        before = (world.money.loan(loan).attribute_values, world.money.ledger(loan))
+        events = world.repayment_events()
+        data = camt054(
+            [camt_entry("5000.00", "CRDT", reference="COL-1", end_to_end=repayment_id, remittance=loan)]
+        )
+        key = "SIMBANK/2026/01/11/collections.xml"
+        world.drop(key, data)
+        (match,) = world.report(key)["matches"]
+        assert match["matched"] != "UNMATCHED" and match["matched"]["type"] != "REPAYMENT"
+        assert (match["matched"]["payment_id"], match["matched"]["report"]) == (repayment_id, "SETTLED")
+        world.money.deliver("repayments")
+        assert world.repayment_events() == events
+        after = (world.money.loan(loan).attribute_values, world.money.ledger(loan))
+        assert after == before
+        world.money.assert_ledger_matches_loan(loan)
+
+
+# The shared pain.002 samples (tests/fixtures/bank-samples, origins in MANIFEST.tsv) as they are: none
+# names one of our payments, so nothing is applied; what each status is matched to.
+PAIN002_SAMPLES: dict[str, list[tuple[str, str | None]]] = {
+    "pain002/moov_six_pain002_grp_actc.xml": [("GROUP", None)],  # not final: recorded, not listed
+    "pain002/moov_six_pain002_part.xml": [("PAYMENT_INFO", None), ("TRANSACTION", "NO_REFERENCE")],
+    "pain002/moov_six_pain002_tx_rjct_ac01.xml": [("PAYMENT_INFO", None), ("TRANSACTION", "NO_REFERENCE")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAIN002_SAMPLES))
+def test_the_shared_pain002_samples_apply_nothing_that_is_not_ours(
+    world: IngestWorld, outcomes: FakePaymentOutcomes, name: str
+) -> None:
+    key = f"{BANK}/samples/{name}"
+    world.drop(key, (SAMPLES / name).read_bytes())
+    report = world.report(key)
+    assert (report["status"], report["format"], report["errors"]) == ("PROCESSED", "pain.002", [])
+    seen = [
+        (m["matched"]["level"] if m["matched"] != "UNMATCHED" else "TRANSACTION", m.get("code"))
+        for m in report["matches"]
+    ]
+    assert seen == PAIN002_SAMPLES[name]
+    assert outcomes.reports == []
+
+
+def test_the_shared_rejection_sample_about_our_payout_rejects_it_with_its_reason(
+    world: IngestWorld, outcomes: FakePaymentOutcomes
+) -> None:
+    """pain002/moov_six_pain002_tx_rjct_ac01.xml (PostFinance, via moov-io/iso20022) with its
+    end-to-end id replaced by our payout's: PmtInf RJCT (NARR) summarises, the transaction's RJCT
+    AC01 is the report."""
+    loan = world.active_loan(8, "S1", 1_000_000)
+    sample = (SAMPLES / "pain002/moov_six_pain002_tx_rjct_ac01.xml").read_bytes()
+    key = f"{BANK}/status/postfinance-rjct.xml"
+    world.drop(key, sample.replace(b"EndToEndId-006-01-01", f"PAY{loan}".encode()))
+    summary, transaction = world.report(key)["matches"]
+    assert summary["matched"] == {"type": "PAYMENT_STATUS", "level": "PAYMENT_INFO", "status": "RJCT"}
+    assert (transaction["reference"], transaction["matched"]["effect"]) == (f"PAY{loan}", "REJECTED")
+    assert outcomes.reports == [
+        PaymentReport(f"PAY{loan}", BANK, PaymentStatus.REJECTED, "pain.002", None, "AC01", key)
+    ]
+
+
+def test_the_shared_return_sample_about_our_payout_is_a_rejected_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """camt054/moov_postfinance_camt054_return.xml (PostFinance, via moov-io/iso20022: a returned
+    credit transfer, CRDT with RvslInd) with our payout's end-to-end id, amount and currency."""
+    name = "camt054/moov_postfinance_camt054_return.xml"
+    for world in ingest_world(tmp_path, monkeypatch, {BANK: sample_accounts(name)}):
+        fake = FakePaymentOutcomes(effects={})
+        monkeypatch.setattr(world.ingest, "payment_outcomes", lambda *_, f=fake: f)
+        loan = world.active_loan(9, "S1", 50_000)
+        fake.effects[f"PAY{loan}"] = "PAYOUT_RETURNED"
+        sample = (SAMPLES / name).read_bytes()
+        adapted = sample.replace(b"EndToEndId-001-03-04", f"PAY{loan}".encode()).replace(b'"CHF"', b'"CNY"')
+        key = f"{BANK}/returns/postfinance-return.xml"
+        world.drop(key, adapted)
+        (match,) = world.report(key)["matches"]
+        assert (match["matched"]["effect"], match["code"]) == ("PAYOUT_RETURNED", "PAYOUT_RETURNED")
+        (report,) = fake.reports
+        assert (report.payment_id, report.status, report.source, report.value_date) == (
+            f"PAY{loan}",
+            PaymentStatus.REJECTED,
+            "camt.054",
+            date(2020, 11, 24),
+        )
+        assert world.repayment_events() == []
+
+
+# With the real outcome service (scf.service.outcomes, issue9-lifecycle): skipped until it merges.
+needs_outcomes = pytest.mark.skipif(
+    importlib.util.find_spec("scf.service.outcomes") is None,
+    reason="scf.service.outcomes (issue9-lifecycle) is not merged yet",
+)
+
+
+@needs_outcomes
+def test_a_pain002_rjct_for_a_payout_still_disbursing_fails_the_loan_and_releases_its_reservation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for world in ingest_world(tmp_path, monkeypatch, {"SIMBANK": [LENDER_ACCOUNT]}):
+        world.money.add_supplier("S1", "6217000000000011")
+        loan = "LN0000000000000000D011"
+        world.money.approve_loan(loan, "S1", 1_000_000)
+        world.money.bank.faults.unavailable_next = 1_000  # the order's outcome stays unknown
+        world.money.bank.faults.status_unavailable = True
+        world.money.deliver("disbursements")
+        assert world.money.loan(loan).status == "DISBURSING"
+        key = "SIMBANK/status/rjct-while-disbursing.xml"
+        world.drop(key, pain002_rjct(f"PAY{loan}"))
+        (match,) = world.report(key)["matches"]
+        assert (match["matched"]["effect"], match.get("code")) == ("REJECTED", None)
+        assert world.money.loan(loan).status == "FAILED"
+        assert world.money.exposure("S1").principal_minor == 0
+
+
+@needs_outcomes
+def test_a_pain002_rjct_after_the_payout_settled_is_a_returned_payout_for_ops_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    banks = {"SIMBANK": [LENDER_ACCOUNT], BANK: ["CH5604835012345678009"]}
+    for world in ingest_world(tmp_path, monkeypatch, banks):
+        loan = world.active_loan(12, "S1", 1_000_000)
+        before = (world.money.loan(loan).attribute_values, world.money.ledger(loan))
+        key = "SIMBANK/status/late-rjct.xml"
+        world.drop(key, pain002_rjct(f"PAY{loan}"))
+        (match,) = world.report(key)["matches"]
+        assert (match["matched"]["effect"], match["code"]) == ("PAYOUT_RETURNED", "PAYOUT_RETURNED")
+        (listed,) = BankEntryItem.scan(BankEntryItem.gsi1pk == "UNMATCHED#OPEN")
+        assert listed.code == "PAYOUT_RETURNED"
+        # The same answer from a bank the payout did not go through: rejected for that entry.
+        other = f"{BANK}/status/late-rjct.xml"
+        world.drop(other, pain002_rjct(f"PAY{loan}", reason="AC04"))
+        assert [e["code"] for e in world.report(other)["errors"]] == ["NOT_SENDERS_PAYMENT"]
+        assert (world.money.loan(loan).attribute_values, world.money.ledger(loan)) == before

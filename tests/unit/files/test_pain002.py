@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from scf.adapters.files.pain002 import parse_pain002
@@ -101,3 +103,25 @@ def test_report_without_original_message_id_or_any_status_is_rejected() -> None:
         report("<OrgnlGrpInfAndSts><OrgnlMsgId>M1</OrgnlMsgId><GrpSts>ok</GrpSts></OrgnlGrpInfAndSts>")
     )
     assert result.rejected and [(e.line, e.code) for e in result.errors] == [(5, "INVALID_VALUE")]
+
+
+def test_the_reports_creation_day_and_a_transactions_settlement_or_acceptance_day() -> None:
+    # The shared sample carries neither date on its transaction (OrgnlTxRef/IntrBkSttlmDt is the
+    # original order's requested date, not the bank's answer): only the creation day.
+    _, sample = parse_pain002(read_sample("pain002/moov_six_pain002_part.xml")).statuses
+    assert (sample.created_on, sample.settled_on) == (date(2018, 3, 15), None)
+
+    def day_of(tx_extra: str) -> tuple[date | None, date | None]:
+        data = f"""<Document xmlns="{NS}"><CstmrPmtStsRpt>
+<GrpHdr><MsgId>S</MsgId><CreDtTm>2026-01-12T09:00:00+08:00</CreDtTm></GrpHdr>
+<OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>
+<OrgnlPmtInfAndSts><OrgnlPmtInfId>P</OrgnlPmtInfId><TxInfAndSts><OrgnlEndToEndId>E</OrgnlEndToEndId>
+<TxSts>ACSC</TxSts>{tx_extra}</TxInfAndSts></OrgnlPmtInfAndSts></CstmrPmtStsRpt></Document>"""
+        (status,) = parse_pain002(data.encode()).statuses
+        return status.created_on, status.settled_on
+
+    assert day_of("") == (date(2026, 1, 12), None)
+    assert day_of("<AccptncDtTm>2026-01-11T17:00:00</AccptncDtTm>") == (date(2026, 1, 12), date(2026, 1, 11))
+    settled = "<FctvIntrBkSttlmDt><Dt>2026-01-10</Dt></FctvIntrBkSttlmDt>"
+    assert day_of(settled + "<AccptncDtTm>2026-01-11T17:00:00</AccptncDtTm>")[1] == date(2026, 1, 10)
+    assert day_of("<AccptncDtTm>yesterday</AccptncDtTm>")[1] is None

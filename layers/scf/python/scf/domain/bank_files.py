@@ -140,6 +140,10 @@ class Pain002Status:
     group_status: str | None
     original_instruction_id: str | None = None
     additional_info: str = ""
+    created_on: date | None = None  # GrpHdr/CreDtTm: the day the bank made the report
+    # The day the bank says the payment settled or was accepted (TxInfAndSts FctvIntrBkSttlmDt, else
+    # AccptncDtTm); None when the status carries neither.
+    settled_on: date | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ID_BODY = "[0-9A-HJKMNP-TV-Z]{20}"
 LOAN_ID = re.compile(f"LN{_ID_BODY}")
 PAYOUT_PAYMENT_ID = re.compile(f"PAY(LN{_ID_BODY})")
+# Our payment ids as end-to-end ids (contract section 7): a payout's (PAY + loan id), a collection's
+# (the repayment id, RP + 26 base32 characters), a refund's (RF ...); at most 35 characters.
+OUR_PAYMENT_ID = re.compile(f"PAYLN{_ID_BODY}|RP[A-Z2-7]{{26}}|RF[0-9A-Z]{{1,33}}")
 
 
 def base32(value: int, length: int) -> str:

@@ -1,6 +1,8 @@
 """Bank files after parsing (docs/ingestion.md, "Bank statement entries"): which statements the
-sender may report on, and what each entry or pain.002 status means for the platform. Invariant: an
-entry is recorded once, with its effect, per entry id; nothing is guessed (else UNMATCHED, ops list)."""
+sender may report on, and what each entry or pain.002 status means for the platform. A booking or
+status about one of our payment ids is a `PaymentReport` handed to `PaymentOutcomes` (never new
+money); other credits naming a loan are BANK_CREDIT repayments. Invariant: an entry is recorded
+once, with its effect, per entry id; nothing is guessed (else UNMATCHED, ops list)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from scf.clock import Clock
@@ -16,6 +18,9 @@ from scf.domain.bank_files import (
     BOOKED,
     CREDIT,
     DEBIT,
+    GROUP,
+    PAIN_002,
+    PAYMENT_INFO,
     TRANSACTION,
     Entry,
     FileError,
@@ -24,19 +29,45 @@ from scf.domain.bank_files import (
     Statement,
     Transaction,
 )
-from scf.domain.ids import LOAN_ID, PAYOUT_PAYMENT_ID
+from scf.domain.ids import LOAN_ID, OUR_PAYMENT_ID
 from scf.domain.loan import Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.money import format_amount
 from scf.events import OutboxEvent
+from scf.service.payments import PaymentReport, PaymentStatus
 
+OUTGOING_PREFIXES = ("PAY", "RF")  # payouts and refunds leave the lender's account; collections arrive
 BANK_CREDIT_PREFIX = "RB"
 
 UNMATCHED = "UNMATCHED"
 REPAYMENT = "REPAYMENT"
-DISBURSEMENT = "DISBURSEMENT"
+PAYMENT = "PAYMENT"  # a booking of one of our payments
 NOT_BOOKED = "NOT_BOOKED"
 PAYMENT_STATUS = "PAYMENT_STATUS"
+REJECTED_ENTRY = "REJECTED"  # not recorded: the entry is in the report's errors
+_WHOLE_MESSAGE = ""  # a group status naming no payment: our MsgId cannot be read back to one
 REVIEW = "REVIEW"
+
+# What `PaymentOutcomes.apply` answers (scf.service.outcomes).
+SETTLED = "SETTLED"
+REJECTED = "REJECTED"
+PAYOUT_RETURNED = "PAYOUT_RETURNED"
+RECORDED = "RECORDED"
+NOT_SENDERS_PAYMENT = "NOT_SENDERS_PAYMENT"
+UNKNOWN_PAYMENT = "UNKNOWN_PAYMENT"
+OUTCOME_CONFLICT = "OUTCOME_CONFLICT"  # a final answer contradicting the recorded outcome: for ops
+
+# pain.002 transaction statuses as reports; anything else (PART, CANC, ...) is never applied itself.
+PAIN_002_STATUSES = {
+    "ACSC": PaymentStatus.SETTLED,
+    "ACCC": PaymentStatus.SETTLED,
+    "RJCT": PaymentStatus.REJECTED,
+    **dict.fromkeys(("ACCP", "ACSP", "ACTC", "ACWC", "ACWP", "ACFC", "PDNG", "RCVD"), PaymentStatus.PENDING),
+}
+
+
+def our_payment_id(end_to_end_ids: tuple[str, ...]) -> str | None:
+    """The first end-to-end id that is one of our payment ids (whole, as sent)."""
+    return next((e.strip() for e in end_to_end_ids if OUR_PAYMENT_ID.fullmatch(e.strip())), None)
 
 
 @dataclass(frozen=True)
@@ -78,9 +109,24 @@ class BankEntry:
     code: str | None = None  # set: on the ops list (unmatched or to review)
 
 
+class PaymentOutcomes(Protocol):
+    """What a bank's answer about one of our payments does (scf.service.outcomes): one of SETTLED,
+    REJECTED, PAYOUT_RETURNED, RECORDED, OUTCOME_CONFLICT, NOT_SENDERS_PAYMENT, UNKNOWN_PAYMENT.
+    Keeps every report."""
+
+    def apply(self, report: PaymentReport) -> str: ...
+
+
 class StatementStore(Protocol):
     def get_loan_ref(self, loan_id: str) -> LoanRef | None: ...
-    def get_payment_ref(self, payment_id: str) -> PaymentRef | None: ...
+    def get_payment_ref(self, payment_id: str) -> PaymentRef | None:
+        """A payout or refund order, or a collection (its repayment); None if unknown."""
+        ...
+
+    def recorded_match(self, entry_id: str) -> dict[str, Any] | None:
+        """The stored `matched` of an entry recorded before, else None."""
+        ...
+
     def record_entry(
         self,
         entry: BankEntry,
@@ -88,11 +134,10 @@ class StatementStore(Protocol):
         *,
         repayment: Repayment | None = None,
         event: OutboxEvent | None = None,
-        payment_update: tuple[str, str, dict[str, Any]] | None = None,
     ) -> dict[str, Any] | None:
-        """Write the entry once (with its repayment and event, or the payment's new record
-        `(payment_id, attribute, value)`) in one transaction. None when written; the first stored
-        `matched` when this entry id was recorded before (nothing is written then)."""
+        """Write the entry once (with its repayment and event) in one transaction. None when
+        written; the first stored `matched` when this entry id was recorded before (nothing is
+        written then)."""
         ...
 
 
@@ -117,6 +162,7 @@ class BankFileOutcome:
     errors: list[FileError] = field(default_factory=list)
     matches: list[dict[str, Any]] = field(default_factory=list)
     rejected_statements: int = 0
+    rejected_entries: int = 0  # entries rejected by the matcher (NOT_SENDERS_PAYMENT)
     usable: bool = True
 
 
@@ -125,6 +171,7 @@ class StatementMatcher:
     store: StatementStore
     clock: Clock
     bank_accounts: dict[str, list[str]]
+    outcomes: PaymentOutcomes
 
     def process(self, bank: str, file_key: str, result: ParseResult) -> BankFileOutcome:
         outcome = BankFileOutcome(errors=list(result.errors))
@@ -144,15 +191,19 @@ class StatementMatcher:
                 continue
             for entry in statement.entries:
                 self._entry(bank, file_key, statement, entry, outcome)
-        for status in result.statuses:
-            self._status(bank, file_key, status, outcome)
+        for status, about in self._statuses(result.statuses):
+            self._status(bank, file_key, status, about, outcome)
         entry_errors = [e for e in result.errors if e.code not in _FILE_LEVEL]
-        outcome.rows_rejected = len(entry_errors) + sum(
-            len(s.entries) for s in result.statements if normalise_account(s.account) not in held
+        outcome.rows_rejected = (
+            len(entry_errors)
+            + outcome.rejected_entries
+            + sum(len(s.entries) for s in result.statements if normalise_account(s.account) not in held)
         )
         outcome.rows_total = outcome.rows_accepted + outcome.rows_rejected
-        outcome.usable = bool(outcome.matches) or (
-            bool(result.statements) and outcome.rejected_statements < len(result.statements)
+        outcome.usable = (
+            bool(outcome.matches)
+            or outcome.rejected_entries > 0
+            or (bool(result.statements) and outcome.rejected_statements < len(result.statements))
         )
         return outcome
 
@@ -192,6 +243,11 @@ class StatementMatcher:
         direction = (tx.direction if tx is not None else None) or entry.direction
         e2e = (tx.end_to_end_id,) if tx is not None and tx.end_to_end_id else entry.end_to_end_ids
         remittance = tx.remittance if tx is not None else entry.remittance
+        returned = (
+            tx.return_reason
+            if tx is not None
+            else next((t.return_reason for t in entry.transactions if t.return_reason), None)
+        )
         text = " ".join(
             [*e2e, remittance, entry.owner_reference or "", entry.additional_info if tx is None else ""]
         ).upper()
@@ -211,27 +267,47 @@ class StatementMatcher:
                 "end_to_end_ids": list(e2e),
                 "remittance": remittance[:500],
                 "statement_id": statement.statement_id,
+                **({"return_reason": returned} if returned else {}),
             },
             file_key=file_key,
             line=tx.line if tx is not None else entry.line,
         )
         shown_reference = (e2e[0] if e2e else None) or entry.bank_reference or remittance[:140] or None
-        matched = self._match(record, text, e2e)
+        matched = self._match(record, text, e2e, statement.format, returned)
+        path = tx.path if tx is not None else entry.path
+        self._report(outcome, record, matched, path, entry.status, shown_reference)
+
+    def _report(
+        self,
+        outcome: BankFileOutcome,
+        record: BankEntry,
+        matched: dict[str, Any],
+        path: str,
+        status: str,
+        reference: str | None,
+    ) -> None:
+        """The entry in the file report: a match (recorded), or an error (rejected, not recorded)."""
+        if matched.get("type") == REJECTED_ENTRY:
+            outcome.rejected_entries += 1
+            outcome.errors.append(FileError(record.line, path or None, matched["code"], matched["message"]))
+            return
         outcome.rows_accepted += 1
         outcome.matches.append(
             {
                 "line": record.line,
                 "amount": record.amount,
                 "currency": record.currency,
-                "direction": direction,
-                "status": entry.status,
-                "reference": shown_reference,
+                "direction": record.direction,
+                "status": status,
+                "reference": reference,
                 "matched": UNMATCHED if matched.get("type") == UNMATCHED else matched,
                 **({"code": matched["code"]} if matched.get("code") else {}),
             }
         )
 
-    def _match(self, record: BankEntry, text: str, e2e: tuple[str, ...]) -> dict[str, Any]:
+    def _match(
+        self, record: BankEntry, text: str, e2e: tuple[str, ...], source: str, returned: str | None
+    ) -> dict[str, Any]:
         now = self.clock.now()
         if record.status != BOOKED:
             return {"type": NOT_BOOKED, "status": record.status}  # never applied, nothing stored
@@ -241,21 +317,20 @@ class StatementMatcher:
             )
         if record.amount_minor is None:
             return self._unmatched(record, "AMOUNT_PRECISION", "the amount is not exact in its currency", now)
+        payment_id = our_payment_id(e2e)
+        if payment_id is not None:
+            return self._booking(record, payment_id, source, returned, now)
         loan_ids = list(dict.fromkeys(LOAN_ID.findall(text)))
-        payment_loans = list(dict.fromkeys(PAYOUT_PAYMENT_ID.findall(" ".join(e2e).upper())))
         if record.reversal:
-            original = {"loan_ids": loan_ids, "payment_ids": [f"PAY{x}" for x in payment_loans]}
             return self._unmatched(
                 record,
                 "REVERSAL_NEEDS_REVIEW",
                 "a reversal: what it reverses is not undone automatically",
                 now,
-                extra={"original": original},
+                extra={"original": {"loan_ids": loan_ids, "payment_ids": []}},
             )
         if record.direction == CREDIT:
             return self._credit(record, loan_ids, now)
-        if record.direction == DEBIT and payment_loans:
-            return self._debit(record, payment_loans, now)
         return self._unmatched(
             record, "NO_REFERENCE", "no known loan id or payment id in its references", now
         )
@@ -293,49 +368,107 @@ class StatementMatcher:
         record.matched = {"type": REPAYMENT, "loan_id": loan.loan_id, "repayment_id": repayment_id}
         return self._record(record, now, repayment=repayment, event=event)
 
-    def _debit(self, record: BankEntry, payment_loans: list[str], now: datetime) -> dict[str, Any]:
-        payments = [
-            p for p in (self.store.get_payment_ref(f"PAY{x}") for x in payment_loans) if p is not None
-        ]
-        payouts = [p for p in payments if p.direction == "PAYOUT"]
-        if len(payouts) != 1:
+    def _booking(
+        self, record: BankEntry, payment_id: str, source: str, returned: str | None, now: datetime
+    ) -> dict[str, Any]:
+        """A booking of one of our payments: SETTLED, or REJECTED when it is a reversal or a return."""
+        first = self.store.recorded_match(record.entry_id)
+        if first is not None:
+            return {**first, "already_recorded": True}
+        undone = record.reversal or returned is not None
+        outgoing = payment_id.startswith(OUTGOING_PREFIXES)
+        expected = (DEBIT if outgoing else CREDIT) if not undone else (CREDIT if outgoing else DEBIT)
+        if record.direction != expected:
             return self._unmatched(
-                record, "NO_REFERENCE", "no single known payout for its end-to-end id", now
+                record,
+                "DIRECTION_MISMATCH",
+                f"a {record.direction} booking cannot {'undo' if undone else 'settle'} payment {payment_id}",
+                now,
+                extra={"payment_id": payment_id},
             )
-        payout = payouts[0]
-        if (payout.amount_minor, payout.currency) != (record.amount_minor, record.currency):
+        payment = self.store.get_payment_ref(payment_id)
+        if payment is not None and (payment.amount_minor, payment.currency) != (
+            record.amount_minor,
+            record.currency,
+        ):
             return self._unmatched(
                 record,
                 "AMOUNT_MISMATCH",
-                f"payout {payout.payment_id} was {format_amount(payout.amount_minor)} {payout.currency}",
+                f"payment {payment_id} was {format_amount(payment.amount_minor)} {payment.currency}",
                 now,
+                extra={"payment_id": payment_id},
             )
-        loan = self.store.get_loan_ref(payout.loan_id)
-        loan_status = loan.status if loan else None
-        record.matched = {
-            "type": DISBURSEMENT,
-            "payment_id": payout.payment_id,
-            "loan_id": payout.loan_id,
-            "loan_status": loan_status,
-        }
-        if loan_status == "DISBURSING":
-            # The bank's answer was lost: the disbursement's redelivery asks the bank and activates
-            # the loan; ops see the confirmation meanwhile.
-            record.code = "CONFIRMED_WHILE_DISBURSING"
-        confirmation = {
-            "file_key": record.file_key,
-            "line": record.line,
-            "entry_id": record.entry_id,
-            "booking_date": record.booking_date,
-            "bank_reference": record.references.get("bank_reference"),
-        }
-        return self._record(
-            record, now, payment_update=(payout.payment_id, "statement_confirmation", confirmation)
+        status = PaymentStatus.REJECTED if undone else PaymentStatus.SETTLED
+        report = PaymentReport(
+            payment_id=payment_id,
+            bank_code=record.bank,
+            status=status,
+            source=source,
+            value_date=date.fromisoformat(record.booking_date) if record.booking_date else None,
+            reason=returned or ("REVERSAL" if record.reversal else None),
+            reference=record.file_key,
         )
+        return self._answer(record, report, now)
+
+    def _answer(self, record: BankEntry, report: PaymentReport, now: datetime) -> dict[str, Any]:
+        """Hand the report to the outcome service and record the entry with its effect."""
+        effect = self.outcomes.apply(report)
+        if effect == NOT_SENDERS_PAYMENT:
+            return {
+                "type": REJECTED_ENTRY,
+                "code": NOT_SENDERS_PAYMENT,
+                "message": f"payment {report.payment_id} was not sent through bank {record.bank}; "
+                "its answer changes nothing",
+            }
+        if effect == UNKNOWN_PAYMENT:
+            return self._unmatched(
+                record,
+                UNKNOWN_PAYMENT,
+                f"{report.payment_id} has the form of our payment ids but no such payment exists",
+                now,
+                extra={"payment_id": report.payment_id},
+            )
+        record.matched = {
+            "type": PAYMENT if report.source != PAIN_002 else PAYMENT_STATUS,
+            "payment_id": report.payment_id,
+            "report": report.status.value,
+            "effect": effect,
+            **({"reason_code": report.reason} if report.reason else {}),
+            **({"value_date": report.value_date.isoformat()} if report.value_date else {}),
+            **({"status": record.status} if report.source == PAIN_002 else {}),
+        }
+        if effect in (PAYOUT_RETURNED, OUTCOME_CONFLICT):
+            record.code = effect  # money came back after the loan started, or answers disagree: ops decide
+        elif report.status is PaymentStatus.REJECTED and report.source != PAIN_002 and effect != REJECTED:
+            record.code = "REVERSAL_NEEDS_REVIEW"  # money went back on a payment that stays as it was
+        return self._record(record, now)
 
     # ---- pain.002 ---------------------------------------------------------------------------------
 
-    def _status(self, bank: str, file_key: str, status: Pain002Status, outcome: BankFileOutcome) -> None:
+    def _statuses(self, statuses: tuple[Pain002Status, ...]) -> list[tuple[Pain002Status, str | None]]:
+        """Each status with the payment it is about: a transaction's end-to-end id; a payment-info
+        status without transaction statuses, its PmtInfId (our payment id); a group status without
+        either, the whole message (`_WHOLE_MESSAGE`). None: a summary of the statuses listed with it."""
+        with_tx = {
+            (s.original_message_id, s.original_payment_info_id) for s in statuses if s.level == TRANSACTION
+        }
+        detailed = {s.original_message_id for s in statuses if s.level != GROUP}
+        chosen: list[tuple[Pain002Status, str | None]] = []
+        for status in statuses:
+            if status.level == TRANSACTION:
+                chosen.append((status, status.end_to_end_id))
+            elif status.level == PAYMENT_INFO:
+                if (status.original_message_id, status.original_payment_info_id) not in with_tx:
+                    chosen.append((status, status.original_payment_info_id))
+                else:
+                    chosen.append((status, None))
+            else:
+                chosen.append((status, None if status.original_message_id in detailed else _WHOLE_MESSAGE))
+        return chosen
+
+    def _status(
+        self, bank: str, file_key: str, status: Pain002Status, about: str | None, outcome: BankFileOutcome
+    ) -> None:
         now = self.clock.now()
         record = BankEntry(
             entry_id=_digest_id(
@@ -360,44 +493,63 @@ class StatementMatcher:
             references={
                 "end_to_end_ids": [status.end_to_end_id] if status.end_to_end_id else [],
                 "original_message_id": status.original_message_id,
+                "original_payment_info_id": status.original_payment_info_id,
                 "reason_code": status.reason_code,
             },
             file_key=file_key,
             line=status.line,
         )
-        matched: dict[str, Any]
-        found = PAYOUT_PAYMENT_ID.fullmatch((status.end_to_end_id or "").upper())
-        payment = self.store.get_payment_ref(f"PAY{found.group(1)}") if found else None
-        if status.level != TRANSACTION:
-            matched = {"type": PAYMENT_STATUS, "level": status.level, "status": status.status}
-        elif payment is None:
-            matched = self._unmatched(record, "NO_REFERENCE", "no known payout for its end-to-end id", now)
-        else:
-            loan = self.store.get_loan_ref(payment.loan_id)
-            record.matched = {
-                "type": PAYMENT_STATUS,
-                "payment_id": payment.payment_id,
-                "loan_id": payment.loan_id,
-                "status": status.status,
-                "reason_code": status.reason_code,
-                "loan_status": loan.status if loan else None,
-            }
-            if status.status == "RJCT" and loan is not None and loan.status != "FAILED":
-                record.code = "DISBURSEMENT_REJECTED_NEEDS_REVIEW"
-            update = {"status": status.status, "reason_code": status.reason_code, "file_key": file_key}
-            matched = self._record(record, now, payment_update=(payment.payment_id, "status_report", update))
-        outcome.rows_accepted += 1
-        outcome.matches.append(
-            {
-                "line": status.line,
-                "amount": None,
-                "direction": None,
-                "status": status.status,
-                "reference": status.end_to_end_id or status.original_message_id,
-                "matched": UNMATCHED if matched.get("type") == UNMATCHED else matched,
-                **({"code": matched["code"]} if matched.get("code") else {}),
-            }
+        matched = self._status_match(record, status, about, now)
+        self._report(
+            outcome,
+            record,
+            matched,
+            status.path,
+            status.status,
+            status.end_to_end_id or status.original_message_id,
         )
+
+    def _status_match(
+        self, record: BankEntry, status: Pain002Status, about: str | None, now: datetime
+    ) -> dict[str, Any]:
+        if about is None:  # a summary of the statuses listed with it: nothing of its own to apply
+            return {"type": PAYMENT_STATUS, "level": status.level, "status": status.status}
+        if about == _WHOLE_MESSAGE:
+            if PAIN_002_STATUSES.get(status.status) is PaymentStatus.PENDING:
+                return {"type": PAYMENT_STATUS, "level": status.level, "status": status.status}
+            return self._unmatched(
+                record,
+                "MESSAGE_STATUS_NEEDS_REVIEW",
+                f"status {status.status} of message {status.original_message_id} as a whole, "
+                "which lists none of its payments",
+                now,
+            )
+        payment_id = about.strip()
+        if not OUR_PAYMENT_ID.fullmatch(payment_id):
+            return self._unmatched(record, "NO_REFERENCE", "no payment id of ours in the status", now)
+        report_status = PAIN_002_STATUSES.get(status.status)
+        if report_status is None:
+            return self._unmatched(
+                record,
+                "STATUS_NEEDS_REVIEW",
+                f"status {status.status} of {payment_id} is not a payment's answer (applied per transaction)",
+                now,
+                extra={"payment_id": payment_id},
+            )
+        first = self.store.recorded_match(record.entry_id)
+        if first is not None:
+            return {**first, "already_recorded": True}
+        settled = report_status is PaymentStatus.SETTLED
+        report = PaymentReport(
+            payment_id=payment_id,
+            bank_code=record.bank,
+            status=report_status,
+            source=PAIN_002,
+            value_date=(status.settled_on or status.created_on) if settled else None,
+            reason=status.reason_code if report_status is PaymentStatus.REJECTED else None,
+            reference=record.file_key,
+        )
+        return self._answer(record, report, now)
 
     # ---- storing ----------------------------------------------------------------------------------
 

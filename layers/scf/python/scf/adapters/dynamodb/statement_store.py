@@ -1,6 +1,7 @@
 """The statement matcher's `StatementStore` on DynamoDB (docs/ingestion.md): bank entries written once
-per entry id with what they caused, each in one TransactWriteItems. (Settlement sweeps are written
-with their PAYMENT documents: scf.adapters.dynamodb.documents_repository.)"""
+per entry id with what they caused, each in one TransactWriteItems. A payment's own record is never
+written here: its reports go through the outcome service (scf.service.outcomes). (Settlement sweeps
+are written with their PAYMENT documents: scf.adapters.dynamodb.documents_repository.)"""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from scf.adapters.dynamodb.transactions import CONDITION_FAILED, cancellation_co
 from scf.clock import iso_utc
 from scf.domain.loan import Repayment
 from scf.events import OutboxEvent
+from scf.service.payments import Direction
 from scf.service.statements import BankEntry, LoanRef, PaymentRef
 
 
@@ -42,10 +44,28 @@ class DynamoStatementStore:
         try:
             item = PaymentItem.get(*PaymentItem.key(payment_id), consistent_read=True)
         except PaymentItem.DoesNotExist:
-            return None
+            repayment = self.loans.get_repayment(payment_id)  # a collection's payment id is its id
+            if repayment is None:
+                return None
+            return PaymentRef(
+                payment_id,
+                repayment.loan_id,
+                Direction.COLLECTION.value,
+                repayment.amount_minor,
+                repayment.currency,
+                repayment.status.value,
+            )
         return PaymentRef(
             item.payment_id, item.loan_id, item.direction, int(item.amount_minor), item.currency, item.status
         )
+
+    def recorded_match(self, entry_id: str) -> dict[str, Any] | None:
+        try:
+            item = BankEntryItem.get(*BankEntryItem.key(entry_id), consistent_read=True)
+        except BankEntryItem.DoesNotExist:
+            return None
+        matched: dict[str, Any] = item.matched
+        return matched
 
     # ---- bank entries -----------------------------------------------------------------------------
 
@@ -56,7 +76,6 @@ class DynamoStatementStore:
         *,
         repayment: Repayment | None = None,
         event: OutboxEvent | None = None,
-        payment_update: tuple[str, str, dict[str, Any]] | None = None,
     ) -> dict[str, Any] | None:
         stamp = iso_utc(now)
         item = BankEntryItem(
@@ -91,16 +110,6 @@ class DynamoStatementStore:
                     )
                 if event is not None:
                     tx.save(_outbox_item(event, now), condition=OutboxItem.pk.does_not_exist())
-                if payment_update is not None:
-                    payment_id, attribute, value = payment_update
-                    tx.update(
-                        PaymentItem(*PaymentItem.key(payment_id)),
-                        actions=[
-                            getattr(PaymentItem, attribute).set(value),
-                            PaymentItem.updated_at.set(now.isoformat()),
-                        ],
-                        condition=PaymentItem.pk.exists(),
-                    )
         except TransactWriteError as exc:
             if CONDITION_FAILED not in cancellation_codes(exc):
                 raise

@@ -1,10 +1,13 @@
 """ISO 20022 pain.002 payment status reports, any .001.NN version (docs/bank-files.md). Each status is
 a `Pain002Status` at the level the bank reported it (GROUP, PAYMENT_INFO, TRANSACTION); a transaction
-without its own status takes its payment-info's, else the group's."""
+without its own status takes its payment-info's, else the group's. Dates: the report's creation day
+(`GrpHdr/CreDtTm`) and, per transaction, the settlement (`FctvIntrBkSttlmDt`) or acceptance
+(`AccptncDtTm`) day when the bank gives one; an unreadable date is treated as absent."""
 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from scf.adapters.files.parsing import rejection
 from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES, XmlNode, parse_xml
@@ -58,6 +61,7 @@ def _report(body: XmlNode) -> ParseResult:
     errors: list[FileError] = []
     statuses: list[Pain002Status] = []
     message_id = body.text_at("GrpHdr", "MsgId")
+    created_on = _day(body.text_at("GrpHdr", "CreDtTm"))
     group = body.child("OrgnlGrpInfAndSts")
     if group is None or group.text_at("OrgnlMsgId") is None:
         where = group or body
@@ -84,6 +88,7 @@ def _report(body: XmlNode) -> ParseResult:
                 reason_code=_reason(group),
                 group_status=group_status,
                 additional_info=_additional_info(group),
+                created_on=created_on,
             )
         )
     for payment in body.all("OrgnlPmtInfAndSts"):
@@ -103,6 +108,7 @@ def _report(body: XmlNode) -> ParseResult:
                     reason_code=_reason(payment),
                     group_status=group_status,
                     additional_info=_additional_info(payment),
+                    created_on=created_on,
                 )
             )
         for tx in payment.all("TxInfAndSts"):
@@ -127,6 +133,13 @@ def _report(body: XmlNode) -> ParseResult:
                     group_status=group_status,
                     original_instruction_id=tx.text_at("OrgnlInstrId"),
                     additional_info=_additional_info(tx),
+                    created_on=created_on,
+                    settled_on=_day(
+                        tx.text_at("FctvIntrBkSttlmDt", "Dt")
+                        or tx.text_at("FctvIntrBkSttlmDt", "DtTm")
+                        or tx.text_at("FctvIntrBkSttlmDt")
+                        or tx.text_at("AccptncDtTm")
+                    ),
                 )
             )
     if not statuses and not errors:
@@ -164,3 +177,11 @@ def _reason(node: XmlNode) -> str | None:
 
 def _additional_info(node: XmlNode) -> str:
     return " ".join(n.value for info in node.all("StsRsnInf") for n in info.all("AddtlInf") if n.value)
+
+
+def _day(text: str | None) -> date | None:
+    """The calendar day of an ISO date or date-time as written (no time zone conversion)."""
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
