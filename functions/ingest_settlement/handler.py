@@ -27,12 +27,13 @@ from scf.adapters.http import UNMATCHED_PAGE, api_resolver, is_api_request, ok, 
 from scf.adapters.memory import limit_arenas
 from scf.adapters.s3 import S3Inbox
 from scf.adapters.sqs import SqsContinuations
-from scf.clock import clock_from_spec
+from scf.clock import Clock, clock_from_spec
 from scf.config import live_policy_checked, settings
+from scf.domain.policy import CreditPolicy
 from scf.service.checkpoint import CONTINUE, Deadline
 from scf.service.ingest import REPORTS_PREFIX, IngestFile, IngestService
 from scf.service.outcomes import PaymentOutcomeService
-from scf.service.statements import StatementMatcher
+from scf.service.statements import PaymentOutcomes, StatementMatcher
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -56,7 +57,7 @@ def bootstrap() -> Services:
     clock = clock_from_spec(config.clock, policy.timezone)
     statements = DynamoStatementStore()
     bank_accounts = config.bank_accounts()  # {bank code: the lender's accounts there}, from BANKS
-    outcomes = PaymentOutcomeService(loans=statements.loans, clock=clock, policy=policy)
+    outcomes = payment_outcomes(statements, clock, policy)
     ingest = IngestService(
         S3Inbox(endpoint_url=config.endpoint_url),
         files,
@@ -73,6 +74,12 @@ def bootstrap() -> Services:
         policy=policy,
     )
     return Services(ingest=ingest, files=files)
+
+
+def payment_outcomes(statements: DynamoStatementStore, clock: Clock, policy: CreditPolicy) -> PaymentOutcomes:
+    """What a bank's answer about one of our payments does (the loan side's use case, on the same
+    store); integration tests of the matcher put a recording fake here."""
+    return PaymentOutcomeService(loans=statements.loans, clock=clock, policy=policy)
 
 
 def s3_objects(body: str) -> list[IngestFile]:

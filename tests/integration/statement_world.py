@@ -93,11 +93,13 @@ def ingest_world(
 ) -> Iterator[IngestWorld]:
     monkeypatch.setenv("INBOX_BUCKET", BUCKET)
     for money in money_world(tmp_path, monkeypatch):
-        # The banks that send statements here take files; the lender's default bank is the money
-        # world's. Read at the handler's first cold start, after this.
+        # The banks that send statements here are played by the money world's stand-in bank, so a
+        # payout to a supplier at one of them goes through it on-us (contract section 7) and its
+        # statements pass the sender check. Read at the handler's first cold start, after this.
         statement_banks = {
             code: {
-                "adapter": "iso20022-file",
+                "adapter": "simulated",
+                "url": money.bank.url,
                 "accounts": [{"account_number": number, "name": "SCF Lender"} for number in numbers],
             }
             for code, numbers in (bank_accounts or {BANK: [LENDER_ACCOUNT]}).items()

@@ -38,7 +38,11 @@ OUTBOUND, INBOX = "scf-outbound", "scf-inbox"
 BANKS = {
     "default_bank": "SIMBANK",
     "banks": {
-        "SIMBANK": {"adapter": "simulated", "accounts": [{"account_number": "LENDER-S", "name": "Lender"}]},
+        "SIMBANK": {
+            "adapter": "simulated",
+            "url": "local:simulated-bank",
+            "accounts": [{"account_number": "LENDER-S", "name": "Lender"}],
+        },
         "FILEBANK": {
             "adapter": "iso20022-file",
             "accounts": [{"account_number": "LENDER-F", "name": "Lender"}],
@@ -46,6 +50,7 @@ BANKS = {
         },
         "RESTBANK": {
             "adapter": "rest-signed",
+            "url": "local:simulated-bank",
             "accounts": [{"account_number": "LENDER-R", "name": "Lender"}],
             "key_id": KEY_ID,
             "secret": "arn:aws:secretsmanager:us-east-1:000000000000:secret:restbank",
