@@ -9,7 +9,6 @@ write, and every answer from the bank it went through is kept on it, never overw
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -20,16 +19,11 @@ from scf.service.disbursement import reject_payout, settle_payout
 from scf.service.loan_store import ATTEMPTS, Effect, LoanStore, PaymentRecord, StaleWrite
 from scf.service.payments import Direction, PaymentReport, PaymentStatus, mask_accounts_in
 from scf.service.repayment import close_collection
+from scf.service.statements import PaymentOutcomes
 
 logger = Logger(child=True)
 
-__all__ = ["Effect", "PaymentOutcomeService", "PaymentOutcomes"]
-
-
-class PaymentOutcomes(Protocol):
-    def apply(self, report: PaymentReport) -> str:
-        """Apply one bank answer; returns its effect code (`Effect`) for the file report."""
-        ...
+__all__ = ["Effect", "PaymentOutcomeService"]
 
 
 @dataclass(frozen=True)
