@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from scf.adapters.dynamodb.transactions import BadPageToken
+from scf.domain.interest import PrincipalChange
 from scf.domain.ledger import Posting
 from scf.domain.loan import REPAYABLE, Loan, LoanStatus, Repayment, RepaymentStatus
 from scf.events import OutboxEvent
@@ -571,3 +573,25 @@ class FakePaymentOutcomes:
         return {PaymentStatus.SETTLED: "SETTLED", PaymentStatus.REJECTED: "REJECTED"}.get(
             report.status, "RECORDED"
         )
+
+
+def a_loan(**fields: Any) -> Loan:
+    """A loan for the unit tests: 100,000.00 CNY at 10% a year for 30 days, APPROVED; `fields`
+    override any of it, and a `value_date` makes it paid out (ACTIVE, maturity after its term)."""
+    principal = fields.pop("principal_minor", 10_000_000)
+    loan: dict[str, Any] = {
+        "loan_id": "L1",
+        "supplier_id": "S1",
+        "status": LoanStatus.APPROVED,
+        "currency": "CNY",
+        "principal_minor": principal,
+        "outstanding_principal_minor": principal,
+        "annual_rate": Decimal("0.10"),
+        "term_days": 30,
+    }
+    value_date = fields.get("value_date")
+    if value_date is not None:
+        loan["status"] = LoanStatus.ACTIVE
+        loan["maturity_date"] = value_date + timedelta(days=fields.get("term_days", 30))
+        loan["principal_changes"] = (PrincipalChange(on=value_date, outstanding_minor=principal),)
+    return Loan(**(loan | fields))

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pytest
 
 from scf.clock import FixedClock
-from scf.domain.interest import PrincipalChange
-from scf.domain.loan import ExtensionRefused, Loan, LoanStatus
+from scf.domain.loan import ExtensionRefused, Loan
 from scf.domain.pool import OpenEntry, Pool
 from scf.service.loan_store import LoanNotFound
 from scf.service.loans import LoanService
-from tests.fakes import FakeLoanStore
+from tests.fakes import FakeLoanStore, a_loan
 
 pytestmark = pytest.mark.unit
 
@@ -23,20 +21,7 @@ MATURITY = date(2026, 1, 31)
 
 def paid_out_loan(*, loan_id: str = "L1", maturity_date: date = MATURITY, extended: bool = False) -> Loan:
     """100,000.00 at 10% a year, 30 days, paid out on 2026-01-01."""
-    return Loan(
-        loan_id=loan_id,
-        supplier_id="S1",
-        status=LoanStatus.ACTIVE,
-        currency="CNY",
-        principal_minor=10_000_000,
-        outstanding_principal_minor=10_000_000,
-        annual_rate=Decimal("0.10"),
-        term_days=30,
-        value_date=VALUE,
-        maturity_date=maturity_date,
-        extended=extended,
-        principal_changes=(PrincipalChange(on=VALUE, outstanding_minor=10_000_000),),
-    )
+    return a_loan(loan_id=loan_id, value_date=VALUE, maturity_date=maturity_date, extended=extended)
 
 
 def pool_with_invoice(*, amount_minor: int) -> dict[str, object]:

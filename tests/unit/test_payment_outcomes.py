@@ -4,19 +4,17 @@ store: one test per effect code and per rule of contract section 7."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pytest
 
 from scf.clock import FixedClock
-from scf.domain.interest import PrincipalChange
 from scf.domain.loan import Loan, LoanStatus, RepaymentStatus
 from scf.service.disbursement import PayoutService
 from scf.service.loan_store import Effect
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import Account, PaymentReport, PaymentStatus
 from scf.service.repayment import RepaymentService
-from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore
+from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore, a_loan
 
 pytestmark = pytest.mark.unit
 
@@ -27,32 +25,11 @@ SUPPLIER = Account(bank_code="FILEBANK", account_number="6217000099998888", name
 
 
 def approved_loan() -> Loan:
-    return Loan(
-        loan_id="L1",
-        supplier_id="S1",
-        status=LoanStatus.APPROVED,
-        currency="CNY",
-        principal_minor=10_000_000,
-        outstanding_principal_minor=10_000_000,
-        annual_rate=Decimal("0.10"),
-        term_days=30,
-    )
+    return a_loan()
 
 
 def paid_out_loan(value_date: date) -> Loan:
-    return Loan(
-        loan_id="L1",
-        supplier_id="S1",
-        status=LoanStatus.ACTIVE,
-        currency="CNY",
-        principal_minor=10_000_000,
-        outstanding_principal_minor=10_000_000,
-        annual_rate=Decimal("0.10"),
-        term_days=30,
-        value_date=value_date,
-        maturity_date=date(2026, 3, 1),
-        principal_changes=(PrincipalChange(value_date, 10_000_000),),
-    )
+    return a_loan(value_date=value_date, maturity_date=date(2026, 3, 1))
 
 
 def report(

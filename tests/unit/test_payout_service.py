@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pytest
 
@@ -13,7 +12,7 @@ from scf.service.banks import BankConfig, BankDirectory
 from scf.service.disbursement import PayoutService
 from scf.service.loan_store import LoanNotFound, SupplierAccountMissing
 from scf.service.payments import Account, BankUnavailable, PaymentStatus
-from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore
+from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore, a_loan
 
 pytestmark = pytest.mark.unit
 
@@ -25,16 +24,7 @@ SUPPLIER = Account(bank_code="SIMBANK", account_number="6217000099998888", name=
 
 def approved_loan(*, loan_id: str = "L1", principal_minor: int = 10_000_000) -> Loan:
     """Approved before accounts were recorded on loans (see the tests that record one)."""
-    return Loan(
-        loan_id=loan_id,
-        supplier_id="S1",
-        status=LoanStatus.APPROVED,
-        currency="CNY",
-        principal_minor=principal_minor,
-        outstanding_principal_minor=principal_minor,
-        annual_rate=Decimal("0.10"),
-        term_days=45,
-    )
+    return a_loan(loan_id=loan_id, principal_minor=principal_minor, term_days=45)
 
 
 @pytest.fixture

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pytest
 
 from scf.clock import FixedClock
-from scf.domain.interest import PrincipalChange
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.waterfall import Allocation
 from scf.errors import Conflict, IdempotencyKeyReused, InvalidInput, MalformedRequest, NotFound
 from scf.service.loan_store import LoanNotFound
 from scf.service.payments import Account, BankUnavailable, PaymentStatus
 from scf.service.repayment import LoanNotRepayable, RepaymentService
-from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore
+from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore, a_loan
 
 pytestmark = pytest.mark.unit
 
@@ -27,19 +25,7 @@ SUPPLIER = Account(bank_code="SIMBANK", account_number="6217000011113333", name=
 
 def paid_out_loan(*, loan_id: str = "L1", supplier_id: str = "S1") -> Loan:
     """100,000.00 at 10% a year, ACT/360, 30 days, paid out on 2026-01-01."""
-    return Loan(
-        loan_id=loan_id,
-        supplier_id=supplier_id,
-        status=LoanStatus.ACTIVE,
-        currency="CNY",
-        principal_minor=10_000_000,
-        outstanding_principal_minor=10_000_000,
-        annual_rate=Decimal("0.10"),
-        term_days=30,
-        value_date=VALUE,
-        maturity_date=date(2026, 1, 31),
-        principal_changes=(PrincipalChange(on=VALUE, outstanding_minor=10_000_000),),
-    )
+    return a_loan(loan_id=loan_id, supplier_id=supplier_id, value_date=VALUE)
 
 
 @pytest.fixture
@@ -125,18 +111,7 @@ def test_another_suppliers_loan_is_not_found(repayments: RepaymentService) -> No
 
 
 def test_a_loan_not_paid_out_takes_no_repayment(repayments: RepaymentService, store: FakeLoanStore) -> None:
-    store.add_loan(
-        Loan(
-            loan_id="L9",
-            supplier_id="S1",
-            status=LoanStatus.APPROVED,
-            currency="CNY",
-            principal_minor=1_000_000,
-            outstanding_principal_minor=1_000_000,
-            annual_rate=Decimal("0.10"),
-            term_days=30,
-        )
-    )
+    store.add_loan(a_loan(loan_id="L9", principal_minor=1_000_000))
 
     with pytest.raises(LoanNotRepayable) as refused:
         repayments.request("S1", "L9", 50_000, "k1")
