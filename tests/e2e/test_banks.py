@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import pytest
@@ -233,7 +233,17 @@ def test_each_bank_pays_out_and_collects_on_us_a_rejection_fails_the_loan_statem
 ) -> None:
     stack = Stack(local_stack.env)
     stack.faults(latency_ms=50, reject_accounts=[])
-    today = stack.local.business_date()
+    monkeypatch.setenv("SCF_LOCAL_DIR", str(local_stack.directory))
+
+    def clock_set(day: date) -> None:
+        assert scf(["local", "clock", "set", day.isoformat()]) == 0
+        assert capsys.readouterr().out.strip() == day.isoformat()
+
+    # a business date that is not the wall clock's day, as after any `scf local clock set`: value
+    # dates must be the bank's business date, never the day the files were written
+    today = next_business_day(stack.local.business_date())
+    clock_set(today)
+    assert today != datetime.now(UTC).date()
     loans: dict[str, tuple[Supplier, str]] = {}  # bank code (or "REJECTED") -> (supplier, loan id)
     our_payments: dict[str, set[str]] = {code: set() for code in BANKS}
 
@@ -316,10 +326,7 @@ def test_each_bank_pays_out_and_collects_on_us_a_rejection_fails_the_loan_statem
     # 3. end of day: the clock moves one business day on; each bank's camt.053 of today is
     # ingested, every entry a confirmation of one of our payments, and no balance moves
     before = {code: snapshot(stack, supplier, loan_id) for code, (supplier, loan_id) in loans.items()}
-    tomorrow = next_business_day(today)
-    monkeypatch.setenv("SCF_LOCAL_DIR", str(local_stack.directory))
-    assert scf(["local", "clock", "set", tomorrow.isoformat()]) == 0
-    assert capsys.readouterr().out.strip() == tomorrow.isoformat()
+    clock_set(next_business_day(today))
 
     for code in BANKS:
 
