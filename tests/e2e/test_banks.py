@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
@@ -298,10 +299,13 @@ def test_each_bank_pays_out_and_collects_on_us_a_rejection_fails_the_loan_statem
     # 2. an account the file bank rejects: pain.002 RJCT AC01, the loan FAILED, the line restored
     rejected = stack.onboard("FILEBANK")
     available_before = stack.credit_line(rejected)["available"]
-    stack.faults(reject_accounts=[rejected.account])
+    stack.faults(reject_accounts=[rejected.account], latency_ms=1500)  # the answer comes late
     try:
         application = stack.apply(rejected)
         loan_id = str(application["loan_id"])
+        reserved = stack.credit_line(rejected)
+        assert stack.loan(rejected, loan_id)["status"] in ("APPROVED", "DISBURSING")
+        assert Decimal(reserved["available"]) == Decimal(available_before) - Decimal(AMOUNT), reserved
 
         def failed() -> dict[str, Any] | None:
             loan = stack.loan(rejected, loan_id)
@@ -310,7 +314,7 @@ def test_each_bank_pays_out_and_collects_on_us_a_rejection_fails_the_loan_statem
 
         failed_loan = eventually(f"loan {loan_id} FAILED", failed)
     finally:
-        stack.faults(reject_accounts=[])
+        stack.faults(reject_accounts=[], latency_ms=50)
     payout_id = payout_payment_id(loan_id)
     status = stack.answer("FILEBANK", today, "pain.002", payout_id)
     assert status["status"] == "PROCESSED"
