@@ -336,7 +336,16 @@ class FileExchange:
                     )
                 )
             else:
-                statuses.append(TransactionStatus(*ids, "ACSC", None, None, result["bank_reference"]))
+                statuses.append(
+                    TransactionStatus(
+                        *ids,
+                        "ACSC",
+                        None,
+                        None,
+                        result["bank_reference"],
+                        accepted_on=date.fromisoformat(result["value_date"]),
+                    )
+                )
                 if (code, instruction.end_to_end_id) not in self._notified:
                     order = instruction.order
                     own, other = (

@@ -220,6 +220,7 @@ class TransactionStatus:
     reason: str | None = None  # AC01, AM05, FF01
     detail: str | None = None
     bank_reference: str | None = None
+    accepted_on: date | None = None  # ACSC: the booking's value date, the bank's business date
 
 
 def status_report(
@@ -230,7 +231,10 @@ def status_report(
     group_reason: str | None = None,
 ) -> bytes:
     """pain.002.001.11: a group status (ACSC, RJCT or PART) and one status per end-to-end id,
-    grouped by the original payment information; with no transactions, the group is rejected."""
+    grouped by the original payment information; with no transactions, the group is rejected. A
+    settled transaction carries its value date as `AccptncDtTm` (the day of the bank's business
+    date, at `created_at`'s time): the reader's settlement date, which the report's `CreDtTm`, a
+    wall-clock moment, is not when the business date is elsewhere."""
     doc = _Doc(PAIN_002)
     body = doc.sub(doc.root, "CstmrPmtStsRpt")
     header = doc.sub(body, "GrpHdr")
@@ -263,6 +267,9 @@ def status_report(
                 doc.path(reason, "Rsn/Cd", status.reason)
                 if status.detail:
                     doc.sub(reason, "AddtlInf", status.detail[:105])
+            if status.accepted_on is not None:
+                moment = datetime.combine(status.accepted_on, created_at.astimezone(UTC).time(), UTC)
+                doc.sub(tx, "AccptncDtTm", _timestamp(moment))
             if status.bank_reference:
                 doc.sub(tx, "AcctSvcrRef", status.bank_reference)
     return doc.bytes()

@@ -398,6 +398,23 @@ def test_a_file_order_is_booked_and_answered_with_pain002_and_camt054(
     assert lender == (Decimal("-1234.56") if direction == DEBIT else Decimal("1234.56"))
 
 
+@pytest.mark.parametrize("version", ["pain.001.001.09", "pain.008.001.02"])
+def test_an_acsc_carries_the_business_date_not_the_wall_clocks_day(world: World, version: str) -> None:
+    """The reader settles on the status's own date, else on the report's CreDtTm: a wall-clock
+    moment. With the business date elsewhere (the local stack's clock moved), the loan's value date
+    was the wall clock's day instead of the day the bank booked (found by tests/e2e/test_banks.py)."""
+    assert datetime.now(UTC).date() != TODAY
+    key, data = payment_file("PAYL0009", version)
+    world.s3.put_object(Bucket=OUTBOUND, Key=key, Body=data)
+    [report_key] = [k for k in world.wait_for(ANSWERS, 2) if "/pain.002-" in k]
+    raw, report = world.read(report_key)
+    schema("pain.002.001.11").validate(raw)
+    [status] = [s for s in report.statuses if s.end_to_end_id]
+    assert (status.status, status.settled_on) == ("ACSC", TODAY)
+    [line] = world.journal_lines()
+    assert line["result"]["value_date"] == TODAY.isoformat()
+
+
 def test_a_rejected_account_is_answered_rjct_ac01_and_books_nothing(world: World) -> None:
     requests.post(f"{world.server.url}/_admin/faults", json={"reject_accounts": ["SUP-F-1"]}, timeout=5)
     key, data = payment_file("PAYL0002", "pain.001.001.03")
