@@ -1,0 +1,362 @@
+"""Application to money through each bank adapter of the local stage (issue 9), against the local
+stack: SIMBANK (simulated), RESTBANK (rest-signed) and FILEBANK (iso20022-file: pain.001 into the
+outbound bucket, pain.002 and camt.054 back through the inbox and ingestion). Prints figures;
+asserts nothing about time (a run that cannot finish, e.g. a loan that never becomes ACTIVE, is
+reported and the bench goes on with the next bank).
+
+Latency: per bank, suppliers at that bank onboarded with platform files through the inbox, then
+`--runs` applications one after another, each timed from the POST to the loan being ACTIVE (the
+loan polled every `--poll-ms`). Throughput: per bank and bank latency, `--loans` applications of an
+unverified supplier go to REVIEW; then ops approve them all at once (`--release-threads` at a
+time) and the bench times from the first approval to every loan ACTIVE: payouts per second.
+
+    .venv/bin/python bench/bank_latency.py                  # starts its own stack (~4 min)
+    .venv/bin/python bench/bank_latency.py --running        # the stack `make run` started
+    .venv/bin/python bench/bank_latency.py --banks FILEBANK --loans 0   # latency of one bank only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from infra.local.loop import LocalClient, LoopError, documents_csv, expect
+from infra.local.process import start_stack
+from infra.local.state import read_env
+from scf.service.payments import payout_payment_id
+
+BANKS = ("SIMBANK", "RESTBANK", "FILEBANK")
+# The issue's targets for the median of application -> ACTIVE with 50 ms bank latency.
+TARGET_MS = {"SIMBANK": 150.0, "RESTBANK": 300.0, "FILEBANK": 5000.0}
+CHANNEL = {"simulated": "http", "rest-signed": "rest", "iso20022-file": "file"}
+REPORT_LINE = re.compile(r"^\[(\w+)\] REPORT RequestId: \S+ Duration: ([\d.]+) ms", re.MULTILINE)
+
+
+class FunctionTime:
+    """What the functions spent during a phase, from the stack log's Lambda-like REPORT lines (only
+    when the bench started the stack and so knows its log)."""
+
+    def __init__(self, log: Path | None) -> None:
+        self.log = log
+        self.offset = self._size()
+
+    def _size(self) -> int:
+        return self.log.stat().st_size if self.log is not None and self.log.exists() else 0
+
+    def mark(self) -> None:
+        self.offset = self._size()
+
+    def since_mark(self, per: int) -> str:
+        """'function invocations x mean ms = total per run' for each function since the mark."""
+        if self.log is None:
+            return "(function times: only when the bench starts the stack)"
+        with self.log.open("rb") as stream:
+            stream.seek(self.offset)
+            text = stream.read().decode(errors="replace")
+        totals: dict[str, list[float]] = {}
+        for name, duration in REPORT_LINE.findall(text):
+            totals.setdefault(name, []).append(float(duration))
+        parts = [
+            f"{name} {len(times)} x {statistics.mean(times):.0f} ms = {sum(times) / per:.0f} ms"
+            for name, times in sorted(totals.items())
+        ]
+        return "function time per loan: " + "; ".join(parts)
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest rank: of 20 values, p99 is the largest, p50 the 10th."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * share // 1))
+    return ordered[int(rank) - 1]
+
+
+@dataclass
+class Suppliers:
+    verified: str
+    unverified: list[str] = field(default_factory=list)
+
+
+def onboard(local: LocalClient, bank: str, unverified: int) -> Suppliers:
+    """One verified supplier (applications approved at once) and `unverified` ones (applications
+    go to ops review) whose account is at `bank`, through platform files in the inbox."""
+    stamp = uuid.uuid4().hex[:6].upper()
+    suppliers = Suppliers(
+        f"BENCH-{bank}-{stamp}-V", [f"BENCH-{bank}-{stamp}-U{n}" for n in range(unverified)]
+    )
+    rows = ["supplier_id,name,status,bank_code,account_number,account_name,account_verified"]
+    documents: list[str] = []
+    today = local.business_date()
+    for supplier_id in [suppliers.verified, *suppliers.unverified]:
+        verified = "true" if supplier_id == suppliers.verified else "false"
+        account = f"ACC-{supplier_id}"
+        rows.append(f"{supplier_id},Bench {supplier_id},ACTIVE,{bank},{account},Bench Supplier,{verified}")
+        lines = documents_csv(supplier_id, today).decode().splitlines()
+        documents.extend(lines if not documents else lines[1:])
+    for kind, content in (("suppliers", "\n".join(rows) + "\n"), ("documents", "\n".join(documents) + "\n")):
+        key = f"platform/bench/{suppliers.verified}/{kind}.csv"
+        local.upload(key, content.encode())
+        report = local.wait_report(key)
+        if report.get("status") != "PROCESSED" or report.get("rows_rejected"):
+            raise LoopError(f"{key} was not processed cleanly: {str(report)[:1500]}")
+    return suppliers
+
+
+def set_latency(env: dict[str, Any], latency_ms: int) -> None:
+    answer = requests.post(
+        f"{env['bank_url'].rstrip('/')}/_admin/faults", json={"latency_ms": latency_ms}, timeout=10
+    )
+    answer.raise_for_status()
+    if answer.json().get("latency_ms") != latency_ms:
+        raise LoopError(f"the bank did not take latency_ms={latency_ms}: {answer.text}")
+
+
+def bank_payments(env: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    answer = requests.get(f"{env['bank_url'].rstrip('/')}/_admin/payments", timeout=10)
+    answer.raise_for_status()
+    return {item["payment_id"]: item for item in answer.json()["payments"]}
+
+
+def check_route(env: dict[str, Any], bank: str, loan_ids: list[str]) -> str:
+    """Where the bank booked the loans' payouts: 'n/n at BANK via channel' (the on-us route)."""
+    booked = bank_payments(env)
+    adapter = str(env["banks"][bank]["adapter"])
+    wanted = (bank, CHANNEL.get(adapter, "?"))
+    found = [booked.get(payout_payment_id(loan_id)) for loan_id in loan_ids]
+    right = sum(1 for item in found if item and (item["bank_code"], item["channel"]) == wanted)
+    elsewhere = sorted(
+        {f"{item['bank_code']}/{item['channel']}" for item in found if item} - {"/".join(wanted)}
+    )
+    note = f"{right}/{len(loan_ids)} booked at {bank} via {wanted[1]}"
+    return note + (f" (also seen: {', '.join(elsewhere)})" if elsewhere else "")
+
+
+def loan_status(local: LocalClient, token: str, loan_id: str) -> str:
+    return str(expect(local.call("GET", f"/v1/loans/{loan_id}", token), 200).get("status"))
+
+
+def wait_active(local: LocalClient, token: str, loan_id: str, poll: float, timeout: float) -> list[str]:
+    """Poll the loan every `poll` s until ACTIVE; the statuses seen."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = loan_status(local, token, loan_id)
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status == "ACTIVE":
+            return seen
+        if status in ("FAILED", "REPAID"):
+            raise LoopError(f"loan {loan_id} became {status}: {' -> '.join(seen)}")
+        time.sleep(poll)
+    raise LoopError(f"loan {loan_id} not ACTIVE within {timeout} s: {' -> '.join(seen)}")
+
+
+def apply(local: LocalClient, token: str, amount: str, wanted: str) -> dict[str, Any]:
+    application = expect(
+        local.call(
+            "POST",
+            "/v1/applications",
+            token,
+            {"amount": amount, "currency": "CNY", "term_days": 30},
+            idempotency_key=str(uuid.uuid4()),
+        ),
+        200,
+        201,
+    )
+    if application.get("status") != wanted:
+        raise LoopError(f"the application is {application.get('status')}, not {wanted}: {application}")
+    return application
+
+
+def latency(
+    local: LocalClient, bank: str, supplier_id: str, args: argparse.Namespace
+) -> tuple[list[float], list[str]]:
+    token = local.token(supplier_id=supplier_id)
+    timings: list[float] = []
+    loans: list[str] = []
+    for run in range(1, args.runs + 1):
+        started = time.perf_counter()
+        application = apply(local, token, args.amount, "APPROVED")
+        seen = wait_active(local, token, str(application["loan_id"]), args.poll_ms / 1000, args.timeout)
+        elapsed = (time.perf_counter() - started) * 1000
+        timings.append(elapsed)
+        loans.append(str(application["loan_id"]))
+        print(
+            f"    run {run:2d}: {elapsed:8.1f} ms  {' -> '.join(seen)}  {application['loan_id']}", flush=True
+        )
+    return timings, loans
+
+
+def throughput(
+    local: LocalClient, supplier_id: str, args: argparse.Namespace, functions: FunctionTime
+) -> tuple[float, float, float, list[str]]:
+    """(seconds to every loan ACTIVE, seconds until the last approval answered, payouts/s, loans)."""
+    token = local.token(supplier_id=supplier_id)
+    ops = local.token(ops=True)
+    held = [apply(local, token, args.amount, "REVIEW") for _ in range(args.loans)]
+
+    def approve(application: dict[str, Any]) -> str:
+        decided = expect(
+            local.call(
+                "POST",
+                f"/v1/reviews/{application['application_id']}/decision",
+                ops,
+                {"decision": "APPROVE", "note": "bench"},
+                idempotency_key=str(uuid.uuid4()),
+            ),
+            200,
+        )
+        if decided.get("status") != "APPROVED" or not decided.get("loan_id"):
+            raise LoopError(f"the ops approval did not approve: {decided}")
+        return str(decided["loan_id"])
+
+    functions.mark()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.release_threads) as pool:
+        approved = list(pool.map(approve, held))
+    released = time.perf_counter() - started
+    # Walk the loans in approval order, polling only the first one not yet seen ACTIVE.
+    deadline = time.monotonic() + args.timeout + len(approved)
+    for loan_id in approved:
+        while loan_status(local, token, loan_id) != "ACTIVE":
+            if time.monotonic() > deadline:
+                raise LoopError(f"loan {loan_id} not ACTIVE in time ({loan_status(local, token, loan_id)})")
+            time.sleep(args.poll_ms / 1000)
+    elapsed = time.perf_counter() - started
+    return elapsed, released, len(approved) / elapsed, approved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--running", action="store_true", help="use the running stack (env.json)")
+    parser.add_argument("--banks", nargs="+", default=list(BANKS))
+    parser.add_argument("--runs", type=int, default=20, help="applications per bank, one after another")
+    parser.add_argument("--latency-ms", type=int, default=50, help="the bank's latency for the latency runs")
+    parser.add_argument(
+        "--loans", type=int, default=50, help="loans released at once per throughput run (0: none)"
+    )
+    parser.add_argument("--throughput-latencies", type=int, nargs="+", default=[0, 50])
+    parser.add_argument("--release-threads", type=int, default=4, help="ops approvals in flight at once")
+    parser.add_argument("--poll-ms", type=float, default=20.0, help="interval between polls of a loan")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one loan")
+    parser.add_argument("--amount", default="1000.00")
+    args = parser.parse_args()
+    args.loans = min(max(args.loans, 0), 200)  # bounded load
+
+    stack = None
+    print(f"start: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {load()}, {os.cpu_count()} cores", flush=True)
+    if args.running:
+        env = read_env()
+    else:
+        stack = start_stack(Path(tempfile.mkdtemp(prefix="scf-bench-banks-")))
+        env = stack.env
+        print(f"local stack started in {stack.ready_seconds:.1f} s ({stack.directory})", flush=True)
+    results: dict[str, dict[str, Any]] = {}
+    functions = FunctionTime(stack.log if stack is not None else None)
+    try:
+        local = LocalClient(env)
+        configured = env.get("banks", {})
+        print("banks: " + ", ".join(f"{code} ({item.get('adapter')})" for code, item in configured.items()))
+        for bank in args.banks:
+            result: dict[str, Any] = results.setdefault(bank, {"throughput": {}})
+            if bank not in configured:
+                result["error"] = "not a bank of this stage"
+                continue
+            try:
+                started = time.perf_counter()
+                suppliers = onboard(local, bank, len(args.throughput_latencies) if args.loans else 0)
+                print(f"{bank}: suppliers onboarded in {time.perf_counter() - started:.1f} s", flush=True)
+                set_latency(env, args.latency_ms)
+                if args.runs:
+                    print(f"  application -> ACTIVE, bank latency {args.latency_ms} ms, {load()}", flush=True)
+                    functions.mark()
+                    timings, loans = latency(local, bank, suppliers.verified, args)
+                    print(f"    {functions.since_mark(args.runs)}", flush=True)
+                    result["latency"] = timings
+                    result["latency_load"] = load()
+                    print(f"    route: {check_route(env, bank, loans)}", flush=True)
+                for bank_ms, supplier_id in zip(
+                    args.throughput_latencies, suppliers.unverified, strict=False
+                ):
+                    set_latency(env, bank_ms)
+                    print(
+                        f"  {args.loans} payouts released at once, bank latency {bank_ms} ms, {load()}",
+                        flush=True,
+                    )
+                    elapsed, released, rate, loans = throughput(local, supplier_id, args, functions)
+                    result["throughput"][bank_ms] = (rate, elapsed, released, load())
+                    print(
+                        f"    all ACTIVE after {elapsed:.2f} s (approvals answered after {released:.2f} s): "
+                        f"{rate:.1f} payouts/s; {check_route(env, bank, loans)}; {load()}",
+                        flush=True,
+                    )
+                    print(f"    {functions.since_mark(len(loans))}", flush=True)
+            except (LoopError, requests.RequestException) as exc:
+                result["error"] = str(exc)[:2000]
+                print(f"  {bank} FAILED: {result['error']}", flush=True)
+            finally:
+                set_latency(env, args.latency_ms)
+    finally:
+        if stack is not None:
+            stack.stop()
+    summary(results, args)
+
+
+def summary(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
+    print(
+        f"\napplication -> ACTIVE, {args.runs} runs per bank, bank latency {args.latency_ms} ms, "
+        f"loan polled every {args.poll_ms:.0f} ms:"
+    )
+    verdicts = []
+    for bank, result in results.items():
+        timings = result.get("latency")
+        if not timings:
+            print(f"  {bank:9s} no figure: {result.get('error', 'not measured')[:300]}")
+            verdicts.append(f"{bank} not measured")
+            continue
+        median = statistics.median(timings)
+        target = TARGET_MS.get(bank)
+        print(
+            f"  {bank:9s} median {median:8.1f} ms  p99 {percentile(timings, 0.99):8.1f} ms  "
+            f"best {min(timings):8.1f}  target median <= {target:.0f} ms  ({result['latency_load']})"
+        )
+        if target is not None:
+            verdicts.append(f"{bank} {'met' if median <= target else 'MISSED'}")
+    print("verdict: " + ", ".join(verdicts) + " (benchmarks never fail on time)")
+    if args.loans:
+        print(f"\npayouts per second, {args.loans} loans released at once by ops approvals:")
+        for bank, result in results.items():
+            for bank_ms in args.throughput_latencies:
+                figure = result["throughput"].get(bank_ms)
+                if figure is None:
+                    print(f"  {bank:9s} {bank_ms:3d} ms: no figure")
+                    continue
+                rate, elapsed, released, at = figure
+                print(
+                    f"  {bank:9s} {bank_ms:3d} ms: {rate:6.1f} payouts/s (all ACTIVE in {elapsed:.2f} s, "
+                    f"approvals done at {released:.2f} s; {at})"
+                )
+        for bank, result in results.items():
+            if result.get("error"):
+                print(f"  {bank} failed: {result['error'][:300]}")
+
+
+if __name__ == "__main__":
+    main()
