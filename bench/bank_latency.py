@@ -449,9 +449,8 @@ def main() -> None:
                         flush=True,
                     )
                     print(f"    {functions.since_mark(len(loans))}", flush=True)
-                    for _ in range(
-                        10
-                    ):  # the last log lines may reach the stack's log after the poll saw ACTIVE
+                    # The last log lines may reach the stack's log after the poll saw ACTIVE.
+                    for _ in range(30):
                         window = payout_window(functions.text(), loans)
                         if "not in the log" not in window:
                             break
