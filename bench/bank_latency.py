@@ -11,9 +11,13 @@ ACTIVE is seen a poll interval plus a GET after it is committed: the steps line,
 stack's log, gives the committed time too). For the file bank, each run also waits for its
 camt.054 to be ingested (the issue's round trip: outbound file, pain.002 and camt.054).
 Throughput: per bank and bank latency, `--loans` applications of an unverified supplier go to
-REVIEW; then ops approve them all at once (`--release-threads` at a time) and the bench times from
-the first approval to every loan ACTIVE (polled every `--release-poll-ms`): payouts per second;
-the payout window (first payout started to last ACTIVE committed, from the log) beside it.
+REVIEW. The one disburse environment is then held: three "plug" payouts through the simulated bank
+at 4 s latency each, one after another; meanwhile ops approve the loans (`--release-threads` at a
+time), their LoanApproved events wait in the disbursements queue, the bank's latency is set to the
+measured value, and when the last plug is paid the loans' payouts start together. The bench times
+from that release (the last plug's `paid out` in the stack's log) to every loan read back ACTIVE
+(polled every `--release-poll-ms`): payouts per second; beside it the payout window (first payout
+started to last ACTIVE committed, from the log). `--no-hold` releases by the approvals alone.
 
     .venv/bin/python bench/bank_latency.py                  # starts its own stack (~3 min)
     .venv/bin/python bench/bank_latency.py --running        # the stack `make run` started
@@ -272,9 +276,16 @@ def payout_window(text: str, loans: list[str]) -> str:
     if not starts or len(ends) != len(loans):
         return f"payout window: not in the log ({len(starts)} started, {len(ends)} settled)"
     window = max(ends) - min(starts)
+    each = [
+        (events[(pid, "settled")] if (pid, "settled") in events else events[(pid, "held")])
+        - events[(pid, "paying")]
+        for pid in map(payout_payment_id, loans)
+        if (pid, "paying") in events and ((pid, "settled") in events or (pid, "held") in events)
+    ]
     return (
         f"payout window (log): first payout started -> last ACTIVE committed {window:.2f} s = "
-        f"{len(loans) / window:.1f} payouts/s"
+        f"{len(loans) / window:.1f} payouts/s; disburse per payout (paying out -> paid out or file "
+        f"written), median {statistics.median(each) * 1000:.0f} ms"
     )
 
 
@@ -337,10 +348,64 @@ def latency(
     return timings, booked, loans, walls
 
 
+PLUG_MS = 4000  # below the simulated adapter's 5 s read timeout
+PLUGS = 3
+
+
+def hold_disburse(local: LocalClient, plug_supplier: str, args: argparse.Namespace) -> list[str]:
+    """Occupy the one disburse environment: PLUGS payouts through the simulated bank answered after
+    PLUG_MS each, one after another; returns once the first is being paid (the bank's latency stays
+    at PLUG_MS until `release_latency`)."""
+    set_latency(local.env, PLUG_MS)
+    token = local.token(supplier_id=plug_supplier)
+    plugs = [str(apply(local, token, args.amount, "APPROVED")["loan_id"]) for _ in range(PLUGS)]
+    wait_status(local, token, plugs[0], "DISBURSING", args.timeout)
+    return plugs
+
+
+def release_latency(
+    local: LocalClient, plug_supplier: str, plugs: list[str], bank_ms: int, timeout: float
+) -> bool:
+    """Once the last plug's payout is at the bank (its latency read), set the bank's latency for
+    the measured payouts; False when the last plug had already finished (the hold was too short)."""
+    token = local.token(supplier_id=plug_supplier)
+    status = wait_status(local, token, plugs[-1], "DISBURSING", timeout, also=("ACTIVE",))
+    time.sleep(0.2)  # its request reaches the bank, which reads the latency once per request
+    set_latency(local.env, bank_ms)
+    return status == "DISBURSING"
+
+
+def wait_status(
+    local: LocalClient, token: str, loan_id: str, wanted: str, timeout: float, also: tuple[str, ...] = ()
+) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = loan_status(local, token, loan_id)
+        if status == wanted or status in also:
+            return status
+        time.sleep(0.1)
+    raise LoopError(f"loan {loan_id} not {wanted} within {timeout} s")
+
+
+@dataclass
+class Released:
+    loans: list[str]
+    approvals_s: float  # the first approval sent -> the last answered
+    total_s: float  # the first approval sent -> the last loan seen ACTIVE
+    held: bool  # the payouts waited behind the plugs and started together
+    from_release_s: float = 0.0  # the last plug ACTIVE committed (log) -> the last loan seen ACTIVE
+
+
 def throughput(
-    local: LocalClient, supplier_id: str, args: argparse.Namespace, functions: FunctionTime
-) -> tuple[float, float, float, list[str]]:
-    """(seconds to every loan ACTIVE, seconds until the last approval answered, payouts/s, loans)."""
+    local: LocalClient,
+    supplier_id: str,
+    bank_ms: int,
+    plug_supplier: str | None,
+    args: argparse.Namespace,
+    functions: FunctionTime,
+) -> Released:
+    """`args.loans` REVIEW applications approved by ops at once; with a plug supplier, while the
+    disburse environment is held, so their payouts start together when it frees."""
     token = local.token(supplier_id=supplier_id)
     ops = local.token(ops=True)
     held = [apply(local, token, args.amount, "REVIEW") for _ in range(args.loans)]
@@ -361,19 +426,31 @@ def throughput(
         return str(decided["loan_id"])
 
     functions.mark()
+    plugs = hold_disburse(local, plug_supplier, args) if plug_supplier else []
+    if not plugs:
+        set_latency(local.env, bank_ms)
     started = time.perf_counter()
     with ThreadPoolExecutor(args.release_threads) as pool:
         approved = list(pool.map(approve, held))
-    released = time.perf_counter() - started
+    approvals = time.perf_counter() - started
+    clean = release_latency(local, str(plug_supplier), plugs, bank_ms, args.timeout) if plugs else False
     # Walk the loans in approval order, polling only the first one not yet seen ACTIVE.
-    deadline = time.monotonic() + args.timeout + len(approved)
+    deadline = time.monotonic() + args.timeout + len(approved) + PLUG_MS * PLUGS / 1000
     for loan_id in approved:
         while loan_status(local, token, loan_id) != "ACTIVE":
             if time.monotonic() > deadline:
                 raise LoopError(f"loan {loan_id} not ACTIVE in time ({loan_status(local, token, loan_id)})")
             time.sleep(args.release_poll_ms / 1000)
-    elapsed = time.perf_counter() - started
-    return elapsed, released, len(approved) / elapsed, approved
+    finished = time.time()
+    result = Released(approved, approvals, time.perf_counter() - started, clean)
+    if plugs:
+        for _ in range(30):  # the log line may lag
+            plugged = log_events(functions.text()).get((payout_payment_id(plugs[-1]), "settled"))
+            if plugged is not None:
+                result.from_release_s = finished - plugged
+                break
+            time.sleep(0.3)
+    return result
 
 
 def main() -> None:
@@ -392,6 +469,11 @@ def main() -> None:
     parser.add_argument("--poll-ms", type=float, default=20.0, help="interval between polls of a loan")
     parser.add_argument(
         "--release-poll-ms", type=float, default=200.0, help="poll interval while released loans pay out"
+    )
+    parser.add_argument(
+        "--no-hold",
+        action="store_true",
+        help="release by the approvals alone (payouts start as each approval lands), no plugs",
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one loan")
     parser.add_argument("--amount", default="1000.00")
@@ -412,6 +494,10 @@ def main() -> None:
         local = LocalClient(env)
         configured = env.get("banks", {})
         print("banks: " + ", ".join(f"{code} ({item.get('adapter')})" for code, item in configured.items()))
+        plug_supplier = None
+        simulated = [code for code, item in configured.items() if item.get("adapter") == "simulated"]
+        if args.loans and not args.no_hold and simulated:
+            plug_supplier = onboard(local, simulated[0], 0).verified
         for bank in args.banks:
             result: dict[str, Any] = results.setdefault(bank, {"throughput": {}})
             if bank not in configured:
@@ -436,19 +522,38 @@ def main() -> None:
                 for bank_ms, supplier_id in zip(
                     args.throughput_latencies, suppliers.unverified, strict=False
                 ):
-                    set_latency(env, bank_ms)
                     print(
                         f"  {args.loans} payouts released at once, bank latency {bank_ms} ms, {load()}",
                         flush=True,
                     )
-                    elapsed, released, rate, loans = throughput(local, supplier_id, args, functions)
-                    result["throughput"][bank_ms] = (rate, elapsed, released, load())
+                    released = throughput(local, supplier_id, bank_ms, plug_supplier, args, functions)
+                    loans = released.loans
+                    rate, over = (
+                        (len(loans) / released.from_release_s, released.from_release_s)
+                        if released.from_release_s
+                        else (len(loans) / released.total_s, released.total_s)
+                    )
+                    result["throughput"][bank_ms] = (rate, over, released, load())
+                    hold = (
+                        f"held behind {PLUGS} plugs of {PLUG_MS} ms, released "
+                        + (
+                            "cleanly"
+                            if released.held
+                            else "NOT cleanly: the plugs ended before the approvals"
+                        )
+                        if plug_supplier
+                        else "no hold"
+                    )
                     print(
-                        f"    all ACTIVE after {elapsed:.2f} s (approvals answered after {released:.2f} s): "
-                        f"{rate:.1f} payouts/s; {check_route(env, bank, loans)}; {load()}",
+                        f"    approvals answered after {released.approvals_s:.2f} s ({hold}); all ACTIVE "
+                        f"{over:.2f} s after the release: {rate:.1f} payouts/s; "
+                        f"{check_route(env, bank, loans)}; {load()}",
                         flush=True,
                     )
-                    print(f"    {functions.since_mark(len(loans))}", flush=True)
+                    plugged = (
+                        f" (disburse's includes the plugs' {PLUGS} x {PLUG_MS} ms)" if plug_supplier else ""
+                    )
+                    print(f"    {functions.since_mark(len(loans))}{plugged}", flush=True)
                     # The last log lines may reach the stack's log after the poll saw ACTIVE.
                     for _ in range(30):
                         window = payout_window(functions.text(), loans)
@@ -502,8 +607,9 @@ def summary(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> Non
     print("verdict: " + ", ".join(verdicts) + " (benchmarks never fail on time)")
     if args.loans:
         print(
-            f"\npayouts per second, {args.loans} loans released at once by ops approvals "
-            f"({args.release_threads} at a time), loans polled every {args.release_poll_ms:.0f} ms:"
+            f"\npayouts per second, {args.loans} loans approved by ops "
+            + ("(one after another) " if args.no_hold else "while disburse was held, then released ")
+            + f"at once, loans polled every {args.release_poll_ms:.0f} ms:"
         )
         for bank, result in results.items():
             for bank_ms in args.throughput_latencies:
@@ -511,10 +617,11 @@ def summary(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> Non
                 if figure is None:
                     print(f"  {bank:9s} {bank_ms:3d} ms: no figure")
                     continue
-                rate, elapsed, released, at = figure
+                rate, over, released, at = figure
                 print(
-                    f"  {bank:9s} {bank_ms:3d} ms: {rate:6.1f} payouts/s (all ACTIVE in {elapsed:.2f} s, "
-                    f"approvals done at {released:.2f} s; {at})"
+                    f"  {bank:9s} {bank_ms:3d} ms: {rate:6.1f} payouts/s (all ACTIVE {over:.2f} s after the "
+                    f"release{'' if released.held or not released.from_release_s else ', NOT a clean hold'}; "
+                    f"{at})"
                 )
                 if result.get("windows", {}).get(bank_ms):
                     print(f"                 {result['windows'][bank_ms]}")
