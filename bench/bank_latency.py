@@ -211,9 +211,12 @@ def log_events(text: str) -> dict[tuple[str, str], float]:
     """{(payment id, event): epoch seconds} from the functions' JSON log lines."""
     events: dict[tuple[str, str], float] = {}
     for line in text.splitlines():
-        _, _, body = line.partition("] ")
-        if not body.startswith("{"):
+        # A line may carry another writer's unterminated line before it (the stack's log
+        # interleaves its writers): the JSON starts at the first '{"'.
+        start = line.find('{"')
+        if start < 0:
             continue
+        body = line[start:]
         try:
             entry = json.loads(body)
         except ValueError:
@@ -434,12 +437,18 @@ def throughput(
         approved = list(pool.map(approve, held))
     approvals = time.perf_counter() - started
     clean = release_latency(local, str(plug_supplier), plugs, bank_ms, args.timeout) if plugs else False
-    # Walk the loans in approval order, polling only the first one not yet seen ACTIVE.
+    # The supplier's loans are these alone: one list call (limit 100) reads all their statuses.
     deadline = time.monotonic() + args.timeout + len(approved) + PLUG_MS * PLUGS / 1000
-    for loan_id in approved:
-        while loan_status(local, token, loan_id) != "ACTIVE":
-            if time.monotonic() > deadline:
-                raise LoopError(f"loan {loan_id} not ACTIVE in time ({loan_status(local, token, loan_id)})")
+    waiting = set(approved)
+    while waiting:
+        listed = expect(local.call("GET", "/v1/loans", token, params={"limit": "100"}), 200)["items"]
+        statuses = {str(item["loan_id"]): str(item.get("status")) for item in listed}
+        if any(statuses.get(loan_id) in ("FAILED", "REPAID") for loan_id in waiting):
+            raise LoopError(f"a released loan ended otherwise: {[statuses.get(x) for x in sorted(waiting)]}")
+        waiting = {loan_id for loan_id in waiting if statuses.get(loan_id) != "ACTIVE"}
+        if waiting and time.monotonic() > deadline:
+            raise LoopError(f"{len(waiting)} released loans not ACTIVE in time, e.g. {sorted(waiting)[:3]}")
+        if waiting:
             time.sleep(args.release_poll_ms / 1000)
     finished = time.time()
     result = Released(approved, approvals, time.perf_counter() - started, clean)
