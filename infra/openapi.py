@@ -24,6 +24,7 @@ from scf.adapters.http import (
 )
 from scf.domain.money import TWO_DECIMAL_CURRENCIES
 from scf.domain.policy import CURRENT_POLICY_VERSION, CreditPolicy, load_policy
+from scf.service.loan_history import HISTORY_EVENTS
 
 OPENAPI_VERSION = "3.0.3"
 API_VERSION = "1"
@@ -263,6 +264,20 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
             ],
             description="An application held for manual review.",
         ),
+        "OpsApplication": obj(
+            {
+                **application_fields,
+                "supplier_id": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+            required=[
+                *(name for name in application_fields if name not in optional_application),
+                "supplier_id",
+                "created_at",
+            ],
+            description="Any supplier's application for ops: its decision and, once reviewed, the "
+            "audited review (decision, note, by, at).",
+        ),
         "ReviewDecisionRequest": obj(
             {
                 "decision": {"type": "string", "enum": ["APPROVE", "DECLINE"]},
@@ -274,6 +289,65 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
         "Loan": obj(
             {**loan_fields, "repayments": {"type": "array", "items": ref("Repayment")}},
             description="A loan; every amount as of the business date `as_of`.",
+        ),
+        "OpsLoan": obj(
+            {
+                **loan_fields,
+                "repayments": {"type": "array", "items": ref("Repayment")},
+                "supplier_id": {"type": "string"},
+                "application_id": nullable(
+                    {"type": "string", "description": "The application the loan came from."}
+                ),
+                "payout": nullable(
+                    obj(
+                        {
+                            "payment_id": {"type": "string"},
+                            "bank_code": {"type": "string", "description": "The bank it went through."},
+                            "account": nullable(
+                                {
+                                    "type": "string",
+                                    "description": "The supplier's account paid to, masked: all but the "
+                                    "last 4 characters are `*`.",
+                                }
+                            ),
+                            "status": {"type": "string", "enum": ["SENT", "SETTLED", "REJECTED"]},
+                        },
+                        description="The payout's payment order; null until it is sent.",
+                    )
+                ),
+                "history": {
+                    "type": "array",
+                    "items": ref("HistoryEvent"),
+                    "description": "What happened to the loan, oldest first (docs/ops-views.md).",
+                },
+            },
+            description="Any loan for ops: the supplier's loan fields (as of `as_of`), whose it is, "
+            "its payout and its history.",
+        ),
+        "HistoryEvent": obj(
+            {
+                "at": nullable(
+                    {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "When; null where the store keeps no time for it (the "
+                        "extension, listed last).",
+                    }
+                ),
+                "event": {
+                    "type": "string",
+                    "enum": list(HISTORY_EVENTS),
+                },
+                "by": {
+                    "type": "string",
+                    "description": "Who: a reviewer's token subject, the supplier id, a bank code, "
+                    "`policy` (decided by the credit policy) or `system`.",
+                },
+                "detail": {
+                    "type": "object",
+                    "description": "Ids, two-decimal amounts, dates; no account numbers.",
+                },
+            }
         ),
         "Allocation": allocation,
         "Repayment": obj(
@@ -309,7 +383,8 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
                 "amount": nullable(
                     {
                         "type": "string",
-                        "description": "Exactly as the bank wrote it (may carry more than two decimals).",
+                        "description": "Two decimals (from `amount_minor`); as the bank wrote it only "
+                        "when it is not exact in its currency (`code` AMOUNT_PRECISION).",
                     }
                 ),
                 "amount_minor": nullable({"type": "integer", "description": "In minor units, when exact."}),
@@ -637,6 +712,26 @@ def paths() -> dict[str, dict[str, Schema]]:
                 body=("ReviewDecisionRequest", "The reviewer's decision."),
             )
         },
+        "/v1/ops/applications/{application_id}": {
+            "get": _operation(
+                "getOpsApplication",
+                "Any application with its decision and review",
+                "ops",
+                ("200", json_body("OpsApplication", "The application, whose it is, and its review.")),
+                ["401", OPS, "404"],
+                parameters=[application_id],
+            )
+        },
+        "/v1/ops/loans/{loan_id}": {
+            "get": _operation(
+                "getOpsLoan",
+                "Any loan with its payout and history",
+                "ops",
+                ("200", json_body("OpsLoan", "The loan as of the business date, its payout and history.")),
+                ["401", OPS, "404"],
+                parameters=[loan_id],
+            )
+        },
         "/v1/unmatched": {
             "get": _operation(
                 "listUnmatched",
@@ -689,7 +784,10 @@ def document(server_url: str = "/") -> dict[str, Any]:
         "tags": [
             {"name": "credit", "description": "Credit line, applications, decisions (suppliers)."},
             {"name": "loans", "description": "Loans, repayments, extension (suppliers)."},
-            {"name": "ops", "description": "Manual reviews and unmatched bank items (group ops)."},
+            {
+                "name": "ops",
+                "description": "Manual reviews, any loan or application, unmatched bank items (group ops).",
+            },
             {"name": "meta", "description": "This document."},
         ],
         "security": [{SECURITY_SCHEME: []}],

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scf.adapters.banks.registry import GatewayRegistry
+from scf.adapters.dynamodb.loan_history_reader import DynamoLoanHistoryReader
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
 from scf.adapters.http import (
@@ -29,11 +30,13 @@ from scf.adapters.http import (
     ok,
     page,
     positive_amount,
+    require_ops,
     require_supplier,
 )
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
+from scf.service.loan_history import LoanHistoryService
 from scf.service.loans import LoanService
 from scf.service.repayment import RepaymentService
 
@@ -46,6 +49,7 @@ app = api_resolver()
 class Services:
     repayments: RepaymentService
     loans: LoanService
+    loan_history: LoanHistoryService
 
 
 @lru_cache(maxsize=1)
@@ -57,6 +61,7 @@ def bootstrap() -> Services:
     store = DynamoLoanStore()
     clock = clock_from_spec(config.clock, policy.timezone)
     banks = config.bank_directory()
+    loans = LoanService(loans=store, clock=clock, policy=policy)
     return Services(
         repayments=RepaymentService(
             loans=store,
@@ -65,7 +70,8 @@ def bootstrap() -> Services:
             clock=clock,
             policy=policy,
         ),
-        loans=LoanService(loans=store, clock=clock, policy=policy),
+        loans=loans,
+        loan_history=LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans),
     )
 
 
@@ -106,6 +112,12 @@ def extend_loan(loan_id: str) -> Response[Any]:
     supplier_id = require_supplier(app)
     key = idempotency_key(app)
     return ok(bootstrap().loans.extend(supplier_id, loan_id, key))
+
+
+@app.get("/v1/ops/loans/<loan_id>")
+def ops_loan(loan_id: str) -> Response[Any]:
+    require_ops(app)
+    return ok(bootstrap().loan_history.view(loan_id))
 
 
 # -- queue ------------------------------------------------------------------------------------------

@@ -70,6 +70,12 @@ def get_application(application_id: str) -> Response[Any]:
     return ok(bootstrap().credit.get_application(supplier_id, application_id))
 
 
+@app.get("/v1/ops/applications/<application_id>")
+def ops_application(application_id: str) -> Response[Any]:
+    require_ops(app)
+    return ok(bootstrap().credit.ops_application(application_id))
+
+
 @app.get("/v1/reviews")
 def list_reviews() -> Response[Any]:
     require_ops(app)

@@ -40,6 +40,7 @@ ROUTES: dict[str, list[tuple[str, str]]] = {
         ("GET", "/v1/applications/{application_id}"),
         ("GET", "/v1/reviews"),
         ("POST", "/v1/reviews/{application_id}/decision"),
+        ("GET", "/v1/ops/applications/{application_id}"),
     ],
     "apply_repayment": [
         ("GET", "/v1/loans"),
@@ -47,6 +48,7 @@ ROUTES: dict[str, list[tuple[str, str]]] = {
         ("POST", "/v1/loans/{loan_id}/repayments"),
         ("GET", "/v1/repayments/{repayment_id}"),
         ("POST", "/v1/loans/{loan_id}/extension"),
+        ("GET", "/v1/ops/loans/{loan_id}"),
     ],
 }
 

@@ -210,6 +210,21 @@ def test_every_operation_answers_as_documented(api: DocumentedApi, local_stack: 
     )
     api.call("POST", decision, ops, path=held_path, body={"decision": "DECLINE"}, expect=409)
 
+    # ops reads of any application and any loan
+    ops_application = "/v1/ops/applications/{application_id}"
+    seen = api.call("GET", ops_application, ops, path=held_path, expect=200)
+    assert (seen["supplier_id"], seen["review"]["note"]) == (reviewed, "verified by phone")
+    api.call("GET", ops_application, token, path=held_path, expect=403)
+    api.call("GET", ops_application, ops, path={"application_id": "AP-NONE"}, expect=404)
+    ops_loan = "/v1/ops/loans/{loan_id}"
+    history = api.call("GET", ops_loan, ops, path=loan_path, expect=200)
+    assert history["supplier_id"] == supplier and history["payout"]["status"] == "SETTLED"
+    assert {"LoanApproved", "LoanActivated", "RepaymentApplied", "LoanRepaid", "LoanExtended"} <= {
+        entry["event"] for entry in history["history"]
+    }
+    api.call("GET", ops_loan, token, path=loan_path, expect=403)
+    api.call("GET", ops_loan, ops, path={"loan_id": "LN-NONE"}, expect=404)
+
     # unmatched bank items: a credit on the lender's account that names no loan
     bank = str(local.env["lender_account"]["bank_code"])
     account = str(local.env["lender_account"]["account_number"])

@@ -24,11 +24,13 @@ ROUTES = {
     ("GET", "/v1/applications/{application_id}"): "score_application",
     ("GET", "/v1/reviews"): "score_application",
     ("POST", "/v1/reviews/{application_id}/decision"): "score_application",
+    ("GET", "/v1/ops/applications/{application_id}"): "score_application",
     ("GET", "/v1/loans"): "apply_repayment",
     ("GET", "/v1/loans/{loan_id}"): "apply_repayment",
     ("POST", "/v1/loans/{loan_id}/repayments"): "apply_repayment",
     ("GET", "/v1/repayments/{repayment_id}"): "apply_repayment",
     ("POST", "/v1/loans/{loan_id}/extension"): "apply_repayment",
+    ("GET", "/v1/ops/loans/{loan_id}"): "apply_repayment",
 }
 COMMON_ENV = {
     "TABLE_NAME",

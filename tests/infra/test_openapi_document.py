@@ -84,6 +84,9 @@ CONTRACT_FIELDS = {
     "RepaymentRequest": {"amount"},
     "RepaymentAccepted": {"repayment_id", "status"},
     "ReviewDecisionRequest": {"decision", "note"},
+    "OpsLoan": {"supplier_id", "payout", "history", "loan_id", "status", "principal", "repayments"},
+    "OpsApplication": {"application_id", "status", "reasons", "review", "supplier_id", "created_at"},
+    "HistoryEvent": {"at", "event", "by", "detail"},
     "LoanPage": {"items", "next_token"},
     "ApplicationPage": {"items", "next_token"},
     "UnmatchedPage": {"items", "next_token"},
@@ -99,6 +102,7 @@ MONEY_FIELDS = {
     "CreditLine": {"borrowing_base", "facility_cap", "outstanding", "available"},
     "Stage": {"open", "eligible", "amount"},
     "Loan": {"principal", "outstanding_principal", "interest_due", "penalty_due", "payoff"},
+    "OpsLoan": {"principal", "outstanding_principal", "interest_due", "penalty_due", "payoff"},
     "Allocation": {"penalty", "interest", "principal", "overpayment"},
     "ApplicationRequest": {"amount"},
     "RepaymentRequest": {"amount"},
@@ -219,7 +223,7 @@ def test_every_path_id_is_the_toolkits_rule(doc: dict[str, Any]) -> None:
         if p["in"] == "path"
     ]
 
-    assert len(path_ids) == 6
+    assert len(path_ids) == 8
     for schema in path_ids:
         assert schema == {
             "type": "string",
@@ -263,7 +267,7 @@ def test_every_post_documents_the_400_of_a_bad_key_and_the_422_of_a_reused_one(d
 def test_every_operation_with_a_path_id_documents_404(doc: dict[str, Any]) -> None:
     with_ids = [(method, path, op) for method, path, op in _operations(doc) if "{" in path]
 
-    assert len(with_ids) == 6
+    assert len(with_ids) == 8
     for method, path, operation in with_ids:
         assert "404" in operation["responses"], (method, path)
 
@@ -312,6 +316,9 @@ def test_the_schemas_carry_the_contracts_field_names(doc: dict[str, Any]) -> Non
             assert _refers_to(schemas[name]["properties"][field], "Money"), (name, field)
     assert _refers_to(schemas["Loan"]["properties"]["repayments"]["items"], "Repayment")
     assert schemas["Application"]["required"].count("loan_id") == 0  # only when approved
+    payout = schemas["OpsLoan"]["properties"]["payout"]
+    assert {"payment_id", "bank_code", "account", "status"} <= set(payout["properties"])
+    assert _refers_to(schemas["OpsLoan"]["properties"]["history"]["items"], "HistoryEvent")
 
 
 def test_the_policy_bounds_are_the_current_policys(doc: dict[str, Any]) -> None:

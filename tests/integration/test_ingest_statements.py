@@ -248,6 +248,20 @@ def test_unmatched_entries_are_listed_for_ops_with_their_facts(world: IngestWorl
     assert supplier["statusCode"] == 403
 
 
+def test_a_bank_amount_with_three_decimals_is_two_decimal_money_in_the_report_and_the_list(
+    world: IngestWorld,
+) -> None:
+    """Issue 10 point 7: a camt.054 entry of 8.850 CNY is "8.85" wherever it is shown."""
+    key = f"{BANK}/three-decimals.xml"
+    world.drop(key, camt054([camt_entry("8.850", "CRDT", reference="D3-1", remittance="unknown")]))
+    (match,) = world.report(key)["matches"]
+    assert (match["amount"], match["code"]) == ("8.85", "NO_REFERENCE")
+    event = api_event("GET", "/v1/unmatched", supplier_id=None)
+    event["requestContext"]["authorizer"]["claims"] = {"sub": "ops-1", "cognito:groups": "ops"}
+    (item,) = json.loads(world.ingest.handler(event, LambdaContext())["body"])["items"]
+    assert (item["amount"], item["currency"]) == ("8.85", "CNY")
+
+
 def pain002_rjct(end_to_end: str, reason: str = "AC01") -> bytes:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.10">

@@ -52,7 +52,8 @@ class Api:
             event["requestContext"]["authorizer"]["claims"] = claims
         if path is not None:
             event["path"] = path
-            event["pathParameters"] = {"application_id": path.split("/")[3]}
+            parts = path.split("/")  # /v1/<resource>/<id>... or /v1/ops/<resource>/<id>
+            event["pathParameters"] = {"application_id": parts[4] if parts[2] == "ops" else parts[3]}
         if query is not None:
             event["queryStringParameters"] = query
         if "Idempotency-Key" in event["headers"]:
@@ -515,6 +516,61 @@ def test_a_review_idempotency_key_belongs_to_its_reviewer(api):
     status, problem = review(api, held["application_id"], body, reviewer="reviewer-2", key="same")
     assert (status, problem["code"]) == (409, "REVIEW_CONFLICT")
     assert len(loans()) == 1
+
+
+def ops_application(api: Api, application_id: str, claims: dict | None = None):
+    return api.call(
+        "apigw_get_ops_application.json",
+        claims=claims or OPS,
+        path=f"/v1/ops/applications/{application_id}",
+    )
+
+
+def test_ops_read_any_application_with_its_decision_review_and_supplier(api):
+    held = hold_for_review(api, "200000.00", key="ops-read")
+    review(api, held["application_id"], {"decision": "DECLINE", "note": "documents missing"})
+    stored = ApplicationItem.get(*ApplicationItem.key(held["application_id"]))
+    status, seen = ops_application(api, held["application_id"])
+    assert status == 200
+    assert seen == {
+        "application_id": held["application_id"],
+        "status": "DECLINED",
+        "reasons": held["reasons"],
+        "amount": "200000.00",
+        "currency": "CNY",
+        "term_days": 30,
+        "grade": held["grade"],
+        "annual_rate": held["annual_rate"],
+        "policy_version": held["policy_version"],
+        "decided_at": stored.decided_at,
+        "review": {
+            "decision": "DECLINE",
+            "note": "documents missing",
+            "by": "reviewer-1",
+            "at": stored.decided_at,
+        },
+        "supplier_id": SUPPLIER,
+        "created_at": stored.created_at,
+    }
+
+
+def test_ops_read_an_application_decided_at_once_with_its_loan(api):
+    _, approved = api.apply("1000.00", key="at-once")
+    status, seen = ops_application(api, approved["application_id"])
+    assert status == 200 and (seen["status"], seen["loan_id"]) == ("APPROVED", approved["loan_id"])
+    assert "review" not in seen and seen["supplier_id"] == SUPPLIER
+
+
+def test_a_supplier_token_cannot_use_the_ops_application_read(api):
+    _, mine = api.apply("1000.00", key="mine")
+    status, problem = ops_application(api, mine["application_id"], claims=supplier_claims(SUPPLIER))
+    assert (status, problem["code"]) == (403, "NOT_OPS")
+
+
+@pytest.mark.parametrize("application_id", ["AP0000000000000000000Z", "AP%2F..", "A" * 65])
+def test_an_unknown_application_is_404_to_ops(api, application_id):
+    status, problem = ops_application(api, application_id)
+    assert (status, problem["code"]) == (404, "NOT_FOUND")
 
 
 def test_a_supplier_reading_an_application_gets_only_its_own(api):

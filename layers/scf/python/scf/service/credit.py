@@ -388,13 +388,19 @@ class CreditService:
             raise NotFound(f"application {application_id} was not found")
         return record.view()
 
+    def ops_application(self, application_id: str) -> dict[str, Any]:
+        """Any supplier's application for ops: its decision, the review with who and why, whose it
+        is and when it was made."""
+        record = self.repository.application_by_id(application_id)
+        if record is None:
+            raise NotFound(f"application {application_id} was not found")
+        return _ops_view(record)
+
     # ---- manual reviews ----------------------------------------------------------------------
 
     def list_reviews(self, limit: int, token: str | None) -> dict[str, Any]:
         records, next_token = self.repository.list_reviews(limit, token)
-        items = [
-            {**r.view(audit=True), "supplier_id": r.supplier_id, "created_at": r.created_at} for r in records
-        ]
+        items = [_ops_view(r) for r in records]
         return {"items": items, "next_token": next_token}
 
     def review(
@@ -469,6 +475,10 @@ class CreditService:
                 continue
             return decided.view(audit=True)
         raise Contention(CREDIT_LINE_CHANGED)
+
+
+def _ops_view(record: ApplicationRecord) -> dict[str, Any]:
+    return {**record.view(audit=True), "supplier_id": record.supplier_id, "created_at": record.created_at}
 
 
 def credit_line_view(

@@ -88,6 +88,13 @@ class PaymentRef:
     status: str
 
 
+def shown_amount(amount_minor: int | None, exact: str | None) -> str | None:
+    """A bank amount as reports and lists show it: two-decimal money (contract section 2) from its
+    minor units ("8.850" -> "8.85"); the exact text only when it has no minor units (too precise
+    for its currency: it is on the ops list for that reason), None when the bank gave none."""
+    return format_amount(amount_minor) if amount_minor is not None else exact
+
+
 @dataclass
 class BankEntry:
     """What is stored per entry (BankEntryItem): its facts, and what it was matched to."""
@@ -295,7 +302,7 @@ class StatementMatcher:
         outcome.matches.append(
             {
                 "line": record.line,
-                "amount": record.amount,
+                "amount": shown_amount(record.amount_minor, record.amount),
                 "currency": record.currency,
                 "direction": record.direction,
                 "status": status,

@@ -30,6 +30,7 @@ from scf.service.ingest import (
     RESUME_OUTCOME,
     FileClaim,
 )
+from scf.service.statements import shown_amount
 
 UNMATCHED_INDEX_PK = "UNMATCHED#OPEN"  # gsi1pk of every bank item that matched nothing or needs review
 _KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
@@ -231,6 +232,8 @@ class DynamoIngestRepository:
             }
             for raw in answer.get("Items", [])
         ]
+        for item in items:  # money as two-decimal strings (contract section 2)
+            item["amount"] = shown_amount(item.get("amount_minor"), item.get("amount"))
         return items, encode_token(answer.get("LastEvaluatedKey"))
 
 
