@@ -185,6 +185,25 @@ class FakeLoanStore(LoanStore):
     def pool_state(self, supplier_id: str, currency: str) -> dict[str, Any] | None:
         return self.pools.get((supplier_id, currency))
 
+    # -- the daily job's reads (what gsi2 LOANS#ACTIVE answers) ---------------------------------------
+
+    def _active_maturing(self, wanted: Any) -> list[LoanRecord]:
+        found = [
+            stored
+            for stored in self.loans.values()
+            if stored.loan.status is LoanStatus.ACTIVE
+            and stored.loan.maturity_date is not None
+            and wanted(stored.loan.maturity_date)
+        ]
+        found.sort(key=lambda stored: (stored.loan.maturity_date, stored.loan.loan_id))
+        return [stored.record() for stored in found]
+
+    def active_loans_maturing_by(self, day: date) -> list[LoanRecord]:
+        return self._active_maturing(lambda maturity: maturity <= day)
+
+    def active_loans_maturing_on(self, day: date) -> list[LoanRecord]:
+        return self._active_maturing(lambda maturity: maturity == day)
+
     # -- the conditions DynamoLoanStore writes --------------------------------------------------------
 
     def _require_loan(self, write: _Write, record: LoanRecord, status: LoanStatus | None = None) -> None:
@@ -334,6 +353,38 @@ class FakeLoanStore(LoanStore):
         self._move_exposure(
             loan, overdue_delta=overdue_delta, add={open_loan_entry(loan.loan_id, loan.maturity_date)}
         )
+
+    # -- the daily job --------------------------------------------------------------------------------
+
+    def mark_overdue(
+        self, record: LoanRecord, loan: Loan, event: OutboxEvent, *, business_date: date, now: datetime
+    ) -> None:
+        write = _Write()
+        self._require_loan(write, record, LoanStatus.ACTIVE)
+        stored = self.loans.get(record.loan.loan_id)
+        maturity = stored.loan.maturity_date if stored else None
+        write.require(maturity is not None and maturity <= business_date, "not at maturity")
+        self._require_exposure(write, loan, principal_delta=0, overdue_delta=1)
+        write.require(event.event_id not in self.outbox, "event exists")
+        write.commit()
+        self._save_loan(record, loan)
+        self._move_exposure(loan, overdue_delta=1)
+        self.outbox[event.event_id] = event
+
+    def announce(self, record: LoanRecord, event: OutboxEvent, now: datetime) -> bool:
+        write = _Write()
+        stored = self.loans.get(record.loan.loan_id)
+        write.require(
+            stored is not None
+            and stored.loan.status is LoanStatus.ACTIVE
+            and stored.loan.maturity_date == record.loan.maturity_date,
+            "loan moved",
+        )
+        write.require(event.event_id not in self.outbox, "event exists")
+        if write.failed:
+            return False
+        self.outbox[event.event_id] = event
+        return True
 
     # -- repayment ------------------------------------------------------------------------------------
 

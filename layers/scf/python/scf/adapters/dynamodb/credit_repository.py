@@ -31,6 +31,7 @@ from scf.adapters.dynamodb.transactions import (
     is_condition_failure,
 )
 from scf.domain.decision import REVIEW
+from scf.domain.loan import LoanStatus
 from scf.domain.money import format_amount
 from scf.domain.pool import Pool
 from scf.events import LOAN_APPROVED, OUTBOX_TTL_SECONDS, TARGET_OF
@@ -255,6 +256,8 @@ def _loan_item(loan: NewLoan) -> LoanItem:
         updated_at=loan.created_at,
         gsi1pk=LoanItem.supplier_index_pk(loan.supplier_id),
         gsi1sk=f"{loan.created_at}#{loan.loan_id}",
+        gsi2pk=LoanItem.status_index_pk(LoanStatus.APPROVED.value),
+        gsi2sk=LoanItem.status_index_sk(loan.loan_id, None),
         payout_account=account_json(loan.payout_account) if loan.payout_account else None,
     )
 
