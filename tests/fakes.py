@@ -97,6 +97,7 @@ class FakeLoanStore(LoanStore):
         self.outbox: dict[str, OutboxEvent] = {}
         self.pools: dict[tuple[str, str], dict[str, Any]] = {}
         self.exposures: dict[tuple[str, str], Exposure] = {}
+        self.every_currency: dict[str, Exposure] = {}  # SupplierOverdueItem: principal unused
 
     # -- seeding (what the credit decision and the ingestion write) ---------------------------------
 
@@ -117,10 +118,13 @@ class FakeLoanStore(LoanStore):
         )
         exposure = self.exposure(loan.supplier_id, loan.currency)
         exposure.principal_minor += loan.outstanding_principal_minor
+        every = self.every_currency.setdefault(loan.supplier_id, Exposure())
         if loan.status is LoanStatus.OVERDUE:
             exposure.overdue_loans += 1
+            every.overdue_loans += 1
         if loan.status in REPAYABLE and loan.maturity_date is not None:
             exposure.open_loans.add(open_loan_entry(loan.loan_id, loan.maturity_date))
+            every.open_loans.add(open_loan_entry(loan.loan_id, loan.maturity_date))
 
     def set_pool(self, supplier_id: str, currency: str, state: dict[str, Any]) -> None:
         self.pools[(supplier_id, currency)] = state
@@ -226,6 +230,12 @@ class FakeLoanStore(LoanStore):
         if exposure is not None:
             write.require(exposure.principal_minor + min(principal_delta, 0) >= 0, "exposure below zero")
             write.require(exposure.overdue_loans + min(overdue_delta, 0) >= 0, "overdue count below zero")
+        if overdue_delta < 0:
+            every = self.every_currency.get(loan.supplier_id)
+            write.require(
+                every is not None and every.overdue_loans + overdue_delta >= 0,
+                "supplier overdue count below zero",
+            )
 
     def _move_exposure(
         self,
@@ -241,6 +251,11 @@ class FakeLoanStore(LoanStore):
         exposure.overdue_loans += overdue_delta
         exposure.open_loans |= add or set()
         exposure.open_loans -= remove or set()
+        if overdue_delta or add or remove:
+            every = self.every_currency.setdefault(loan.supplier_id, Exposure())
+            every.overdue_loans += overdue_delta
+            every.open_loans |= add or set()
+            every.open_loans -= remove or set()
 
     # -- disbursement ---------------------------------------------------------------------------------
 

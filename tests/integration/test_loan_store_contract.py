@@ -13,7 +13,13 @@ from typing import Any, Protocol
 import pytest
 
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
-from scf.adapters.dynamodb.models import ExposureItem, LoanItem, PostingItem, SupplierItem
+from scf.adapters.dynamodb.models import (
+    ExposureItem,
+    LoanItem,
+    PostingItem,
+    SupplierItem,
+    SupplierOverdueItem,
+)
 from scf.adapters.dynamodb.transactions import BadPageToken, connection, table_name
 from scf.clock import FixedClock
 from scf.domain.ledger import extension_posting, repayment_posting
@@ -59,6 +65,8 @@ class World(Protocol):
 
     def overdue_count(self, currency: str = "CNY") -> int: ...
 
+    def overdue_in_every_currency(self) -> int: ...
+
     def outbox_ids(self) -> set[str]: ...
 
 
@@ -78,6 +86,9 @@ class FakeWorld:
 
     def overdue_count(self, currency: str = "CNY") -> int:
         return self.store.exposure("S1", currency).overdue_loans
+
+    def overdue_in_every_currency(self) -> int:
+        return self.store.every_currency["S1"].overdue_loans
 
     def outbox_ids(self) -> set[str]:
         return set(self.store.outbox)
@@ -123,6 +134,10 @@ class DynamoWorld:
 
     def overdue_count(self, currency: str = "CNY") -> int:
         item = ExposureItem.get(*ExposureItem.key("S1", currency), consistent_read=True)
+        return int(item.overdue_loans or 0)
+
+    def overdue_in_every_currency(self) -> int:
+        item = SupplierOverdueItem.get(*SupplierOverdueItem.key("S1"), consistent_read=True)
         return int(item.overdue_loans or 0)
 
     def outbox_ids(self) -> set[str]:
@@ -482,7 +497,7 @@ def test_a_loan_is_marked_overdue_once_with_its_count_and_event(world: World) ->
     again = day_job(world, MATURITY).run(Step.OVERDUE, MATURITY)
 
     assert (first.written, again.loans_read, again.written) == (2, 0, 0)
-    assert world.overdue_count() == 2
+    assert world.overdue_count() == 2 and world.overdue_in_every_currency() == 2
     assert world.outbox_ids() >= {f"LoanOverdue-L1-{MATURITY}", f"LoanOverdue-L2-{MATURITY}"}
     assert ids(world.store.active_loans_maturing_by(MATURITY)) == []
     with pytest.raises(StaleWrite):  # a second writer with what it read before: nothing written
@@ -537,7 +552,7 @@ def test_an_overdue_loan_is_repaid_or_extended_back_to_active(world: World) -> N
     repaid, extended = world.store.get_loan("L1"), world.store.get_loan("L2")
     assert repaid is not None and repaid.loan.status is LoanStatus.REPAID
     assert extended is not None and extended.loan.status is LoanStatus.ACTIVE
-    assert world.overdue_count() == 0
+    assert world.overdue_count() == 0 and world.overdue_in_every_currency() == 0
     new_maturity = MATURITY + timedelta(days=30)
     assert ids(world.store.active_loans_maturing_on(new_maturity)) == ["L2"]
     assert ids(world.store.active_loans_maturing_by(MATURITY + timedelta(days=29))) == []

@@ -1,7 +1,7 @@
 """The daily job crashed mid-way (before or after a loan's OVERDUE write committed) and run again
-for the same day, also racing a repayment: every invariant holds. The exposure's overdue count
-equals the stored OVERDUE loans, each LoanOverdue event exists once per OVERDUE loan, the ledger
-agrees with every loan."""
+for the same day, also racing a repayment: every invariant holds. The overdue counts (the
+currency's exposure, the supplier's in every currency) equal the stored OVERDUE loans, each
+LoanOverdue event exists once per OVERDUE loan, the ledger agrees with every loan."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
-from scf.adapters.dynamodb.models import LoanItem, OutboxItem
+from scf.adapters.dynamodb.models import LoanItem, OutboxItem, SupplierOverdueItem
 from tests.reliability.money_harness import MoneyWorld, money_world, sqs_event
 
 pytestmark = pytest.mark.reliability
@@ -72,6 +72,8 @@ def run_overdue(world: MoneyWorld, receive_count: int) -> dict[str, Any]:
 def assert_invariants(world: MoneyWorld) -> None:
     overdue = [loan_id for loan_id in LOANS if world.loan(loan_id).status == "OVERDUE"]
     assert int(world.exposure("S1").overdue_loans) == len(overdue)
+    every = SupplierOverdueItem.get(*SupplierOverdueItem.key("S1"), consistent_read=True)
+    assert int(every.overdue_loans or 0) == len(overdue)
     for loan_id in LOANS:
         item = world.loan(loan_id)
         assert item.gsi2pk == f"LOANS#{item.status}"

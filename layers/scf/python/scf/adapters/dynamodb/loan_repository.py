@@ -26,6 +26,7 @@ from scf.adapters.dynamodb.models import (
     PostingItem,
     RepaymentItem,
     SupplierItem,
+    SupplierOverdueItem,
 )
 from scf.adapters.dynamodb.transactions import (
     CONDITION_FAILED,
@@ -398,6 +399,26 @@ class DynamoLoanStore(LoanStore):
             actions=actions,
             condition=condition,
         )
+        if overdue_delta or open_loans_add or open_loans_remove:
+            # The supplier's count and open entries across currencies (HAS_OVERDUE_LOAN).
+            every: list[Action] = [
+                SupplierOverdueItem.supplier_id.set(loan.supplier_id),
+                SupplierOverdueItem.updated_at.set(now),
+            ]
+            every_condition = None
+            if open_loans_add:
+                every.append(SupplierOverdueItem.open_loans.add(open_loans_add))
+            if open_loans_remove:
+                every.append(SupplierOverdueItem.open_loans.delete(open_loans_remove))
+            if overdue_delta:
+                every.append(SupplierOverdueItem.overdue_loans.add(overdue_delta))
+                if overdue_delta < 0:
+                    every_condition = SupplierOverdueItem.overdue_loans >= -overdue_delta
+            transaction.update(
+                SupplierOverdueItem(*SupplierOverdueItem.key(loan.supplier_id)),
+                actions=every,
+                condition=every_condition,
+            )
 
     # -- extension -----------------------------------------------------------------------------------
 

@@ -155,6 +155,22 @@ class ExposureItem(BaseItem):
         return f"SUPPLIER#{supplier_id}", f"EXPOSURE#{currency}"
 
 
+class SupplierOverdueItem(BaseItem):
+    """pk SUPPLIER#<id>, sk OVERDUE: the supplier's OVERDUE loans and `open_loans` in every currency
+    (the same entries as its `ExposureItem`s), so a decision in one currency sees overdue loans in
+    all of them in the BatchGetItem it makes anyway (docs/access-patterns.md, "Overdue loans in every
+    currency"). Updated in the same transaction as the exposure item, whenever either changes."""
+
+    supplier_id = UnicodeAttribute(null=True)
+    overdue_loans = NumberAttribute(default=0)
+    open_loans = UnicodeSetAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(supplier_id: str) -> tuple[str, str]:
+        return f"SUPPLIER#{supplier_id}", "OVERDUE"
+
+
 class ApplicationItem(BaseItem):
     """pk APPLICATION#<application_id>, sk APPLICATION (found by id alone: ops decide a review from
     its id; a supplier's read checks `supplier_id`); in REVIEW also gsi1pk REVIEW#PENDING, gsi1sk
@@ -408,6 +424,7 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     DocumentItem,
     PoolItem,
     ExposureItem,
+    SupplierOverdueItem,
     ApplicationItem,
     LoanItem,
     RepaymentItem,
