@@ -97,6 +97,7 @@ class FakeLoanStore(LoanStore):
         self.outbox: dict[str, OutboxEvent] = {}
         self.pools: dict[tuple[str, str], dict[str, Any]] = {}
         self.exposures: dict[tuple[str, str], Exposure] = {}
+        self.every_currency: dict[str, Exposure] = {}  # SupplierOverdueItem: principal unused
 
     # -- seeding (what the credit decision and the ingestion write) ---------------------------------
 
@@ -117,10 +118,13 @@ class FakeLoanStore(LoanStore):
         )
         exposure = self.exposure(loan.supplier_id, loan.currency)
         exposure.principal_minor += loan.outstanding_principal_minor
+        every = self.every_currency.setdefault(loan.supplier_id, Exposure())
         if loan.status is LoanStatus.OVERDUE:
             exposure.overdue_loans += 1
+            every.overdue_loans += 1
         if loan.status in REPAYABLE and loan.maturity_date is not None:
             exposure.open_loans.add(open_loan_entry(loan.loan_id, loan.maturity_date))
+            every.open_loans.add(open_loan_entry(loan.loan_id, loan.maturity_date))
 
     def set_pool(self, supplier_id: str, currency: str, state: dict[str, Any]) -> None:
         self.pools[(supplier_id, currency)] = state
@@ -185,6 +189,25 @@ class FakeLoanStore(LoanStore):
     def pool_state(self, supplier_id: str, currency: str) -> dict[str, Any] | None:
         return self.pools.get((supplier_id, currency))
 
+    # -- the daily job's reads (what gsi2 LOANS#ACTIVE answers) ---------------------------------------
+
+    def _active_maturing(self, wanted: Any) -> list[LoanRecord]:
+        found = [
+            stored
+            for stored in self.loans.values()
+            if stored.loan.status is LoanStatus.ACTIVE
+            and stored.loan.maturity_date is not None
+            and wanted(stored.loan.maturity_date)
+        ]
+        found.sort(key=lambda stored: (stored.loan.maturity_date, stored.loan.loan_id))
+        return [stored.record() for stored in found]
+
+    def active_loans_maturing_by(self, day: date) -> list[LoanRecord]:
+        return self._active_maturing(lambda maturity: maturity <= day)
+
+    def active_loans_maturing_on(self, day: date) -> list[LoanRecord]:
+        return self._active_maturing(lambda maturity: maturity == day)
+
     # -- the conditions DynamoLoanStore writes --------------------------------------------------------
 
     def _require_loan(self, write: _Write, record: LoanRecord, status: LoanStatus | None = None) -> None:
@@ -207,6 +230,12 @@ class FakeLoanStore(LoanStore):
         if exposure is not None:
             write.require(exposure.principal_minor + min(principal_delta, 0) >= 0, "exposure below zero")
             write.require(exposure.overdue_loans + min(overdue_delta, 0) >= 0, "overdue count below zero")
+        if overdue_delta < 0:
+            every = self.every_currency.get(loan.supplier_id)
+            write.require(
+                every is not None and every.overdue_loans + overdue_delta >= 0,
+                "supplier overdue count below zero",
+            )
 
     def _move_exposure(
         self,
@@ -222,6 +251,11 @@ class FakeLoanStore(LoanStore):
         exposure.overdue_loans += overdue_delta
         exposure.open_loans |= add or set()
         exposure.open_loans -= remove or set()
+        if overdue_delta or add or remove:
+            every = self.every_currency.setdefault(loan.supplier_id, Exposure())
+            every.overdue_loans += overdue_delta
+            every.open_loans |= add or set()
+            every.open_loans -= remove or set()
 
     # -- disbursement ---------------------------------------------------------------------------------
 
@@ -334,6 +368,38 @@ class FakeLoanStore(LoanStore):
         self._move_exposure(
             loan, overdue_delta=overdue_delta, add={open_loan_entry(loan.loan_id, loan.maturity_date)}
         )
+
+    # -- the daily job --------------------------------------------------------------------------------
+
+    def mark_overdue(
+        self, record: LoanRecord, loan: Loan, event: OutboxEvent, *, business_date: date, now: datetime
+    ) -> None:
+        write = _Write()
+        self._require_loan(write, record, LoanStatus.ACTIVE)
+        stored = self.loans.get(record.loan.loan_id)
+        maturity = stored.loan.maturity_date if stored else None
+        write.require(maturity is not None and maturity <= business_date, "not at maturity")
+        self._require_exposure(write, loan, principal_delta=0, overdue_delta=1)
+        write.require(event.event_id not in self.outbox, "event exists")
+        write.commit()
+        self._save_loan(record, loan)
+        self._move_exposure(loan, overdue_delta=1)
+        self.outbox[event.event_id] = event
+
+    def announce(self, record: LoanRecord, event: OutboxEvent, now: datetime) -> bool:
+        write = _Write()
+        stored = self.loans.get(record.loan.loan_id)
+        write.require(
+            stored is not None
+            and stored.loan.status is LoanStatus.ACTIVE
+            and stored.loan.maturity_date == record.loan.maturity_date,
+            "loan moved",
+        )
+        write.require(event.event_id not in self.outbox, "event exists")
+        if write.failed:
+            return False
+        self.outbox[event.event_id] = event
+        return True
 
     # -- repayment ------------------------------------------------------------------------------------
 

@@ -48,14 +48,15 @@ def load_handler(function: str) -> ModuleType:
 
 
 def create_tables(table: str, region: str = REGION, endpoint_url: str | None = None) -> Any:
-    """The business table with the keys, index and stream of docs/architecture.md. Call inside
+    """The business table with the keys, indexes and stream of docs/architecture.md. Call inside
     `mock_aws`, or against a moto server at `endpoint_url`."""
     client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
     client.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
-            {"AttributeName": attr, "AttributeType": "S"} for attr in ("pk", "sk", "gsi1pk", "gsi1sk")
+            {"AttributeName": attr, "AttributeType": "S"}
+            for attr in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
         ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         GlobalSecondaryIndexes=[
@@ -66,7 +67,15 @@ def create_tables(table: str, region: str = REGION, endpoint_url: str | None = N
                     {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": "gsi2",
+                "KeySchema": [
+                    {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )

@@ -1,7 +1,8 @@
 """apply_repayment: repayments, interest, the ledger, extension and the loan views.
 
 Two triggers (`is_api_request` tells them apart): the repayments queue (`RepaymentRequested` outbox
-events; partial batch failures) and API Gateway (the routes below; the supplier is the token's).
+events, and the daily job's `{"scf": "daily", "step", "business_date"}` messages from its schedule;
+partial batch failures) and API Gateway (the routes below; the supplier is the token's).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from scf.adapters.http import (
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
+from scf.service.lending_day import LendingDayService, daily_message, is_daily_message
 from scf.service.loan_history import LoanHistoryService
 from scf.service.loans import LoanService
 from scf.service.repayment import RepaymentService
@@ -50,6 +52,8 @@ class Services:
     repayments: RepaymentService
     loans: LoanService
     loan_history: LoanHistoryService
+    lending_day: LendingDayService
+    timezone: str
 
 
 @lru_cache(maxsize=1)
@@ -72,6 +76,8 @@ def bootstrap() -> Services:
         ),
         loans=loans,
         loan_history=LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans),
+        lending_day=LendingDayService(loans=store, clock=clock, policy=policy),
+        timezone=policy.timezone,
     )
 
 
@@ -124,6 +130,12 @@ def ops_loan(loan_id: str) -> Response[Any]:
 
 
 def record_handler(record: SQSRecord) -> None:
+    if is_daily_message(record.body):
+        services = bootstrap()
+        message = daily_message(record.body, services.timezone)
+        result = services.lending_day.run(message.step, message.business_date)
+        logger.info("daily step done", extra=result.as_json())
+        return
     event = event_from_stream_record(record.body)
     if event.event_type != REPAYMENT_REQUESTED:
         logger.warning("not a repayment event; dropped", extra={"event_type": event.event_type})

@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 GSI1 = "gsi1"
+GSI2 = "gsi2"  # loans by stored status and maturity (docs/access-patterns.md, "Loans by status")
 # Item-level actions only: no Scan (a decision must not scan), no table management.
 # Transactions are authorized by these per-item actions.
 BUSINESS_DATA_ACTIONS = [
@@ -54,6 +55,12 @@ class Data(Construct):
             sort_key=dynamodb.Attribute(name="gsi1sk", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        self.table.add_global_secondary_index(
+            index_name=GSI2,
+            partition_key=dynamodb.Attribute(name="gsi2pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="gsi2sk", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
 
     @property
     def stream_arn(self) -> str:
@@ -65,7 +72,11 @@ class Data(Construct):
         iam.Grant.add_to_principal(
             grantee=grantee,
             actions=BUSINESS_DATA_ACTIONS,
-            resource_arns=[self.table.table_arn, f"{self.table.table_arn}/index/{GSI1}"],
+            resource_arns=[
+                self.table.table_arn,
+                f"{self.table.table_arn}/index/{GSI1}",
+                f"{self.table.table_arn}/index/{GSI2}",
+            ],
         )
 
     def grant_stream_read(self, grantee: iam.IGrantable) -> None:

@@ -1,5 +1,5 @@
-"""Repayments: the outbox pipe for `repayments`, its queue, and apply_repayment (its API routes are
-wired in the Api construct)."""
+"""Repayments: the outbox pipe for `repayments`, its queue, apply_repayment (its API routes are
+wired in the Api construct) and the daily job's loan steps scheduled onto that queue."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from constructs import Construct
 from infra.constructs.banks import Banks
 from infra.constructs.common import Layers, base_environment, queue_with_dlq, scf_function
 from infra.constructs.config import StackConfig
+from infra.constructs.daily import daily_schedules
 from infra.constructs.data import Data
 from infra.constructs.outbox import outbox_pipe
 
 FUNCTION_NAME = "apply_repayment"
 OUTBOX_TARGET = "repayments"
+DAILY_STEPS = ("OVERDUE", "DUE_SOON")  # scf.service.lending_day.Step, owned by this function
 # Also serves API routes, whose integration times out at 29 s; SQS batches of 10 fit as well.
 FUNCTION_TIMEOUT = Duration.seconds(60)
 
@@ -52,4 +54,7 @@ class Repayment(Construct):
         banks.grant_gateway(self.function.role)
         self.function.function.add_event_source(
             event_sources.SqsEventSource(self.queues.queue, batch_size=10, report_batch_item_failures=True)
+        )
+        self.daily = daily_schedules(
+            self, queue=self.queues.queue, steps=DAILY_STEPS, timezone=config.policy_timezone
         )

@@ -3,7 +3,8 @@
 scf local env [KEY]                   env.json of the running stack, as one JSON object (or one value):
                                       banks {code: {adapter, url?, accounts}}, outbound_bucket, partners...
 scf local token --supplier ID | --ops a bearer token signed with the running stack's key
-scf local clock show | set YYYY-MM-DD the business date every worker reads
+scf local clock show | set YYYY-MM-DD the business date every worker reads; set forward runs the
+                                      daily job (the template's schedules) for each day passed, in order
 scf local drop FILE KEY               put FILE into the inbox at KEY, wait for its report, print it
 scf local report KEY                  print the report of the file at KEY
 scf demo                              the walking-skeleton loop, with a timeline
@@ -93,8 +94,18 @@ def cmd_clock_show(_args: argparse.Namespace) -> int:
 
 
 def cmd_clock_set(args: argparse.Namespace) -> int:
-    path = Path(_env()["clock_file"])
+    from infra.local.daily import DailyJobError, days_passed, fire
+
+    env = _env()
+    path = Path(env["clock_file"])
+    before = read_clock(path)
     write_clock(path, args.date)
+    try:
+        # The clock stands on the new date; the days passed run in order before this returns.
+        fire(env, days_passed(before, args.date))
+    except DailyJobError as exc:
+        print(f"scf: {exc}", file=sys.stderr)
+        return 1
     print(read_clock(path).isoformat())
     return 0
 

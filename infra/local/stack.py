@@ -442,6 +442,17 @@ class LocalStack:
             "partners": ["platform", *sorted(self.banks.get("banks", {}))],
             "clock_file": str(clock_file),
             "queues": deployment.queues(),
+            # The daily job's schedules as the template has them (scf local clock set fires them).
+            "schedules": [
+                {
+                    "name": schedule.logical_id,
+                    "queue_url": deployment.queue_url(schedule.queue_logical_id),
+                    "expression": schedule.expression,
+                    "timezone": schedule.timezone,
+                    "input": schedule.input,
+                }
+                for schedule in deployment.template.schedules()
+            ],
             "functions": {
                 spec.name: {
                     "function_name": deployment.function_names[spec.logical_id],

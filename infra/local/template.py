@@ -187,6 +187,17 @@ class QueueTrigger:
 
 
 @dataclass(frozen=True)
+class ScheduleSpec:
+    """An EventBridge Scheduler schedule that sends to one of the stack's queues."""
+
+    logical_id: str
+    expression: str
+    timezone: str
+    queue_logical_id: str
+    input: str
+
+
+@dataclass(frozen=True)
 class PipeSpec:
     logical_id: str
     source_table: str
@@ -352,6 +363,32 @@ class Template:
                 )
             )
         return pipes
+
+    def schedules(self) -> list[ScheduleSpec]:
+        """Schedules whose target is a queue of the template (the daily job), in template order."""
+        specs = []
+        for logical_id, resource in self.of_type("AWS::Scheduler::Schedule"):
+            props = resource["Properties"]
+            target = props["Target"]
+            queue = next(
+                (ref for ref, _ in references(target["Arn"]) if self._type_of(ref) == "AWS::SQS::Queue"), None
+            )
+            if queue is None:
+                continue
+            specs.append(
+                ScheduleSpec(
+                    logical_id=logical_id,
+                    expression=props["ScheduleExpression"],
+                    timezone=props.get("ScheduleExpressionTimezone", "UTC"),
+                    queue_logical_id=queue,
+                    input=target.get("Input", "{}"),
+                )
+            )
+        return specs
+
+    def _type_of(self, logical_id: str) -> str | None:
+        resource = self.resources.get(logical_id)
+        return resource.get("Type") if resource else None
 
     def notifications(self) -> list[Notification]:
         return [

@@ -181,6 +181,8 @@ def test_business_table_keys_gsi_stream_ttl_pitr(synthesized: Synthesized, templ
                     {"AttributeName": "sk", "AttributeType": "S"},
                     {"AttributeName": "gsi1pk", "AttributeType": "S"},
                     {"AttributeName": "gsi1sk", "AttributeType": "S"},
+                    {"AttributeName": "gsi2pk", "AttributeType": "S"},
+                    {"AttributeName": "gsi2sk", "AttributeType": "S"},
                 ]
             ),
             "GlobalSecondaryIndexes": [
@@ -191,7 +193,16 @@ def test_business_table_keys_gsi_stream_ttl_pitr(synthesized: Synthesized, templ
                         {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }
+                },
+                {
+                    # Loans by stored status and maturity: the daily job's reads.
+                    "IndexName": "gsi2",
+                    "KeySchema": [
+                        {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
             ],
             "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
             "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
@@ -203,6 +214,35 @@ def test_business_table_keys_gsi_stream_ttl_pitr(synthesized: Synthesized, templ
     props = table["Properties"]
     assert props["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
     assert table["DeletionPolicy"] == "Retain"
+
+
+def test_the_daily_steps_are_scheduled_at_0005_business_time_onto_apply_repayments_queue(
+    synthesized: Synthesized,
+) -> None:
+    schedules = {
+        lid: r["Properties"]
+        for lid, r in synthesized.resources.items()
+        if r["Type"] == "AWS::Scheduler::Schedule"
+    }
+    queue_lid, _ = by_path(synthesized, "Scf/Repayment/RepaymentsQueue")
+    steps = set()
+    for props in schedules.values():
+        assert props["ScheduleExpression"] == "cron(5 0 * * ? *)"
+        assert props["ScheduleExpressionTimezone"] == "Asia/Shanghai"
+        assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
+        target = props["Target"]
+        assert queue_lid in set(references(target["Arn"]))
+        message = json.loads(target["Input"])
+        assert message["scf"] == "daily"
+        assert message["business_date"] == "<aws.scheduler.scheduled-time>"
+        steps.add(message["step"])
+        role = next(references(target["RoleArn"]))
+        granted = role_statements(synthesized, role)
+        assert actions_of(granted) == {"sqs:SendMessage"}
+        assert all(queue_lid in set(references(st["Resource"])) for st in granted)
+        trust = synthesized.resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert [st["Principal"] for st in trust] == [{"Service": "scheduler.amazonaws.com"}]
+    assert steps == {"OVERDUE", "DUE_SOON"}
 
 
 def test_the_business_table_is_the_only_table(synthesized: Synthesized) -> None:

@@ -6,19 +6,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 import pytest
 
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
-from scf.adapters.dynamodb.models import ExposureItem, LoanItem, PostingItem, SupplierItem
-from scf.adapters.dynamodb.transactions import BadPageToken
+from scf.adapters.dynamodb.models import (
+    ExposureItem,
+    LoanItem,
+    PostingItem,
+    SupplierItem,
+    SupplierOverdueItem,
+)
+from scf.adapters.dynamodb.transactions import BadPageToken, connection, table_name
 from scf.clock import FixedClock
-from scf.domain.ledger import repayment_posting
+from scf.domain.ledger import extension_posting, repayment_posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.service.disbursement import PayoutService
+from scf.service.lending_day import LendingDayService, Step
 from scf.service.loan_store import LoanStore, StaleWrite
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import Account, PaymentReport, PaymentStatus
@@ -56,6 +63,12 @@ class World(Protocol):
 
     def posting_ids(self, loan_id: str) -> list[str]: ...
 
+    def overdue_count(self, currency: str = "CNY") -> int: ...
+
+    def overdue_in_every_currency(self) -> int: ...
+
+    def outbox_ids(self) -> set[str]: ...
+
 
 @dataclass
 class FakeWorld:
@@ -70,6 +83,15 @@ class FakeWorld:
 
     def posting_ids(self, loan_id: str) -> list[str]:
         return sorted(p for p in self.store.postings if self.store.posting_loans[p] == loan_id)
+
+    def overdue_count(self, currency: str = "CNY") -> int:
+        return self.store.exposure("S1", currency).overdue_loans
+
+    def overdue_in_every_currency(self) -> int:
+        return self.store.every_currency["S1"].overdue_loans
+
+    def outbox_ids(self) -> set[str]:
+        return set(self.store.outbox)
 
 
 @dataclass
@@ -109,6 +131,19 @@ class DynamoWorld:
         return sorted(
             item.posting_id for item in PostingItem.query(f"LEDGER#{loan_id}", consistent_read=True)
         )
+
+    def overdue_count(self, currency: str = "CNY") -> int:
+        item = ExposureItem.get(*ExposureItem.key("S1", currency), consistent_read=True)
+        return int(item.overdue_loans or 0)
+
+    def overdue_in_every_currency(self) -> int:
+        item = SupplierOverdueItem.get(*SupplierOverdueItem.key("S1"), consistent_read=True)
+        return int(item.overdue_loans or 0)
+
+    def outbox_ids(self) -> set[str]:
+        client = connection().client
+        items = client.scan(TableName=table_name())["Items"]  # a test's look at the whole table
+        return {i["pk"]["S"].removeprefix("OUTBOX#") for i in items if i["pk"]["S"].startswith("OUTBOX#")}
 
 
 @pytest.fixture(params=["fake", "dynamo"])
@@ -421,3 +456,114 @@ def test_a_rejected_collection_report_fails_the_repayment(world: World) -> None:
     assert repayment is not None and repayment.status is RepaymentStatus.FAILED
     assert payment is not None and payment.status == "REJECTED"
     assert world.posting_ids("L1") == ["DISBURSEMENT#PAYL1"]
+
+
+# -- the daily job: loans by status and maturity, OVERDUE stored once, LoanDueSoon once --------------
+
+MATURITY = date(2026, 1, 31)  # paid out on TODAY for 30 days
+
+
+def paid_out(world: World, *loan_ids: str) -> None:
+    bank = FakeBankGateway(value_date=TODAY)
+    for n, loan_id in enumerate(loan_ids):
+        with_approved_loan(world, loan_id=loan_id, created_at=f"2026-01-01T00:00:0{n}+00:00")
+        assert payouts(world, bank).disburse(loan_id) is LoanStatus.ACTIVE
+
+
+def ids(records: list[Any]) -> list[str]:
+    return [record.loan.loan_id for record in records]
+
+
+def day_job(world: World, day: date) -> LendingDayService:
+    return LendingDayService(loans=world.store, clock=FixedClock(day, NOW))
+
+
+def test_active_loans_are_read_by_maturity(world: World) -> None:
+    paid_out(world, "L1", "L2")
+
+    assert ids(world.store.active_loans_maturing_by(MATURITY - timedelta(days=1))) == []
+    assert ids(world.store.active_loans_maturing_by(MATURITY)) == ["L1", "L2"]
+    assert ids(world.store.active_loans_maturing_by(MATURITY + timedelta(days=9))) == ["L1", "L2"]
+    assert ids(world.store.active_loans_maturing_on(MATURITY)) == ["L1", "L2"]
+    assert ids(world.store.active_loans_maturing_on(MATURITY + timedelta(days=1))) == []
+
+
+def test_a_loan_is_marked_overdue_once_with_its_count_and_event(world: World) -> None:
+    paid_out(world, "L1", "L2")
+    stale = world.store.get_loan("L1")
+    assert stale is not None
+
+    first = day_job(world, MATURITY).run(Step.OVERDUE, MATURITY)
+    again = day_job(world, MATURITY).run(Step.OVERDUE, MATURITY)
+
+    assert (first.written, again.loans_read, again.written) == (2, 0, 0)
+    assert world.overdue_count() == 2 and world.overdue_in_every_currency() == 2
+    assert world.outbox_ids() >= {f"LoanOverdue-L1-{MATURITY}", f"LoanOverdue-L2-{MATURITY}"}
+    assert ids(world.store.active_loans_maturing_by(MATURITY)) == []
+    with pytest.raises(StaleWrite):  # a second writer with what it read before: nothing written
+        marked = stale.loan.mark_overdue(MATURITY)
+        world.store.mark_overdue(stale, marked, marked.overdue_event(), business_date=MATURITY, now=NOW)
+    assert world.overdue_count() == 2
+
+
+def test_the_overdue_write_needs_maturity_on_or_before_the_business_date(world: World) -> None:
+    paid_out(world, "L1")
+    record = world.store.get_loan("L1")
+    assert record is not None
+    marked = record.loan.mark_overdue(MATURITY)
+
+    with pytest.raises(StaleWrite):
+        world.store.mark_overdue(
+            record, marked, marked.overdue_event(), business_date=MATURITY - timedelta(days=1), now=NOW
+        )
+
+    after = world.store.get_loan("L1")
+    assert after is not None and after.loan.status is LoanStatus.ACTIVE and world.overdue_count() == 0
+
+
+def test_an_overdue_loan_is_repaid_or_extended_back_to_active(world: World) -> None:
+    paid_out(world, "L1", "L2")
+    day_job(world, MATURITY).run(Step.OVERDUE, MATURITY)
+    on = MATURITY + timedelta(days=1)
+    repayments = RepaymentService(
+        loans=world.store,
+        gateways=FakeGateways(bank=FakeBankGateway(value_date=on)),
+        lender=LENDER,
+        clock=FixedClock(on, NOW),
+    )
+    record = world.store.get_loan("L1")
+    assert record is not None
+    pending = repayments.request("S1", "L1", record.loan.position(on).payoff, "k1")
+    assert repayments.apply(pending.requested_event().payload, redelivered=False) is RepaymentStatus.APPLIED
+    overdue = world.store.get_loan("L2")
+    assert overdue is not None
+    outcome = overdue.loan.extend(on, other_loan_overdue=False, borrowing_base_minor=10**10)
+    world.store.extend(
+        overdue,
+        outcome.loan,
+        reclassification=extension_posting("L2", outcome.penalty_reclassified)
+        if outcome.penalty_reclassified
+        else None,
+        overdue_delta=outcome.overdue_delta,
+        request_hash="h",
+        now=NOW.isoformat(),
+    )
+
+    repaid, extended = world.store.get_loan("L1"), world.store.get_loan("L2")
+    assert repaid is not None and repaid.loan.status is LoanStatus.REPAID
+    assert extended is not None and extended.loan.status is LoanStatus.ACTIVE
+    assert world.overdue_count() == 0 and world.overdue_in_every_currency() == 0
+    new_maturity = MATURITY + timedelta(days=30)
+    assert ids(world.store.active_loans_maturing_on(new_maturity)) == ["L2"]
+    assert ids(world.store.active_loans_maturing_by(MATURITY + timedelta(days=29))) == []
+
+
+def test_due_soon_is_written_once_per_loan_and_maturity(world: World) -> None:
+    paid_out(world, "L1")
+    day = MATURITY - timedelta(days=3)
+
+    first = day_job(world, day).run(Step.DUE_SOON, day)
+    again = day_job(world, day).run(Step.DUE_SOON, day)
+
+    assert (first.written, again.written) == (1, 0)
+    assert {e for e in world.outbox_ids() if e.startswith("LoanDueSoon")} == {f"LoanDueSoon-L1-{MATURITY}"}

@@ -319,6 +319,8 @@ class MoneyWorld:
             updated_at=created_at,
             gsi1pk=LoanItem.supplier_index_pk(supplier_id),
             gsi1sk=f"{created_at}#{loan_id}",
+            gsi2pk=LoanItem.status_index_pk("APPROVED"),
+            gsi2sk=LoanItem.status_index_sk(loan_id, None),
             payout_account=payout_account,
         ).save()
         exposure = ExposureItem(*ExposureItem.key(supplier_id, currency))

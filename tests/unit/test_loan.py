@@ -4,6 +4,7 @@ example of docs/money.md."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import product
@@ -26,6 +27,7 @@ from scf.domain.loan import (
 from scf.domain.money import format_amount
 from scf.domain.policy import ExtensionRule
 from scf.domain.waterfall import INTEREST, PENALTY, PRINCIPAL, Allocation
+from scf.errors import Conflict
 
 pytestmark = pytest.mark.unit
 
@@ -37,6 +39,7 @@ ALLOWED = {
     (LoanStatus.ACTIVE, LoanStatus.OVERDUE),
     (LoanStatus.ACTIVE, LoanStatus.REPAID),
     (LoanStatus.OVERDUE, LoanStatus.REPAID),
+    (LoanStatus.OVERDUE, LoanStatus.ACTIVE),  # an extension granted within its window
 }
 
 
@@ -327,3 +330,63 @@ def test_a_repayment_never_takes_effect_before_one_already_applied() -> None:
     loan = active()
 
     assert effective_value_date(date(2026, 1, 11), loan, [date(2026, 1, 20), None]) == date(2026, 1, 20)
+
+
+# -- the daily job: OVERDUE stored at maturity, its events ---------------------------------------------
+
+
+def test_an_active_loan_is_marked_overdue_from_its_maturity_date_on() -> None:
+    for today in (MATURITY, MATURITY + timedelta(days=4)):
+        marked = active().mark_overdue(today)
+        assert marked.status is LoanStatus.OVERDUE
+        assert marked.maturity_date == MATURITY and marked.outstanding_principal_minor == 10_000_000
+
+
+def test_a_loan_before_its_maturity_date_is_not_marked_overdue() -> None:
+    with pytest.raises(Conflict) as refused:
+        active().mark_overdue(MATURITY - timedelta(days=1))
+    assert refused.value.code == "NOT_AT_MATURITY"
+
+
+@pytest.mark.parametrize("status", [LoanStatus.OVERDUE, LoanStatus.REPAID])
+def test_only_an_active_loan_is_marked_overdue(status: LoanStatus) -> None:
+    with pytest.raises(InvalidTransition):
+        replace(active(), status=status).mark_overdue(MATURITY)
+
+
+def test_an_extension_returns_a_stored_overdue_loan_to_active() -> None:
+    overdue = active().mark_overdue(MATURITY)
+    outcome = overdue.extend(
+        MATURITY + timedelta(days=1), other_loan_overdue=False, borrowing_base_minor=10**10
+    )
+    assert outcome.loan.status is LoanStatus.ACTIVE and outcome.overdue_delta == -1
+    assert outcome.loan.maturity_date == MATURITY + timedelta(days=30)
+
+
+def test_a_stored_overdue_loan_still_takes_repayments_and_is_repaid_at_payoff() -> None:
+    on = MATURITY + timedelta(days=2)
+    overdue = active().mark_overdue(MATURITY)
+    partial = overdue.repay(1_000_000, on)
+    assert partial.loan.status is LoanStatus.OVERDUE and partial.overdue_delta == 0
+    paid = partial.loan.repay(partial.loan.position(on).payoff, on)
+    assert paid.loan.status is LoanStatus.REPAID and paid.overdue_delta == -1
+
+
+def test_overdue_and_due_soon_events_are_once_per_loan_and_maturity_without_accounts() -> None:
+    loan = active()
+    overdue, due_soon = loan.overdue_event(), loan.due_soon_event()
+    assert overdue.event_id == f"LoanOverdue-L1-{MATURITY.isoformat()}"
+    assert due_soon.event_id == f"LoanDueSoon-L1-{MATURITY.isoformat()}"
+    assert (
+        overdue.payload
+        == due_soon.payload
+        == {
+            "loan_id": "L1",
+            "supplier_id": "S1",
+            "currency": "CNY",
+            "outstanding_principal": "100000.00",
+            "maturity_date": MATURITY.isoformat(),
+        }
+    )
+    extended = loan.extend(MATURITY, other_loan_overdue=False, borrowing_base_minor=10**10).loan
+    assert extended.due_soon_event().event_id != due_soon.event_id

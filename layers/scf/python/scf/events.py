@@ -13,11 +13,21 @@ OUTBOX_KIND = "OUTBOX"
 OUTBOX_TTL_SECONDS = 7 * 24 * 3600
 TARGET_DISBURSEMENTS = "disbursements"
 TARGET_REPAYMENTS = "repayments"
+# Domain events (contract section 10) for the cloud team's bus. No pipe carries this target yet
+# (issue 10 point 5): the items stay in the table until their TTL, written once by their ids.
+TARGET_DOMAIN_EVENTS = "domain-events"
 
 LOAN_APPROVED = "LoanApproved"
 REPAYMENT_REQUESTED = "RepaymentRequested"
+LOAN_OVERDUE = "LoanOverdue"
+LOAN_DUE_SOON = "LoanDueSoon"
 
-TARGET_OF = {LOAN_APPROVED: TARGET_DISBURSEMENTS, REPAYMENT_REQUESTED: TARGET_REPAYMENTS}
+TARGET_OF = {
+    LOAN_APPROVED: TARGET_DISBURSEMENTS,
+    REPAYMENT_REQUESTED: TARGET_REPAYMENTS,
+    LOAN_OVERDUE: TARGET_DOMAIN_EVENTS,
+    LOAN_DUE_SOON: TARGET_DOMAIN_EVENTS,
+}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from scf.domain.money import format_amount
 from scf.domain.policy import DEFAULT_POLICY, ExtensionRule
 from scf.domain.waterfall import Allocation, allocate
 from scf.errors import Conflict
-from scf.events import REPAYMENT_REQUESTED, OutboxEvent
+from scf.events import LOAN_DUE_SOON, LOAN_OVERDUE, REPAYMENT_REQUESTED, OutboxEvent
 
 
 class LoanStatus(StrEnum):
@@ -30,7 +30,8 @@ TRANSITIONS: dict[LoanStatus, frozenset[LoanStatus]] = {
     LoanStatus.APPROVED: frozenset({LoanStatus.DISBURSING}),
     LoanStatus.DISBURSING: frozenset({LoanStatus.ACTIVE, LoanStatus.FAILED}),
     LoanStatus.ACTIVE: frozenset({LoanStatus.OVERDUE, LoanStatus.REPAID}),
-    LoanStatus.OVERDUE: frozenset({LoanStatus.REPAID}),
+    # ACTIVE again only by an extension granted within its window (`Loan.extend`).
+    LoanStatus.OVERDUE: frozenset({LoanStatus.ACTIVE, LoanStatus.REPAID}),
     LoanStatus.REPAID: frozenset(),
     LoanStatus.FAILED: frozenset(),
 }
@@ -123,6 +124,43 @@ class Loan:
     def fail(self) -> Loan:
         """The bank rejected the payout: nothing is owed."""
         return replace(self, status=transition(self.status, LoanStatus.FAILED), outstanding_principal_minor=0)
+
+    def mark_overdue(self, today: date) -> Loan:
+        """The daily job at the start of `today`: an unpaid ACTIVE loan whose maturity date has come
+        is stored OVERDUE (contract section 10). `InvalidTransition` from any other status; a loan
+        not yet at maturity is refused too (the job's index read never offers one)."""
+        if self.maturity_date is None or today < self.maturity_date:
+            raise Conflict(f"loan {self.loan_id} is not at maturity on {today}", code="NOT_AT_MATURITY")
+        return replace(self, status=transition(self.status, LoanStatus.OVERDUE))
+
+    def overdue_event(self) -> OutboxEvent:
+        """`LoanOverdue`, once per loan and maturity date (an extended loan can be overdue again)."""
+        assert self.maturity_date is not None
+        return OutboxEvent(
+            event_id=f"{LOAN_OVERDUE}-{self.loan_id}-{self.maturity_date.isoformat()}",
+            event_type=LOAN_OVERDUE,
+            payload=self._event_payload(),
+        )
+
+    def due_soon_event(self) -> OutboxEvent:
+        """`LoanDueSoon`, once per loan and maturity date (the id says which: written only if absent)."""
+        assert self.maturity_date is not None
+        return OutboxEvent(
+            event_id=f"{LOAN_DUE_SOON}-{self.loan_id}-{self.maturity_date.isoformat()}",
+            event_type=LOAN_DUE_SOON,
+            payload=self._event_payload(),
+        )
+
+    def _event_payload(self) -> dict[str, str]:
+        """Ids, the two-decimal amount and dates; never an account number (contract section 10)."""
+        assert self.maturity_date is not None
+        return {
+            "loan_id": self.loan_id,
+            "supplier_id": self.supplier_id,
+            "currency": self.currency,
+            "outstanding_principal": format_amount(self.outstanding_principal_minor),
+            "maturity_date": self.maturity_date.isoformat(),
+        }
 
     def status_on(self, as_of: date) -> LoanStatus:
         """An ACTIVE loan is OVERDUE from its maturity date on, whether or not that was stored yet."""
@@ -227,9 +265,12 @@ class Loan:
             raise ExtensionRefused(
                 "BORROWING_BASE_SHORT", "the borrowing base no longer covers the loan's outstanding principal"
             )
+        status = LoanStatus.ACTIVE
+        if self.status is not status:
+            transition(self.status, status)  # OVERDUE -> ACTIVE: the extension's new maturity
         loan = replace(
             self,
-            status=LoanStatus.ACTIVE,
+            status=status,
             maturity_date=self.maturity_date + timedelta(days=terms.extension_days),
             extended=True,
             interest_paid_minor=self.interest_paid_minor + self.penalty_paid_minor,

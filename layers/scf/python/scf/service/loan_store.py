@@ -190,6 +190,16 @@ class LoanStore(Protocol):
         """The supplier's receivables pool (`scf.domain.pool` state), None before any document."""
         ...
 
+    # -- the daily job's reads (the loans with work, by status and maturity: never the table) ------
+
+    def active_loans_maturing_by(self, day: date) -> list[LoanRecord]:
+        """ACTIVE loans whose maturity date is `day` or earlier (gsi2 LOANS#ACTIVE, sk <= day)."""
+        ...
+
+    def active_loans_maturing_on(self, day: date) -> list[LoanRecord]:
+        """ACTIVE loans whose maturity date is `day` (gsi2 LOANS#ACTIVE, sk begins with day)."""
+        ...
+
     # -- disbursement ---------------------------------------------------------------------------------
 
     def start_disbursement(
@@ -229,6 +239,20 @@ class LoanStore(Protocol):
         now: str,
     ) -> None:
         """The new maturity (once per loan), the reclassification posting and the overdue count."""
+        ...
+
+    # -- the daily job --------------------------------------------------------------------------------
+
+    def mark_overdue(
+        self, record: LoanRecord, loan: Loan, event: OutboxEvent, *, business_date: date, now: datetime
+    ) -> None:
+        """ACTIVE -> OVERDUE while the stored loan is ACTIVE with its maturity on or before the
+        job's date, the supplier's overdue count +1 and the `LoanOverdue` event, all or nothing."""
+        ...
+
+    def announce(self, record: LoanRecord, event: OutboxEvent, now: datetime) -> bool:
+        """The event written only if absent, while the loan is still ACTIVE with the maturity it was
+        read with; False if it was already written (or the loan moved): nothing written then."""
         ...
 
     # -- repayment ------------------------------------------------------------------------------------

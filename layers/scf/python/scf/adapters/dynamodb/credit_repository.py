@@ -19,6 +19,7 @@ from scf.adapters.dynamodb.models import (
     OutboxItem,
     PoolItem,
     SupplierItem,
+    SupplierOverdueItem,
 )
 from scf.adapters.dynamodb.transactions import (
     CONDITION_FAILED,
@@ -31,6 +32,7 @@ from scf.adapters.dynamodb.transactions import (
     is_condition_failure,
 )
 from scf.domain.decision import REVIEW
+from scf.domain.loan import LoanStatus
 from scf.domain.money import format_amount
 from scf.domain.pool import Pool
 from scf.events import LOAN_APPROVED, OUTBOX_TTL_SECONDS, TARGET_OF
@@ -104,7 +106,8 @@ class DynamoCreditRepository:
         supplier_key = SupplierItem.key(supplier_id)
         pool_key = PoolItem.key(supplier_id, currency)
         exposure_key = ExposureItem.key(supplier_id, currency)
-        keys = [supplier_key, pool_key, exposure_key]
+        overdue_key = SupplierOverdueItem.key(supplier_id)
+        keys = [supplier_key, pool_key, exposure_key, overdue_key]
         app_key = ApplicationItem.key(application_id) if application_id else None
         if app_key:
             keys.append(app_key)
@@ -112,6 +115,7 @@ class DynamoCreditRepository:
         supplier = SupplierItem.from_raw_data(found[supplier_key]) if supplier_key in found else None
         pool = PoolItem.from_raw_data(found[pool_key]) if pool_key in found else None
         exposure = ExposureItem.from_raw_data(found[exposure_key]) if exposure_key in found else None
+        every = SupplierOverdueItem.from_raw_data(found[overdue_key]) if overdue_key in found else None
         application = ApplicationItem.from_raw_data(found[app_key]) if app_key and app_key in found else None
         if application is not None and application.supplier_id != supplier_id:
             # Ids of idempotent requests are derived from (supplier, key): another supplier's item
@@ -123,8 +127,15 @@ class DynamoCreditRepository:
             pool=Pool.from_state(pool.state) if pool else Pool(),
             pool_version=pool.version if pool else None,
             exposure_minor=int(exposure.principal_minor or 0) if exposure else 0,
-            overdue_loans=int(exposure.overdue_loans or 0) if exposure else 0,
-            open_maturities=_open_maturities(exposure.open_loans or ()) if exposure else {},
+            # Every currency's overdue loans (the supplier's item), and this currency's exposure
+            # for loans paid out before that item was kept: the larger count, every open entry.
+            overdue_loans=max(
+                int(exposure.overdue_loans or 0) if exposure else 0,
+                int(every.overdue_loans or 0) if every else 0,
+            ),
+            open_maturities=_open_maturities(
+                {*(exposure.open_loans or () if exposure else ()), *(every.open_loans or () if every else ())}
+            ),
             application=_record(application) if application else None,
         )
 
@@ -181,6 +192,13 @@ class DynamoCreditRepository:
                     )
                 tx.condition_check(
                     SupplierItem, *SupplierItem.key(reservation.supplier_id), condition=supplier_unchanged
+                )
+                # No overdue loan in any currency since the decision's read (HAS_OVERDUE_LOAN).
+                tx.condition_check(
+                    SupplierOverdueItem,
+                    *SupplierOverdueItem.key(reservation.supplier_id),
+                    condition=SupplierOverdueItem.overdue_loans.does_not_exist()
+                    | (SupplierOverdueItem.overdue_loans == 0),
                 )
                 tx.save(_outbox_item(loan, now))
         except TransactWriteError as exc:
@@ -255,6 +273,8 @@ def _loan_item(loan: NewLoan) -> LoanItem:
         updated_at=loan.created_at,
         gsi1pk=LoanItem.supplier_index_pk(loan.supplier_id),
         gsi1sk=f"{loan.created_at}#{loan.loan_id}",
+        gsi2pk=LoanItem.status_index_pk(LoanStatus.APPROVED.value),
+        gsi2sk=LoanItem.status_index_sk(loan.loan_id, None),
         payout_account=account_json(loan.payout_account) if loan.payout_account else None,
     )
 

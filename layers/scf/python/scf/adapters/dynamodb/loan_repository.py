@@ -26,6 +26,7 @@ from scf.adapters.dynamodb.models import (
     PostingItem,
     RepaymentItem,
     SupplierItem,
+    SupplierOverdueItem,
 )
 from scf.adapters.dynamodb.transactions import (
     CONDITION_FAILED,
@@ -152,6 +153,15 @@ def _loan_handle(record: LoanRecord) -> LoanItem:
     return item
 
 
+def _status_index(loan: Loan) -> list[Action]:
+    """gsi2 follows the loan's stored status and maturity (every write that changes either)."""
+    maturity = loan.maturity_date.isoformat() if loan.maturity_date else None
+    return [
+        LoanItem.gsi2pk.set(LoanItem.status_index_pk(loan.status.value)),
+        LoanItem.gsi2sk.set(LoanItem.status_index_sk(loan.loan_id, maturity)),
+    ]
+
+
 def _changes_json(loan: Loan) -> list[list[Any]]:
     return [[change.on.isoformat(), change.outstanding_minor] for change in loan.principal_changes]
 
@@ -238,6 +248,23 @@ class DynamoLoanStore(LoanStore):
         state: dict[str, Any] = item.state
         return state
 
+    # -- the daily job's reads -----------------------------------------------------------------------
+
+    def active_loans_maturing_by(self, day: date) -> list[LoanRecord]:
+        """gsi2 LOANS#ACTIVE with gsi2sk <= "<day>#~" ('~' sorts after every loan id)."""
+        query = LoanItem.by_status.query(
+            LoanItem.status_index_pk(LoanStatus.ACTIVE.value), LoanItem.gsi2sk <= f"{day.isoformat()}#~"
+        )
+        return [_loan(item) for item in query if isinstance(item, LoanItem)]
+
+    def active_loans_maturing_on(self, day: date) -> list[LoanRecord]:
+        """gsi2 LOANS#ACTIVE with begins_with(gsi2sk, "<day>#")."""
+        query = LoanItem.by_status.query(
+            LoanItem.status_index_pk(LoanStatus.ACTIVE.value),
+            LoanItem.gsi2sk.startswith(f"{day.isoformat()}#"),
+        )
+        return [_loan(item) for item in query if isinstance(item, LoanItem)]
+
     # -- disbursement --------------------------------------------------------------------------------
 
     def start_disbursement(
@@ -249,6 +276,7 @@ class DynamoLoanStore(LoanStore):
                 _loan_handle(record),
                 actions=[
                     LoanItem.status.set(loan.status.value),
+                    *_status_index(loan),
                     LoanItem.payment_id.set(payment_id),
                     LoanItem.updated_at.set(now),
                 ],
@@ -281,6 +309,7 @@ class DynamoLoanStore(LoanStore):
                 _loan_handle(record),
                 actions=[
                     LoanItem.status.set(loan.status.value),
+                    *_status_index(loan),
                     LoanItem.value_date.set(loan.value_date.isoformat()),
                     LoanItem.maturity_date.set(loan.maturity_date.isoformat()),
                     LoanItem.outstanding_principal_minor.set(loan.outstanding_principal_minor),
@@ -313,6 +342,7 @@ class DynamoLoanStore(LoanStore):
                 _loan_handle(record),
                 actions=[
                     LoanItem.status.set(loan.status.value),
+                    *_status_index(loan),
                     LoanItem.outstanding_principal_minor.set(loan.outstanding_principal_minor),
                     LoanItem.updated_at.set(now),
                 ],
@@ -369,6 +399,26 @@ class DynamoLoanStore(LoanStore):
             actions=actions,
             condition=condition,
         )
+        if overdue_delta or open_loans_add or open_loans_remove:
+            # The supplier's count and open entries across currencies (HAS_OVERDUE_LOAN).
+            every: list[Action] = [
+                SupplierOverdueItem.supplier_id.set(loan.supplier_id),
+                SupplierOverdueItem.updated_at.set(now),
+            ]
+            every_condition = None
+            if open_loans_add:
+                every.append(SupplierOverdueItem.open_loans.add(open_loans_add))
+            if open_loans_remove:
+                every.append(SupplierOverdueItem.open_loans.delete(open_loans_remove))
+            if overdue_delta:
+                every.append(SupplierOverdueItem.overdue_loans.add(overdue_delta))
+                if overdue_delta < 0:
+                    every_condition = SupplierOverdueItem.overdue_loans >= -overdue_delta
+            transaction.update(
+                SupplierOverdueItem(*SupplierOverdueItem.key(loan.supplier_id)),
+                actions=every,
+                condition=every_condition,
+            )
 
     # -- extension -----------------------------------------------------------------------------------
 
@@ -389,6 +439,7 @@ class DynamoLoanStore(LoanStore):
                 _loan_handle(record),
                 actions=[
                     LoanItem.status.set(loan.status.value),
+                    *_status_index(loan),
                     LoanItem.maturity_date.set(loan.maturity_date.isoformat()),
                     LoanItem.extended.set(True),
                     LoanItem.extension_request.set(request_hash),
@@ -416,6 +467,46 @@ class DynamoLoanStore(LoanStore):
                 now=now,
                 open_loans_add={ExposureItem.open_loan_entry(loan.loan_id, loan.maturity_date.isoformat())},
             )
+
+    # -- the daily job -------------------------------------------------------------------------------
+
+    def mark_overdue(
+        self, record: LoanRecord, loan: Loan, event: OutboxEvent, *, business_date: date, now: datetime
+    ) -> None:
+        """ACTIVE -> OVERDUE (condition: ACTIVE, maturity <= the job's date), the overdue count +1
+        and the `LoanOverdue` event (written once), all or nothing."""
+        assert loan.maturity_date is not None
+        stamp = now.isoformat()
+        with self._transaction() as transaction:
+            transaction.update(
+                _loan_handle(record),
+                actions=[
+                    LoanItem.status.set(loan.status.value),
+                    *_status_index(loan),
+                    LoanItem.updated_at.set(stamp),
+                ],
+                condition=(LoanItem.status == LoanStatus.ACTIVE.value)
+                & (LoanItem.maturity_date <= business_date.isoformat()),
+            )
+            self._exposure_update(transaction, loan, principal_delta=0, overdue_delta=1, now=stamp)
+            transaction.save(_outbox_item(event, now), condition=OutboxItem.pk.does_not_exist())
+
+    def announce(self, record: LoanRecord, event: OutboxEvent, now: datetime) -> bool:
+        """The event written if absent, while the loan is ACTIVE with the maturity read."""
+        loan = record.loan
+        assert loan.maturity_date is not None
+        try:
+            with self._transaction() as transaction:
+                transaction.condition_check(
+                    LoanItem,
+                    *LoanItem.key(loan.loan_id),
+                    condition=(LoanItem.status == LoanStatus.ACTIVE.value)
+                    & (LoanItem.maturity_date == loan.maturity_date.isoformat()),
+                )
+                transaction.save(_outbox_item(event, now), condition=OutboxItem.pk.does_not_exist())
+        except StaleWrite:
+            return False
+        return True
 
     # -- repayment -----------------------------------------------------------------------------------
 
@@ -485,6 +576,7 @@ class DynamoLoanStore(LoanStore):
                     _loan_handle(record),
                     actions=[
                         LoanItem.status.set(loan.status.value),
+                        *_status_index(loan),
                         LoanItem.outstanding_principal_minor.set(loan.outstanding_principal_minor),
                         LoanItem.interest_paid_minor.set(loan.interest_paid_minor),
                         LoanItem.penalty_paid_minor.set(loan.penalty_paid_minor),

@@ -54,6 +54,20 @@ class Gsi1(GlobalSecondaryIndex["BaseItem"]):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
+class Gsi2(GlobalSecondaryIndex["BaseItem"]):
+    """Loans by stored status and maturity (docs/access-patterns.md, "Loans by status")."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+NO_MATURITY = "0000-00-00"  # gsi2sk of a loan not paid out yet (sorts before every date)
+
+
 class BaseItem(Model):
     class Meta:
         table_name = UNBOUND
@@ -141,6 +155,22 @@ class ExposureItem(BaseItem):
         return f"SUPPLIER#{supplier_id}", f"EXPOSURE#{currency}"
 
 
+class SupplierOverdueItem(BaseItem):
+    """pk SUPPLIER#<id>, sk OVERDUE: the supplier's OVERDUE loans and `open_loans` in every currency
+    (the same entries as its `ExposureItem`s), so a decision in one currency sees overdue loans in
+    all of them in the BatchGetItem it makes anyway (docs/access-patterns.md, "Overdue loans in every
+    currency"). Updated in the same transaction as the exposure item, whenever either changes."""
+
+    supplier_id = UnicodeAttribute(null=True)
+    overdue_loans = NumberAttribute(default=0)
+    open_loans = UnicodeSetAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(supplier_id: str) -> tuple[str, str]:
+        return f"SUPPLIER#{supplier_id}", "OVERDUE"
+
+
 class ApplicationItem(BaseItem):
     """pk APPLICATION#<application_id>, sk APPLICATION (found by id alone: ops decide a review from
     its id; a supplier's read checks `supplier_id`); in REVIEW also gsi1pk REVIEW#PENDING, gsi1sk
@@ -175,6 +205,8 @@ class ApplicationItem(BaseItem):
 class LoanItem(BaseItem):
     """pk LOAN#<loan_id>, sk LOAN; gsi1pk SUPPLIER#<id>#LOANS, gsi1sk <created_at>#<loan_id>
     (a supplier's loans, newest first). A supplier reading another's loan gets 404.
+    gsi2pk LOANS#<status>, gsi2sk <maturity_date or 0000-00-00>#<loan_id> (loans by stored status,
+    by maturity: the daily job's reads), set by every write that changes the status or maturity.
 
     `principal_changes` is the JSON list [[date, outstanding_principal_minor], ...] from value_date on,
     so interest is the exact sum over days (path-independent, contract section 3)."""
@@ -206,11 +238,22 @@ class LoanItem(BaseItem):
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_supplier = Gsi1()
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    by_status = Gsi2()
     version = VersionAttribute()
 
     @staticmethod
     def key(loan_id: str) -> tuple[str, str]:
         return f"LOAN#{loan_id}", "LOAN"
+
+    @staticmethod
+    def status_index_pk(status: str) -> str:
+        return f"LOANS#{status}"
+
+    @staticmethod
+    def status_index_sk(loan_id: str, maturity_date: str | None) -> str:
+        return f"{maturity_date or NO_MATURITY}#{loan_id}"
 
     @staticmethod
     def supplier_index_pk(supplier_id: str) -> str:
@@ -381,6 +424,7 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     DocumentItem,
     PoolItem,
     ExposureItem,
+    SupplierOverdueItem,
     ApplicationItem,
     LoanItem,
     RepaymentItem,
