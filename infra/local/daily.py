@@ -46,12 +46,16 @@ def message_body(schedule: dict[str, Any], day: date) -> str:
 
 def fire(env: dict[str, Any], days: Iterable[date], *, timeout: float = 60.0) -> list[tuple[date, str]]:
     """Send every schedule's message for each day in order; after each day wait until its queues
-    are empty (the workers consumed the messages). Returns (day, body) in the order sent."""
+    are empty (the workers consumed the messages). Returns (day, body) in the order sent; nothing
+    when the stack has no schedules."""
+    schedules = env.get("schedules") or []
+    if not schedules:
+        return []
     sqs = client("sqs", env["aws_endpoint_url"], env["region"])
     sent = []
     for day in days:
         queues = set()
-        for schedule in env.get("schedules", []):
+        for schedule in schedules:
             body = message_body(schedule, day)
             sqs.send_message(QueueUrl=schedule["queue_url"], MessageBody=body)
             sent.append((day, body))

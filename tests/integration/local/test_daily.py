@@ -99,3 +99,11 @@ def test_each_days_messages_are_consumed_before_the_next_days_are_sent(moto_endp
     assert all(len(set(batch)) == 1 for batch in batches)
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
     assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_a_stack_without_schedules_fires_nothing() -> None:
+    env: dict[str, object] = {"region": "us-east-1"}  # no schedules, no endpoint: nothing to reach
+
+    sent = fire(env, [date(2026, 1, 2), date(2026, 1, 3)])
+
+    assert sent == []
