@@ -97,6 +97,13 @@ def test_body_that_is_not_an_object_is_400(raw: str) -> None:
     assert status == 400 and body["code"] == "INVALID_JSON"
 
 
+@pytest.mark.parametrize("raw", ["[" * 100_000, '{"a":' * 100_000])
+def test_a_body_nested_deeper_than_the_parser_goes_is_400_not_500(raw: str) -> None:
+    status, _, body = _call(_event("POST", "/v1/amount", {}, raw))
+
+    assert (status, body["code"]) == (400, "INVALID_JSON")
+
+
 def test_an_unknown_route_is_a_404_problem() -> None:
     status, content_type, body = _call(_event("GET", "/v1/nowhere", {}))
 

@@ -46,6 +46,7 @@ def test_parses_contract_money_strings(text: str, minor: int) -> None:
         "Infinity",
         " 1.00",
         "1.00 ",
+        "1000.00\n",
         "1,00",
         "",
         "١.٠٠",

@@ -186,6 +186,8 @@ def json_body(app: APIGatewayRestResolver) -> dict[str, Any]:
     raw = app.current_event.body
     try:
         body = json.loads(raw or "null", parse_constant=NonFinite)
+    except RecursionError as exc:  # nested deeper than the parser goes: unreadable, never a 500
+        raise MalformedRequest("the body is nested too deeply", code="INVALID_JSON") from exc
     except (ValueError, TypeError) as exc:
         raise MalformedRequest(f"the body is not valid JSON: {exc}", code="INVALID_JSON") from exc
     if not isinstance(body, dict):

@@ -59,7 +59,7 @@ def parse_amount(value: Any, *, allow_negative: bool = False) -> int:
     """Parse a contract money string ("1250000.00") into minor units. Never accepts numbers."""
     if isinstance(value, bool) or not isinstance(value, str):
         raise MoneyError("INVALID_AMOUNT", 'must be a string with exactly two decimals, e.g. "1250.00"')
-    match = (_SIGNED_AMOUNT if allow_negative else _AMOUNT).match(value)
+    match = (_SIGNED_AMOUNT if allow_negative else _AMOUNT).fullmatch(value)  # "$" would pass "1.00\n"
     if match is None:
         raise MoneyError("INVALID_AMOUNT", 'must be a string with exactly two decimals, e.g. "1250.00"')
     negative = value.startswith("-")

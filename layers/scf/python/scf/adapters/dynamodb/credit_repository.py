@@ -231,7 +231,7 @@ class DynamoCreditRepository:
 
     def list_reviews(self, limit: int, token: str | None) -> tuple[list[ApplicationRecord], str | None]:
         results = ApplicationItem.by_review.query(
-            REVIEW_PENDING, limit=limit, last_evaluated_key=decode_token(token)
+            REVIEW_PENDING, limit=limit, last_evaluated_key=decode_token(token, gsi1pk=REVIEW_PENDING)
         )
         records = [_record(item) for item in results if isinstance(item, ApplicationItem)]
         return records, encode_token(results.last_evaluated_key)

@@ -219,7 +219,7 @@ class DynamoIngestRepository:
             "ExpressionAttributeValues": {":open": {"S": UNMATCHED_INDEX_PK}},
             "Limit": limit,
         }
-        start = decode_token(token)
+        start = decode_token(token, gsi1pk=UNMATCHED_INDEX_PK)
         if start:
             kwargs["ExclusiveStartKey"] = start
         answer = connection().client.query(**kwargs)

@@ -31,7 +31,6 @@ from scf.adapters.dynamodb.models import (
 from scf.adapters.dynamodb.transactions import (
     CONDITION_FAILED,
     TRANSACTION_CONFLICT,
-    BadPageToken,
     cancellation_codes,
     connection,
     decode_token,
@@ -225,9 +224,7 @@ class DynamoLoanStore(LoanStore):
     def loans_of(self, supplier_id: str, *, limit: int, next_token: str | None) -> Page:
         """A supplier's loans, newest first (gsi1 SUPPLIER#<id>#LOANS), one page."""
         index_pk = LoanItem.supplier_index_pk(supplier_id)
-        start = decode_token(next_token)
-        if start is not None and start.get("gsi1pk", {}).get("S") != index_pk:
-            raise BadPageToken("next_token does not belong to this list")
+        start = decode_token(next_token, gsi1pk=index_pk)
         query = LoanItem.by_supplier.query(
             index_pk, scan_index_forward=False, limit=limit, last_evaluated_key=start, page_size=limit
         )

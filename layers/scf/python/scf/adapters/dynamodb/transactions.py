@@ -72,13 +72,32 @@ def encode_token(last_evaluated_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_evaluated_key, sort_keys=True).encode()).decode()
 
 
-def decode_token(token: str | None) -> dict[str, Any] | None:
+GSI1_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
+MAX_KEY_LENGTH = 1024  # DynamoDB's limit on a sort key; a partition key's is 2048
+
+
+def decode_token(token: str | None, *, gsi1pk: str) -> dict[str, Any] | None:
+    """The start key of a page of the gsi1 list `gsi1pk`: exactly that index's four string keys, in
+    that list's partition. Anything else (however well-formed JSON) is a BadPageToken, never a store
+    error."""
     if not token:
         return None
     try:
         value = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, binascii.Error) as exc:
+    except (ValueError, binascii.Error, RecursionError) as exc:
         raise BadPageToken("next_token is not a token this API issued") from exc
-    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+    if not (
+        isinstance(value, dict)
+        and value.keys() == GSI1_KEYS
+        and all(
+            isinstance(key, dict)
+            and key.keys() == {"S"}
+            and isinstance(key["S"], str)
+            and 0 < len(key["S"]) <= MAX_KEY_LENGTH
+            for key in value.values()
+        )
+    ):
         raise BadPageToken("next_token is not a token this API issued")
+    if value["gsi1pk"]["S"] != gsi1pk:
+        raise BadPageToken("next_token does not belong to this list")
     return value
