@@ -64,7 +64,7 @@ def _rest_signed(bank: BankConfig, context: GatewayContext) -> BankGateway:
     if timeout is not None:
         if not (isinstance(timeout, list) and len(timeout) == 2):
             raise ConfigError(f"bank {bank.code}: timeout must be [connect, read] seconds")
-        options["timeout"] = (float(timeout[0]), float(timeout[1]))
+        options["timeout"] = (float(timeout[0]), float(timeout[1]))  # float-ok: seconds
     if "attempts" in bank.settings:
         options["attempts"] = int(bank.settings["attempts"])
     return RestSignedBankGateway(

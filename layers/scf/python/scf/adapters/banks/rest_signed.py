@@ -279,7 +279,9 @@ def _reason(response: requests.Response) -> RejectionReason | None:
         return None
 
 
-def _skew_seconds(response: requests.Response, now: datetime) -> float | None:
+def _skew_seconds(
+    response: requests.Response, now: datetime
+) -> float | None:  # float-ok: seconds of clock skew
     """The bank's clock (its `Date` header) minus ours, if it sent one."""
     try:
         return (parsedate_to_datetime(response.headers["Date"]) - now).total_seconds()
