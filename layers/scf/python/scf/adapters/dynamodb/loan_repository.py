@@ -280,18 +280,15 @@ class DynamoLoanStore(LoanStore):
                 condition=LoanItem.status == LoanStatus.APPROVED.value,
             )
             transaction.save(
-                PaymentItem(
-                    *PaymentItem.key(payment_id),
-                    payment_id=payment_id,
-                    loan_id=loan.loan_id,
-                    direction=Direction.PAYOUT.value,
-                    status=SENT,
-                    amount_minor=loan.principal_minor,
-                    currency=loan.currency,
+                _sent_payment(
+                    payment_id,
+                    loan.loan_id,
+                    Direction.PAYOUT,
+                    loan.principal_minor,
+                    loan.currency,
                     bank_code=bank_code,
-                    account=account_json(account),
-                    created_at=now,
-                    updated_at=now,
+                    account=account,
+                    now=now,
                 ),
                 condition=PaymentItem.pk.does_not_exist(),
             )
@@ -529,18 +526,15 @@ class DynamoLoanStore(LoanStore):
                 condition=RepaymentItem.status == RepaymentStatus.PENDING.value,
             )
             transaction.save(
-                PaymentItem(
-                    *PaymentItem.key(repayment.repayment_id),
-                    payment_id=repayment.repayment_id,
-                    loan_id=repayment.loan_id,
-                    direction=Direction.COLLECTION.value,
-                    status=SENT,
-                    amount_minor=repayment.amount_minor,
-                    currency=repayment.currency,
+                _sent_payment(
+                    repayment.repayment_id,
+                    repayment.loan_id,
+                    Direction.COLLECTION,
+                    repayment.amount_minor,
+                    repayment.currency,
                     bank_code=bank_code,
-                    account=account_json(account),
-                    created_at=now,
-                    updated_at=now,
+                    account=account,
+                    now=now,
                 ),
                 condition=PaymentItem.pk.does_not_exist(),
             )
@@ -662,6 +656,34 @@ class DynamoLoanStore(LoanStore):
             gsi1pk=f"LOAN#{repayment.loan_id}#REPAYMENTS",
             gsi1sk=f"{now}#{repayment.repayment_id}",
         )
+
+
+def _sent_payment(
+    payment_id: str,
+    loan_id: str,
+    direction: Direction,
+    amount_minor: int,
+    currency: str,
+    *,
+    bank_code: str,
+    account: Account,
+    now: str,
+) -> PaymentItem:
+    """A payment order as it is written before the bank is called: SENT, with the account it goes
+    to or comes from (kept whatever the supplier's master data says later)."""
+    return PaymentItem(
+        *PaymentItem.key(payment_id),
+        payment_id=payment_id,
+        loan_id=loan_id,
+        direction=direction.value,
+        status=SENT,
+        amount_minor=amount_minor,
+        currency=currency,
+        bank_code=bank_code,
+        account=account_json(account),
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def _outbox_item(event: OutboxEvent, now: datetime) -> OutboxItem:
