@@ -34,7 +34,7 @@ ACCOUNT = Account(bank_code="SIMBANK", account_number="6217000011113333", name="
 class FakeHistoryReader:
     loans: dict[str, StoredLoan] = field(default_factory=dict)
     repayments_by_loan: dict[str, list[StoredRepayment]] = field(default_factory=dict)
-    payments: dict[str, StoredPayment] = field(default_factory=dict)
+    stored_payments: dict[str, StoredPayment] = field(default_factory=dict)
     applications: dict[str, StoredApplication] = field(default_factory=dict)
 
     def loan(self, loan_id: str) -> StoredLoan | None:
@@ -43,8 +43,8 @@ class FakeHistoryReader:
     def repayments(self, loan_id: str) -> list[StoredRepayment]:
         return self.repayments_by_loan.get(loan_id, [])
 
-    def payment(self, payment_id: str) -> StoredPayment | None:
-        return self.payments.get(payment_id)
+    def payments(self, payment_ids: list[str]) -> dict[str, StoredPayment]:
+        return {i: self.stored_payments[i] for i in payment_ids if i in self.stored_payments}
 
     def application(self, application_id: str) -> StoredApplication | None:
         return self.applications.get(application_id)
@@ -95,7 +95,7 @@ def test_an_unknown_loan_is_not_found() -> None:
 
 def test_a_rejected_payout_is_the_loans_failure_with_the_banks_reason_masked() -> None:
     reader = with_loan(FakeHistoryReader(), status=LoanStatus.FAILED)
-    reader.payments["PAYL1"] = payout(
+    reader.stored_payments["PAYL1"] = payout(
         "REJECTED",
         report(
             PaymentStatus.REJECTED, Effect.REJECTED, "2026-01-01T01:00:05Z", reason="AC01 6217000011113333"
@@ -144,7 +144,7 @@ def test_a_bank_credit_was_not_requested_by_anyone_it_was_applied() -> None:
 
 def test_an_extension_whose_time_is_not_stored_comes_last_with_no_time() -> None:
     reader = with_loan(FakeHistoryReader(), value_date=VALUE, extended=True, maturity_date=date(2026, 3, 2))
-    reader.payments["PAYL1"] = payout(
+    reader.stored_payments["PAYL1"] = payout(
         "SETTLED", report(PaymentStatus.SETTLED, Effect.SETTLED, "2026-01-01T01:00:05Z", value_date=VALUE)
     )
 
@@ -161,7 +161,7 @@ def test_an_extension_whose_time_is_not_stored_comes_last_with_no_time() -> None
 
 def test_events_are_in_time_order_whatever_the_stored_timestamps_zone() -> None:
     reader = with_loan(FakeHistoryReader(), value_date=VALUE)
-    reader.payments["PAYL1"] = payout(  # reported before the order's own stamp, in another notation
+    reader.stored_payments["PAYL1"] = payout(  # reported before the order's own stamp, in another notation
         "SETTLED",
         report(PaymentStatus.SETTLED, Effect.SETTLED, "2026-01-01T08:59:00+08:00", value_date=VALUE),
     )

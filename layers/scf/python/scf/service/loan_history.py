@@ -82,7 +82,9 @@ class LoanHistoryReader(Protocol):
         """Oldest first."""
         ...
 
-    def payment(self, payment_id: str) -> StoredPayment | None: ...
+    def payments(self, payment_ids: list[str]) -> dict[str, StoredPayment]:
+        """Those of `payment_ids` that exist, by id (one read for all)."""
+        ...
 
     def application(self, application_id: str) -> StoredApplication | None: ...
 
@@ -232,7 +234,12 @@ class LoanHistoryService:
         record = stored.record
         loan = record.loan
         repayments = self.reader.repayments(loan_id)
-        payout = self.reader.payment(payout_payment_id(loan_id))
+        # A collection's payment id is its repayment's id; other sources moved no order of ours.
+        collections = [
+            r.repayment.repayment_id for r in repayments if r.repayment.source is RepaymentSource.SUPPLIER
+        ]
+        payments = self.reader.payments([payout_payment_id(loan_id), *collections])
+        payout = payments.get(payout_payment_id(loan_id))
         application = self.reader.application(stored.application_id) if stored.application_id else None
         view = self.loans.view(record, [r.repayment for r in repayments])
         reviewer = str(application.review.get("by")) if application and application.review else None
@@ -256,9 +263,7 @@ class LoanHistoryService:
             events += _payment_events(payout)
             events += _payout_outcome(record, payout)
         for repayment in repayments:
-            collected = repayment.repayment.source is RepaymentSource.SUPPLIER
-            # A collection's payment id is its repayment's id; other sources moved no order of ours.
-            collection = self.reader.payment(repayment.repayment.repayment_id) if collected else None
+            collection = payments.get(repayment.repayment.repayment_id)
             events += _repayment_events(repayment, loan.supplier_id, collection)
         events += self._status_events(record, repayments, view["status"])
         return {

@@ -32,12 +32,12 @@ class DynamoLoanHistoryReader(LoanHistoryReader):
             if isinstance(item, RepaymentItem)
         ]
 
-    def payment(self, payment_id: str) -> StoredPayment | None:
-        try:
-            item = PaymentItem.get(*PaymentItem.key(payment_id), consistent_read=True)
-        except PaymentItem.DoesNotExist:
-            return None
-        return StoredPayment(record=_payment(item), created_at=item.created_at)
+    def payments(self, payment_ids: list[str]) -> dict[str, StoredPayment]:
+        keys = [PaymentItem.key(payment_id) for payment_id in dict.fromkeys(payment_ids)]
+        return {
+            item.payment_id: StoredPayment(record=_payment(item), created_at=item.created_at)
+            for item in PaymentItem.batch_get(keys, consistent_read=True)
+        }
 
     def application(self, application_id: str) -> StoredApplication | None:
         try:
