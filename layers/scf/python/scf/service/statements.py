@@ -33,6 +33,7 @@ from scf.domain.ids import LOAN_ID, OUR_PAYMENT_ID
 from scf.domain.loan import Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.money import format_amount
 from scf.events import OutboxEvent
+from scf.service.loan_store import Effect
 from scf.service.payments import PaymentReport, PaymentStatus
 
 OUTGOING_PREFIXES = ("PAY", "RF")  # payouts and refunds leave the lender's account; collections arrive
@@ -46,15 +47,6 @@ PAYMENT_STATUS = "PAYMENT_STATUS"
 REJECTED_ENTRY = "REJECTED"  # not recorded: the entry is in the report's errors
 _WHOLE_MESSAGE = ""  # a group status naming no payment: our MsgId cannot be read back to one
 REVIEW = "REVIEW"
-
-# What `PaymentOutcomes.apply` answers (scf.service.outcomes).
-SETTLED = "SETTLED"
-REJECTED = "REJECTED"
-PAYOUT_RETURNED = "PAYOUT_RETURNED"
-RECORDED = "RECORDED"
-NOT_SENDERS_PAYMENT = "NOT_SENDERS_PAYMENT"
-UNKNOWN_PAYMENT = "UNKNOWN_PAYMENT"
-OUTCOME_CONFLICT = "OUTCOME_CONFLICT"  # a final answer contradicting the recorded outcome: for ops
 
 # pain.002 transaction statuses as reports; anything else (PART, CANC, ...) is never applied itself.
 PAIN_002_STATUSES = {
@@ -117,8 +109,7 @@ class BankEntry:
 
 
 class PaymentOutcomes(Protocol):
-    """What a bank's answer about one of our payments does (scf.service.outcomes): one of SETTLED,
-    REJECTED, PAYOUT_RETURNED, RECORDED, OUTCOME_CONFLICT, NOT_SENDERS_PAYMENT, UNKNOWN_PAYMENT.
+    """What a bank's answer about one of our payments does (scf.service.outcomes): an `Effect`.
     Keeps every report."""
 
     def apply(self, report: PaymentReport) -> str: ...
@@ -420,17 +411,17 @@ class StatementMatcher:
     def _answer(self, record: BankEntry, report: PaymentReport, now: datetime) -> dict[str, Any]:
         """Hand the report to the outcome service and record the entry with its effect."""
         effect = self.outcomes.apply(report)
-        if effect == NOT_SENDERS_PAYMENT:
+        if effect == Effect.NOT_SENDERS_PAYMENT:
             return {
                 "type": REJECTED_ENTRY,
-                "code": NOT_SENDERS_PAYMENT,
+                "code": Effect.NOT_SENDERS_PAYMENT.value,
                 "message": f"payment {report.payment_id} was not sent through bank {record.bank}; "
                 "its answer changes nothing",
             }
-        if effect == UNKNOWN_PAYMENT:
+        if effect == Effect.UNKNOWN_PAYMENT:
             return self._unmatched(
                 record,
-                UNKNOWN_PAYMENT,
+                Effect.UNKNOWN_PAYMENT.value,
                 f"{report.payment_id} has the form of our payment ids but no such payment exists",
                 now,
                 extra={"payment_id": report.payment_id},
@@ -444,9 +435,13 @@ class StatementMatcher:
             **({"value_date": report.value_date.isoformat()} if report.value_date else {}),
             **({"status": record.status} if report.source == PAIN_002 else {}),
         }
-        if effect in (PAYOUT_RETURNED, OUTCOME_CONFLICT):
+        if effect in (Effect.PAYOUT_RETURNED, Effect.OUTCOME_CONFLICT):
             record.code = effect  # money came back after the loan started, or answers disagree: ops decide
-        elif report.status is PaymentStatus.REJECTED and report.source != PAIN_002 and effect != REJECTED:
+        elif (
+            report.status is PaymentStatus.REJECTED
+            and report.source != PAIN_002
+            and effect != Effect.REJECTED
+        ):
             record.code = "REVERSAL_NEEDS_REVIEW"  # money went back on a payment that stays as it was
         return self._record(record, now)
 
