@@ -19,12 +19,25 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_pipes as pipes
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra.constructs.common import acknowledge, logical_id
+from infra.constructs.common import (
+    Layers,
+    QueueWithDlq,
+    ScfFunction,
+    acknowledge,
+    base_environment,
+    logical_id,
+    queue_with_dlq,
+    scf_function,
+)
 from infra.constructs.config import READER_ACCOUNT, StackConfig
+from infra.constructs.data import Data
+from infra.constructs.outbox import outbox_pipe
 
 SENT_PREFIX = "_sent/"  # the file gateway's own markers, never a bank's
 TRANSFER_SERVICE = "transfer.amazonaws.com"
@@ -175,3 +188,33 @@ class Banks(Construct):
             "the file gateway keeps one marker per payment id under _sent/ so that a retried order is "
             "never written twice; read and write limited to that prefix of the outbound bucket.",
         )
+
+
+def paying_function(
+    scope: Construct,
+    *,
+    name: str,
+    description: str,
+    queue_id: str,
+    target: str,
+    timeout: Duration,
+    data: Data,
+    layers: Layers,
+    config: StackConfig,
+    banks: Banks,
+) -> tuple[QueueWithDlq, pipes.CfnPipe, ScfFunction]:
+    """A function that moves money: fed by its outbox target's queue (batches of 10, partial
+    failures), with the business table and the banks' gateways (payouts and collections)."""
+    queues = queue_with_dlq(scope, queue_id, consumer_timeout=timeout)
+    pipe = outbox_pipe(scope, data=data, queue=queues.queue, target=target)
+    environment = base_environment(name, table_name=data.table.table_name, config=config)
+    environment.update(banks.environment())
+    function = scf_function(
+        scope, name=name, description=description, layers=layers, environment=environment, timeout=timeout
+    )
+    data.grant_business_data(function.role)
+    banks.grant_gateway(function.role)
+    function.function.add_event_source(
+        event_sources.SqsEventSource(queues.queue, batch_size=10, report_batch_item_failures=True)
+    )
+    return queues, pipe, function

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from aws_cdk import Duration, Tags
-from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
-from infra.constructs.banks import Banks
-from infra.constructs.common import Layers, base_environment, queue_with_dlq, scf_function
+from infra.constructs.banks import Banks, paying_function
+from infra.constructs.common import Layers
 from infra.constructs.config import StackConfig
 from infra.constructs.data import Data
-from infra.constructs.outbox import outbox_pipe
 
 FUNCTION_NAME = "disburse"
 OUTBOX_TARGET = "disbursements"
@@ -31,24 +29,15 @@ class Disbursement(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         Tags.of(self).add("scf:component", "disbursement")
-        self.queues = queue_with_dlq(self, "DisbursementsQueue", consumer_timeout=FUNCTION_TIMEOUT)
-        self.pipe = outbox_pipe(self, data=data, queue=self.queues.queue, target=OUTBOX_TARGET)
-        environment = base_environment(
-            FUNCTION_NAME,
-            table_name=data.table.table_name,
-            config=config,
-        )
-        environment.update(banks.environment())
-        self.function = scf_function(
+        self.queues, self.pipe, self.function = paying_function(
             self,
             name=FUNCTION_NAME,
             description="Pays out approved loans through the bank gateway adapters, at most once",
-            layers=layers,
-            environment=environment,
+            queue_id="DisbursementsQueue",
+            target=OUTBOX_TARGET,
             timeout=FUNCTION_TIMEOUT,
-        )
-        data.grant_business_data(self.function.role)
-        banks.grant_gateway(self.function.role)
-        self.function.function.add_event_source(
-            event_sources.SqsEventSource(self.queues.queue, batch_size=10, report_batch_item_failures=True)
+            data=data,
+            layers=layers,
+            config=config,
+            banks=banks,
         )
