@@ -8,6 +8,9 @@ scf local clock show | set YYYY-MM-DD the business date every worker reads; set 
 scf local drop FILE KEY               put FILE into the inbox at KEY, wait for its report, print it
 scf local report KEY                  print the report of the file at KEY
 scf demo                              the walking-skeleton loop, with a timeline
+scf ops redrive QUEUE [--dry-run]     dead-lettered messages of QUEUE (repayments, disbursements,
+                                      settlement_files) back to it; --stage NAME for a deployed stage
+scf ops rerun-day DATE [--step S]     the daily job's messages for DATE again (local stack or --stage)
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import argparse
 import json
 import os
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +138,59 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ops_target(args: argparse.Namespace) -> Any:
+    """The running local stack, or with --stage/--stack the deployed CloudFormation stack (AWS
+    credentials and region from the environment, as the AWS CLI takes them)."""
+    from infra.ops.target import local_target, stage_target
+
+    if args.stack or args.stage:
+        stack = args.stack
+        if not stack:
+            from infra.app import cdk_json_context
+            from infra.constructs.config import STAGES_CONTEXT, stage_config
+
+            stack = stage_config(args.stage, cdk_json_context().get(STAGES_CONTEXT)).stack_name
+        return stage_target(stack)
+    return local_target()
+
+
+def cmd_ops_redrive(args: argparse.Namespace) -> int:
+    from infra.ops.redrive import redrive
+    from infra.ops.target import TargetError
+
+    try:
+        result = redrive(_ops_target(args), args.queue, dry_run=args.dry_run, limit=args.max)
+    except TargetError as exc:
+        print(f"scf: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result.as_json(), sort_keys=True))
+    return 1 if result.failed else 0
+
+
+def cmd_ops_rerun_day(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from infra.local.daily import DailyJobError
+    from infra.ops.rerun import rerun_day
+    from infra.ops.target import TargetError
+
+    try:
+        target = _ops_target(args)
+        if args.stack or args.stage:  # today in the schedules' (the policy's) time zone
+            zone = target.schedules[0].timezone if target.schedules else "UTC"
+            today = datetime.now(ZoneInfo(zone)).date()
+        else:
+            today = read_clock(Path(_env()["clock_file"]))
+        wait = None if args.no_wait else args.wait
+        sent = rerun_day(target, args.date, today=today, steps=tuple(args.step or ()), wait_seconds=wait)
+    except (TargetError, DailyJobError) as exc:
+        print(f"scf: {exc}", file=sys.stderr)
+        return 1
+    for message in sent:
+        print(json.dumps({"step": message.step, "business_date": args.date.isoformat(), "sent": True}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scf", description="scf on this machine")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +223,24 @@ def build_parser() -> argparse.ArgumentParser:
     report = local.add_parser("report", help="print the report of the file at KEY")
     report.add_argument("key", help="the file's key in the inbox (not the report's)")
     report.set_defaults(run=cmd_report)
+
+    ops = commands.add_parser("ops", help="back-office commands: local stack, or --stage NAME deployed")
+    ops_commands = ops.add_subparsers(dest="ops", required=True)
+    redrive = ops_commands.add_parser("redrive", help="move dead-lettered messages back to their queue")
+    redrive.add_argument("queue", help="the queue (or its _dlq): repayments, disbursements, settlement_files")
+    redrive.add_argument("--dry-run", action="store_true", help="count what would move; move nothing")
+    redrive.add_argument("--max", type=int, default=None, help="move at most this many")
+    rerun = ops_commands.add_parser("rerun-day", help="send the daily job's messages for DATE again")
+    rerun.add_argument("date", type=date.fromisoformat, help="the business date, YYYY-MM-DD")
+    rerun.add_argument("--step", action="append", help="only this step (repeatable), e.g. OVERDUE")
+    rerun.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the queues to drain")
+    rerun.add_argument("--no-wait", action="store_true", help="send and return")
+    for command in (redrive, rerun):
+        where = command.add_mutually_exclusive_group()
+        where.add_argument("--stage", help="a deployed stage of cdk.json (its stack, AWS credentials)")
+        where.add_argument("--stack", help="a deployed stack by name")
+    redrive.set_defaults(run=cmd_ops_redrive)
+    rerun.set_defaults(run=cmd_ops_rerun_day)
 
     demo = commands.add_parser("demo", help="run the loop against the running stack, with timings")
     demo.add_argument("--amount", default="100000.00")

@@ -20,7 +20,6 @@ from infra.local.template import (
     Template,
     TemplateError,
     UnresolvedReference,
-    snake_name,
 )
 
 FAKE_CREDENTIALS = {
@@ -119,14 +118,8 @@ class Deployment:
 
     def queues(self) -> dict[str, str]:
         """{snake name from the construct path: queue URL} for every queue of the stack."""
-        named = {}
-        for logical_id, _ in self.template.of_type("AWS::SQS::Queue"):
-            parts = [part for part in self.template.cdk_path(logical_id).split("/")[1:] if part != "Resource"]
-            label = parts[-1] if parts else logical_id
-            if label.lower() in {"queue", "dlq", "deadletterqueue"} and len(parts) > 1:
-                label = parts[-2] + label
-            named[snake_name(label)] = self.physical_ids[logical_id]
-        return named
+        names = self.template.queue_names()
+        return {name: self.physical_ids[logical_id] for name, logical_id in names.items()}
 
     def environment_of(self, spec: FunctionSpec) -> dict[str, str]:
         try:

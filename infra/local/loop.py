@@ -94,6 +94,17 @@ class LocalClient:
             method, self.api + path, json=body, headers=headers, params=params, timeout=self.timeout
         )
 
+    def stored(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """The table's item at (pk, sk), read consistently, as plain Python values (or None)."""
+        from boto3.dynamodb.types import TypeDeserializer
+
+        dynamodb = client("dynamodb", self.env["aws_endpoint_url"], self.env["region"])
+        found = dynamodb.get_item(
+            TableName=self.env["table_name"], Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+        ).get("Item")
+        reader = TypeDeserializer()
+        return None if found is None else {name: reader.deserialize(value) for name, value in found.items()}
+
     def upload(self, key: str, content: bytes) -> None:
         self.s3.put_object(Bucket=self.env["inbox_bucket"], Key=key, Body=content)
 

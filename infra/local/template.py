@@ -364,6 +364,18 @@ class Template:
             )
         return pipes
 
+    def queue_names(self) -> dict[str, str]:
+        """{snake name from the construct path: logical id} for every queue: `repayments`,
+        `repayments_dlq`, `settlement_files`... (env.json's `queues`, `scf ops redrive NAME`)."""
+        named = {}
+        for logical_id, _ in self.of_type("AWS::SQS::Queue"):
+            parts = [part for part in self.cdk_path(logical_id).split("/")[1:] if part != "Resource"]
+            label = parts[-1] if parts else logical_id
+            if label.lower() in {"queue", "dlq", "deadletterqueue"} and len(parts) > 1:
+                label = parts[-2] + label
+            named[snake_name(label)] = logical_id
+        return named
+
     def schedules(self) -> list[ScheduleSpec]:
         """Schedules whose target is a queue of the template (the daily job), in template order."""
         specs = []
