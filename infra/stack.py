@@ -55,7 +55,7 @@ class ScfStack(Stack):
                 description="third-party packages (layers/deps/requirements.txt)",
             ),
         )
-        self.data = Data(self, "Data")
+        self.data = Data(self, "Data", config=config)
         self.ingest = Ingest(self, "Ingest", data=self.data, layers=layers, config=config)
         self.banks = Banks(self, "Banks", config=config, access_logs_bucket=self.ingest.access_logs_bucket)
         self.disbursement = Disbursement(

@@ -13,11 +13,12 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs.common import (
-    LOG_RETENTION,
     Layers,
     ScfFunction,
     acknowledge,
     base_environment,
+    data_removal,
+    log_retention,
     scf_function,
 )
 from infra.constructs.config import StackConfig
@@ -96,6 +97,7 @@ class Api(Construct):
         self.function = scf_function(
             self,
             name=FUNCTION_NAME,
+            config=config,
             description="Credit line, financing applications and decisions, manual reviews",
             layers=layers,
             environment=base_environment(
@@ -112,7 +114,7 @@ class Api(Construct):
         if unknown:
             raise ValueError(f"routes name functions that are not wired: {sorted(unknown)}")
 
-        self.user_pool = self._user_pool()
+        self.user_pool = self._user_pool(config)
         self.user_pool_client = self.user_pool.add_client(
             "ApiClient",
             auth_flows=cognito.AuthFlow(user_srp=True),
@@ -128,7 +130,7 @@ class Api(Construct):
         )
         authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[self.user_pool])
 
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=LOG_RETENTION)
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention(config))
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
@@ -269,7 +271,7 @@ class Api(Construct):
         acknowledge(method, "AwsSolutions-COG4", reason)
         return method
 
-    def _user_pool(self) -> cognito.UserPool:
+    def _user_pool(self, config: StackConfig) -> cognito.UserPool:
         pool = cognito.UserPool(
             self,
             "UserPool",
@@ -291,8 +293,8 @@ class Api(Construct):
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
-            deletion_protection=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            deletion_protection=config.deletion_protection,
+            removal_policy=data_removal(config),
         )
         cognito.UserPoolGroup(
             self,

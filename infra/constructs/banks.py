@@ -17,7 +17,7 @@ its own prefix, and one Secrets Manager secret per signed-REST bank.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import Duration, Stack, Tags
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_pipes as pipes
@@ -31,6 +31,7 @@ from infra.constructs.common import (
     ScfFunction,
     acknowledge,
     base_environment,
+    data_removal,
     logical_id,
     queue_with_dlq,
     scf_function,
@@ -60,7 +61,7 @@ class Banks(Construct):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             server_access_logs_bucket=access_logs_bucket,
             server_access_logs_prefix="outbound/",
-            removal_policy=RemovalPolicy.RETAIN,  # payment orders sent are records to keep
+            removal_policy=data_removal(config),  # payment orders sent are records to keep
             lifecycle_rules=[
                 s3.LifecycleRule(
                     noncurrent_version_expiration=Duration.days(400),
@@ -210,11 +211,22 @@ def paying_function(
     environment = base_environment(name, table_name=data.table.table_name, config=config)
     environment.update(banks.environment())
     function = scf_function(
-        scope, name=name, description=description, layers=layers, environment=environment, timeout=timeout
+        scope,
+        name=name,
+        config=config,
+        description=description,
+        layers=layers,
+        environment=environment,
+        timeout=timeout,
     )
     data.grant_business_data(function.role)
     banks.grant_gateway(function.role)
     function.function.add_event_source(
-        event_sources.SqsEventSource(queues.queue, batch_size=10, report_batch_item_failures=True)
+        event_sources.SqsEventSource(
+            queues.queue,
+            batch_size=10,
+            report_batch_item_failures=True,
+            max_concurrency=config.reserved_concurrency.get(name),
+        )
     )
     return queues, pipe, function

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, Stack, Tags, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -21,7 +21,30 @@ FUNCTION_TAG = "scf:function"
 RUNTIME = lambda_.Runtime.PYTHON_3_11
 # The deps layer is built for this platform (layers/deps/build.py: manylinux2014_aarch64).
 ARCHITECTURE = lambda_.Architecture.ARM_64
-LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
 MAX_RECEIVE_COUNT = 5
 VISIBILITY_TIMEOUT_FACTOR = 6
 NAG_PACK = "AwsSolutions"
@@ -42,10 +65,22 @@ class ScfFunction:
     log_group: logs.LogGroup
 
 
+def log_retention(config: StackConfig) -> logs.RetentionDays:
+    """The stage's `logRetentionDays` (cdk.json), for every log group of the stack."""
+    return RETENTION[config.log_retention_days]
+
+
+def data_removal(config: StackConfig) -> RemovalPolicy:
+    """The stage's `retainData`: the table, buckets and user pool outlive the stack (RETAIN), or
+    go with it (DESTROY: a scratch stage)."""
+    return RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+
+
 def scf_function(
     scope: Construct,
     *,
     name: str,
+    config: StackConfig,
     description: str,
     layers: Layers,
     environment: dict[str, str],
@@ -61,7 +96,7 @@ def scf_function(
     code_dir = FUNCTIONS_DIR / name
     if not code_dir.is_dir():
         raise FileNotFoundError(f"function code directory {code_dir} does not exist")
-    log_group = logs.LogGroup(scope, "FunctionLogs", retention=LOG_RETENTION)
+    log_group = logs.LogGroup(scope, "FunctionLogs", retention=log_retention(config))
     role = iam.Role(
         scope,
         "FunctionRole",
@@ -83,6 +118,8 @@ def scf_function(
         timeout=timeout,
         memory_size=memory_size,
         environment=environment,
+        # The stage's reservedConcurrency: protects a bank or the store from this function's bursts.
+        reserved_concurrent_executions=config.reserved_concurrency.get(name),
     )
     Tags.of(function).add(FUNCTION_TAG, name)
     cfn_function = function.node.default_child

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -34,7 +34,44 @@ LOCAL_BANK_URL = "local:simulated-bank"
 BANK_CODE = re.compile(r"[A-Z][A-Z0-9]{1,34}")
 ACCOUNT_ID = re.compile(r"\d{12}")
 SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
-STAGE_KEYS = {"stackName", "banks", "policyTimezone", "logLevel", "alarmEmail", "apiThrottle"}
+STAGE_KEYS = {
+    "stackName",
+    "banks",
+    "policyTimezone",
+    "logLevel",
+    "alarmEmail",
+    "apiThrottle",
+    "logRetentionDays",
+    "retainData",
+    "deletionProtection",
+    "reservedConcurrency",
+}
+# The retention periods CloudWatch Logs accepts (days).
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+FUNCTIONS = ("apply_repayment", "disburse", "ingest_settlement", "score_application")
 # Settings of a file bank that only the stack reads: the AWS account whose identities may read the
 # bank's outbound prefix (without it, AWS Transfer Family's SFTP connector, in this account).
 READER_ACCOUNT = "reader_account"
@@ -54,6 +91,10 @@ class StackConfig:
     alarm_email: str
     api_rate_limit: float
     api_burst_limit: int
+    log_retention_days: int = 90
+    retain_data: bool = True  # the table, buckets and user pool outlive the stack (RETAIN)
+    deletion_protection: bool = True  # the table and the user pool refuse deletion
+    reserved_concurrency: dict[str, int] = field(default_factory=dict)  # function name -> reserved
 
     @property
     def directory(self) -> BankDirectory:
@@ -109,6 +150,15 @@ def stage_config(stage: str, stages: Any) -> StackConfig:
         raise StackConfigError(f"stage {stage}: 'banks' {{default_bank, banks}} is missing")
     check_banks(stage, banks)
     throttle = settings.get("apiThrottle", {"rateLimit": 100, "burstLimit": 200})
+    retention = settings.get("logRetentionDays", 90)
+    if retention not in LOG_RETENTION_DAYS:
+        raise StackConfigError(
+            f"stage {stage}: logRetentionDays {retention!r} is not one of {LOG_RETENTION_DAYS}"
+        )
+    flags = {key: settings.get(key, True) for key in ("retainData", "deletionProtection")}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise StackConfigError(f"stage {stage}: {key} must be true or false")
     return StackConfig(
         stage=stage,
         stack_name=str(settings.get("stackName") or f"scf-{stage}"),
@@ -118,7 +168,26 @@ def stage_config(stage: str, stages: Any) -> StackConfig:
         alarm_email=str(settings.get("alarmEmail") or ""),
         api_rate_limit=float(throttle["rateLimit"]),
         api_burst_limit=int(throttle["burstLimit"]),
+        log_retention_days=int(retention),
+        retain_data=flags["retainData"],
+        deletion_protection=flags["deletionProtection"],
+        reserved_concurrency=reserved_concurrency(stage, settings.get("reservedConcurrency", {})),
     )
+
+
+def reserved_concurrency(stage: str, value: Any) -> dict[str, int]:
+    """`{function: n}`: n >= 2 (an SQS event source's maximum concurrency is at least 2 and is set
+    to n, so the queue's poller never invokes beyond it and nothing is throttled into the DLQ)."""
+    if not isinstance(value, dict):
+        raise StackConfigError(f"stage {stage}: reservedConcurrency must be {{function: count}}")
+    for name, count in value.items():
+        if name not in FUNCTIONS:
+            raise StackConfigError(
+                f"stage {stage}: reservedConcurrency names {name!r}, not one of {FUNCTIONS}"
+            )
+        if not isinstance(count, int) or isinstance(count, bool) or not 2 <= count <= 1000:
+            raise StackConfigError(f"stage {stage}: reservedConcurrency of {name} must be 2..1000")
+    return dict(value)
 
 
 def check_banks(stage: str, banks: dict[str, Any]) -> None:

@@ -3,10 +3,13 @@ in this table (docs/decisions/0005-idempotency-by-business-key.md): there is no 
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Tags
+from aws_cdk import Tags
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+from infra.constructs.common import data_removal
+from infra.constructs.config import StackConfig
 
 GSI1 = "gsi1"
 GSI2 = "gsi2"  # loans by stored status and maturity (docs/access-patterns.md, "Loans by status")
@@ -32,7 +35,7 @@ STREAM_READ_ACTIONS = [
 
 
 class Data(Construct):
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
         super().__init__(scope, construct_id)
         Tags.of(self).add("scf:component", "data")
         self.table = dynamodb.Table(
@@ -47,7 +50,8 @@ class Data(Construct):
             ),
             stream=dynamodb.StreamViewType.NEW_IMAGE,
             time_to_live_attribute="expires_at",
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=data_removal(config),
+            deletion_protection=config.deletion_protection,
         )
         self.table.add_global_secondary_index(
             index_name=GSI1,

@@ -13,6 +13,7 @@ from infra.constructs.common import (
     Layers,
     acknowledge,
     base_environment,
+    data_removal,
     logical_id,
     queue_with_dlq,
     scf_function,
@@ -36,6 +37,7 @@ class Ingest(Construct):
         self.access_logs_bucket = s3.Bucket(
             self,
             "AccessLogsBucket",
+            removal_policy=data_removal(config),
             encryption=s3.BucketEncryption.S3_MANAGED,  # the only encryption S3 server access logging accepts
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
@@ -45,6 +47,7 @@ class Ingest(Construct):
         self.inbox_bucket = s3.Bucket(
             self,
             "InboxBucket",
+            removal_policy=data_removal(config),
             encryption=s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
             versioned=True,
@@ -89,6 +92,7 @@ class Ingest(Construct):
         self.function = scf_function(
             self,
             name=FUNCTION_NAME,
+            config=config,
             description="Ingests partner files from the inbox: documents, credit pool, statements, sweeps",
             layers=layers,
             environment=environment,
@@ -131,7 +135,12 @@ class Ingest(Construct):
             resource_arns=[self.queues.queue.queue_arn],
         )
         self.function.function.add_event_source(
-            event_sources.SqsEventSource(self.queues.queue, batch_size=1, report_batch_item_failures=True)
+            event_sources.SqsEventSource(
+                self.queues.queue,
+                batch_size=1,
+                report_batch_item_failures=True,
+                max_concurrency=config.reserved_concurrency.get(FUNCTION_NAME),
+            )
         )
         self._acknowledge_findings()
 

@@ -168,3 +168,64 @@ def test_the_example_stage_synthesizes_clean_with_its_banks_secrets_and_readers(
     assert len(functions) == 3  # ingest_settlement, disburse, apply_repayment
     for function in functions:
         assert json.loads(function["Properties"]["Environment"]["Variables"]["BANKS"]) == example
+
+
+def resources_of(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def test_the_example_stage_reserves_concurrency_for_the_functions_that_call_banks(
+    example_template: dict[str, Any],
+) -> None:
+    reserved = stages()["example"]["reservedConcurrency"]
+    functions = {
+        r["Metadata"]["scf:function"]: r["Properties"]
+        for r in resources_of(example_template, "AWS::Lambda::Function")
+        if "scf:function" in r.get("Metadata", {})
+    }
+    mappings = resources_of(example_template, "AWS::Lambda::EventSourceMapping")
+
+    for name, count in reserved.items():
+        assert functions[name]["ReservedConcurrentExecutions"] == count
+    assert "ReservedConcurrentExecutions" not in functions["score_application"]
+    limits = sorted(m["Properties"].get("ScalingConfig", {}).get("MaximumConcurrency", 0) for m in mappings)
+    # Each queue's poller never invokes beyond the reservation (no throttling into the DLQ).
+    assert sorted(reserved.values()) == [limit for limit in limits if limit]
+
+
+def test_the_example_stage_keeps_its_logs_a_year_and_its_data_protected(
+    example_template: dict[str, Any],
+) -> None:
+    groups = resources_of(example_template, "AWS::Logs::LogGroup")
+    (table,) = resources_of(example_template, "AWS::DynamoDB::Table")
+    (pool,) = resources_of(example_template, "AWS::Cognito::UserPool")
+
+    assert {g["Properties"]["RetentionInDays"] for g in groups} == {365}
+    assert (table["DeletionPolicy"], table["Properties"]["DeletionProtectionEnabled"]) == ("Retain", True)
+    assert (pool["DeletionPolicy"], pool["Properties"]["DeletionProtection"]) == ("Retain", "ACTIVE")
+
+
+def test_a_scratch_stage_may_let_its_data_go_with_the_stack() -> None:
+    shipped = stages()
+    shipped["example"].update(retainData=False, deletionProtection=False, logRetentionDays=7)
+
+    config = stage_config("example", shipped)
+
+    assert (config.retain_data, config.deletion_protection, config.log_retention_days) == (False, False, 7)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("logRetentionDays", 10, "logRetentionDays 10 is not one of"),
+        ("retainData", "yes", "retainData must be true or false"),
+        ("reservedConcurrency", {"payouts": 5}, "names 'payouts'"),
+        ("reservedConcurrency", {"disburse": 1}, "disburse must be 2..1000"),
+    ],
+)
+def test_a_stage_setting_out_of_range_is_refused(setting: str, value: Any, message: str) -> None:
+    shipped = stages()
+    shipped["example"][setting] = value
+
+    with pytest.raises(StackConfigError, match=message):
+        stage_config("example", shipped)
