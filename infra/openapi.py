@@ -745,7 +745,13 @@ def paths() -> dict[str, dict[str, Schema]]:
                 [
                     "400",
                     "401",
-                    OPS,
+                    (
+                        "403",
+                        problem(
+                            "The token is not in the group `ops` (NOT_OPS), or it names the "
+                            "application's own supplier (OWN_SUPPLIER): a reviewer never decides it."
+                        ),
+                    ),
                     "404",
                     conflict(
                         "Already decided, or cannot be approved now (REVIEW_CONFLICT, with the hard "
