@@ -813,41 +813,43 @@ def paths() -> dict[str, dict[str, Schema]]:
 # OpenAPI links: which field of an operation's success answer names which parameter of another, so
 # that a client (and the stateful fuzz, tests/e2e/test_api_fuzz.py) can go application -> loan ->
 # repayment. (source operationId -> link name -> (target operationId, {parameter: expression})).
-_ITEM = "$response.body#/items/0/"
+_BODY, _ITEM = "$response.body#/", "$response.body#/items/0/"
+_LOAN_OPERATIONS = {"GetLoan": "getLoan", "RepayLoan": "repayLoan", "ExtendLoan": "extendLoan"}
+
+
+def _loan_links(loan_id: str) -> dict[str, tuple[str, dict[str, str]]]:
+    return {name: (target, {"loan_id": loan_id}) for name, target in _LOAN_OPERATIONS.items()}
+
+
 LINKS: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
     "applyForFinancing": {
-        "GetApplication": ("getApplication", {"application_id": "$response.body#/application_id"}),
-        "GetLoan": ("getLoan", {"loan_id": "$response.body#/loan_id"}),
-        "RepayLoan": ("repayLoan", {"loan_id": "$response.body#/loan_id"}),
-        "ExtendLoan": ("extendLoan", {"loan_id": "$response.body#/loan_id"}),
+        "GetApplication": ("getApplication", {"application_id": _BODY + "application_id"}),
+        **_loan_links(_BODY + "loan_id"),
     },
-    "getApplication": {"GetLoan": ("getLoan", {"loan_id": "$response.body#/loan_id"})},
+    "getApplication": {"GetLoan": ("getLoan", {"loan_id": _BODY + "loan_id"})},
     "listLoans": {
-        "GetLoan": ("getLoan", {"loan_id": _ITEM + "loan_id"}),
-        "RepayLoan": ("repayLoan", {"loan_id": _ITEM + "loan_id"}),
-        "ExtendLoan": ("extendLoan", {"loan_id": _ITEM + "loan_id"}),
-        "NextPage": ("listLoans", {"next_token": "$response.body#/next_token"}),
+        **_loan_links(_ITEM + "loan_id"),
+        "NextPage": ("listLoans", {"next_token": _BODY + "next_token"}),
     },
     "getLoan": {
-        "RepayLoan": ("repayLoan", {"loan_id": "$response.body#/loan_id"}),
-        "ExtendLoan": ("extendLoan", {"loan_id": "$response.body#/loan_id"}),
-        "GetRepayment": ("getRepayment", {"repayment_id": "$response.body#/repayments/0/repayment_id"}),
+        **_loan_links(_BODY + "loan_id"),
+        "GetRepayment": ("getRepayment", {"repayment_id": _BODY + "repayments/0/repayment_id"}),
     },
     "repayLoan": {
-        "GetRepayment": ("getRepayment", {"repayment_id": "$response.body#/repayment_id"}),
+        "GetRepayment": ("getRepayment", {"repayment_id": _BODY + "repayment_id"}),
         "GetLoan": ("getLoan", {"loan_id": "$request.path.loan_id"}),
     },
-    "extendLoan": {"RepayLoan": ("repayLoan", {"loan_id": "$response.body#/loan_id"})},
+    "extendLoan": {"RepayLoan": ("repayLoan", {"loan_id": _BODY + "loan_id"})},
     "listReviews": {
         "DecideReview": ("decideReview", {"application_id": _ITEM + "application_id"}),
         "GetOpsApplication": ("getOpsApplication", {"application_id": _ITEM + "application_id"}),
-        "NextPage": ("listReviews", {"next_token": "$response.body#/next_token"}),
+        "NextPage": ("listReviews", {"next_token": _BODY + "next_token"}),
     },
     "decideReview": {
-        "GetOpsApplication": ("getOpsApplication", {"application_id": "$response.body#/application_id"}),
-        "GetOpsLoan": ("getOpsLoan", {"loan_id": "$response.body#/loan_id"}),
+        "GetOpsApplication": ("getOpsApplication", {"application_id": _BODY + "application_id"}),
+        "GetOpsLoan": ("getOpsLoan", {"loan_id": _BODY + "loan_id"}),
     },
-    "listUnmatched": {"NextPage": ("listUnmatched", {"next_token": "$response.body#/next_token"})},
+    "listUnmatched": {"NextPage": ("listUnmatched", {"next_token": _BODY + "next_token"})},
 }
 
 
