@@ -234,8 +234,9 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
         "ApplicationRequest": obj(
             {
                 "amount": {
-                    "allOf": [ref("Money")],
+                    "allOf": [ref("Money"), {"pattern": money_at_least(policy.min_amount_minor)}],
                     "description": f"At least {_money(policy.min_amount_minor)} (policy).",
+                    "example": "50000.00",
                 },
                 "currency": ref("Currency"),
                 "term_days": {
@@ -365,7 +366,13 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
             description="`allocation` and `value_date` are null until it is APPLIED.",
         ),
         "RepaymentRequest": obj(
-            {"amount": {"allOf": [ref("Money")], "description": "More than 0.00; the payoff repays in full."}}
+            {
+                "amount": {
+                    "allOf": [ref("Money"), {"pattern": money_at_least(1)}],
+                    "description": "More than 0.00; the payoff repays in full.",
+                    "example": "1250.00",
+                }
+            }
         ),
         "RepaymentAccepted": obj(
             {
@@ -440,6 +447,43 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
 
 def _money(minor: int) -> str:
     return f"{minor // 100}.{minor % 100:02d}"
+
+
+MONEY_INTEGER_DIGITS = 16  # the Money pattern's: up to 9999999999999999.99
+
+
+def money_at_least(minimum_minor: int) -> str:
+    """A pattern for the two-decimal amounts of at least `minimum_minor` (>= 1), so that the document
+    itself states the bound a handler enforces (a valid request by the document is never refused).
+    Built digit by digit, as any ">= N" regex: longer numbers, then N's length with a larger digit."""
+    if minimum_minor < 1:
+        raise ValueError("a minimum of at least 0.01")
+    if minimum_minor < 100:  # 0.0N..0.99 at least the minimum, and every amount of 1.00 or more
+        cents = [f"0\\.{alternative}" for alternative in _at_least(f"{minimum_minor:02d}")]
+        return "^(" + "|".join([*cents, rf"[1-9][0-9]{{0,{MONEY_INTEGER_DIGITS - 1}}}\.[0-9]{{2}}"]) + ")$"
+    digits = str(minimum_minor)
+    longer = [rf"[1-9][0-9]{{{len(digits) - 2},{MONEY_INTEGER_DIGITS - 1}}}\.[0-9]{{2}}"]
+    longer = longer if len(digits) - 2 < MONEY_INTEGER_DIGITS else []
+    same = [_with_point(atoms) for atoms in _at_least_atoms(digits)]
+    return "^(" + "|".join(longer + same) + ")$"
+
+
+def _at_least_atoms(digits: str) -> list[list[str]]:
+    """Each alternative of the digit strings of len(digits) that are >= digits, as one atom a digit."""
+    out = [list(digits)]
+    for position, digit in enumerate(digits):
+        if digit != "9":
+            higher = f"[{int(digit) + 1}-9]" if digit != "8" else "9"
+            out.append([*digits[:position], higher, *["[0-9]"] * (len(digits) - position - 1)])
+    return out
+
+
+def _at_least(digits: str) -> list[str]:
+    return ["".join(atoms) for atoms in _at_least_atoms(digits)]
+
+
+def _with_point(atoms: list[str]) -> str:
+    return "".join(atoms[:-2]) + r"\." + "".join(atoms[-2:])
 
 
 def problem(description: str) -> Schema:
@@ -544,7 +588,8 @@ def paging(size: PageSize) -> list[Schema]:
             "in": "query",
             "required": False,
             "schema": {"type": "string"},
-            "description": "The `next_token` of the previous page.",
+            "description": "The `next_token` of the previous page, as given: any other string is "
+            "422 INVALID_TOKEN.",
         },
     ]
 
@@ -700,7 +745,13 @@ def paths() -> dict[str, dict[str, Schema]]:
                 [
                     "400",
                     "401",
-                    OPS,
+                    (
+                        "403",
+                        problem(
+                            "The token is not in the group `ops` (NOT_OPS), or it names the "
+                            "application's own supplier (OWN_SUPPLIER): a reviewer never decides it."
+                        ),
+                    ),
                     "404",
                     conflict(
                         "Already decided, or cannot be approved now (REVIEW_CONFLICT, with the hard "
@@ -759,6 +810,63 @@ def paths() -> dict[str, dict[str, Schema]]:
     }
 
 
+# OpenAPI links: which field of an operation's success answer names which parameter of another, so
+# that a client (and the stateful fuzz, tests/e2e/test_api_fuzz.py) can go application -> loan ->
+# repayment. (source operationId -> link name -> (target operationId, {parameter: expression})).
+_BODY, _ITEM = "$response.body#/", "$response.body#/items/0/"
+_LOAN_OPERATIONS = {"GetLoan": "getLoan", "RepayLoan": "repayLoan", "ExtendLoan": "extendLoan"}
+
+
+def _loan_links(loan_id: str) -> dict[str, tuple[str, dict[str, str]]]:
+    return {name: (target, {"loan_id": loan_id}) for name, target in _LOAN_OPERATIONS.items()}
+
+
+LINKS: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
+    "applyForFinancing": {
+        "GetApplication": ("getApplication", {"application_id": _BODY + "application_id"}),
+        **_loan_links(_BODY + "loan_id"),
+    },
+    "getApplication": {"GetLoan": ("getLoan", {"loan_id": _BODY + "loan_id"})},
+    "listLoans": {
+        **_loan_links(_ITEM + "loan_id"),
+        "NextPage": ("listLoans", {"next_token": _BODY + "next_token"}),
+    },
+    "getLoan": {
+        **_loan_links(_BODY + "loan_id"),
+        "GetRepayment": ("getRepayment", {"repayment_id": _BODY + "repayments/0/repayment_id"}),
+    },
+    "repayLoan": {
+        "GetRepayment": ("getRepayment", {"repayment_id": _BODY + "repayment_id"}),
+        "GetLoan": ("getLoan", {"loan_id": "$request.path.loan_id"}),
+    },
+    "extendLoan": {"RepayLoan": ("repayLoan", {"loan_id": _BODY + "loan_id"})},
+    "listReviews": {
+        "DecideReview": ("decideReview", {"application_id": _ITEM + "application_id"}),
+        "GetOpsApplication": ("getOpsApplication", {"application_id": _ITEM + "application_id"}),
+        "NextPage": ("listReviews", {"next_token": _BODY + "next_token"}),
+    },
+    "decideReview": {
+        "GetOpsApplication": ("getOpsApplication", {"application_id": _BODY + "application_id"}),
+        "GetOpsLoan": ("getOpsLoan", {"loan_id": _BODY + "loan_id"}),
+    },
+    "listUnmatched": {"NextPage": ("listUnmatched", {"next_token": _BODY + "next_token"})},
+}
+
+
+def linked(paths: dict[str, dict[str, Schema]]) -> dict[str, dict[str, Schema]]:
+    """The paths with LINKS on each operation's success answer."""
+    for item in paths.values():
+        for operation in item.values():
+            links = LINKS.get(operation["operationId"])
+            if links:
+                success = next(status for status in operation["responses"] if status.startswith("2"))
+                operation["responses"][success]["links"] = {
+                    name: {"operationId": target, "parameters": parameters}
+                    for name, (target, parameters) in links.items()
+                }
+    return paths
+
+
 def document(server_url: str = "/") -> dict[str, Any]:
     """The whole document; `server_url` is where the API's paths start (the stage, in the cloud)."""
     policy = load_policy(CURRENT_POLICY_VERSION)
@@ -791,7 +899,7 @@ def document(server_url: str = "/") -> dict[str, Any]:
             {"name": "meta", "description": "This document."},
         ],
         "security": [{SECURITY_SCHEME: []}],
-        "paths": paths(),
+        "paths": linked(paths()),
         "components": {
             "securitySchemes": {
                 SECURITY_SCHEME: {

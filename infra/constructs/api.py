@@ -53,6 +53,25 @@ ROUTES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+# One JSON line per request. The caller is the Cognito authorizer's verified claims (identity.caller
+# and identity.user are IAM-only: always empty here): its subject, its supplier and its groups; a
+# request refused before the authorizer logs "-" for them. No token, body or account number.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "errorType": "$context.error.responseType",
+    "sub": "$context.authorizer.claims.sub",
+    "supplierId": f"$context.authorizer.claims['custom:{SUPPLIER_ID_ATTRIBUTE}']",
+    "groups": "$context.authorizer.claims['cognito:groups']",
+}
+
 _PROBLEM_TEMPLATE = (
     '{"type": "about:blank", "title": "%s", "status": %d, "detail": "%s", "request_id": "$context.requestId"}'
 )
@@ -141,17 +160,7 @@ class Api(Construct):
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,
                 metrics_enabled=True,

@@ -20,6 +20,7 @@ from infra.local.template import GatewayResponse, Route, TemplateError, path_gro
 from infra.local.tokens import InvalidToken, verify
 from infra.local.worker import InvokeResult
 
+PROBLEM_JSON = "application/problem+json"
 INTEGRATION_TIMEOUT_SECONDS = 29.0  # API Gateway's REST integration limit
 HEALTH_PATH = "/_local/health"
 SUPPORTED_AUTHORIZATION = frozenset({"NONE", "COGNITO_USER_POOLS"})
@@ -303,7 +304,11 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         started = time.monotonic()
         request_id = str(uuid.uuid4())
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = self.headers.get("Content-Length") or "0"
+        if not declared.isascii() or not declared.isdigit():
+            self.send_error(400, "Bad Request", "Content-Length is not a length")
+            return
+        length = int(declared)
         body = self.rfile.read(length) if length else b""
         self.path = self._without_stage(self.path)
         path = urlsplit(self.path).path
@@ -406,10 +411,19 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         except InvalidToken:
             return None
 
-    do_GET = _handle
-    do_POST = _handle
-    do_PUT = _handle
-    do_PATCH = _handle
-    do_DELETE = _handle
-    do_HEAD = _handle
-    do_OPTIONS = _handle
+    def __getattr__(self, name: str) -> Any:
+        """`do_<METHOD>` for every method, odd ones (TRACE, CONNECT, PROPFIND, ...) included: the
+        router answers a method no route has as API Gateway does (MISSING_AUTHENTICATION_TOKEN,
+        which the template's gateway responses make a 404 problem+json), never http.server's 501."""
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What http.server refuses itself (a malformed request line, a URI or headers too long) as
+        problem+json rather than its HTML page."""
+        title = message or self.responses.get(code, ("Error",))[0]
+        body = {"type": "about:blank", "title": title, "status": code, "detail": explain or title}
+        self.close_connection = True
+        self.request_version = self.protocol_version  # a status line even for a garbled request line
+        self._send(code, json.dumps(body).encode(), [("Content-Type", PROBLEM_JSON)], str(uuid.uuid4()))

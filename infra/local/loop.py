@@ -169,10 +169,13 @@ def money(value: Any, what: str) -> str:
 GOODS_RECEIPT_AMOUNT = "150000.00"
 
 
-def supplier_csv(supplier_id: str, bank_code: str) -> bytes:
+def supplier_csv(supplier_id: str, bank_code: str, verified: bool = True) -> bytes:
+    """An active supplier; an unverified bank account sends its applications to ops review."""
+    flag = "true" if verified else "false"
     rows = [
         "supplier_id,name,status,bank_code,account_number,account_name,account_verified",
-        f"{supplier_id},Demo Supplier {supplier_id},ACTIVE,{bank_code},ACC-{supplier_id},Demo Supplier,true",
+        f"{supplier_id},Demo Supplier {supplier_id},ACTIVE,{bank_code},ACC-{supplier_id},Demo Supplier,"
+        + flag,
     ]
     return ("\n".join(rows) + "\n").encode()
 
@@ -216,12 +219,14 @@ class LoopResult:
     application_to_active_ms: float = 0.0
 
 
-def onboard(local: LocalClient, supplier_id: str, timeline: Timeline) -> dict[str, dict[str, Any]]:
+def onboard(
+    local: LocalClient, supplier_id: str, timeline: Timeline, verified: bool = True
+) -> dict[str, dict[str, Any]]:
     """Upload the supplier master and its documents under platform/ and wait for both reports."""
     today = local.business_date()
     bank_code = str(local.env.get("lender_account", {}).get("bank_code") or "SIMBANK")
     files = [
-        ("suppliers", supplier_csv(supplier_id, bank_code)),
+        ("suppliers", supplier_csv(supplier_id, bank_code, verified)),
         ("documents", documents_csv(supplier_id, today)),
     ]
     reports = {}

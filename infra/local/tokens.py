@@ -4,6 +4,7 @@ hands the Cognito-shaped claims to the function (docs/architecture.md, "Local to
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from pathlib import Path
@@ -28,18 +29,27 @@ def generate_keys(state_dir: Path) -> tuple[Path, Path]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = state_dir / PRIVATE_KEY_FILE
     public = state_dir / PUBLIC_KEY_FILE
-    private.write_bytes(
+    write_private(
+        private,
         key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        ),
     )
-    private.chmod(0o600)
     public.write_bytes(
         key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
     return private, public
+
+
+def write_private(path: Path, content: bytes) -> None:
+    """Writes a file that only its owner may read, private from its first byte: created 0o600 by
+    os.open (never written and then chmod-ed, which leaves a window), replacing any older file."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(content)
 
 
 def issue(

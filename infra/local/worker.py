@@ -5,6 +5,9 @@ The process is started by the local stack with exactly that function's environme
 template plus the local overrides). It listens on 127.0.0.1 (a free port, written to a port file)
 for `POST /invoke` `{"event": ..., "request_id": ...}` and answers `{"result": ...}` or
 `{"error": {"errorType", "errorMessage", "stackTrace"}}`, as the Lambda runtime API reports them.
+Only its supervisor may invoke it: each start gets a fresh secret on stdin (never in argv or the
+environment) and a request without it in SECRET_HEADER is refused (403) before any event is read, so
+neither another local process nor a browser page can post an event with forged claims.
 
 The supervisor side (`Worker`) starts the process, forwards its output to the stack's log with the
 function's name, serializes invocations, and replaces the process after a timeout or a crash, as
@@ -14,10 +17,12 @@ Lambda replaces an execution environment.
 from __future__ import annotations
 
 import argparse
+import hmac
 import http.client
 import importlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -29,6 +34,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, TextIO
+
+SECRET_HEADER = "X-Scf-Worker-Secret"
+INVOKE_PATH = "/invoke"
 
 # --- inside the worker process -------------------------------------------------------------------
 
@@ -90,7 +98,9 @@ class _Runtime:
         return answer
 
 
-def _serve(runtime: _Runtime, port_file: Path) -> None:
+def _serve(runtime: _Runtime, port_file: Path, secret: str) -> None:
+    expected = secret.encode()
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -98,6 +108,11 @@ def _serve(runtime: _Runtime, port_file: Path) -> None:
             pass
 
         def do_POST(self) -> None:
+            given = (self.headers.get(SECRET_HEADER) or "").encode()
+            if self.path != INVOKE_PATH or not hmac.compare_digest(given, expected):
+                self.close_connection = True
+                self.send_error(403, "only the local stack invokes this function")
+                return
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             request = json.loads(raw)
             answer = json.dumps(runtime.invoke(request["event"], request["request_id"])).encode()
@@ -143,7 +158,10 @@ def main(argv: list[str] | None = None) -> None:
     sys.path[:] = [entry for entry in sys.path if entry not in foreign]
     sys.path[0:0] = [args.code_dir, *args.layer]
     os.chdir(args.code_dir)
-    _serve(_Runtime(args.handler, args.timeout), Path(args.port_file))
+    secret = sys.stdin.readline().strip()  # the supervisor's, for this start only
+    if not secret:
+        raise SystemExit("no invocation secret on stdin")
+    _serve(_Runtime(args.handler, args.timeout), Path(args.port_file), secret)
 
 
 # --- in the local stack (the supervisor) ---------------------------------------------------------
@@ -184,6 +202,7 @@ class Worker:
         self.port = 0
         self._lock = threading.Lock()
         self._stopping = False
+        self._secret = ""
 
     def start(self) -> None:
         if not (self.code_dir / "handler.py").is_file():
@@ -202,15 +221,20 @@ class Worker:
             "--port-file",
             str(self.port_file),
         ]
+        self._secret = secrets.token_urlsafe(32)
         self.process = subprocess.Popen(
             command,
             env=self.environment,
             cwd=str(Path(__file__).resolve().parents[2]),
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
         )
+        assert self.process.stdin is not None
+        self.process.stdin.write(self._secret + "\n")
+        self.process.stdin.close()
         threading.Thread(target=self._forward_output, args=(self.process,), daemon=True).start()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -243,7 +267,8 @@ class Worker:
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=limit + 1.0)
             try:
                 body = json.dumps({"event": event, "request_id": request_id})
-                connection.request("POST", "/invoke", body=body, headers={"Content-Type": "application/json"})
+                headers = {"Content-Type": "application/json", SECRET_HEADER: self._secret}
+                connection.request("POST", INVOKE_PATH, body=body, headers=headers)
                 answer = json.loads(connection.getresponse().read())
             except TimeoutError:
                 self._restart(f"Task timed out after {limit} seconds")

@@ -6,7 +6,6 @@ its success answer and its errors."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -17,7 +16,7 @@ import pytest
 import requests
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
-from infra.local.loop import LocalClient, Timeline, documents_csv, onboard, supplier_csv, wait_for_loan
+from infra.local.loop import LocalClient, Timeline, onboard, wait_for_loan
 from infra.local.state import read_clock, write_clock
 from infra.openapi import DOCUMENT_PATH, document, operations
 from tests.integration.statement_world import camt054, camt_entry
@@ -116,7 +115,7 @@ def test_swagger_ui_is_served_and_reads_the_document(local_stack: Any) -> None:
     assert answer.status_code == 200
 
 
-def test_every_operation_answers_as_documented(api: DocumentedApi, local_stack: Any, tmp_path: Path) -> None:
+def test_every_operation_answers_as_documented(api: DocumentedApi, local_stack: Any) -> None:
     local = api.local
     supplier = "SUP-OAS-" + uuid.uuid4().hex[:6].upper()
     token = local.token(supplier_id=supplier)
@@ -190,7 +189,7 @@ def test_every_operation_answers_as_documented(api: DocumentedApi, local_stack: 
 
     # reviews: an unverified bank account sends the application to ops
     reviewed = "SUP-OAS-R-" + uuid.uuid4().hex[:6].upper()
-    _onboard_unverified(local, reviewed, tmp_path)
+    onboard(local, reviewed, Timeline(), verified=False)
     held = api.call("POST", "/v1/applications", local.token(supplier_id=reviewed), body=request, expect=201)
     assert held["status"] == "REVIEW", held
     listed = api.call("GET", "/v1/reviews", ops, params={"limit": "100"}, expect=200)
@@ -255,16 +254,3 @@ def test_an_unknown_route_is_a_problem_json_404(local_stack: Any) -> None:
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["detail"] == "no such route"
-
-
-def _onboard_unverified(local: LocalClient, supplier_id: str, tmp_path: Path) -> None:
-    bank_code = str(local.env["lender_account"]["bank_code"])
-    master = supplier_csv(supplier_id, bank_code).decode().replace(",true\n", ",false\n").encode()
-    for name, content in (
-        ("suppliers", master),
-        ("documents", documents_csv(supplier_id, local.business_date())),
-    ):
-        key = f"platform/oas/{supplier_id}/{name}.csv"
-        local.upload(key, content)
-        report = local.wait_report(key)
-        assert report["status"] == "PROCESSED" and not report["rows_rejected"], json.dumps(report)[:800]

@@ -508,11 +508,25 @@ def test_stage_has_access_logs_and_throttling(synthesized: Synthesized) -> None:
     props = stage["Properties"]
     log_group = next(references(props["AccessLogSetting"]["DestinationArn"]))
     assert synthesized.resources[log_group]["Type"] == "AWS::Logs::LogGroup"
-    assert json.loads(props["AccessLogSetting"]["Format"])["requestId"] == "$context.requestId"
+    fields = json.loads(props["AccessLogSetting"]["Format"])
+    assert fields["requestId"] == "$context.requestId"
+    assert fields["status"] == "$context.status" and fields["resourcePath"] == "$context.resourcePath"
     (settings,) = props["MethodSettings"]
     assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
     assert settings["LoggingLevel"] in {"ERROR", "INFO"}
     assert settings["DataTraceEnabled"] is False
+
+
+def test_access_logs_name_the_caller_from_the_verified_token(synthesized: Synthesized) -> None:
+    """Not identity.caller/user (IAM only, always empty behind a Cognito authorizer): the claims."""
+    (stage,) = synthesized.of_type("AWS::ApiGateway::Stage").values()
+    fields = json.loads(stage["Properties"]["AccessLogSetting"]["Format"])
+    assert fields["sub"] == "$context.authorizer.claims.sub"
+    assert fields["supplierId"] == "$context.authorizer.claims['custom:supplier_id']"
+    assert fields["groups"] == "$context.authorizer.claims['cognito:groups']"
+    values = " ".join(fields.values())
+    assert "$context.identity.caller" not in values and "$context.identity.user" not in values
+    assert "Authorization" not in values and "body" not in values.lower()
 
 
 # --- functions -------------------------------------------------------------------------------

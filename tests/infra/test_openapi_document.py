@@ -13,6 +13,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openapi_spec_validator import validate
 from synthesized_stack import Synthesized
 from test_cdk_stack import ROUTES, api_methods
@@ -333,6 +335,55 @@ def test_the_policy_bounds_are_the_current_policys(doc: dict[str, Any]) -> None:
         in request["amount"]["description"]
     )
     assert policy.policy_version in doc["info"]["description"]
+
+
+def _minimum_pattern(schema_name: str) -> str:
+    (pattern,) = [
+        part["pattern"]
+        for part in document()["components"]["schemas"][schema_name]["properties"]["amount"]["allOf"]
+        if "pattern" in part
+    ]
+    return pattern
+
+
+MINIMUM_PATTERNS = {
+    _minimum_pattern("ApplicationRequest"): load_policy(CURRENT_POLICY_VERSION).min_amount_minor,
+    _minimum_pattern("RepaymentRequest"): 1,
+}
+
+
+@given(minor=st.integers(min_value=0, max_value=10**18 - 1))
+def test_the_document_states_each_amounts_minimum_as_a_pattern(minor: int) -> None:
+    """A request valid by the document is never refused for its amount: the application's minimum
+    (policy) and the repayment's more-than-zero are patterns, not prose."""
+    text = f"{minor // 100}.{minor % 100:02d}"
+    for pattern, minimum in MINIMUM_PATTERNS.items():
+        assert (re.fullmatch(pattern, text) is not None) == (minor >= minimum), (pattern, text)
+        for altered in (f"0{text}", f"{text}0", f"{text}\n", text.replace(".", ",")):
+            assert re.fullmatch(pattern, altered) is None, altered
+
+
+def test_every_link_names_an_operation_and_its_parameters(doc: dict[str, Any]) -> None:
+    by_id = {op["operationId"]: op for item in doc["paths"].values() for op in item.values()}
+    links = 0
+    for operation in by_id.values():
+        for answer in operation["responses"].values():
+            for name, link in answer.get("links", {}).items():
+                target = by_id[link["operationId"]]
+                names = {p["name"] for p in target.get("parameters", []) if "name" in p}
+                names |= (
+                    {"Idempotency-Key"} if any("$ref" in p for p in target.get("parameters", [])) else set()
+                )
+                assert set(link["parameters"]) <= names, (operation["operationId"], name)
+                links += 1
+    chain = {("applyForFinancing", "getLoan"), ("getLoan", "repayLoan"), ("repayLoan", "getRepayment")}
+    linked = {
+        (op["operationId"], link["operationId"])
+        for op in by_id.values()
+        for answer in op["responses"].values()
+        for link in answer.get("links", {}).values()
+    }
+    assert chain <= linked and links >= len(chain)
 
 
 def _refers_to(schema: dict[str, Any], name: str) -> bool:

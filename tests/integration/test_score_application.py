@@ -518,6 +518,22 @@ def test_a_review_idempotency_key_belongs_to_its_reviewer(api):
     assert len(loans()) == 1
 
 
+def test_a_reviewer_never_decides_an_application_of_the_supplier_its_token_names(api):
+    """CONTRACT.md section 8: an ops token that also carries custom:supplier_id of the application's
+    supplier is refused (403), and the application stays in review for another reviewer."""
+    held = hold_for_review(api, "1000.00", key="own")
+    status, problem = api.call(
+        "apigw_post_review_decision_ops.json",
+        claims={**OPS, "sub": "reviewer-9", "custom:supplier_id": SUPPLIER},
+        path=f"/v1/reviews/{held['application_id']}/decision",
+        body={"decision": "APPROVE", "note": "my own"},
+        key="own-1",
+    )
+    assert (status, problem["code"]) == (403, "OWN_SUPPLIER")
+    assert ApplicationItem.get(*ApplicationItem.key(held["application_id"])).status == "REVIEW"
+    assert review(api, held["application_id"], {"decision": "DECLINE", "note": "other"})[0] == 200
+
+
 def ops_application(api: Api, application_id: str, claims: dict | None = None):
     return api.call(
         "apigw_get_ops_application.json",

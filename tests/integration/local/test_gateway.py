@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,6 +168,44 @@ def test_unknown_routes_and_methods_get_403_like_api_gateway(
         response = requests.request(method, f"{gateway.url}{path}", headers=bearer(keys), timeout=5)
         assert response.status_code == 403
         assert response.json() == {"message": "Missing Authentication Token"}
+    assert functions.events == []
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "CONNECT", "FOO"])
+def test_odd_methods_are_routed_like_any_other_never_http_servers_501(
+    gateway: Gateway, functions: FakeFunctions, keys: Any, method: str
+) -> None:
+    host, port = gateway.server_address[:2]
+    connection = http.client.HTTPConnection(str(host), int(port), timeout=5)
+    connection.request(method, "/v1/loans", headers=bearer(keys))
+    response = connection.getresponse()
+    assert response.status == 403  # the template's MISSING_AUTHENTICATION_TOKEN (the real one: 404)
+    assert json.loads(response.read()) == {"message": "Missing Authentication Token"}
+    assert functions.events == []
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /v1/loans HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+        (b"GET /v1/loans HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
+        (b"NOT A REQUEST LINE AT ALL\r\n\r\n", 400),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+    ],
+)
+def test_what_http_server_refuses_itself_is_problem_json(
+    gateway: Gateway, functions: FakeFunctions, request_bytes: bytes, status: int
+) -> None:
+    host, port = gateway.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=5) as raw:
+        raw.sendall(request_bytes)
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == str(status).encode()
+    assert b"Content-Type: application/problem+json" in head
+    assert json.loads(body)["status"] == status
     assert functions.events == []
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,21 @@ def test_a_token_is_for_a_supplier_or_for_ops() -> None:
         tokens.issue(b"", ISSUER)
     with pytest.raises(ValueError):
         tokens.issue(b"", ISSUER, supplier_id="S", ops=True)
+
+
+def test_the_private_key_is_created_private_not_made_private_afterwards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # chmod does nothing here and the umask takes nothing away: only the mode the file is created
+    # with counts, so a key written world-readable and chmod-ed after fails (it was readable between)
+    monkeypatch.setattr(Path, "chmod", lambda *args, **kwargs: None)
+    monkeypatch.setattr("os.chmod", lambda *args, **kwargs: None)
+    previous = os.umask(0)
+    try:
+        stale = tmp_path / tokens.PRIVATE_KEY_FILE
+        stale.write_bytes(b"a key of an earlier start")
+        private, _ = tokens.generate_keys(tmp_path)
+    finally:
+        os.umask(previous)
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert private.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")

@@ -4,6 +4,7 @@ and crashes replace the execution environment."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -12,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
-from infra.local.worker import Worker
+from infra.local.worker import SECRET_HEADER, Worker
 
 HANDLER = """
 import os, time
@@ -167,3 +169,34 @@ def _alive(pid: int) -> bool:
     # a zombie that its (dead) parent never reaped counts as gone
     with open(f"/proc/{pid}/stat") as stat:
         return stat.read().split()[2] != "Z"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # any local process, or a browser page posting text/plain
+        {"Content-Type": "text/plain"},
+        {SECRET_HEADER: "guessed"},
+        {SECRET_HEADER: ""},
+    ],
+)
+def test_only_the_supervisor_may_invoke_a_worker(worker: Worker, headers: dict[str, str]) -> None:
+    forged = {"event": {"requestContext": {"authorizer": {"claims": {"cognito:groups": "ops"}}}}}
+    response = requests.post(
+        f"http://127.0.0.1:{worker.port}/invoke", data=json.dumps(forged), headers=headers, timeout=5
+    )
+    assert response.status_code == 403
+    assert worker.invoke({}).payload["invocations"] == 1  # the forged event never reached the handler
+
+
+def test_a_restarted_worker_gets_a_new_secret_and_the_old_one_is_refused(worker: Worker) -> None:
+    old = worker._secret
+    worker.invoke({"exit": True})  # replaced
+    response = requests.post(
+        f"http://127.0.0.1:{worker.port}/invoke",
+        data=json.dumps({"event": {}, "request_id": "r"}),
+        headers={SECRET_HEADER: old},
+        timeout=5,
+    )
+    assert response.status_code == 403 and worker._secret != old
+    assert worker.invoke({}).ok
