@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -198,6 +199,41 @@ def test_s3_notifications_name_the_object_version(aws: None) -> None:
             objects.append(record["s3"]["object"])
     assert [o["versionId"] for o in objects] == put and put[0] != put[1]
     assert len({o["sequencer"] for o in objects}) == 2
+
+
+def test_s3_notifications_name_the_uploader_as_s3_does(aws: None) -> None:
+    """An upload with an assumed role's keys is named `AWS:<role id>:<session>` (what the ingestion
+    checks against the partner's role id); one with other keys names no role."""
+    moto_fixes.install()
+    iam, sts = boto3.client("iam", region_name=REGION), boto3.client("sts", region_name=REGION)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="platform-sender", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    keys = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="upload")["Credentials"]
+    s3, sqs = boto3.client("s3", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    s3.create_bucket(Bucket="inbox")
+    queue = sqs.create_queue(QueueName="files")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket="inbox",
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    as_role = boto3.client(
+        "s3",
+        region_name=REGION,
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+    )
+    as_role.put_object(Bucket="inbox", Key="platform/a.csv", Body=b"a")
+    s3.put_object(Bucket="inbox", Key="platform/b.csv", Body=b"b")
+    named = {}
+    for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for record in json.loads(message["Body"]).get("Records", []):
+            named[unquote_plus(record["s3"]["object"]["key"])] = record["userIdentity"]["principalId"]
+    assert named["platform/a.csv"] == f"AWS:{role['RoleId']}:upload"
+    assert not named["platform/b.csv"].startswith(f"AWS:{role['RoleId']}")
 
 
 def test_stream_records_read_back_as_written(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
