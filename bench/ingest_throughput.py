@@ -246,18 +246,12 @@ def put_file(rows: int, suppliers: int, payments: bool) -> None:
 
 def local(rows: int, suppliers: int, payments: bool) -> None:
     """Against the running local stack (`make run`): drop the file, wait for its report."""
-    import boto3
-
+    from infra.local.emulator import client
     from infra.local.state import read_env
 
     env = read_env()
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["aws_endpoint_url"],
-        region_name=env["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    # uploaded as the platform, with its keys (docs/local-stack.md, "Who sends it")
+    s3 = client("s3", env["aws_endpoint_url"], env["region"], env["partners"]["platform"]["credentials"])
     key = f"platform/bench/{int(time.time())}/documents.csv"
     upload_file(s3, env["inbox_bucket"], key, rows, suppliers, payments, seed=int(time.time()))
     started = time.perf_counter()

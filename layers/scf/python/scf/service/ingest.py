@@ -1,7 +1,8 @@
 """Use case: ingest one file dropped in the inbox (contract section 6; docs/ingestion.md).
 
-`IngestFile` -> a report. Invariant: every row of a file is either applied or in its report, and
-bytes seen before change nothing (DUPLICATE). The service reads files only through `FileReaders`."""
+`IngestFile` -> a report. Invariant: every row of a file is either applied or in its report, bytes
+of a file processed before change nothing (DUPLICATE), and a file its prefix's partner did not
+upload changes nothing (REJECTED). Only the notified object version is read, through `FileReaders`."""
 
 from __future__ import annotations
 
