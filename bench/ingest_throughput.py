@@ -112,8 +112,9 @@ def one_size(
         )
         import boto3
 
-        from tests.support import create_tables, load_handler
+        from tests.support import create_tables, inbox_senders, load_handler, s3_event
 
+        os.environ["INBOX_SENDERS"] = inbox_senders("platform")  # the bench uploads as the platform
         create_tables(TABLE)
         s3, sqs = boto3.client("s3"), boto3.client("sqs")
         s3.create_bucket(Bucket=BUCKET)
@@ -128,11 +129,8 @@ def one_size(
         handler = load_handler("ingest_settlement")
         handler.bootstrap()
         rss_wired = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # imports and clients
-        notification = json.loads((ROOT / "events" / "sqs_s3_object_created.json").read_text())
-        body = json.loads(notification["Records"][0]["body"])
-        body["Records"][0]["s3"]["object"]["key"] = KEY
-        body["Records"][0]["s3"]["bucket"]["name"] = BUCKET
-        record = notification["Records"][0] | {"body": json.dumps(body)}
+        template = s3_event(KEY, BUCKET)["Records"][0]
+        record: dict[str, Any] | None = template
 
         profiler = None
         if profile:
@@ -152,7 +150,7 @@ def one_size(
             peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             record = None
             for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1).get("Messages", []):
-                record = notification["Records"][0] | {"body": message["Body"]}
+                record = template | {"body": message["Body"]}
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         ingest_seconds = time.perf_counter() - started
         client_cpu, store_cpu = time.process_time() - client_cpu, cpu_seconds(server.pid) - store_cpu
@@ -248,18 +246,12 @@ def put_file(rows: int, suppliers: int, payments: bool) -> None:
 
 def local(rows: int, suppliers: int, payments: bool) -> None:
     """Against the running local stack (`make run`): drop the file, wait for its report."""
-    import boto3
-
+    from infra.local.emulator import client
     from infra.local.state import read_env
 
     env = read_env()
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["aws_endpoint_url"],
-        region_name=env["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    # uploaded as the platform, with its keys (docs/local-stack.md, "Who sends it")
+    s3 = client("s3", env["aws_endpoint_url"], env["region"], env["partners"]["platform"]["credentials"])
     key = f"platform/bench/{int(time.time())}/documents.csv"
     upload_file(s3, env["inbox_bucket"], key, rows, suppliers, payments, seed=int(time.time()))
     started = time.perf_counter()

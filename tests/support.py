@@ -4,12 +4,14 @@ sys.path). Fixtures built on them live in tests/conftest.py."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 
@@ -45,6 +47,42 @@ def load_handler(function: str) -> ModuleType:
     sys.modules[spec.name] = module  # dataclasses in the module look themselves up there
     spec.loader.exec_module(module)
     return module
+
+
+def sender_id(partner: str) -> str:
+    """The IAM unique id of `partner`'s inbox role, in tests (an AWS role id starts `AROA`)."""
+    return f"AROATEST{partner.upper()}"
+
+
+def inbox_senders(*partners: str) -> str:
+    """INBOX_SENDERS for these partners (what the CDK stack sets from the partner roles)."""
+    return json.dumps({partner: sender_id(partner) for partner in partners})
+
+
+def s3_notification(
+    key: str, bucket: str = "scf-inbox", version: str | None = None, sender: str | None = None
+) -> dict[str, Any]:
+    """The body S3 sends to the settlement-files queue for an object uploaded at `key` by `sender`
+    (default: the partner the key's prefix names), with `version` when given."""
+    event = json.loads((EVENTS / "sqs_s3_object_created.json").read_text())
+    body: dict[str, Any] = json.loads(event["Records"][0]["body"])
+    record = body["Records"][0]
+    record["s3"]["object"]["key"] = quote_plus(key, safe="/")
+    record["s3"]["bucket"]["name"] = bucket
+    if version is not None:
+        record["s3"]["object"]["versionId"] = version
+    partner = sender or key.partition("/")[0]
+    record["userIdentity"]["principalId"] = f"AWS:{sender_id(partner)}:{partner}-upload"
+    return body
+
+
+def s3_event(
+    key: str, bucket: str = "scf-inbox", version: str | None = None, sender: str | None = None
+) -> dict[str, Any]:
+    """The SQS event that hands `s3_notification(...)` to ingest_settlement."""
+    event: dict[str, Any] = json.loads((EVENTS / "sqs_s3_object_created.json").read_text())
+    event["Records"][0]["body"] = json.dumps(s3_notification(key, bucket, version, sender))
+    return event
 
 
 def create_tables(table: str, region: str = REGION, endpoint_url: str | None = None) -> Any:

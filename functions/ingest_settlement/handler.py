@@ -25,7 +25,7 @@ from scf.adapters.dynamodb.statement_store import DynamoStatementStore
 from scf.adapters.files.readers import FormatParsers
 from scf.adapters.http import UNMATCHED_PAGE, api_resolver, is_api_request, ok, page, require_ops
 from scf.adapters.memory import limit_arenas
-from scf.adapters.s3 import S3Inbox
+from scf.adapters.s3 import S3Inbox, uploader_id
 from scf.adapters.sqs import SqsContinuations
 from scf.clock import Clock, clock_from_spec
 from scf.config import live_policy_checked, settings
@@ -64,6 +64,7 @@ def bootstrap() -> Services:
         clock,
         readers=FormatParsers(),
         bank_accounts=bank_accounts,
+        senders=config.inbox_senders,  # {partner: its IAM role's unique id}; {} refuses every sender
         matcher=StatementMatcher(statements, clock, bank_accounts, outcomes),
         documents=DynamoDocumentStore(statements.loans),
         continuations=(
@@ -84,12 +85,21 @@ def payment_outcomes(statements: DynamoStatementStore, clock: Clock, policy: Cre
 
 def s3_objects(body: str) -> list[IngestFile]:
     """The objects named by an S3 notification (keys arrive URL-encoded) or by a continuation
-    (scf.service.checkpoint); S3's test event and our own reports name none."""
+    (scf.service.checkpoint), each with its version and uploader; S3's test event and our own
+    reports name none."""
     message = json.loads(body)
     if message.get("Event") == "s3:TestEvent":
         return []
     if message.get("scf") == CONTINUE:
-        return [IngestFile(bucket=message["bucket"], key=message["key"], sha256=message["sha256"])]
+        return [
+            IngestFile(
+                bucket=message["bucket"],
+                key=message["key"],
+                sha256=message["sha256"],
+                version=message.get("version"),
+                uploader=message.get("uploader"),
+            )
+        ]
     files = []
     for record in message.get("Records", []):
         if not str(record.get("eventName", "")).startswith("ObjectCreated"):
@@ -98,7 +108,10 @@ def s3_objects(body: str) -> list[IngestFile]:
         if key.startswith(REPORTS_PREFIX):
             continue
         version = record["s3"]["object"].get("versionId")
-        files.append(IngestFile(bucket=record["s3"]["bucket"]["name"], key=key, version=version))
+        uploader = uploader_id(record.get("userIdentity", {}).get("principalId"))
+        files.append(
+            IngestFile(bucket=record["s3"]["bucket"]["name"], key=key, version=version, uploader=uploader)
+        )
     return files
 
 

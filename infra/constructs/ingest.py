@@ -1,6 +1,9 @@
-"""Files: the inbox bucket, its notifications to the settlement-files queue, and ingest_settlement."""
+"""Files: the inbox bucket, its partners' sender roles, its notifications to the settlement-files
+queue, and ingest_settlement."""
 
 from __future__ import annotations
+
+import re
 
 from aws_cdk import Duration, Stack, Tags
 from aws_cdk import aws_iam as iam
@@ -25,6 +28,7 @@ FUNCTION_NAME = "ingest_settlement"
 REPORTS_PREFIX = "reports/"
 PARTS_PREFIX = f"{REPORTS_PREFIX}.parts/"  # report parts of long files (scf/service/ingest.py)
 FUNCTION_TIMEOUT = Duration.minutes(5)
+SENDER_SESSION = Duration.hours(1)
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
 
@@ -76,6 +80,7 @@ class Ingest(Construct):
         for partner in config.inbox_partners:
             if f"{partner}/".startswith(REPORTS_PREFIX):
                 raise ValueError(f"partner id {partner!r} collides with the reports/ prefix")
+        self.sender_roles = {partner: self._sender_role(partner) for partner in config.inbox_partners}
         self.inbox_bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.queues.queue)
         )
@@ -87,6 +92,11 @@ class Ingest(Construct):
         )
         environment["INBOX_BUCKET"] = self.inbox_bucket.bucket_name
         environment["BANKS"] = config.banks_json  # which of the lender's accounts each bank holds
+        # Who may send under each prefix: the partner role's unique id, which S3 notifications name
+        # as the uploader (`userIdentity.principalId` = `AWS:<role id>:<session>`; docs/ingestion.md).
+        environment["INBOX_SENDERS"] = Stack.of(self).to_json_string(
+            {partner: role.role_id for partner, role in self.sender_roles.items()}
+        )
         # A file too large for one invocation continues through its own queue (scf/service/checkpoint.py).
         environment["SETTLEMENT_FILES_QUEUE_URL"] = self.queues.queue.queue_url
         self.function = scf_function(
@@ -143,6 +153,49 @@ class Ingest(Construct):
             )
         )
         self._acknowledge_findings()
+
+    def _sender_role(self, partner: str) -> iam.Role:
+        """The partner's identity (CONTRACT.md section 6, "Senders are authenticated"): it may put
+        objects under `<partner>/` only, and nobody else may put objects there (bucket policy)."""
+        own = self.inbox_bucket.arn_for_objects(f"{partner}/*")
+        role = iam.Role(
+            self,
+            f"Sender-{partner}",
+            assumed_by=iam.AccountRootPrincipal(),  # whom the account lets assume it (the partner's access)
+            description=f"Uploads {partner}'s files to the inbox, under {partner}/ only",
+            max_session_duration=SENDER_SESSION,
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[own])
+        )
+        sid = re.sub(r"[^A-Za-z0-9]", "", partner)
+        # Deny wins over any Allow: the role writes nowhere else, and no one else writes there.
+        self.inbox_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Sender{sid}WritesOnlyUnderItsPrefix",
+                effect=iam.Effect.DENY,
+                principals=[iam.ArnPrincipal(role.role_arn)],
+                actions=["s3:PutObject"],
+                not_resources=[own],
+            )
+        )
+        self.inbox_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"OnlySender{sid}WritesUnderItsPrefix",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[own],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": role.role_arn}},
+            )
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{logical_id(self.inbox_bucket)}.Arn>/{partner}/*]",
+            f"{partner} uploads files under its own prefix with names it chooses (CONTRACT.md s.6); "
+            "put only, objects of this one bucket, and the bucket policy denies it anywhere else.",
+        )
+        return role
 
     def _acknowledge_findings(self) -> None:
         bucket = logical_id(self.inbox_bucket)

@@ -5,7 +5,8 @@ scf local env [KEY]                   env.json of the running stack, as one JSON
 scf local token --supplier ID | --ops a bearer token signed with the running stack's key
 scf local clock show | set YYYY-MM-DD the business date every worker reads; set forward runs the
                                       daily job (the template's schedules) for each day passed, in order
-scf local drop FILE KEY               put FILE into the inbox at KEY, wait for its report, print it
+scf local drop FILE KEY [--as P]      put FILE into the inbox at KEY with partner P's keys (default:
+                                      the partner KEY's prefix names), wait for its report, print it
 scf local report KEY                  print the report of the file at KEY
 scf demo                              the walking-skeleton loop, with a timeline
 scf ops redrive QUEUE [--dry-run]     dead-lettered messages of QUEUE (repayments, disbursements,
@@ -51,7 +52,11 @@ def cmd_drop(args: argparse.Namespace) -> int:
     env = _env()
     local = LocalClient(env)
     before = local.report_version(args.key)
-    local.upload(args.key, content)  # the same bytes again are a new upload: reported DUPLICATE
+    try:
+        local.upload(args.key, content, args.as_partner)  # the same bytes again: a DUPLICATE report
+    except LoopError as exc:
+        print(f"scf: {exc}", file=sys.stderr)
+        return 1
     try:
         report = local.wait_report(args.key, timeout=args.timeout, after=before)
     except LoopError as exc:
@@ -218,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     drop = local.add_parser("drop", help="put a file into the inbox, wait for its report and print it")
     drop.add_argument("file", help="the file to send")
     drop.add_argument("key", help="its key in the inbox: <sender>/<any path>/<name>, e.g. platform/x/a.csv")
+    drop.add_argument(
+        "--as",
+        dest="as_partner",
+        metavar="PARTNER",
+        help="upload with this partner's keys (default: the partner the key's prefix names)",
+    )
     drop.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the report")
     drop.set_defaults(run=cmd_drop)
     report = local.add_parser("report", help="print the report of the file at KEY")

@@ -30,14 +30,21 @@ FAKE_CREDENTIALS = {
 log = logging.getLogger("scf.local")
 
 
-def client(service: str, endpoint: str, region: str, **config: Any) -> Any:
+def client(
+    service: str, endpoint: str, region: str, credentials: dict[str, str] | None = None, **config: Any
+) -> Any:
+    """A client of the emulator, with the emulator's own keys or `credentials` (boto3's keyword
+    arguments: a partner's, see partner_credentials)."""
+    keys = credentials or {
+        "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "aws_session_token": FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+    }
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name=region,
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        **keys,
         config=Config(retries={"max_attempts": 2, "mode": "standard"}, **config),
     )
 
@@ -250,6 +257,38 @@ def configure_notifications(deployment: Deployment) -> list[str]:
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=configuration)
         buckets.append(bucket)
     return buckets
+
+
+SENDER_SESSION_SECONDS = 3600  # the sender roles' longest session (infra/constructs/ingest.py)
+
+
+def partner_credentials(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """Each inbox partner's keys: its sender role (the one `INBOX_SENDERS` names by role id)
+    assumed in the emulator, as the partner's own access does in AWS. {partner: {role_arn,
+    credentials: boto3 client keyword arguments}}; none when the template has no sender roles."""
+    senders: dict[str, str] = {}
+    for spec in deployment.template.functions():
+        senders.update(json.loads(deployment.environment_of(spec).get("INBOX_SENDERS") or "{}"))
+    if not senders:
+        return {}
+    iam = client("iam", deployment.endpoint, deployment.region)
+    pages = iam.get_paginator("list_roles").paginate()
+    arns = {role["RoleId"]: role["Arn"] for page in pages for role in page["Roles"]}
+    sts = client("sts", deployment.endpoint, deployment.region)
+    partners = {}
+    for partner, role_id in sorted(senders.items()):
+        keys = sts.assume_role(
+            RoleArn=arns[role_id], RoleSessionName=f"{partner}-local", DurationSeconds=SENDER_SESSION_SECONDS
+        )["Credentials"]
+        partners[partner] = {
+            "role_arn": arns[role_id],
+            "credentials": {
+                "aws_access_key_id": keys["AccessKeyId"],
+                "aws_secret_access_key": keys["SecretAccessKey"],
+                "aws_session_token": keys["SessionToken"],
+            },
+        }
+    return partners
 
 
 def configure_bucket_versioning(deployment: Deployment) -> list[str]:

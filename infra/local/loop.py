@@ -68,6 +68,7 @@ class LocalClient:
         self.http = requests.Session()
         self.timeout = timeout
         self.s3 = client("s3", env["aws_endpoint_url"], env["region"])
+        self._partner_clients: dict[str, Any] = {}
         self._private_key = Path(env["private_key_file"]).read_bytes()
 
     def token(self, supplier_id: str | None = None, ops: bool = False) -> str:
@@ -105,8 +106,25 @@ class LocalClient:
         reader = TypeDeserializer()
         return None if found is None else {name: reader.deserialize(value) for name, value in found.items()}
 
-    def upload(self, key: str, content: bytes) -> None:
-        self.s3.put_object(Bucket=self.env["inbox_bucket"], Key=key, Body=content)
+    def upload(self, key: str, content: bytes, as_partner: str | None = None) -> None:
+        """Put `content` at `key` as a partner does, with `as_partner`'s keys (default: the partner
+        the key's prefix names; a prefix no partner has: the emulator's own keys)."""
+        self.partner_s3(as_partner or key.partition("/")[0], required=as_partner is not None).put_object(
+            Bucket=self.env["inbox_bucket"], Key=key, Body=content
+        )
+
+    def partner_s3(self, partner: str, required: bool = True) -> Any:
+        """An S3 client with `partner`'s keys (env.json `partners`)."""
+        partners = self.env.get("partners") or {}
+        if partner not in partners:
+            if required:
+                raise LoopError(f"no partner {partner!r}; the partners are {', '.join(sorted(partners))}")
+            return self.s3
+        if partner not in self._partner_clients:
+            self._partner_clients[partner] = client(
+                "s3", self.env["aws_endpoint_url"], self.env["region"], partners[partner]["credentials"]
+            )
+        return self._partner_clients[partner]
 
     def report_version(self, key: str) -> str | None:
         """The version id of the file's report now (the inbox is versioned), None when it has none."""

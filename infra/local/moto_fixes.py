@@ -26,6 +26,11 @@ keeps DynamoDB's semantics: every action's condition is evaluated against the st
 transaction (an item appears at most once in a transaction, so no action sees another's write);
 only if all hold are the writes applied, and a write that fails part way puts back the items
 already written (copies of those items only).
+
+Notifications that name nobody: S3 names who caused an event (`userIdentity.principalId`,
+`AWS:<role id>:<session>` for an assumed role); moto leaves it out. Here it is the identity of the
+request's access key: the assumed role's id and session for keys from STS AssumeRole, else the key
+itself (so the ingestion's sender check sees what it sees in AWS; docs/ingestion.md).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 
 _INSTALLED = {"done": False}
 _DYNAMODB_LOCK = threading.RLock()
+_S3_REQUEST = threading.local()  # the access key of the S3 request this thread is answering
 
 
 def install() -> None:
@@ -44,6 +50,7 @@ def install() -> None:
         return
     _serialize_dynamodb_requests()
     _s3_notifications_name_the_version()
+    _s3_notifications_name_the_uploader()
     _item_reads_as_plain_json()
     _query_candidates_only()
     _transactions_cost_their_items()
@@ -82,6 +89,39 @@ def _s3_notifications_name_the_version() -> None:
         return event
 
     notifications._get_s3_event = s3_event
+
+
+def _s3_notifications_name_the_uploader() -> None:
+    from moto.s3 import notifications
+    from moto.s3.responses import S3Response
+
+    setup = S3Response.setup_class
+
+    def setup_class(self: Any, *args: Any, **kwargs: Any) -> None:
+        setup(self, *args, **kwargs)
+        _S3_REQUEST.access_key = self.get_access_key()
+
+    S3Response.setup_class = setup_class
+    original = notifications._get_s3_event
+
+    def s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        event = original(event_name, bucket, key, notification_id)
+        principal = uploader_principal(bucket.account_id, getattr(_S3_REQUEST, "access_key", None))
+        for record in event["Records"]:
+            record["userIdentity"] = {"principalId": principal}
+        return event
+
+    notifications._get_s3_event = s3_event
+
+
+def uploader_principal(account_id: str, access_key: str | None) -> str:
+    """What S3 names as the principal of a request made with `access_key`."""
+    from moto.sts.models import sts_backends
+
+    if not access_key:
+        return "AWS:ANONYMOUS"
+    role = sts_backends[account_id]["aws"].get_assumed_role_from_access_key(access_key)
+    return f"AWS:{role.user_id}" if role is not None else f"AWS:{access_key}"
 
 
 FAST_JSON_ACTIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})

@@ -36,6 +36,7 @@ from infra.local.emulator import (
     configure_bucket_versioning,
     configure_notifications,
     deploy,
+    partner_credentials,
 )
 from infra.local.gateway import Gateway
 from infra.local.pollers import Activity, PipeTarget, QueueConsumer, StreamPipe
@@ -225,6 +226,8 @@ class LocalStack:
         # {key id: signing secret} of the rest-signed banks, as created in the emulator's Secrets
         # Manager: what the simulated bank checks their signatures with.
         self.bank_secrets: dict[str, bytes] = {}
+        # The inbox partners' keys (emulator.partner_credentials).
+        self.partners: dict[str, dict[str, Any]] = {}
         self.timings: dict[str, float] = {}
         self.activity = Activity()
 
@@ -257,6 +260,7 @@ class LocalStack:
         deployment = deploy(template, endpoint, self.options.region, self.options.stack_name)
         configure_notifications(deployment)
         configure_bucket_versioning(deployment)
+        self.partners = partner_credentials(deployment)
         self._timed("deployed into moto", started)
 
         self.bank_server = BankServer(
@@ -357,6 +361,8 @@ class LocalStack:
                         outbound_bucket=outbound,
                         endpoint_url=endpoint,
                         region=self.options.region,
+                        # each bank's files are put with that bank's own keys (the sender check)
+                        credentials={code: p["credentials"] for code, p in self.partners.items()},
                     ),
                 )
             )
@@ -439,7 +445,8 @@ class LocalStack:
             "default_bank": self.banks.get("default_bank"),
             "lender_account": lender_account,  # the default bank's operating account
             "outbound_bucket": first("OUTBOUND_BUCKET"),
-            "partners": ["platform", *sorted(self.banks.get("banks", {}))],
+            # {partner: {role_arn, credentials}}: `scf local drop --as` uploads with these keys
+            "partners": self.partners,
             "clock_file": str(clock_file),
             "queues": deployment.queues(),
             # The daily job's schedules as the template has them (scf local clock set fires them).

@@ -162,7 +162,8 @@ def test_scf_local_env_lists_the_three_local_banks_the_outbound_bucket_and_the_p
     assert banks["SIMBANK"]["url"] == banks["RESTBANK"]["url"] == env["bank_url"]
     assert "url" not in banks["FILEBANK"]
     assert all(bank["accounts"] for bank in banks.values())
-    assert env["partners"] == ["platform", "FILEBANK", "RESTBANK", "SIMBANK"]
+    assert sorted(env["partners"]) == ["FILEBANK", "RESTBANK", "SIMBANK", "platform"]
+    assert all(p["role_arn"] and p["credentials"]["aws_access_key_id"] for p in env["partners"].values())
     assert env["outbound_bucket"] and env["outbound_bucket"] != env["inbox_bucket"]
     assert env["lender_account"]["bank_code"] == env["default_bank"] == "SIMBANK"
     s3 = boto3.client(

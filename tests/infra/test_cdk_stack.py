@@ -42,7 +42,8 @@ COMMON_ENV = {
 }
 BANK_ENV = {"BANKS", "OUTBOUND_BUCKET"}
 ENVIRONMENT = {
-    "ingest_settlement": COMMON_ENV | {"INBOX_BUCKET", "BANKS", "SETTLEMENT_FILES_QUEUE_URL"},
+    "ingest_settlement": COMMON_ENV
+    | {"INBOX_BUCKET", "INBOX_SENDERS", "BANKS", "SETTLEMENT_FILES_QUEUE_URL"},
     "score_application": COMMON_ENV,
     "disburse": COMMON_ENV | BANK_ENV,
     "apply_repayment": COMMON_ENV | BANK_ENV,
@@ -377,6 +378,49 @@ def test_buckets_are_encrypted_tls_only_private_and_the_inbox_versioned(synthesi
     assert parts["ExpirationInDays"] == 7  # parts of a file that never finished
     logs_id, _ = by_path(synthesized, "Scf/Ingest/AccessLogsBucket")
     assert next(references(inbox["Properties"]["LoggingConfiguration"]["DestinationBucketName"])) == logs_id
+
+
+def joined(value: Any) -> str:
+    """An `Fn::Join` of strings and `Fn::GetAtt`s as text, each attribute written `<id.Attribute>`."""
+    parts = value["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else "<{}.{}>".format(*p["Fn::GetAtt"]) for p in parts)
+
+
+def test_each_partner_has_a_sender_role_that_may_write_only_under_its_prefix(
+    synthesized: Synthesized,
+) -> None:
+    """CONTRACT.md section 6: one identity per partner; its role puts objects under `<partner>/`
+    only, the bucket policy denies it anywhere else and denies everyone else there, and the
+    function is told each partner's role id (what S3 notifications name as the uploader)."""
+    inbox_id, _ = by_path(synthesized, "Scf/Ingest/InboxBucket")
+    partners = ["platform", *sorted(LOCAL_BANKS["banks"])]
+    roles = {partner: by_path(synthesized, f"Scf/Ingest/Sender-{partner}")[0] for partner in partners}
+    sender_roles = {
+        lid for lid, r in synthesized.of_type("AWS::IAM::Role").items() if "/Sender-" in path_of(r)
+    }
+    assert set(roles.values()) == sender_roles
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]
+        for p in synthesized.of_type("AWS::S3::BucketPolicy").values()
+        if next(references(p["Properties"]["Bucket"])) == inbox_id
+    ]
+    denies = [s for s in statements(policy) if s["Effect"] == "Deny" and s["Action"] == "s3:PutObject"]
+    for partner, role_id in roles.items():
+        own = f"<{inbox_id}.Arn>/{partner}/*"
+        granted = role_statements(synthesized, role_id)
+        assert actions_of(granted) == {"s3:PutObject", "s3:AbortMultipartUpload"}
+        assert [joined(s["Resource"]) for s in granted] == [own]
+        elsewhere = [s for s in denies if s["Principal"] == {"AWS": {"Fn::GetAtt": [role_id, "Arn"]}}]
+        assert [joined(s["NotResource"]) for s in elsewhere] == [own]
+        others = [s for s in denies if "Resource" in s and joined(s["Resource"]) == own]
+        assert [(s["Principal"], s["Condition"]) for s in others] == [
+            ({"AWS": "*"}, {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [role_id, "Arn"]}}})
+        ]
+    (function_id,) = [lid for lid, name in function_names(synthesized).items() if name == "ingest_settlement"]
+    env = synthesized.resources[function_id]["Properties"]["Environment"]["Variables"]
+    assert json.loads(joined(env["INBOX_SENDERS"])) == {
+        partner: f"<{role_id}.RoleId>" for partner, role_id in roles.items()
+    }
 
 
 def test_inbox_notifies_the_settlement_queue_for_every_key(synthesized: Synthesized) -> None:

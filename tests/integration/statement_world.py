@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import quote_plus
 
 import boto3
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
@@ -18,7 +17,7 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from scf import config
 from scf.adapters.dynamodb.models import OutboxItem
 from tests.reliability.money_harness import REGION, MoneyWorld, banks_document, money_world
-from tests.support import EVENTS, LambdaContext, load_handler
+from tests.support import LambdaContext, inbox_senders, load_handler, s3_event
 
 BUCKET = "scf-inbox"
 BANK = "TESTBANK"
@@ -41,12 +40,7 @@ class IngestWorld:
         return boto3.client("s3", region_name=REGION)
 
     def event(self, key: str) -> dict[str, Any]:
-        event = json.loads((EVENTS / "sqs_s3_object_created.json").read_text())
-        body = json.loads(event["Records"][0]["body"])
-        body["Records"][0]["s3"]["object"]["key"] = quote_plus(key, safe="/")
-        body["Records"][0]["s3"]["bucket"]["name"] = BUCKET
-        event["Records"][0]["body"] = json.dumps(body)
-        return event
+        return s3_event(key, BUCKET)
 
     def drop(self, key: str, data: bytes) -> dict[str, Any]:
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=data)
@@ -104,7 +98,9 @@ def ingest_world(
             }
             for code, numbers in (bank_accounts or {BANK: [LENDER_ACCOUNT]}).items()
         }
-        monkeypatch.setenv("BANKS", json.dumps(banks_document(money.bank.url, **statement_banks)))
+        banks = banks_document(money.bank.url, **statement_banks)
+        monkeypatch.setenv("BANKS", json.dumps(banks))
+        monkeypatch.setenv("INBOX_SENDERS", inbox_senders("platform", *banks["banks"]))
         config.settings.cache_clear()
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
         yield IngestWorld(money, load_handler("ingest_settlement"))

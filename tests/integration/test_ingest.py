@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 from types import ModuleType
 from unittest import mock
-from urllib.parse import quote_plus
 
 import boto3
 import botocore.client
@@ -16,7 +15,8 @@ from moto import mock_aws
 
 from scf.adapters.dynamodb.models import DocumentItem, FileItem, PoolItem, SupplierItem
 from scf.domain.pool import Document, Pool
-from tests.support import LambdaContext, create_tables, load_handler
+from tests.support import LambdaContext, create_tables, inbox_senders, load_handler
+from tests.support import s3_event as _s3_event
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -39,6 +39,7 @@ def aws(monkeypatch, tmp_path):
         "AWS_REGION": "us-east-1",
         "TABLE_NAME": TABLE,
         "INBOX_BUCKET": BUCKET,
+        "INBOX_SENDERS": inbox_senders("platform"),
         "SCF_CLOCK": f"file:{clock_file}",
         "POWERTOOLS_SERVICE_NAME": "ingest_settlement",
     }.items():
@@ -50,25 +51,26 @@ def aws(monkeypatch, tmp_path):
         settings.cache_clear()
         create_tables(TABLE)
         boto3.client("s3").create_bucket(Bucket=BUCKET)
+        boto3.client("s3").put_bucket_versioning(  # as the stack has it (infra/constructs/ingest.py)
+            Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"}
+        )
         handler = load_handler("ingest_settlement")
         yield handler
         settings.cache_clear()
 
 
-def s3_event(key: str, bucket: str = BUCKET, version: str | None = None) -> dict:
-    event = json.loads((EVENTS / "sqs_s3_object_created.json").read_text())
-    body = json.loads(event["Records"][0]["body"])
-    body["Records"][0]["s3"]["object"]["key"] = quote_plus(key, safe="/")
-    body["Records"][0]["s3"]["bucket"]["name"] = bucket
-    if version is not None:
-        body["Records"][0]["s3"]["object"]["versionId"] = version
-    event["Records"][0]["body"] = json.dumps(body)
-    return event
+def s3_event(key: str, bucket: str = BUCKET, version: str | None = None, sender: str | None = None) -> dict:
+    return _s3_event(key, bucket, version, sender)
 
 
-def drop(handler: ModuleType, key: str, data: bytes) -> dict:
-    boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)
-    return handler.handler(s3_event(key), CTX)
+def put(key: str, data: bytes) -> str:
+    """Upload; the new object version."""
+    return str(boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=data)["VersionId"])
+
+
+def drop(handler: ModuleType, key: str, data: bytes, sender: str | None = None) -> dict:
+    """Upload and deliver the notification, as `sender` (default: the key's partner)."""
+    return handler.handler(s3_event(key, version=put(key, data), sender=sender), CTX)
 
 
 def report(key: str) -> dict:
@@ -157,17 +159,70 @@ def test_same_bytes_under_another_key_are_a_duplicate_and_change_nothing(aws):
 def test_the_same_bytes_uploaded_again_under_the_same_key_are_a_duplicate(aws):
     """A versioned inbox names the object version: another version with the same bytes is a new
     upload (DUPLICATE, reported), the same version again is a redelivered notification (nothing)."""
-    boto3.client("s3").put_object(Bucket=BUCKET, Key=DOCS_KEY, Body=DOCUMENTS)
-    aws.handler(s3_event(DOCS_KEY, version="v-1"), CTX)
+    v1 = put(DOCS_KEY, DOCUMENTS)
+    aws.handler(s3_event(DOCS_KEY, version=v1), CTX)
     first = report(DOCS_KEY)
     state = PoolItem.get(*PoolItem.key("S-1001", "CNY")).state
-    assert aws.handler(s3_event(DOCS_KEY, version="v-1"), CTX) == {"batchItemFailures": []}
+    assert aws.handler(s3_event(DOCS_KEY, version=v1), CTX) == {"batchItemFailures": []}
     assert report(DOCS_KEY) == first
-    aws.handler(s3_event(DOCS_KEY, version="v-2"), CTX)
+    aws.handler(s3_event(DOCS_KEY, version=put(DOCS_KEY, DOCUMENTS)), CTX)
     again = report(DOCS_KEY)
     assert (again["status"], again["duplicate_of"], again["rows_accepted"]) == ("DUPLICATE", DOCS_KEY, 0)
     assert "an earlier upload of this key" in again["reason"]
     assert PoolItem.get(*PoolItem.key("S-1001", "CNY")).state == state
+
+
+def no_uploader(event: dict) -> dict:
+    """The event with no `userIdentity` in its notification."""
+    body = json.loads(event["Records"][0]["body"])
+    del body["Records"][0]["userIdentity"]
+    event["Records"][0]["body"] = json.dumps(body)
+    return event
+
+
+def assert_rejected_for_its_sender_and_nothing_changed(key: str) -> None:
+    rep = report(key)
+    assert (rep["status"], rep["rows_accepted"]) == ("REJECTED", 0)
+    assert [e["code"] for e in rep["errors"]] == ["SENDER_NOT_AUTHORIZED"]
+    assert list(FileItem.scan()) == [] and list(PoolItem.scan()) == [] and list(DocumentItem.scan()) == []
+
+
+@pytest.mark.parametrize(
+    "deliver",
+    [
+        lambda key, version: s3_event(key, version=version, sender="SIMBANK"),  # a bank's identity
+        lambda key, version: no_uploader(s3_event(key, version=version)),  # nobody named
+    ],
+    ids=["another-partner", "no-uploader"],
+)
+def test_a_file_not_uploaded_by_the_partner_its_prefix_names_is_rejected_and_changes_nothing(aws, deliver):
+    assert aws.handler(deliver(DOCS_KEY, put(DOCS_KEY, DOCUMENTS)), CTX) == {"batchItemFailures": []}
+    assert_rejected_for_its_sender_and_nothing_changed(DOCS_KEY)
+    drop(aws, DOCS_KEY, DOCUMENTS)  # the same bytes from the platform: not a duplicate
+    rep = report(DOCS_KEY)
+    assert (rep["status"], rep["rows_total"]) == ("PROCESSED", rep["rows_accepted"] + rep["rows_rejected"])
+    assert rep["rows_accepted"] > 0 and PoolItem.get(*PoolItem.key("S-1001", "CNY"))
+
+
+def test_without_configured_sender_identities_every_file_is_rejected(aws, monkeypatch):
+    from scf.config import settings
+
+    monkeypatch.delenv("INBOX_SENDERS")
+    settings.cache_clear()
+    aws.bootstrap.cache_clear()
+    drop(aws, DOCS_KEY, DOCUMENTS)
+    assert_rejected_for_its_sender_and_nothing_changed(DOCS_KEY)
+
+
+def test_a_rejected_file_is_no_claim_on_its_bytes(aws):
+    """Sent first under a prefix no partner has (REJECTED), the same bytes are processed when they
+    come from the right sender, and are reported DUPLICATE only after that."""
+    drop(aws, "ACME/2026/documents.csv", DOCUMENTS)
+    assert report("ACME/2026/documents.csv")["status"] == "REJECTED"
+    drop(aws, DOCS_KEY, DOCUMENTS)
+    assert report(DOCS_KEY)["status"] == "PROCESSED"
+    drop(aws, DOCS_KEY, DOCUMENTS)
+    assert report(DOCS_KEY)["status"] == "DUPLICATE"
 
 
 def test_redelivery_and_crash_resume_do_not_double_apply(aws):

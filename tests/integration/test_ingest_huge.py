@@ -59,13 +59,13 @@ class GeneratedInbox:
             bad = b"-1.00" if i % 10 == 0 else b"12.50"  # every 10th row is rejected
             yield b"S-%d,D-%d,PURCHASE_ORDER,2026-11-01,,%s,CNY,CONFIRMED,\n" % (i % 300, i, bad)
 
-    def sha256(self, bucket: str, key: str) -> str:
+    def sha256(self, bucket: str, key: str, version: str | None = None) -> str:
         return "0" * 64
 
-    def head(self, bucket: str, key: str, size: int) -> bytes:
+    def head(self, bucket: str, key: str, size: int, version: str | None = None) -> bytes:
         return next(self._bytes())
 
-    def lines(self, bucket: str, key: str, start: int = 0) -> S3ObjectLines:
+    def lines(self, bucket: str, key: str, start: int = 0, version: str | None = None) -> S3ObjectLines:
         return S3ObjectLines(self._bytes(), start)
 
     def put_report(

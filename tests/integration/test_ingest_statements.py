@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from scf import config
 from scf.adapters.dynamodb.models import BankEntryItem, PaymentItem, RepaymentItem
 from scf.adapters.files.bank_detect import parse_bank_file
 from scf.service.payments import PaymentReport, PaymentStatus
@@ -501,3 +503,23 @@ def test_a_pain002_rjct_after_the_payout_settled_is_a_returned_payout_for_ops_an
         world.drop(other, pain002_rjct(f"PAY{loan}", reason="AC04"))
         assert [e["code"] for e in world.report(other)["errors"]] == ["NOT_SENDERS_PAYMENT"]
         assert (world.money.loan(loan).attribute_values, world.money.ledger(loan)) == before
+
+
+def test_a_statement_rejected_for_the_banks_configuration_is_processed_when_sent_again_after_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A REJECTED file is no claim on its bytes: the same file at the same key, once the bank's
+    accounts are configured, is processed (not a DUPLICATE, not ignored)."""
+    data = camt054([camt_entry("12.34", "CRDT", reference="U-1", remittance="unknown")])
+    key = f"{BANK}/2026/01/11/statement.xml"
+    for world in ingest_world(tmp_path, monkeypatch, {BANK: ["CN00OTHERACCOUNT"]}):
+        world.drop(key, data)
+        assert world.report(key)["status"] == "REJECTED"
+        banks = json.loads(os.environ["BANKS"])
+        banks["banks"][BANK]["accounts"] = [{"account_number": LENDER_ACCOUNT, "name": "SCF Lender"}]
+        monkeypatch.setenv("BANKS", json.dumps(banks))
+        config.settings.cache_clear()
+        world.ingest.bootstrap.cache_clear()
+        world.drop(key, data)
+        report = world.report(key)
+        assert (report["status"], report["rows_accepted"]) == ("PROCESSED", 1)

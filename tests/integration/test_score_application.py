@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from scf.adapters.dynamodb.models import ApplicationItem, ExposureItem, LoanItem, OutboxItem
 from scf.domain.ids import LOAN_ID as LOAN_ID_PATTERN
-from tests.support import LambdaContext, create_tables, load_handler
+from tests.support import LambdaContext, create_tables, inbox_senders, load_handler, s3_event
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -26,14 +26,6 @@ SUPPLIER = "S-1001"
 
 
 CTX = LambdaContext("score_application")
-
-
-def s3_event(key: str) -> dict:
-    event = json.loads((EVENTS / "sqs_s3_object_created.json").read_text())
-    body = json.loads(event["Records"][0]["body"])
-    body["Records"][0]["s3"]["object"]["key"] = key
-    event["Records"][0]["body"] = json.dumps(body)
-    return event
 
 
 class Api:
@@ -102,6 +94,7 @@ def api(monkeypatch, tmp_path):
         "AWS_REGION": "us-east-1",
         "TABLE_NAME": TABLE,
         "INBOX_BUCKET": BUCKET,
+        "INBOX_SENDERS": inbox_senders("platform"),
         "SCF_CLOCK": f"file:{clock_file}",
         "POWERTOOLS_SERVICE_NAME": "score_application",
     }.items():

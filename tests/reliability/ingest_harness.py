@@ -20,13 +20,14 @@ import pytest
 from moto import mock_aws
 
 from infra.local import moto_fixes
-from tests.support import EVENTS, LambdaContext, create_tables, load_handler
+from tests.support import EVENTS, LambdaContext, create_tables, inbox_senders, load_handler, s3_notification
 
 BUCKET = "scf-inbox"
 TABLE = "scf-business"
 QUEUE = "scf-settlement-files"
 VISIBILITY_TIMEOUT = 1800.0  # 6 x the function's 300 s: longer than any lease
 HEADER = b"supplier_id,document_id,document_type,document_date,due_date,amount,currency,status,reference\n"
+UNCOMPARED = ("created_at", "updated_at", "object_version")  # differ between two runs of one file
 KINDS = (b"PURCHASE_ORDER", b"GOODS_RECEIPT", b"INVOICE", b"RETURN", b"SALE", b"PAYMENT")
 
 
@@ -93,15 +94,13 @@ class IngestWorld:
     def sqs(self) -> Any:
         return boto3.client("sqs")
 
-    def put(self, key: str, data: bytes) -> None:
-        self.s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+    def put(self, key: str, data: bytes) -> str:
+        """Upload; the new object version (the inbox is versioned, as the stack has it)."""
+        return str(self.s3.put_object(Bucket=BUCKET, Key=key, Body=data)["VersionId"])
 
-    def notify(self, key: str) -> None:
-        """What S3 sends to the queue for a new object (possibly more than once)."""
-        event = json.loads((EVENTS / "sqs_s3_object_created.json").read_text())
-        body = json.loads(event["Records"][0]["body"])
-        body["Records"][0]["s3"]["object"]["key"] = key
-        body["Records"][0]["s3"]["bucket"]["name"] = BUCKET
+    def notify(self, key: str, version: str | None = None) -> None:
+        """What S3 sends to the queue for a new object (possibly more than once), naming `version`."""
+        body = s3_notification(key, BUCKET, version=version)
         self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(body))
 
     def report(self, key: str) -> dict[str, Any]:
@@ -162,7 +161,7 @@ class IngestWorld:
             page = client.scan(**kwargs)
             for item in page["Items"]:
                 key = (item["pk"]["S"], item["sk"]["S"])
-                items[key] = {k: v for k, v in item.items() if k not in ("created_at", "updated_at")}
+                items[key] = {k: v for k, v in item.items() if k not in UNCOMPARED}
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -183,6 +182,7 @@ def ingest_world(
         "AWS_REGION": "us-east-1",
         "TABLE_NAME": TABLE,
         "INBOX_BUCKET": BUCKET,
+        "INBOX_SENDERS": inbox_senders("platform"),
         "SCF_CLOCK": f"file:{clock_file}",
         "POWERTOOLS_SERVICE_NAME": "ingest_settlement",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
@@ -195,6 +195,7 @@ def ingest_world(
 
         create_tables(TABLE)
         boto3.client("s3").create_bucket(Bucket=BUCKET)
+        boto3.client("s3").put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         queue_url = boto3.client("sqs").create_queue(QueueName=QUEUE)["QueueUrl"]
         monkeypatch.setenv("SETTLEMENT_FILES_QUEUE_URL", queue_url)
         settings.cache_clear()

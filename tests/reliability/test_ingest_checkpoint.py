@@ -131,3 +131,18 @@ def test_a_message_for_a_file_another_invocation_holds_changes_nothing(
         report = world.report(KEY)
         assert (report["status"], report["rows_total"]) == ("PROCESSED", 300)
         assert world.invocations > 300 // 49 // 2
+
+
+def test_an_overwrite_between_two_parts_leaves_the_report_of_the_version_notified(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Every part reads the object version the notification named, never the key's current one."""
+    first, second = documents_file(400, seed=11), documents_file(300, seed=12)
+    items, expected = clean_run(monkeypatch, tmp_path, first, window_rows=49)
+    with ingest_world(monkeypatch, tmp_path, window_rows=49) as world:
+        world.notify(KEY, version=world.put(KEY, first))
+        world.deliver_one(chunks=3)  # the first part: a continuation is on its way
+        world.put(KEY, second)  # its own notification comes later; the continuation goes first
+        world.drain(chunks=3)
+        assert world.invocations > 2
+        assert world.business_items() == items and world.report(KEY) == expected

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -173,31 +175,63 @@ def test_concurrent_conditional_transactions_never_both_win(table: Any) -> None:
     assert sorted(wins) == list(range(len(wins)))
 
 
-def test_s3_notifications_name_the_object_version(aws: None) -> None:
-    """As S3 does for a versioned bucket: each upload's notification names its version (so the
-    same bytes uploaded again can be told from a notification delivered again), with a sequencer."""
+def notified_bucket(bucket: str, versioned: bool = False) -> tuple[Any, Callable[[], list[dict[str, Any]]]]:
+    """A bucket whose uploads are notified to a queue: the S3 client and a function that gives the
+    notification records received so far."""
     moto_fixes.install()
     s3, sqs = boto3.client("s3", region_name=REGION), boto3.client("sqs", region_name=REGION)
-    s3.create_bucket(Bucket="versioned-inbox")
-    s3.put_bucket_versioning(Bucket="versioned-inbox", VersioningConfiguration={"Status": "Enabled"})
+    s3.create_bucket(Bucket=bucket)
+    if versioned:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     queue = sqs.create_queue(QueueName="files")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     s3.put_bucket_notification_configuration(
-        Bucket="versioned-inbox",
+        Bucket=bucket,
         NotificationConfiguration={
             "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
         },
     )
+
+    def records() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        return [r for m in messages for r in json.loads(m["Body"]).get("Records", [])]
+
+    return s3, records
+
+
+def test_s3_notifications_name_the_object_version(aws: None) -> None:
+    """As S3 does for a versioned bucket: each upload's notification names its version (so the
+    same bytes uploaded again can be told from a notification delivered again), with a sequencer."""
+    s3, records = notified_bucket("versioned-inbox", versioned=True)
     put = [
         s3.put_object(Bucket="versioned-inbox", Key="platform/f.csv", Body=b"same")["VersionId"]
         for _ in range(2)
     ]
-    objects = []
-    for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
-        for record in json.loads(message["Body"]).get("Records", []):
-            objects.append(record["s3"]["object"])
+    objects = [record["s3"]["object"] for record in records()]
     assert [o["versionId"] for o in objects] == put and put[0] != put[1]
     assert len({o["sequencer"] for o in objects}) == 2
+
+
+def test_s3_notifications_name_the_uploader_as_s3_does(aws: None) -> None:
+    """An upload with an assumed role's keys is named `AWS:<role id>:<session>` (what the ingestion
+    checks against the partner's role id); one with other keys names no role."""
+    s3, records = notified_bucket("inbox")
+    iam, sts = boto3.client("iam", region_name=REGION), boto3.client("sts", region_name=REGION)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName="platform-sender", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    keys = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="upload")["Credentials"]
+    as_role = boto3.client(
+        "s3",
+        region_name=REGION,
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+    )
+    as_role.put_object(Bucket="inbox", Key="platform/a.csv", Body=b"a")
+    s3.put_object(Bucket="inbox", Key="platform/b.csv", Body=b"b")
+    named = {unquote_plus(r["s3"]["object"]["key"]): r["userIdentity"]["principalId"] for r in records()}
+    assert named["platform/a.csv"] == f"AWS:{role['RoleId']}:upload"
+    assert not named["platform/b.csv"].startswith(f"AWS:{role['RoleId']}")
 
 
 def test_stream_records_read_back_as_written(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -40,6 +40,8 @@ class Settings:
     settlement_files_queue_url: str | None = None  # ingest_settlement: where continuations go
     banks: BankDirectory | None = None  # BANKS: the functions that pay or read bank files
     outbound_bucket: str | None = None  # OUTBOUND_BUCKET: where file banks' messages are written
+    # INBOX_SENDERS: {partner: the IAM unique id of the role that may upload under its prefix}
+    inbox_senders: dict[str, str] = field(default_factory=dict)
     clock: str = "system"
     policy_timezone: str = "Asia/Shanghai"
 
@@ -69,9 +71,19 @@ class Settings:
             settlement_files_queue_url=os.environ.get("SETTLEMENT_FILES_QUEUE_URL") or None,
             banks=bank_directory(_json_env("BANKS", None)),
             outbound_bucket=os.environ.get("OUTBOUND_BUCKET") or None,
+            inbox_senders=inbox_senders(_json_env("INBOX_SENDERS", {})),
             clock=os.environ.get("SCF_CLOCK", "system"),
             policy_timezone=os.environ.get("POLICY_TIMEZONE", "Asia/Shanghai"),
         )
+
+
+def inbox_senders(document: Any) -> dict[str, str]:
+    """`INBOX_SENDERS` ({partner: identity}); anything else fails the cold start."""
+    if not isinstance(document, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in document.items()
+    ):
+        raise ConfigError("INBOX_SENDERS must be a JSON object {partner: identity}")
+    return dict(document)
 
 
 def bank_directory(document: Any) -> BankDirectory | None:

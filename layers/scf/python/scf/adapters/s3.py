@@ -56,6 +56,19 @@ class S3ObjectLines:
         return text
 
 
+def uploader_id(principal_id: str | None) -> str | None:
+    """The IAM unique id of who caused an S3 event (`userIdentity.principalId`): an assumed role's
+    `AWS:AROA...:session` gives the role's id (`AROA...`), an IAM user's `AWS:AIDA...` the user's;
+    None when the event names nobody (docs/ingestion.md, "Who sent a file")."""
+    if not principal_id:
+        return None
+    return principal_id.removeprefix("AWS:").split(":", 1)[0] or None
+
+
+def _version(version: str | None) -> dict[str, str]:
+    return {"VersionId": version} if version else {}
+
+
 class S3Inbox:
     def __init__(self, client: Any | None = None, endpoint_url: str | None = None) -> None:
         self._client = client
@@ -67,16 +80,18 @@ class S3Inbox:
             self._client = boto3.client("s3", endpoint_url=self._endpoint_url)
         return self._client
 
-    def sha256(self, bucket: str, key: str) -> str:
-        body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
+    def sha256(self, bucket: str, key: str, version: str | None = None) -> str:
+        body = self.client.get_object(Bucket=bucket, Key=key, **_version(version))["Body"]
         digest = hashlib.sha256()
         for chunk in iter(lambda: body.read(CHUNK_BYTES), b""):
             digest.update(chunk)
         return digest.hexdigest()
 
-    def head(self, bucket: str, key: str, size: int) -> bytes:
+    def head(self, bucket: str, key: str, size: int, version: str | None = None) -> bytes:
         try:
-            answer = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}")
+            answer = self.client.get_object(
+                Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}", **_version(version)
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # an empty object
                 return b""
@@ -84,11 +99,11 @@ class S3Inbox:
         data: bytes = answer["Body"].read()
         return data
 
-    def lines(self, bucket: str, key: str, start: int = 0) -> S3ObjectLines:
+    def lines(self, bucket: str, key: str, start: int = 0, version: str | None = None) -> S3ObjectLines:
         """The object's lines from byte `start` (the start of a line) to its end, streamed."""
         try:
             ranged = {"Range": f"bytes={start}-"} if start else {}
-            answer = self.client.get_object(Bucket=bucket, Key=key, **ranged)
+            answer = self.client.get_object(Bucket=bucket, Key=key, **ranged, **_version(version))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # start is the end
                 return S3ObjectLines(iter(()), start)

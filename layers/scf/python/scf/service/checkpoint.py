@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from scf.service.ingest import Report
+    from scf.service.ingest import IngestFile, Report
 
 CONTINUE = "continue"  # the `scf` field of a continuation message
 DEADLINE_RESERVE_MS = 20_000  # what stopping needs: a window's writes in AWS, its part, the checkpoint
@@ -121,8 +121,17 @@ class CsvSource:
         return Checkpoint.of(report, self.lines.position, self.lines_before + self.lines.count)
 
 
-def continuation_message(bucket: str, key: str, sha256: str, offset: int) -> dict[str, Any]:
-    return {"scf": CONTINUE, "bucket": bucket, "key": key, "sha256": sha256, "offset": offset}
+def continuation_message(command: IngestFile, sha256: str, offset: int) -> dict[str, Any]:
+    """The next part of the same file: the same object version, read for the same uploader."""
+    return {
+        "scf": CONTINUE,
+        "bucket": command.bucket,
+        "key": command.key,
+        "sha256": sha256,
+        "offset": offset,
+        "version": command.version,
+        "uploader": command.uploader,
+    }
 
 
 def header_line(head: bytes) -> str:

@@ -1,13 +1,14 @@
 """Use case: ingest one file dropped in the inbox (contract section 6; docs/ingestion.md).
 
-`IngestFile` -> a report. Invariant: every row of a file is either applied or in its report, and
-bytes seen before change nothing (DUPLICATE). The service reads files only through `FileReaders`."""
+`IngestFile` -> a report. Invariant: every row of a file is either applied or in its report, bytes
+of a file processed before change nothing (DUPLICATE), and a file its prefix's partner did not
+upload changes nothing (REJECTED). Only the notified object version is read, through `FileReaders`."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,6 +62,8 @@ RESUME_OUTCOME = "RESUME"
 DONE_OUTCOME = "DONE"
 BUSY_OUTCOME = "BUSY"
 
+SENDER_NOT_AUTHORIZED = "SENDER_NOT_AUTHORIZED"
+
 PLATFORM_PARTNER = "platform"
 PARTNER_FORMATS = {PLATFORM_PARTNER: frozenset({SUPPLIERS, DOCUMENTS})}
 MAX_BANK_FILE_BYTES = 50 * 1024 * 1024  # the parsers' cap (docs/bank-files.md): read whole, then parsed
@@ -77,7 +80,8 @@ class IngestFile:
     bucket: str
     key: str
     sha256: str | None = None  # known for a continuation (the bytes are not read again to find it)
-    version: str | None = None  # the object's version (S3 notifications of a versioned bucket)
+    version: str | None = None  # the object version the notification names: the only one read
+    uploader: str | None = None  # who uploaded it, as the notification names them (the sender check)
 
 
 @dataclass(frozen=True)
@@ -114,9 +118,11 @@ class FileReaders(Protocol):
 
 
 class Inbox(Protocol):
-    def sha256(self, bucket: str, key: str) -> str: ...
-    def head(self, bucket: str, key: str, size: int) -> bytes: ...
-    def lines(self, bucket: str, key: str, start: int = 0) -> PositionedLines: ...
+    """`version`: read exactly that version of the object (None: the current one)."""
+
+    def sha256(self, bucket: str, key: str, version: str | None = None) -> str: ...
+    def head(self, bucket: str, key: str, size: int, version: str | None = None) -> bytes: ...
+    def lines(self, bucket: str, key: str, start: int = 0, version: str | None = None) -> PositionedLines: ...
     def put_report(
         self, bucket: str, key: str, report: dict[str, Any], parts_prefix: str | None = None
     ) -> None:
@@ -133,7 +139,7 @@ class IngestRepository(Protocol):
     ) -> FileClaim:
         """`version`: the object version the notification names; the same bytes uploaded again
         under the same key (another version) are a DUPLICATE, the same version again is a
-        redelivery."""
+        redelivery. Bytes whose file was REJECTED are not claimed: they are claimed anew."""
         ...
 
     def finish_file(
@@ -262,6 +268,8 @@ class IngestService:
     documents: DocumentStore  # documents, pools and sweeps
     policy: CreditPolicy
     bank_accounts: dict[str, list[str]] = field(default_factory=dict)  # {bank_code: [account ids]}
+    # {partner: the identity that may upload under its prefix}; None: senders are not checked.
+    senders: Mapping[str, str] | None = None
     matcher: StatementMatcher | None = None  # bank statements and payment status reports
     continuations: Continuations | None = None  # without: a file is finished in one invocation
     window_rows: int = WINDOW_ROWS
@@ -271,7 +279,13 @@ class IngestService:
         """Process one file, or its next part (service/checkpoint.py): None when it is finished or
         another invocation holds it; status PROCESSING when it stopped before `deadline` and a
         continuation is on its way."""
-        sha = command.sha256 or self.inbox.sha256(command.bucket, command.key)
+        sha = command.sha256 or self.inbox.sha256(command.bucket, command.key, command.version)
+        refusal = self._sender_refusal(command)
+        if refusal is not None:  # before the claim: a file from the wrong sender changes nothing
+            report = Report(file_id=sha, key=command.key, sha256=sha, status=REJECTED, reason=refusal)
+            report.errors.append(RowError(0, None, SENDER_NOT_AUTHORIZED, refusal))
+            self.inbox.put_report(command.bucket, report_key(command.key), report.to_json())
+            return report
         seconds = deadline.seconds_left() if deadline else LEASE_WITHOUT_DEADLINE_SECONDS
         now = self.wall_clock()
         lease = Lease(uuid.uuid4().hex, now, now + seconds)
@@ -293,6 +307,23 @@ class IngestService:
                 self.repository.release_file(sha, lease.owner)
             raise
 
+    def _sender_refusal(self, command: IngestFile) -> str | None:
+        """Why the uploader may not send under the key's prefix (None: it may). Only a configured
+        partner's prefix is checked here; any other prefix is rejected with the file."""
+        partner = partner_of(command.key)
+        if self.senders is None or partner is None:
+            return None
+        if partner not in PARTNER_FORMATS and partner not in self.bank_accounts:
+            return None
+        expected = self.senders.get(partner)
+        if expected is not None and command.uploader == expected:
+            return None
+        return (
+            f"uploaded by {command.uploader or '(unknown)'}, not by sender {partner!r}'s identity"
+            if expected is not None
+            else f"no identity is configured for sender {partner!r}"
+        )
+
     def _process(
         self,
         command: IngestFile,
@@ -301,7 +332,7 @@ class IngestService:
         owner: str,
         deadline: Deadline | None,
     ) -> Report:
-        head = self.inbox.head(command.bucket, command.key, self.readers.head_bytes)
+        head = self.inbox.head(command.bucket, command.key, self.readers.head_bytes, command.version)
         stop_at = deadline if self.continuations is not None else None
         detection = self.readers.detect(head)
         report.format = detection.format
@@ -361,9 +392,9 @@ class IngestService:
         self, command: IngestFile, head: bytes, checkpoint: Checkpoint | None, report: Report
     ) -> CsvSource:
         if checkpoint is None:
-            return CsvSource(self.inbox.lines(command.bucket, command.key))
+            return CsvSource(self.inbox.lines(command.bucket, command.key, version=command.version))
         checkpoint.restore(report)
-        lines = self.inbox.lines(command.bucket, command.key, checkpoint.offset)
+        lines = self.inbox.lines(command.bucket, command.key, checkpoint.offset, command.version)
         return CsvSource(lines, header_line(head), checkpoint.lines)
 
     def _continue(self, command: IngestFile, source: CsvSource, report: Report, owner: str) -> Report:
@@ -372,9 +403,7 @@ class IngestService:
         if self.continuations is not None and self.repository.save_checkpoint(
             report.sha256, owner, checkpoint, self.clock.now()
         ):
-            self.continuations.send(
-                continuation_message(command.bucket, command.key, report.sha256, checkpoint.offset)
-            )
+            self.continuations.send(continuation_message(command, report.sha256, checkpoint.offset))
         report.status = PROCESSING
         return report
 
@@ -422,7 +451,7 @@ class IngestService:
     # ---- bank files (docs/ingestion.md) ------------------------------------------------------
 
     def _bank_file(self, command: IngestFile, bank: str, file_format: str, report: Report) -> None:
-        data = self.inbox.head(command.bucket, command.key, MAX_BANK_FILE_BYTES + 1)
+        data = self.inbox.head(command.bucket, command.key, MAX_BANK_FILE_BYTES + 1, command.version)
         result = self.readers.bank_file(file_format, data)
         if self.matcher is None or result.rejected:
             report.status = REJECTED

@@ -27,6 +27,7 @@ from scf.service.ingest import (
     DUPLICATE,
     NEW_OUTCOME,
     PROCESSING,
+    REJECTED,
     RESUME_OUTCOME,
     FileClaim,
 )
@@ -55,8 +56,9 @@ class DynamoIngestRepository:
     def claim_file(
         self, sha256: str, key: str, now: datetime, lease: Lease | None = None, version: str | None = None
     ) -> FileClaim:
-        """Claim the bytes (first time: with the lease); the same key again while it is PROCESSING
-        takes the lease if it is free or expired, and answers where the last invocation stopped."""
+        """Claim the bytes (first time, or after their file was REJECTED: with the lease); the same
+        key again while it is PROCESSING takes the lease if it is free or expired, and answers
+        where the last invocation stopped. A rejection is no claim: the bytes may come again."""
         pk, sk = FileItem.key(sha256)
         client = connection().client
         item = FileItem(
@@ -73,7 +75,13 @@ class DynamoIngestRepository:
         if version is not None:
             item["object_version"] = {"S": version}
         try:
-            client.put_item(TableName=table_name(), Item=item, ConditionExpression="attribute_not_exists(pk)")
+            client.put_item(
+                TableName=table_name(),
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR #status = :rejected",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":rejected": {"S": REJECTED}},
+            )
             return FileClaim(NEW_OUTCOME)
         except ClientError as exc:
             if not _condition_failed(exc):
