@@ -73,7 +73,8 @@ class World:
         repayments = self.repayments(FixedClock(SENT_ON, SENT_AT))
         pending = repayments.request("S1", "L1", 50_000, "k1")
         self.bank.hold(pending.repayment_id)
-        assert repayments.apply(pending.requested_event().payload, redelivered=False) is RepaymentStatus.PENDING
+        status = repayments.apply(pending.requested_event().payload, redelivered=False)
+        assert status is RepaymentStatus.PENDING
         return pending.repayment_id
 
     def bank_answers(self, payment_id: str, status: PaymentStatus, **fields: object) -> None:
