@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from infra.backfill_open_payments import backfill
 from scf.adapters.banks.rest_signed import RestSignedBankGateway
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import PaymentItem
@@ -221,3 +222,39 @@ def test_a_rejected_collection_leaves_the_open_index(world: MoneyWorld) -> None:
 
     rejected = payment(answer.body["repayment_id"])  # type: ignore[index]
     assert (rejected.status, rejected.gsi2pk, rejected.gsi2sk) == ("REJECTED", None, None)
+
+
+# -- the backfill of payments written before the index ---------------------------------------------
+
+
+def legacy_payment(payment_id: str, status: str, created_at: str) -> None:
+    """A payment order as written before the open-payment index existed (no gsi2 keys)."""
+    PaymentItem(
+        *PaymentItem.key(payment_id),
+        payment_id=payment_id,
+        loan_id="L9",
+        direction="PAYOUT",
+        status=status,
+        amount_minor=100,
+        currency="CNY",
+        bank_code="SIMBANK",
+        created_at=created_at,
+        updated_at=created_at,
+    ).save()
+
+
+def test_the_backfill_indexes_open_payments_written_before_the_index_once(tables: Any) -> None:
+    legacy_payment("PAYL9", "SENT", "2026-01-01T02:00:00+08:00")
+    legacy_payment("RPOLD1", "SENT", "2026-01-01T03:00:00+00:00")
+    legacy_payment("PAYL8", "SETTLED", "2026-01-01T01:00:00+00:00")
+    store = DynamoLoanStore()
+    before = datetime(2026, 1, 2, tzinfo=UTC)
+    assert store.open_payments(PaymentKind.PAYOUT, before) == []
+
+    first, second = backfill(), backfill()
+
+    assert (first.found, first.indexed, second.found) == (2, 2, 0)
+    assert [p.payment_id for p in store.open_payments(PaymentKind.PAYOUT, before)] == ["PAYL9"]
+    assert [p.payment_id for p in store.open_payments(PaymentKind.COLLECTION, before)] == ["RPOLD1"]
+    assert payment("PAYL9").gsi2sk == "2025-12-31T18:00:00.000000Z#PAYL9"
+    assert payment("PAYL8").gsi2pk is None
