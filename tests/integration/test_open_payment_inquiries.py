@@ -26,6 +26,7 @@ from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import Account, BankUnavailable, PaymentKind
 from tests.fakes import FakeGateways
 from tests.integration.rest_bank import RestBank
+from tests.integration.test_apply_repayment import repay
 from tests.integration.test_loan_status_index import approve
 from tests.reliability.money_harness import MoneyWorld, money_world, sqs_event
 
@@ -109,14 +110,7 @@ def collection_never_received(world: MoneyWorld) -> str:
     world.add_supplier("S1", ACCOUNT)
     world.approve_loan("L1", "S1", 10_000_000)
     world.deliver("disbursements")
-    answer = world.api(
-        "POST",
-        "/v1/loans/L1/repayments",
-        supplier_id="S1",
-        body={"amount": "1000.00"},
-        headers={"Idempotency-Key": "k1"},
-    )
-    repayment_id: str = answer.body["repayment_id"]  # type: ignore[index]
+    repayment_id = repay(world, "1000.00", "k1")
     world.bank.faults.unavailable_next = 100
     _, failed = world.deliver("repayments")
     assert failed["batchItemFailures"]
@@ -211,16 +205,10 @@ def test_a_rejected_collection_leaves_the_open_index(world: MoneyWorld) -> None:
     world.approve_loan("L1", "S1", 10_000_000)
     world.deliver("disbursements")
     world.bank.faults.reject_accounts = {ACCOUNT}
-    answer = world.api(
-        "POST",
-        "/v1/loans/L1/repayments",
-        supplier_id="S1",
-        body={"amount": "1000.00"},
-        headers={"Idempotency-Key": "k1"},
-    )
+    repayment_id = repay(world, "1000.00", "k1")
     world.deliver("repayments")
 
-    rejected = payment(answer.body["repayment_id"])  # type: ignore[index]
+    rejected = payment(repayment_id)
     assert (rejected.status, rejected.gsi2pk, rejected.gsi2sk) == ("REJECTED", None, None)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from functools import wraps
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,16 +24,13 @@ from scf.service.payments import Account, PaymentKind, PaymentReport, PaymentRes
 from tests.fakes import FakeBankGateway, FakeGateways
 from tests.integration.test_loan_status_index import approve
 from tests.reliability.money_harness import MoneyWorld, money_world, sqs_event
+from tests.reliability.test_file_payments_crashes import crash_once
 
 pytestmark = pytest.mark.reliability
 
 SENT_ON = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # timestamps are real in the money world
 INQUIRY_DAY = SENT_ON + timedelta(days=2)
 LOANS = ("L1", "L2", "L3")
-
-
-class Crash(RuntimeError):
-    """The process died here (a Lambda timeout, an out-of-memory kill)."""
 
 
 @pytest.fixture
@@ -58,23 +54,6 @@ def unsent(world: MoneyWorld) -> MoneyWorld:
     return world
 
 
-def crash_on_call(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, nth: int, when: str) -> None:
-    original: Callable[..., Any] = getattr(owner, name)
-    calls = {"n": 0}
-
-    @wraps(original)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == nth and when == "before":
-            raise Crash(f"before {name}")
-        result = original(*args, **kwargs)
-        if calls["n"] == nth and when == "after":
-            raise Crash(f"after {name}")
-        return result
-
-    monkeypatch.setattr(owner, name, wrapper)
-
-
 def run_inquiry(world: MoneyWorld, receive_count: int) -> dict[str, Any]:
     body = {"scf": "daily", "step": "INQUIRE", "business_date": INQUIRY_DAY.isoformat()}
     return world.invoke_sqs("disbursements", sqs_event([body], receive_count))
@@ -94,7 +73,7 @@ def test_an_inquiry_crashed_mid_way_and_run_again_pays_each_loan_once(
     unsent: MoneyWorld, monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, when: str, nth: int
 ) -> None:
     with monkeypatch.context() as patch:
-        crash_on_call(patch, owner, name, nth, when)
+        crash_once(patch, owner, name, when, nth)
         crashed = run_inquiry(unsent, receive_count=1)
     assert len(crashed["batchItemFailures"]) == 1
 
