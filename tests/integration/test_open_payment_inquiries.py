@@ -26,7 +26,7 @@ from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import Account, BankUnavailable, PaymentKind
 from tests.fakes import FakeGateways
 from tests.integration.rest_bank import RestBank
-from tests.integration.test_apply_repayment import repay
+from tests.integration.test_apply_repayment import count_calls, repay
 from tests.integration.test_loan_status_index import approve
 from tests.reliability.money_harness import MoneyWorld, money_world, sqs_event
 
@@ -246,3 +246,19 @@ def test_the_backfill_indexes_open_payments_written_before_the_index_once(tables
     assert [p.payment_id for p in store.open_payments(PaymentKind.COLLECTION, before)] == ["RPOLD1"]
     assert payment("PAYL9").gsi2sk == "2025-12-31T18:00:00.000000Z#PAYL9"
     assert payment("PAYL8").gsi2pk is None
+
+
+def test_dynamodb_calls_of_the_inquiry_follow_the_index(world: MoneyWorld) -> None:
+    """One Query of the open payouts, then per payment what its answer needs; never a Scan."""
+    calls = count_calls(world)  # before the handlers make their clients
+    payout_never_received(world)
+    calls.clear()
+
+    inquire(world, "disbursements")
+    # the open payouts (gsi2), the payment again by key; the bank says UNKNOWN, so disburse runs:
+    # loan, payment, then (the bank SETTLED it now) loan + payment SETTLED + posting + exposure
+    assert calls == ["Query", "GetItem", "GetItem", "GetItem", "TransactWriteItems"]
+
+    calls.clear()
+    inquire(world, "disbursements")
+    assert calls == ["Query"]  # nothing open: a second run of the day reads one empty page
