@@ -30,10 +30,12 @@ from scf.service.payments import (
     BankUnavailable,
     Direction,
     Gateways,
+    PaymentKind,
     PaymentOrder,
     PaymentReport,
     PaymentResult,
     PaymentStatus,
+    payment_kind,
 )
 
 
@@ -163,6 +165,17 @@ class FakeLoanStore(LoanStore):
             reports=tuple(stored["reports"]),
         )
 
+    def open_payments(self, kind: PaymentKind, sent_before: datetime) -> list[PaymentRecord]:
+        """SENT payments of `kind` sent before the moment, oldest first (the open-payment index)."""
+        found = sorted(
+            (stored["sent_at"], payment_id)
+            for payment_id, stored in self.payments.items()
+            if stored["status"] == SENT
+            and payment_kind(payment_id) is kind
+            and stored["sent_at"] < sent_before
+        )
+        return [record for _, payment_id in found if (record := self.get_payment(payment_id))]
+
     def reports_of(self, payment_id: str) -> list[tuple[PaymentStatus, str]]:
         """(status, effect) of each report kept on the payment, oldest first."""
         return [(r.report.status, r.effect) for r in self.payments[payment_id]["reports"]]
@@ -268,8 +281,10 @@ class FakeLoanStore(LoanStore):
         currency: str,
         bank_code: str,
         account: Account,
+        now: str,
     ) -> None:
         self.payments[payment_id] = {
+            "sent_at": datetime.fromisoformat(now),
             "direction": direction.value,
             "loan_id": loan_id,
             "status": SENT,
@@ -306,6 +321,7 @@ class FakeLoanStore(LoanStore):
             loan.currency,
             bank_code,
             account,
+            now,
         )
 
     def complete_disbursement(
@@ -427,6 +443,7 @@ class FakeLoanStore(LoanStore):
             repayment.currency,
             bank_code,
             account,
+            now,
         )
 
     def apply_repayment(

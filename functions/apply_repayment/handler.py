@@ -37,9 +37,12 @@ from scf.adapters.http import (
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
-from scf.service.lending_day import LendingDayService, daily_message, is_daily_message
+from scf.service.inquiries import InquiryService
+from scf.service.lending_day import LendingDayService, Step, daily_message, is_daily_message
 from scf.service.loan_history import LoanHistoryService
 from scf.service.loans import LoanService
+from scf.service.outcomes import PaymentOutcomeService
+from scf.service.payments import PaymentKind
 from scf.service.repayment import RepaymentService
 
 logger = Logger()
@@ -53,6 +56,7 @@ class Services:
     loans: LoanService
     loan_history: LoanHistoryService
     lending_day: LendingDayService
+    inquiries: InquiryService
     timezone: str
 
 
@@ -66,17 +70,21 @@ def bootstrap() -> Services:
     clock = clock_from_spec(config.clock, policy.timezone)
     banks = config.bank_directory()
     loans = LoanService(loans=store, clock=clock, policy=policy)
+    gateways = GatewayRegistry(config, clock=clock)
+    repayments = RepaymentService(loans=store, gateways=gateways, banks=banks, clock=clock, policy=policy)
     return Services(
-        repayments=RepaymentService(
-            loans=store,
-            gateways=GatewayRegistry(config, clock=clock),
-            banks=banks,
-            clock=clock,
-            policy=policy,
-        ),
+        repayments=repayments,
         loans=loans,
         loan_history=LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans),
         lending_day=LendingDayService(loans=store, clock=clock, policy=policy),
+        inquiries=InquiryService(
+            loans=store,
+            gateways=gateways,
+            outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy),
+            clock=clock,
+            resend={PaymentKind.COLLECTION: repayments.collect_again},
+            policy=policy,
+        ),
         timezone=policy.timezone,
     )
 
@@ -133,7 +141,10 @@ def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
         services = bootstrap()
         message = daily_message(record.body, services.timezone)
-        result = services.lending_day.run(message.step, message.business_date)
+        if message.step is Step.INQUIRE:
+            result = services.inquiries.run(message.business_date, message.at)
+        else:
+            result = services.lending_day.run(message.step, message.business_date)
         logger.info("daily step done", extra=result.as_json())
         return
     event = event_from_stream_record(record.body)

@@ -10,9 +10,9 @@ orders from the outbound bucket and drops every bank's end-of-day statements.
 Idempotent by (bank, payment id): the same `Idempotency-Key` with the same body answers the first
 result (200), with another body 409. Faults for tests, applied to every bank: latency, 5xx before
 applying, a timeout after applying (the order is booked, the answer never comes), rejected
-accounts; randomness is seeded. Balances and payments live in memory; each booked payment is also
-appended to a journal file when one is given. `value_date` is the business date read from the
-clock file.
+accounts, orders dropped unbooked and unanswered; randomness is seeded. Balances and payments live
+in memory; each booked payment is also appended to a journal file when one is given. `value_date`
+is the business date read from the clock file.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class Faults:
     error_rate: float = 0.0
     timeout_after_apply_rate: float = 0.0
     timeout_ms: int = 10_000  # how long a "timeout after applying" holds the answer back
+    # An order lost before the bank had it: nothing booked, no answer ever (HTTP: the connection
+    # closed unanswered; a file: removed from the outbound bucket). Only the status inquiry finds it.
+    drop_order_rate: float = 0.0  # float-ok: a probability
     reject_accounts: list[str] = field(default_factory=list)
     seed: int | None = None
 
@@ -417,6 +420,9 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(faults.latency_ms / 1000)
         if bank.roll(faults.error_rate):
             self._send(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "UNAVAILABLE"})
+            return
+        if bank.roll(faults.drop_order_rate):
+            self.close_connection = True  # never booked, never answered
             return
         channel = "rest" if bank.adapters.get(code) == "rest-signed" else "http"
         status, answer = bank.pay(self.headers.get("Idempotency-Key"), body, code, channel)

@@ -11,7 +11,9 @@ thread that, every `poll_seconds`,
 The bank's faults hold here too: `reject_accounts` answers RJCT AC01 and books nothing, `latency_ms`
 delays each file's answers, `error_rate` leaves a file for a later round (the bank was down),
 `timeout_after_apply_rate` books a file's payments but loses its answers (the statement still has
-them; the same file sent again gets its pain.002).
+them; the same file sent again gets its pain.002), `drop_order_rate` loses a file before the bank
+read it (removed from the outbound bucket, nothing booked or answered: the gateway's status inquiry
+says UNKNOWN, and the file written again is read as new).
 """
 
 from __future__ import annotations
@@ -196,6 +198,11 @@ class FileExchange:
         arguments = {"Bucket": self.s3.outbound_bucket, "Key": key}
         if version != "null":
             arguments["VersionId"] = version
+        if self.bank.roll(faults.drop_order_rate):
+            # Lost in transfer: gone for good (this version), and not remembered as seen.
+            self.client(code).delete_object(**arguments)
+            log.warning("%s: %s lost before the bank read it (drop_order fault)", code, key)
+            return []
         data = self.client(code).get_object(**arguments)["Body"].read()
         dropped = self.answer(code, key, data)
         self._seen.add((key, version, etag))

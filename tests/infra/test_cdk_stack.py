@@ -217,7 +217,7 @@ def test_business_table_keys_gsi_stream_ttl_pitr(synthesized: Synthesized, templ
     assert table["DeletionPolicy"] == "Retain"
 
 
-def test_the_daily_steps_are_scheduled_at_0005_business_time_onto_apply_repayments_queue(
+def test_the_daily_steps_are_scheduled_at_0005_business_time_onto_their_owners_queues(
     synthesized: Synthesized,
 ) -> None:
     schedules = {
@@ -225,25 +225,33 @@ def test_the_daily_steps_are_scheduled_at_0005_business_time_onto_apply_repaymen
         for lid, r in synthesized.resources.items()
         if r["Type"] == "AWS::Scheduler::Schedule"
     }
-    queue_lid, _ = by_path(synthesized, "Scf/Repayment/RepaymentsQueue")
+    queues = {
+        by_path(synthesized, "Scf/Repayment/RepaymentsQueue")[0]: "repayments",
+        by_path(synthesized, "Scf/Disbursement/DisbursementsQueue")[0]: "disbursements",
+    }
     steps = set()
     for props in schedules.values():
         assert props["ScheduleExpression"] == "cron(5 0 * * ? *)"
         assert props["ScheduleExpressionTimezone"] == "Asia/Shanghai"
         assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
         target = props["Target"]
-        assert queue_lid in set(references(target["Arn"]))
+        queue_lid = next(lid for lid in references(target["Arn"]) if lid in queues)
         message = json.loads(target["Input"])
         assert message["scf"] == "daily"
         assert message["business_date"] == "<aws.scheduler.scheduled-time>"
-        steps.add(message["step"])
+        steps.add((queues[queue_lid], message["step"]))
         role = next(references(target["RoleArn"]))
         granted = role_statements(synthesized, role)
         assert actions_of(granted) == {"sqs:SendMessage"}
         assert all(queue_lid in set(references(st["Resource"])) for st in granted)
         trust = synthesized.resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert [st["Principal"] for st in trust] == [{"Service": "scheduler.amazonaws.com"}]
-    assert steps == {"OVERDUE", "DUE_SOON"}
+    assert steps == {
+        ("repayments", "OVERDUE"),
+        ("repayments", "DUE_SOON"),
+        ("repayments", "INQUIRE"),  # collections
+        ("disbursements", "INQUIRE"),  # payouts
+    }
 
 
 def test_the_business_table_is_the_only_table(synthesized: Synthesized) -> None:

@@ -138,6 +138,15 @@ def test_a_timeout_after_applying_books_the_payment_but_loses_the_answer(bank: B
     assert pay(bank, order()).status_code == 200  # the retry finds it booked
 
 
+def test_a_dropped_order_is_never_booked_nor_answered(bank: BankServer) -> None:
+    requests.post(f"{bank.url}/_admin/faults", json={"drop_order_rate": 1.0, "seed": 1}, timeout=5)
+    with pytest.raises(requests.exceptions.RequestException):
+        pay(bank, order(), timeout=2)
+    assert requests.get(f"{bank.url}/payments/PAY-1", timeout=5).status_code == 404
+    requests.post(f"{bank.url}/_admin/faults", json={"drop_order_rate": 0.0}, timeout=5)
+    assert pay(bank, order()).status_code == 201  # sent again with the same id: booked now
+
+
 def test_latency_is_applied(bank: BankServer) -> None:
     requests.post(f"{bank.url}/_admin/faults", json={"latency_ms": 200}, timeout=5)
     response = pay(bank, order())

@@ -494,6 +494,25 @@ def test_a_lost_answer_is_given_again_when_the_file_is_sent_again(world: World) 
     assert entry.end_to_end_ids == ("PAYL0006",)
 
 
+def test_a_dropped_file_is_removed_unbooked_and_the_same_file_written_again_is_answered(
+    world: World,
+) -> None:
+    world.bank.set_faults({"drop_order_rate": 1.0, "seed": 3})
+    key, data = payment_file("PAYL0008", "pain.001.001.03")
+    world.s3.put_object(Bucket=OUTBOUND, Key=key, Body=data)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while world.s3.list_object_versions(Bucket=OUTBOUND, Prefix=key).get("Versions"):
+        assert time.monotonic() < deadline, "the dropped file is still in the outbound bucket"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert (world.journal_lines(), world.inbox_keys(ANSWERS)) == ([], [])
+    world.bank.set_faults({"drop_order_rate": 0.0})
+    world.s3.put_object(Bucket=OUTBOUND, Key=key, Body=data)  # the same bytes: the gateway's re-send
+    report_key, _ = sorted(world.wait_for(ANSWERS, 2), key=lambda k: "camt.054" in k)
+    [status] = [s for s in world.read(report_key)[1].statuses if s.end_to_end_id]
+    assert status.status == "ACSC" and len(world.journal_lines()) == 1
+
+
 def test_a_failing_round_is_retried_and_the_thread_lives_on(world: World) -> None:
     world.s3.delete_bucket(Bucket=INBOX)  # empty: the answers have nowhere to go
     key, data = payment_file("PAYL0008", "pain.001.001.03")

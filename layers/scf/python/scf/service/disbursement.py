@@ -24,6 +24,7 @@ from scf.service.loan_store import (
     LoanNotFound,
     LoanRecord,
     LoanStore,
+    PaymentRecord,
     StaleWrite,
     SupplierAccountMissing,
     api_report,
@@ -87,6 +88,11 @@ class PayoutService:
             except StaleWrite:
                 logger.info("loan moved while disbursing; reloading", extra={"loan_id": loan_id})
         raise StaleWrite([f"loan {loan_id} kept changing"])
+
+    def pay_again(self, payment: PaymentRecord) -> LoanStatus:
+        """A payout its bank never received (the daily inquiry): asked about once more, then sent
+        again with the same payment id, to the account and bank recorded on it."""
+        return self.disburse(payment.loan_id)
 
     def _pay_out(self, record: LoanRecord) -> LoanStatus:
         loan = record.loan

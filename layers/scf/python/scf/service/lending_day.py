@@ -25,6 +25,7 @@ DAILY = "daily"  # the `scf` field of a daily-job queue message
 class Step(StrEnum):
     OVERDUE = "OVERDUE"
     DUE_SOON = "DUE_SOON"
+    INQUIRE = "INQUIRE"  # scf.service.inquiries: run by disburse and by apply_repayment
 
 
 class MalformedDailyMessage(MalformedRequest):
@@ -35,6 +36,7 @@ class MalformedDailyMessage(MalformedRequest):
 class DailyMessage:
     step: Step
     business_date: date
+    at: datetime | None = None  # the schedule's moment, when the message gives one
 
 
 def is_daily_message(body: str | dict[str, Any]) -> bool:
@@ -53,6 +55,7 @@ def daily_message(body: str | dict[str, Any], timezone: str) -> DailyMessage:
         data = json.loads(body) if isinstance(body, str) else body
         step = Step(data["step"])
         raw = str(data["business_date"])
+        moment = None
         if len(raw) == 10:
             business_date = date.fromisoformat(raw)
         else:
@@ -62,7 +65,7 @@ def daily_message(body: str | dict[str, Any], timezone: str) -> DailyMessage:
             business_date = moment.astimezone(ZoneInfo(timezone)).date()
     except (KeyError, TypeError, ValueError) as exc:
         raise MalformedDailyMessage(f"not a daily-job message: {exc}") from exc
-    return DailyMessage(step, business_date)
+    return DailyMessage(step, business_date, moment)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,17 @@ class StepResult:
         }
 
 
+def begun(business_date: date, clock: Clock) -> date:
+    """`business_date`, refused when it is after today: a daily step runs for a day begun."""
+    if business_date > clock.today():
+        raise InvalidInput(
+            f"business date {business_date} is after today {clock.today()}",
+            code="BUSINESS_DATE_IN_FUTURE",
+            field="business_date",
+        )
+    return business_date
+
+
 @dataclass(frozen=True)
 class LendingDayService:
     loans: LoanStore
@@ -88,16 +102,13 @@ class LendingDayService:
     policy: CreditPolicy = DEFAULT_POLICY
 
     def run(self, step: Step, business_date: date) -> StepResult:
-        if business_date > self.clock.today():
-            # A day not begun yet: marking it would make loans overdue before their maturity day.
-            raise InvalidInput(
-                f"business date {business_date} is after today {self.clock.today()}",
-                code="BUSINESS_DATE_IN_FUTURE",
-                field="business_date",
-            )
+        # A day not begun yet: marking it would make loans overdue before their maturity day.
+        begun(business_date, self.clock)
         if step is Step.OVERDUE:
             return self._mark_overdue(business_date)
-        return self._announce_due_soon(business_date)
+        if step is Step.DUE_SOON:
+            return self._announce_due_soon(business_date)
+        raise InvalidInput(f"step {step} is not a loan step", code="NOT_A_LOAN_STEP", field="step")
 
     def _mark_overdue(self, business_date: date) -> StepResult:
         """Every ACTIVE loan whose maturity date has come is stored OVERDUE with its event."""

@@ -18,6 +18,7 @@ from scf.events import OutboxEvent
 from scf.service.payments import (
     Account,
     Direction,
+    PaymentKind,
     PaymentReport,
     PaymentResult,
     PaymentStatus,
@@ -198,6 +199,11 @@ class LoanStore(Protocol):
 
     def active_loans_maturing_on(self, day: date) -> list[LoanRecord]:
         """ACTIVE loans whose maturity date is `day` (gsi2 LOANS#ACTIVE, sk begins with day)."""
+        ...
+
+    def open_payments(self, kind: PaymentKind, sent_before: datetime) -> list[PaymentRecord]:
+        """Payments of `kind` still without a final outcome, sent before `sent_before`, oldest
+        first (gsi2 PAYMENTS#OPEN#<kind>, sk < the moment: never the table)."""
         ...
 
     # -- disbursement ---------------------------------------------------------------------------------

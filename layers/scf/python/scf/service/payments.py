@@ -21,6 +21,29 @@ class Direction(StrEnum):
     COLLECTION = "COLLECTION"
 
 
+class PaymentKind(StrEnum):
+    """Whose payment it is (docs/access-patterns.md, "Open payments"): payouts belong to disburse,
+    collections and refunds to apply_repayment."""
+
+    PAYOUT = "PAYOUT"
+    COLLECTION = "COLLECTION"
+    REFUND = "REFUND"
+
+
+PAYOUT_PREFIX = "PAY"
+REFUND_PREFIX = "RF"
+
+
+def payment_kind(payment_id: str) -> PaymentKind:
+    """From the payment id (contract section 7): `PAY` + loan id, `RF...` a refund, else a
+    collection (its repayment id)."""
+    if payment_id.startswith(PAYOUT_PREFIX):
+        return PaymentKind.PAYOUT
+    if payment_id.startswith(REFUND_PREFIX):
+        return PaymentKind.REFUND
+    return PaymentKind.COLLECTION
+
+
 class PaymentStatus(StrEnum):
     """The one payment status (contract section 7): final (SETTLED, REJECTED), held by the bank
     without a final answer yet (PENDING: a file sent, pain.002 ACCP/ACSP/PDNG), or never received
@@ -56,7 +79,7 @@ def mask_accounts_in(text: str | None) -> str | None:
 
 
 def payout_payment_id(loan_id: str) -> str:
-    payment_id = f"PAY{loan_id}"
+    payment_id = f"{PAYOUT_PREFIX}{loan_id}"
     if len(payment_id) > MAX_PAYMENT_ID_LENGTH:
         raise InvalidInput(
             f"payment id {payment_id!r} is longer than {MAX_PAYMENT_ID_LENGTH} characters",

@@ -37,6 +37,7 @@ from scf.service.loan_store import (
     LoanNotFound,
     LoanRecord,
     LoanStore,
+    PaymentRecord,
     RepaymentNotFound,
     StaleWrite,
     SupplierAccountMissing,
@@ -210,6 +211,14 @@ class RepaymentService:
                     "loan moved while applying; reloading", extra={"repayment_id": repayment.repayment_id}
                 )
         raise StaleWrite([f"repayment {requested.repayment_id}: the loan kept changing"])
+
+    def collect_again(self, payment: PaymentRecord) -> RepaymentStatus:
+        """A collection its bank never received (the daily inquiry): asked about once more, then
+        sent again with the same payment id while the loan owes money, else the repayment FAILED."""
+        stored = self.loans.get_repayment(payment.payment_id)
+        if stored is None:
+            raise RepaymentNotFound(payment.payment_id)
+        return self.apply(stored.requested_event().payload, redelivered=True)
 
     def _collect(self, record: LoanRecord, repayment: Repayment, *, maybe_sent: bool) -> RepaymentStatus:
         """Collect from the supplier's account and close the repayment as far as the bank's answer

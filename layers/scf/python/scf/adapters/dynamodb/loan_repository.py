@@ -27,6 +27,7 @@ from scf.adapters.dynamodb.models import (
     RepaymentItem,
     SupplierItem,
     SupplierOverdueItem,
+    open_index_moment,
 )
 from scf.adapters.dynamodb.transactions import (
     CONDITION_FAILED,
@@ -43,7 +44,7 @@ from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, Repaym
 from scf.domain.waterfall import Allocation
 from scf.events import OUTBOX_TTL_SECONDS, TARGET_OF, OutboxEvent
 from scf.service.loan_store import SENT, LoanRecord, LoanStore, Page, PaymentRecord, StaleWrite, StoredReport
-from scf.service.payments import Account, Direction, PaymentReport, mask_account
+from scf.service.payments import Account, Direction, PaymentKind, PaymentReport, mask_account, payment_kind
 
 
 def _loan(item: LoanItem) -> LoanRecord:
@@ -117,9 +118,14 @@ def _append_report(report: PaymentReport, effect: str, now: str) -> list[Action]
 
 
 def _final_outcome(report: PaymentReport, now: str) -> tuple[list[Action], Any]:
-    """The payment's final outcome (set once: the condition is that it is still SENT) and the
-    report that gave it, appended."""
-    actions = [PaymentItem.status.set(report.status.value), *_append_report(report, report.status.value, now)]
+    """The payment's final outcome (set once: the condition is that it is still SENT), the report
+    that gave it appended, and the payment out of the open-payment index."""
+    actions = [
+        PaymentItem.status.set(report.status.value),
+        *_append_report(report, report.status.value, now),
+        PaymentItem.gsi2pk.remove(),  # out of the open payments (the daily inquiry's index)
+        PaymentItem.gsi2sk.remove(),
+    ]
     if report.reference:
         actions.append(PaymentItem.bank_reference.set(report.reference))
     if report.value_date:
@@ -261,6 +267,13 @@ class DynamoLoanStore(LoanStore):
             LoanItem.gsi2sk.startswith(f"{day.isoformat()}#"),
         )
         return [_loan(item) for item in query if isinstance(item, LoanItem)]
+
+    def open_payments(self, kind: PaymentKind, sent_before: datetime) -> list[PaymentRecord]:
+        """gsi2 PAYMENTS#OPEN#<kind> with gsi2sk < "<sent_before, UTC>" (oldest first)."""
+        query = PaymentItem.open_by_kind.query(
+            PaymentItem.open_index_pk(kind.value), PaymentItem.gsi2sk < open_index_moment(sent_before)
+        )
+        return [_payment(item) for item in query if isinstance(item, PaymentItem)]
 
     # -- disbursement --------------------------------------------------------------------------------
 
@@ -670,7 +683,8 @@ def _sent_payment(
     now: str,
 ) -> PaymentItem:
     """A payment order as it is written before the bank is called: SENT, with the account it goes
-    to or comes from (kept whatever the supplier's master data says later)."""
+    to or comes from (kept whatever the supplier's master data says later), and in the open-payment
+    index of its kind until its final outcome (`_final_outcome`)."""
     return PaymentItem(
         *PaymentItem.key(payment_id),
         payment_id=payment_id,
@@ -683,6 +697,8 @@ def _sent_payment(
         account=account_json(account),
         created_at=now,
         updated_at=now,
+        gsi2pk=PaymentItem.open_index_pk(payment_kind(payment_id).value),
+        gsi2sk=PaymentItem.open_index_sk(datetime.fromisoformat(now), payment_id),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import (
@@ -55,7 +56,8 @@ class Gsi1(GlobalSecondaryIndex["BaseItem"]):
 
 
 class Gsi2(GlobalSecondaryIndex["BaseItem"]):
-    """Loans by stored status and maturity (docs/access-patterns.md, "Loans by status")."""
+    """Loans by stored status and maturity, and open payments by kind and sending time
+    (docs/access-patterns.md, "Loans by status", "Open payments")."""
 
     class Meta:
         index_name = "gsi2"
@@ -330,10 +332,27 @@ class PaymentItem(BaseItem):
     status_report = JSONAttribute(null=True)  # the latest pain.002 status about it (ingest)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    # While SENT only (removed with the final outcome): PAYMENTS#OPEN#<kind> / <sent_at>#<payment_id>.
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    open_by_kind = Gsi2()
 
     @staticmethod
     def key(payment_id: str) -> tuple[str, str]:
         return f"PAYMENT#{payment_id}", "PAYMENT"
+
+    @staticmethod
+    def open_index_pk(kind: str) -> str:
+        return f"PAYMENTS#OPEN#{kind}"
+
+    @staticmethod
+    def open_index_sk(sent_at: datetime, payment_id: str) -> str:
+        """UTC to the microsecond, fixed width, so the text sorts as the time does."""
+        return f"{open_index_moment(sent_at)}#{payment_id}"
+
+
+def open_index_moment(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class SweepItem(BaseItem):
