@@ -37,9 +37,10 @@ from scf.adapters.http import (
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
-from scf.service.lending_day import LendingDayService, daily_message, is_daily_message
+from scf.service.lending_day import LendingDayService, Step, daily_message, is_daily_message
 from scf.service.loan_history import LoanHistoryService
 from scf.service.loans import LoanService
+from scf.service.refunds import RefundService
 from scf.service.repayment import RepaymentService
 
 logger = Logger()
@@ -53,6 +54,7 @@ class Services:
     loans: LoanService
     loan_history: LoanHistoryService
     lending_day: LendingDayService
+    refunds: RefundService
     timezone: str
 
 
@@ -66,17 +68,13 @@ def bootstrap() -> Services:
     clock = clock_from_spec(config.clock, policy.timezone)
     banks = config.bank_directory()
     loans = LoanService(loans=store, clock=clock, policy=policy)
+    gateways = GatewayRegistry(config, clock=clock)
     return Services(
-        repayments=RepaymentService(
-            loans=store,
-            gateways=GatewayRegistry(config, clock=clock),
-            banks=banks,
-            clock=clock,
-            policy=policy,
-        ),
+        repayments=RepaymentService(loans=store, gateways=gateways, banks=banks, clock=clock, policy=policy),
         loans=loans,
         loan_history=LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans),
         lending_day=LendingDayService(loans=store, clock=clock, policy=policy),
+        refunds=RefundService(loans=store, gateways=gateways, banks=banks, clock=clock),
         timezone=policy.timezone,
     )
 
@@ -133,7 +131,10 @@ def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
         services = bootstrap()
         message = daily_message(record.body, services.timezone)
-        result = services.lending_day.run(message.step, message.business_date)
+        if message.step is Step.REFUND:
+            result = services.refunds.run(message.business_date)
+        else:
+            result = services.lending_day.run(message.step, message.business_date)
         logger.info("daily step done", extra=result.as_json())
         return
     event = event_from_stream_record(record.body)

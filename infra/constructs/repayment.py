@@ -14,7 +14,7 @@ from infra.constructs.data import Data
 
 FUNCTION_NAME = "apply_repayment"
 OUTBOX_TARGET = "repayments"
-DAILY_STEPS = ("OVERDUE", "DUE_SOON")  # scf.service.lending_day.Step, owned by this function
+DAILY_STEPS = ("OVERDUE", "DUE_SOON", "REFUND")  # scf.service.lending_day.Step, owned by this function
 # Also serves API routes, whose integration times out at 29 s; SQS batches of 10 fit as well.
 FUNCTION_TIMEOUT = Duration.seconds(60)
 

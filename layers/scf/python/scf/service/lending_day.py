@@ -25,6 +25,7 @@ DAILY = "daily"  # the `scf` field of a daily-job queue message
 class Step(StrEnum):
     OVERDUE = "OVERDUE"
     DUE_SOON = "DUE_SOON"
+    REFUND = "REFUND"  # scf.service.refunds.RefundService
 
 
 class MalformedDailyMessage(MalformedRequest):
@@ -81,6 +82,16 @@ class StepResult:
         }
 
 
+def require_begun(business_date: date, clock: Clock) -> None:
+    """A day not begun yet is refused: marking it would make loans overdue before maturity."""
+    if business_date > clock.today():
+        raise InvalidInput(
+            f"business date {business_date} is after today {clock.today()}",
+            code="BUSINESS_DATE_IN_FUTURE",
+            field="business_date",
+        )
+
+
 @dataclass(frozen=True)
 class LendingDayService:
     loans: LoanStore
@@ -88,16 +99,12 @@ class LendingDayService:
     policy: CreditPolicy = DEFAULT_POLICY
 
     def run(self, step: Step, business_date: date) -> StepResult:
-        if business_date > self.clock.today():
-            # A day not begun yet: marking it would make loans overdue before their maturity day.
-            raise InvalidInput(
-                f"business date {business_date} is after today {self.clock.today()}",
-                code="BUSINESS_DATE_IN_FUTURE",
-                field="business_date",
-            )
+        require_begun(business_date, self.clock)
         if step is Step.OVERDUE:
             return self._mark_overdue(business_date)
-        return self._announce_due_soon(business_date)
+        if step is Step.DUE_SOON:
+            return self._announce_due_soon(business_date)
+        raise InvalidInput(f"step {step} is not the loan side's", code="UNKNOWN_STEP", field="step")
 
     def _mark_overdue(self, business_date: date) -> StepResult:
         """Every ACTIVE loan whose maturity date has come is stored OVERDUE with its event."""
