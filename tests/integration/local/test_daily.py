@@ -31,7 +31,7 @@ def test_the_synthesized_stack_creates_the_loans_by_status_index_in_moto(
         {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
     ]
     schedules = synthesized.schedules()
-    assert {json.loads(s.input)["step"] for s in schedules} == {"OVERDUE", "DUE_SOON"}
+    assert {json.loads(s.input)["step"] for s in schedules} == {"OVERDUE", "DUE_SOON", "REFUND"}
     (trigger,) = [t for t in synthesized.queue_triggers() if t.function == "apply_repayment"]
     assert {s.queue_logical_id for s in schedules} == {trigger.queue_logical_id}
     assert all(deployed.queue_url(s.queue_logical_id).startswith("http") for s in schedules)
