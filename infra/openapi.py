@@ -124,6 +124,19 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
         "extended": {"type": "boolean"},
         "interest_paid": ref("Money"),
         "penalty_paid": ref("Money"),
+        "overpayment": {
+            "allOf": [ref("Money")],
+            "description": "Received in excess of the payoff, cumulative (owed back to the supplier).",
+        },
+        "refunded": {
+            "allOf": [ref("Money")],
+            "description": "Paid back to the supplier's verified account (refunds the bank settled).",
+        },
+        "refund_pending": {
+            "allOf": [ref("Money")],
+            "description": "In a refund the bank has not answered yet; the rest of overpayment - "
+            "refunded is paid back by the next business day's refund.",
+        },
         "as_of": {"type": "string", "format": "date", "description": "The business date of the amounts."},
         "created_at": {"type": "string", "format": "date-time"},
     }

@@ -242,7 +242,7 @@ def test_the_daily_steps_are_scheduled_at_0005_business_time_onto_apply_repaymen
         assert all(queue_lid in set(references(st["Resource"])) for st in granted)
         trust = synthesized.resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert [st["Principal"] for st in trust] == [{"Service": "scheduler.amazonaws.com"}]
-    assert steps == {"OVERDUE", "DUE_SOON"}
+    assert steps == {"OVERDUE", "DUE_SOON", "REFUND"}
 
 
 def test_the_business_table_is_the_only_table(synthesized: Synthesized) -> None:

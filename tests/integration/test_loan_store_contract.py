@@ -23,10 +23,10 @@ from scf.adapters.dynamodb.models import (
 from scf.adapters.dynamodb.transactions import BadPageToken, connection, table_name
 from scf.clock import FixedClock
 from scf.domain.ids import refund_payment_id
-from scf.domain.policy import DEFAULT_POLICY
-from scf.events import REFUND_PAID
 from scf.domain.ledger import extension_posting, repayment_posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
+from scf.domain.policy import DEFAULT_POLICY
+from scf.events import REFUND_PAID
 from scf.service.disbursement import PayoutService
 from scf.service.lending_day import LendingDayService, Step
 from scf.service.loan_store import LoanStore, RefundOrder, StaleWrite
@@ -584,10 +584,22 @@ def overpaid(world: World, loan_id: str, excess_minor: int) -> None:
     assert record is not None
     amount = record.loan.position(REFUND_DAY).payoff + excess_minor
     credit = Repayment(
-        f"RB{loan_id}{amount}", loan_id, "S1", RepaymentStatus.PENDING, RepaymentSource.BANK_CREDIT, amount, "CNY"
+        f"RB{loan_id}{amount}",
+        loan_id,
+        "S1",
+        RepaymentStatus.PENDING,
+        RepaymentSource.BANK_CREDIT,
+        amount,
+        "CNY",
     )
     apply_to_loan(
-        world.store, record, credit, moved_on=REFUND_DAY, stored=False, policy=DEFAULT_POLICY, now=NOW.isoformat()
+        world.store,
+        record,
+        credit,
+        moved_on=REFUND_DAY,
+        stored=False,
+        policy=DEFAULT_POLICY,
+        now=NOW.isoformat(),
     )
 
 
@@ -610,7 +622,11 @@ def test_an_overpaid_loan_is_on_the_refund_index_and_refunded_once(world: World)
     assert (first.written, second.written, bank.sent_ids()) == (1, 0, [refund_id])
     record = world.store.get_loan("L1")
     assert record is not None
-    assert (record.loan.overpayment_minor, record.loan.refunded_minor, record.loan.refund_id) == (500, 500, None)
+    assert (record.loan.overpayment_minor, record.loan.refunded_minor, record.loan.refund_id) == (
+        500,
+        500,
+        None,
+    )
     assert f"REFUND#{refund_id}#L1" in world.posting_ids("L1")
     assert f"{REFUND_PAID}-{refund_id}" in world.outbox_ids()
     assert world.store.loans_owed_refunds() == []

@@ -75,7 +75,9 @@ def crash_around(monkeypatch: pytest.MonkeyPatch, method: str, when: str) -> Non
 
 def assert_refunded_once(world: MoneyWorld, owed: dict[str, int]) -> None:
     assert world.bank.posts.count(REFUND_ID) == 1 and world.bank.applied(REFUND_ID) == 1
-    assert world.bank.payments[REFUND_ID]["amount"] == f"{sum(owed.values()) / 100:.2f}"  # float-ok: test text
+    assert (
+        world.bank.payments[REFUND_ID]["amount"] == f"{sum(owed.values()) / 100:.2f}"
+    )  # float-ok: test text
     payment = PaymentItem.get(*PaymentItem.key(REFUND_ID), consistent_read=True)
     assert payment.status == "SETTLED"
     for loan_id, amount in owed.items():

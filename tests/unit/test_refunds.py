@@ -16,6 +16,7 @@ from scf.domain.policy import DEFAULT_POLICY
 from scf.errors import InvalidInput
 from scf.events import REFUND_PAID, TARGET_DOMAIN_EVENTS
 from scf.service.lending_day import Step
+from scf.service.loans import LoanService
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import Account, PaymentReport, PaymentStatus
 from scf.service.refunds import RefundService
@@ -199,3 +200,16 @@ def test_a_repaid_loan_paid_again_is_all_overpayment_and_refunded(
 def test_a_day_not_begun_is_refused(store: FakeLoanStore, bank: FakeBankGateway) -> None:
     with pytest.raises(InvalidInput):
         refunds(store, bank).run(NEXT_DAY)
+
+
+def test_the_loan_shows_what_it_received_in_excess_and_what_was_paid_back(
+    store: FakeLoanStore, bank: FakeBankGateway
+) -> None:
+    overpay(store, "L1", 500)
+    view = LoanService(loans=store, clock=FixedClock(DAY)).get("S1", "L1")
+    assert (view["overpayment"], view["refunded"], view["refund_pending"]) == ("5.00", "0.00", "0.00")
+
+    refunds(store, bank).run(DAY)
+
+    view = LoanService(loans=store, clock=FixedClock(DAY)).get("S1", "L1")
+    assert (view["overpayment"], view["refunded"], view["refund_pending"]) == ("5.00", "5.00", "0.00")
