@@ -15,6 +15,7 @@ import pytest
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import OutboxItem, PaymentItem
 from scf.domain.ids import refund_payment_id
+from scf.domain.money import format_amount
 from tests.reliability.money_harness import MoneyWorld, money_world
 
 pytestmark = pytest.mark.reliability
@@ -75,9 +76,7 @@ def crash_around(monkeypatch: pytest.MonkeyPatch, method: str, when: str) -> Non
 
 def assert_refunded_once(world: MoneyWorld, owed: dict[str, int]) -> None:
     assert world.bank.posts.count(REFUND_ID) == 1 and world.bank.applied(REFUND_ID) == 1
-    assert (
-        world.bank.payments[REFUND_ID]["amount"] == f"{sum(owed.values()) / 100:.2f}"
-    )  # float-ok: test text
+    assert world.bank.payments[REFUND_ID]["amount"] == format_amount(sum(owed.values()))
     payment = PaymentItem.get(*PaymentItem.key(REFUND_ID), consistent_read=True)
     assert payment.status == "SETTLED"
     for loan_id, amount in owed.items():
