@@ -19,6 +19,7 @@ pytestmark = pytest.mark.infra
 FUNCTIONS = {"ingest_settlement", "score_application", "disburse", "apply_repayment"}
 ROUTES = {
     ("GET", "/v1/unmatched"): "ingest_settlement",
+    ("POST", "/v1/unmatched/{item_id}/resolution"): "ingest_settlement",
     ("GET", "/v1/credit-line"): "score_application",
     ("POST", "/v1/applications"): "score_application",
     ("GET", "/v1/applications/{application_id}"): "score_application",

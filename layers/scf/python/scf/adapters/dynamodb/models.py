@@ -384,7 +384,8 @@ class BankEntryItem(BaseItem):
     """pk BANKENTRY#<entry_id>, sk ENTRY: what a bank entry (or pain.002 status) was matched to,
     written once per entry id (derived from bank, account and the entry's reference), so the same
     entry in another file is recognised. Unmatched ones (and ones needing review) carry gsi1pk
-    UNMATCHED#OPEN, gsi1sk <booking_date>#<entry_id>: the ops list `GET /v1/unmatched`."""
+    UNMATCHED#OPEN, gsi1sk <booking_date>#<entry_id>: the ops list `GET /v1/unmatched`; once
+    resolved, UNMATCHED#RESOLVED (`?status=RESOLVED`)."""
 
     entry_id = UnicodeAttribute()
     bank = UnicodeAttribute()
@@ -399,6 +400,9 @@ class BankEntryItem(BaseItem):
     references = JSONAttribute(default=dict)  # {bank_reference, end_to_end_ids, remittance}
     matched = JSONAttribute()  # {type, ...} or {"type": "UNMATCHED", code}
     code = UnicodeAttribute(null=True)  # why it is on the ops list
+    # Once ops resolved it (scf.service.unmatched): {action, note, by, at, loan_id?, repayment_id?,
+    # request hashes}; gsi1pk moves from UNMATCHED#OPEN to UNMATCHED#RESOLVED in the same write.
+    resolution = JSONAttribute(null=True)
     file_key = UnicodeAttribute()
     line = NumberAttribute()
     created_at = UnicodeAttribute()
