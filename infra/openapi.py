@@ -406,6 +406,7 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
                         "in its currency (`code` AMOUNT_PRECISION).",
                     }
                 ),
+                "amount_minor": nullable({"type": "integer", "description": "In minor units, when exact."}),
                 "currency": nullable({"type": "string"}),
                 "direction": nullable({"type": "string", "enum": ["CREDIT", "DEBIT"]}),
                 "booking_status": nullable(

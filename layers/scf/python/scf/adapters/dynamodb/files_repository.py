@@ -249,7 +249,6 @@ def unmatched_view(item: dict[str, Any], status: str) -> dict[str, Any]:
     `booking_status`), money as two-decimal strings, the resolution without its request hashes."""
     view = {**item, "item_id": item.get("entry_id"), "status": status, "booking_status": item.get("status")}
     view["amount"] = shown_amount(item.get("amount_minor"), item.get("amount"))
-    view.pop("amount_minor", None)
     if view.get("resolution"):
         view["resolution"] = shown(view["resolution"])
     return view
