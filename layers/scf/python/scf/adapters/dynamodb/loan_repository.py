@@ -214,11 +214,8 @@ class DynamoLoanStore(LoanStore):
             return None
 
     def get_supplier_account(self, supplier_id: str) -> Account | None:
-        try:
-            item = SupplierItem.get(*SupplierItem.key(supplier_id), consistent_read=True)
-        except SupplierItem.DoesNotExist:
-            return None
-        return Account(bank_code=item.bank_code, account_number=item.account_number, name=item.account_name)
+        item = _supplier(supplier_id)
+        return _supplier_account(item) if item else None
 
     def get_repayment(self, repayment_id: str) -> Repayment | None:
         try:
@@ -669,13 +666,8 @@ class DynamoLoanStore(LoanStore):
         return records
 
     def refund_account(self, supplier_id: str) -> Account | None:
-        try:
-            item = SupplierItem.get(*SupplierItem.key(supplier_id), consistent_read=True)
-        except SupplierItem.DoesNotExist:
-            return None
-        if not item.account_verified:
-            return None
-        return Account(bank_code=item.bank_code, account_number=item.account_number, name=item.account_name)
+        item = _supplier(supplier_id)
+        return _supplier_account(item) if item and item.account_verified else None
 
     def reserve_refund(
         self,
@@ -791,6 +783,17 @@ def _sent_payment(
         created_at=now,
         updated_at=now,
     )
+
+
+def _supplier(supplier_id: str) -> SupplierItem | None:
+    try:
+        return SupplierItem.get(*SupplierItem.key(supplier_id), consistent_read=True)
+    except SupplierItem.DoesNotExist:
+        return None
+
+
+def _supplier_account(item: SupplierItem) -> Account:
+    return Account(bank_code=item.bank_code, account_number=item.account_number, name=item.account_name)
 
 
 def _refund_state(loan: Loan, now: str) -> list[Action]:
