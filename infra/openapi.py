@@ -124,6 +124,19 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
         "extended": {"type": "boolean"},
         "interest_paid": ref("Money"),
         "penalty_paid": ref("Money"),
+        "overpayment": {
+            "allOf": [ref("Money")],
+            "description": "Received in excess of the payoff, cumulative (owed back to the supplier).",
+        },
+        "refunded": {
+            "allOf": [ref("Money")],
+            "description": "Paid back to the supplier's verified account (refunds the bank settled).",
+        },
+        "refund_pending": {
+            "allOf": [ref("Money")],
+            "description": "In a refund the bank has not answered yet; the rest of overpayment - "
+            "refunded is paid back by the next business day's refund.",
+        },
         "as_of": {"type": "string", "format": "date", "description": "The business date of the amounts."},
         "created_at": {"type": "string", "format": "date-time"},
     }
@@ -384,20 +397,26 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
         ),
         "UnmatchedItem": obj(
             {
-                "entry_id": {"type": "string"},
+                "item_id": {"type": "string", "description": "Name it in `POST .../resolution`."},
+                "status": {
+                    "type": "string",
+                    "enum": ["OPEN", "RESOLVED"],
+                    "description": "OPEN until ops resolve it (`?status=` lists either).",
+                },
+                "entry_id": {"type": "string", "description": "The same as `item_id`."},
                 "bank": {"type": "string", "description": "The sender (bank code) of the file."},
                 "account": nullable({"type": "string"}),
                 "amount": nullable(
                     {
                         "type": "string",
-                        "description": "Two decimals (from `amount_minor`); as the bank wrote it only "
-                        "when it is not exact in its currency (`code` AMOUNT_PRECISION).",
+                        "description": "Two decimals; as the bank wrote it only when it is not exact "
+                        "in its currency (`code` AMOUNT_PRECISION).",
                     }
                 ),
                 "amount_minor": nullable({"type": "integer", "description": "In minor units, when exact."}),
                 "currency": nullable({"type": "string"}),
                 "direction": nullable({"type": "string", "enum": ["CREDIT", "DEBIT"]}),
-                "status": nullable(
+                "booking_status": nullable(
                     {"type": "string", "description": "BOOKED, PENDING, INFO or a pain.002 status."}
                 ),
                 "reversal": {"type": "boolean"},
@@ -413,13 +432,57 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
                 "code": nullable(
                     {"type": "string", "description": "Why it is on this list, e.g. NO_REFERENCE."}
                 ),
+                "resolution": ref("UnmatchedResolution"),
                 "file_key": {"type": "string"},
                 "line": {"type": "integer", "description": "Where in the file (line, or entry number)."},
                 "created_at": {"type": "string", "format": "date-time"},
             },
-            required=["entry_id", "bank", "file_key", "line", "matched", "created_at"],
+            required=["item_id", "status", "entry_id", "bank", "file_key", "line", "matched", "created_at"],
             description="A bank statement item that matched nothing, or needs a person (CONTRACT.md "
-            "section 6).",
+            "section 6); `resolution` once resolved.",
+        ),
+        "UnmatchedResolution": obj(
+            {
+                "action": {"type": "string", "enum": ["ASSIGN", "RETURN", "DISMISS"]},
+                "note": {"type": "string"},
+                "by": {"type": "string", "description": "The ops reviewer (the token's `sub`)."},
+                "at": {"type": "string", "format": "date-time"},
+                "loan_id": {"type": "string", "description": "ASSIGN: the loan it repays."},
+                "repayment_id": {
+                    "type": "string",
+                    "description": "ASSIGN: its BANK_CREDIT repayment (`GET /v1/repayments/{id}` for "
+                    "the supplier; the ops loan view lists it).",
+                },
+            },
+            required=["action", "note", "by", "at"],
+            description="How ops resolved an unmatched item (audited).",
+        ),
+        "UnmatchedResolutionRequest": obj(
+            {
+                "action": {
+                    "type": "string",
+                    "enum": ["ASSIGN", "RETURN", "DISMISS"],
+                    "description": "ASSIGN: the money repays `loan_id` as a BANK_CREDIT with value date "
+                    "= the booking date. RETURN: paid back to the account it came from as a refund "
+                    "(409 SENDER_ACCOUNT_UNKNOWN while the bank files give no sender account). "
+                    "DISMISS: recorded only. ASSIGN and RETURN only for a CREDIT (409 NOT_A_CREDIT).",
+                },
+                "loan_id": {
+                    "type": "string",
+                    "maxLength": 64,
+                    "description": "Required for ASSIGN (a paid-out loan in the item's currency); "
+                    "not allowed otherwise.",
+                },
+                "note": {"type": "string", "maxLength": 2000, "description": "Why; kept in the audit."},
+            },
+            required=["action"],
+        ),
+        "UnmatchedResolved": obj(
+            {
+                "item_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["RESOLVED"]},
+                "resolution": ref("UnmatchedResolution"),
+            }
         ),
         "ApplicationPage": page("ReviewItem", "Applications in REVIEW, oldest first."),
         "LoanPage": page("LoanSummary", "The supplier's loans, newest first."),
@@ -790,7 +853,39 @@ def paths() -> dict[str, dict[str, Schema]]:
                 "ops",
                 ("200", json_body("UnmatchedPage", "One page of unmatched items.")),
                 ["401", OPS, "422"],
-                parameters=paging(UNMATCHED_PAGE),
+                parameters=[
+                    *paging(UNMATCHED_PAGE),
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["OPEN", "RESOLVED"], "default": "OPEN"},
+                    },
+                ],
+            )
+        },
+        "/v1/unmatched/{item_id}/resolution": {
+            "post": _operation(
+                "resolveUnmatched",
+                "Resolve an unmatched bank item once: ASSIGN, RETURN or DISMISS (audited)",
+                "ops",
+                ("200", json_body("UnmatchedResolved", "The resolution (a retry: the first one).")),
+                [
+                    "400",
+                    "401",
+                    OPS,
+                    "404",
+                    conflict(
+                        "Resolved already (ALREADY_RESOLVED), not a CREDIT (NOT_A_CREDIT), the loan not "
+                        "paid out (LOAN_NOT_PAID_OUT), or no sender account to return to "
+                        "(SENDER_ACCOUNT_UNKNOWN)."
+                    ),
+                    "422",
+                ],
+                description="Once per item, in one write with what it causes (ASSIGN: the BANK_CREDIT "
+                "repayment and its event); `by` is the token's `sub`.",
+                parameters=[path_parameter("item_id", "The item's id (`item_id` in the list)."), IDEMPOTENCY],
+                body=("UnmatchedResolutionRequest", "What ops decided."),
             )
         },
         DOCUMENT_PATH: {

@@ -21,6 +21,7 @@ from scf.service.loan_store import (
     LoanStore,
     Page,
     PaymentRecord,
+    RefundOrder,
     StaleWrite,
     StoredReport,
 )
@@ -100,6 +101,8 @@ class FakeLoanStore(LoanStore):
         self.pools: dict[tuple[str, str], dict[str, Any]] = {}
         self.exposures: dict[tuple[str, str], Exposure] = {}
         self.every_currency: dict[str, Exposure] = {}  # SupplierOverdueItem: principal unused
+        self.refunds_owed: set[str] = set()  # RefundOwedItem: loan ids on gsi2 REFUNDS#OWED
+        self.unverified: set[str] = set()  # suppliers whose account is not verified
 
     # -- seeding (what the credit decision and the ingestion write) ---------------------------------
 
@@ -163,6 +166,7 @@ class FakeLoanStore(LoanStore):
             status=stored["status"],
             account=stored["account"],
             reports=tuple(stored["reports"]),
+            refund=stored.get("refund"),
         )
 
     def open_payments(self, kind: PaymentKind, sent_before: datetime) -> list[PaymentRecord]:
@@ -464,7 +468,7 @@ class FakeLoanStore(LoanStore):
         if report is not None:
             self._require_sent(write, report.payment_id)
         changed = loan != record.loan
-        repaid = loan.status is LoanStatus.REPAID
+        repaid = loan.status is LoanStatus.REPAID and record.loan.status is not LoanStatus.REPAID
         moves_exposure = changed and bool(principal_repaid or overdue_delta or repaid)
         self._require_loan(write, record, record.loan.status if changed else None)
         if moves_exposure:
@@ -481,6 +485,8 @@ class FakeLoanStore(LoanStore):
         write.commit()
         if changed:
             self._save_loan(record, loan)
+        if loan.overpayment_minor > record.loan.overpayment_minor:
+            self.refunds_owed.add(loan.loan_id)
         if moves_exposure:
             self._move_exposure(
                 loan,
@@ -526,6 +532,80 @@ class FakeLoanStore(LoanStore):
         )
         if report is not None:
             self._finish_payment(report, now)
+
+    # -- refunds --------------------------------------------------------------------------------------
+
+    def loans_owed_refunds(self) -> list[LoanRecord]:
+        found = [self.loans[loan_id] for loan_id in self.refunds_owed if loan_id in self.loans]
+        found.sort(key=lambda s: (s.loan.supplier_id, s.loan.currency, s.loan.loan_id))
+        return [stored.record() for stored in found]
+
+    def refund_account(self, supplier_id: str) -> Account | None:
+        return None if supplier_id in self.unverified else self.accounts.get(supplier_id)
+
+    def reserve_refund(
+        self,
+        refund: RefundOrder,
+        records: list[LoanRecord],
+        loans: list[Loan],
+        *,
+        bank_code: str,
+        account: Account,
+        now: str,
+    ) -> None:
+        write = _Write()
+        write.require(refund.refund_id not in self.payments, "payment order exists")
+        for record in records:
+            self._require_loan(write, record)
+            stored = self.loans.get(record.loan.loan_id)
+            write.require(stored is not None and stored.loan.refund_id is None, "loan in a refund")
+        write.commit()
+        for record, loan in zip(records, loans, strict=True):
+            self._save_loan(record, loan)
+        first = refund.parts[0][0] if refund.parts else ""
+        self._new_payment(
+            refund.refund_id,
+            Direction.PAYOUT,
+            first,
+            refund.amount_minor,
+            refund.currency,
+            bank_code,
+            account,
+            now,
+        )
+        self.payments[refund.refund_id]["refund"] = refund
+
+    def close_refund(
+        self,
+        refund: RefundOrder,
+        records: list[LoanRecord],
+        loans: list[Loan],
+        report: PaymentReport,
+        *,
+        postings: dict[str, Posting],
+        event: OutboxEvent | None,
+        now: str,
+    ) -> None:
+        write = _Write()
+        self._require_sent(write, report.payment_id)
+        for record in records:
+            self._require_loan(write, record)
+            stored = self.loans.get(record.loan.loan_id)
+            write.require(stored is not None and stored.loan.refund_id == refund.refund_id, "not in refund")
+        for posting in postings.values():
+            write.require(posting.posting_id not in self.postings, "posting exists")
+        if event is not None:
+            write.require(event.event_id not in self.outbox, "event exists")
+        write.commit()
+        self._finish_payment(report, now)
+        for record, loan in zip(records, loans, strict=True):
+            self._save_loan(record, loan)
+            if loan.overpayment_minor == loan.refunded_minor:
+                self.refunds_owed.discard(loan.loan_id)
+        for loan_id, posting in postings.items():
+            self._post(loan_id, posting)
+        if event is not None:
+            self.outbox[event.event_id] = event
 
 
 class FakeBankGateway(BankGateway):

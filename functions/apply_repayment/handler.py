@@ -43,6 +43,7 @@ from scf.service.loan_history import LoanHistoryService
 from scf.service.loans import LoanService
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import PaymentKind
+from scf.service.refunds import RefundService
 from scf.service.repayment import RepaymentService
 
 logger = Logger()
@@ -57,6 +58,7 @@ class Services:
     loan_history: LoanHistoryService
     lending_day: LendingDayService
     inquiries: InquiryService
+    refunds: RefundService
     timezone: str
 
 
@@ -72,6 +74,7 @@ def bootstrap() -> Services:
     loans = LoanService(loans=store, clock=clock, policy=policy)
     gateways = GatewayRegistry(config, clock=clock)
     repayments = RepaymentService(loans=store, gateways=gateways, banks=banks, clock=clock, policy=policy)
+    refunds = RefundService(loans=store, gateways=gateways, banks=banks, clock=clock)
     return Services(
         repayments=repayments,
         loans=loans,
@@ -82,9 +85,10 @@ def bootstrap() -> Services:
             gateways=gateways,
             outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy),
             clock=clock,
-            resend={PaymentKind.COLLECTION: repayments.collect_again},
+            resend={PaymentKind.COLLECTION: repayments.collect_again, PaymentKind.REFUND: refunds.send_again},
             policy=policy,
         ),
+        refunds=refunds,
         timezone=policy.timezone,
     )
 
@@ -143,6 +147,8 @@ def record_handler(record: SQSRecord) -> None:
         message = daily_message(record.body, services.timezone)
         if message.step is Step.INQUIRE:
             result = services.inquiries.run(message.business_date, message.at)
+        elif message.step is Step.REFUND:
+            result = services.refunds.run(message.business_date)
         else:
             result = services.lending_day.run(message.step, message.business_date)
         logger.info("daily step done", extra=result.as_json())

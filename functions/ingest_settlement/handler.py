@@ -21,19 +21,30 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from scf.adapters.dynamodb.documents_repository import DynamoDocumentStore
 from scf.adapters.dynamodb.files_repository import DynamoIngestRepository
 from scf.adapters.dynamodb.models import bind
-from scf.adapters.dynamodb.statement_store import DynamoStatementStore
+from scf.adapters.dynamodb.statement_store import DynamoStatementStore, DynamoUnmatchedStore
 from scf.adapters.files.readers import FormatParsers
-from scf.adapters.http import UNMATCHED_PAGE, api_resolver, is_api_request, ok, page, require_ops
+from scf.adapters.http import (
+    UNMATCHED_PAGE,
+    api_resolver,
+    idempotency_key,
+    is_api_request,
+    json_body,
+    ok,
+    page,
+    require_ops,
+)
 from scf.adapters.memory import limit_arenas
 from scf.adapters.s3 import S3Inbox, uploader_id
 from scf.adapters.sqs import SqsContinuations
 from scf.clock import Clock, clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.domain.policy import CreditPolicy
+from scf.errors import InvalidInput
 from scf.service.checkpoint import CONTINUE, Deadline
 from scf.service.ingest import REPORTS_PREFIX, IngestFile, IngestService
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.statements import PaymentOutcomes, StatementMatcher
+from scf.service.unmatched import OPEN, RESOLVED, UnmatchedService
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -44,6 +55,7 @@ app = api_resolver()
 class Services:
     ingest: IngestService
     files: DynamoIngestRepository  # the unmatched items' list, for the ops route
+    unmatched: UnmatchedService  # ops resolutions of unmatched items
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +86,8 @@ def bootstrap() -> Services:
         ),
         policy=policy,
     )
-    return Services(ingest=ingest, files=files)
+    unmatched = UnmatchedService(store=DynamoUnmatchedStore(statements), clock=clock)
+    return Services(ingest=ingest, files=files, unmatched=unmatched)
 
 
 def payment_outcomes(statements: DynamoStatementStore, clock: Clock, policy: CreditPolicy) -> PaymentOutcomes:
@@ -139,8 +152,20 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
 def unmatched() -> Response[Any]:
     require_ops(app)
     wanted = page(app, UNMATCHED_PAGE)
-    items, next_token = bootstrap().files.list_unmatched(wanted.limit, wanted.next_token)
+    status = app.current_event.get_query_string_value("status") or OPEN
+    if status not in (OPEN, RESOLVED):
+        raise InvalidInput("must be OPEN or RESOLVED", code="INVALID_STATUS", field="status")
+    items, next_token = bootstrap().files.list_unmatched(wanted.limit, wanted.next_token, status)
     return ok({"items": items, "next_token": next_token})
+
+
+@app.post("/v1/unmatched/<item_id>/resolution")
+def resolve_unmatched(item_id: str) -> Response[Any]:
+    ops = require_ops(app)
+    key = idempotency_key(app)
+    body = json_body(app)
+    resolution = bootstrap().unmatched.resolve(item_id, body, by=ops.subject, idempotency_key=key)
+    return ok({"item_id": item_id, "status": RESOLVED, "resolution": resolution})
 
 
 @logger.inject_lambda_context

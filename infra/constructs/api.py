@@ -34,7 +34,7 @@ OPS_GROUP = "ops"
 
 # docs/architecture.md, "Functions, triggers, routes": (method, path) -> owning function.
 ROUTES: dict[str, list[tuple[str, str]]] = {
-    "ingest_settlement": [("GET", "/v1/unmatched")],
+    "ingest_settlement": [("GET", "/v1/unmatched"), ("POST", "/v1/unmatched/{item_id}/resolution")],
     "score_application": [
         ("GET", "/v1/credit-line"),
         ("POST", "/v1/applications"),

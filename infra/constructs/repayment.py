@@ -14,8 +14,8 @@ from infra.constructs.data import Data
 
 FUNCTION_NAME = "apply_repayment"
 OUTBOX_TARGET = "repayments"
-# scf.service.lending_day.Step, owned by this function (INQUIRE: its collections)
-DAILY_STEPS = ("OVERDUE", "DUE_SOON", "INQUIRE")
+# scf.service.lending_day.Step, owned by this function (INQUIRE: its collections and refunds)
+DAILY_STEPS = ("OVERDUE", "DUE_SOON", "INQUIRE", "REFUND")
 # Also serves API routes, whose integration times out at 29 s; SQS batches of 10 fit as well.
 FUNCTION_TIMEOUT = Duration.seconds(60)
 

@@ -239,6 +239,20 @@ def test_every_operation_answers_as_documented(api: DocumentedApi, local_stack: 
     assert key in {item["file_key"] for item in unmatched["items"]}
     api.call("GET", "/v1/unmatched", token, expect=403)
     api.call("GET", "/v1/unmatched", ops, params={"limit": "1000"}, expect=422)
+    (item,) = [item for item in unmatched["items"] if item["file_key"] == key]
+    resolution = "/v1/unmatched/{item_id}/resolution"
+    at = {"item_id": item["item_id"]}
+    dismiss = {"action": "DISMISS", "note": "test credit"}
+    api.call("POST", resolution, ops, path=at, body={"action": "KEEP"}, expect=422)
+    api.call("POST", resolution, token, path=at, body=dismiss, expect=403)
+    api.call("POST", resolution, ops, path={"item_id": "NOSUCHITEM"}, body=dismiss, expect=404)
+    done = api.call("POST", resolution, ops, path=at, body=dismiss, expect=200)
+    assert (done["status"], done["resolution"]["action"]) == ("RESOLVED", "DISMISS")
+    api.call("POST", resolution, ops, path=at, body=dismiss, expect=409)  # another key: once per item
+    resolved = api.call(
+        "GET", "/v1/unmatched", ops, params={"status": "RESOLVED", "limit": "100"}, expect=200
+    )
+    assert item["item_id"] in {i["item_id"] for i in resolved["items"]}
 
     api.call("GET", DOCUMENT_PATH, None, expect=200)
 

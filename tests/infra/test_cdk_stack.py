@@ -19,6 +19,7 @@ pytestmark = pytest.mark.infra
 FUNCTIONS = {"ingest_settlement", "score_application", "disburse", "apply_repayment"}
 ROUTES = {
     ("GET", "/v1/unmatched"): "ingest_settlement",
+    ("POST", "/v1/unmatched/{item_id}/resolution"): "ingest_settlement",
     ("GET", "/v1/credit-line"): "score_application",
     ("POST", "/v1/applications"): "score_application",
     ("GET", "/v1/applications/{application_id}"): "score_application",
@@ -249,7 +250,8 @@ def test_the_daily_steps_are_scheduled_at_0005_business_time_onto_their_owners_q
     assert steps == {
         ("repayments", "OVERDUE"),
         ("repayments", "DUE_SOON"),
-        ("repayments", "INQUIRE"),  # collections
+        ("repayments", "INQUIRE"),  # collections and refunds
+        ("repayments", "REFUND"),
         ("disbursements", "INQUIRE"),  # payouts
     }
 

@@ -22,14 +22,18 @@ from scf.adapters.dynamodb.models import (
 )
 from scf.adapters.dynamodb.transactions import BadPageToken, connection, table_name
 from scf.clock import FixedClock
+from scf.domain.ids import refund_payment_id
 from scf.domain.ledger import extension_posting, repayment_posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
+from scf.domain.policy import DEFAULT_POLICY
+from scf.events import REFUND_PAID
 from scf.service.disbursement import PayoutService
 from scf.service.lending_day import LendingDayService, Step
-from scf.service.loan_store import LoanStore, StaleWrite
+from scf.service.loan_store import LoanStore, RefundOrder, StaleWrite
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import Account, PaymentReport, PaymentStatus
-from scf.service.repayment import RepaymentService
+from scf.service.refunds import RefundService
+from scf.service.repayment import RepaymentService, apply_to_loan
 from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore
 
 pytestmark = pytest.mark.integration
@@ -567,3 +571,112 @@ def test_due_soon_is_written_once_per_loan_and_maturity(world: World) -> None:
 
     assert (first.written, again.written) == (1, 0)
     assert {e for e in world.outbox_ids() if e.startswith("LoanDueSoon")} == {f"LoanDueSoon-L1-{MATURITY}"}
+
+
+# -- refunds: the index of loans owed money, one reservation, one outcome ------------------------------
+
+REFUND_DAY = date(2026, 1, 5)
+
+
+def overpaid(world: World, loan_id: str, excess_minor: int) -> None:
+    """L paid out on TODAY, then a bank credit on REFUND_DAY paying it off with `excess_minor` more."""
+    record = world.store.get_loan(loan_id)
+    assert record is not None
+    amount = record.loan.position(REFUND_DAY).payoff + excess_minor
+    credit = Repayment(
+        f"RB{loan_id}{amount}",
+        loan_id,
+        "S1",
+        RepaymentStatus.PENDING,
+        RepaymentSource.BANK_CREDIT,
+        amount,
+        "CNY",
+    )
+    apply_to_loan(
+        world.store,
+        record,
+        credit,
+        moved_on=REFUND_DAY,
+        stored=False,
+        policy=DEFAULT_POLICY,
+        now=NOW.isoformat(),
+    )
+
+
+def refund_job(world: World, bank: FakeBankGateway) -> RefundService:
+    clock = FixedClock(REFUND_DAY, NOW)
+    return RefundService(loans=world.store, gateways=FakeGateways(bank=bank), lender=LENDER, clock=clock)
+
+
+def test_an_overpaid_loan_is_on_the_refund_index_and_refunded_once(world: World) -> None:
+    paid_out(world, "L1", "L2")
+    overpaid(world, "L1", 500)
+    overpaid(world, "L2", 0)  # paid off exactly: owes nothing back
+    assert ids(world.store.loans_owed_refunds()) == ["L1"]
+    bank = FakeBankGateway(value_date=REFUND_DAY)
+
+    first = refund_job(world, bank).run(REFUND_DAY)
+    second = refund_job(world, bank).run(REFUND_DAY)
+
+    refund_id = refund_payment_id("S1", "CNY", REFUND_DAY.isoformat())
+    assert (first.written, second.written, bank.sent_ids()) == (1, 0, [refund_id])
+    record = world.store.get_loan("L1")
+    assert record is not None
+    assert (record.loan.overpayment_minor, record.loan.refunded_minor, record.loan.refund_id) == (
+        500,
+        500,
+        None,
+    )
+    assert f"REFUND#{refund_id}#L1" in world.posting_ids("L1")
+    assert f"{REFUND_PAID}-{refund_id}" in world.outbox_ids()
+    assert world.store.loans_owed_refunds() == []
+    payment = world.store.get_payment(refund_id)
+    assert payment is not None and payment.refund is not None and payment.status == "SETTLED"
+    assert payment.refund.parts == (("L1", 500),) and payment.account == SUPPLIER
+
+
+def test_a_refund_is_reserved_once_and_only_on_loans_as_read(world: World) -> None:
+    paid_out(world, "L1")
+    overpaid(world, "L1", 500)
+    read = world.store.get_loan("L1")
+    assert read is not None
+    refund = RefundOrder("RF1", "S1", "CNY", REFUND_DAY, parts=(("L1", 500),))
+    overpaid(world, "L1", 100)  # a repayment moved the loan after it was read
+
+    with pytest.raises(StaleWrite):
+        world.store.reserve_refund(
+            refund,
+            [read],
+            [read.loan.reserve_refund("RF1")],
+            bank_code="SIMBANK",
+            account=SUPPLIER,
+            now=NOW.isoformat(),
+        )
+    assert world.store.get_payment("RF1") is None
+    fresh = world.store.get_loan("L1")
+    assert fresh is not None and fresh.loan.refund_owed_minor == 600
+    reserve = {"bank_code": "SIMBANK", "account": SUPPLIER, "now": NOW.isoformat()}
+    world.store.reserve_refund(refund, [fresh], [fresh.loan.reserve_refund("RF1")], **reserve)
+    again = world.store.get_loan("L1")
+    assert again is not None
+    with pytest.raises(StaleWrite):
+        world.store.reserve_refund(refund, [again], [replace(again.loan, refund_id=None)], **reserve)
+
+
+def test_a_rejected_refund_report_makes_the_money_owed_again(world: World) -> None:
+    paid_out(world, "L1")
+    overpaid(world, "L1", 500)
+    refund_id = refund_payment_id("S1", "CNY", REFUND_DAY.isoformat())
+    bank = FakeBankGateway(value_date=REFUND_DAY)
+    bank.hold(refund_id)
+    refund_job(world, bank).run(REFUND_DAY)
+    held = world.store.get_loan("L1")
+    assert held is not None and (held.loan.refund_pending_minor, held.loan.refund_id) == (500, refund_id)
+
+    effect = outcomes(world).apply(bank_says(PaymentStatus.REJECTED, refund_id, reason="AC04"))
+
+    after = world.store.get_loan("L1")
+    assert effect == "REJECTED" and after is not None
+    assert (after.loan.refund_owed_minor, after.loan.refunded_minor, after.loan.refund_id) == (500, 0, None)
+    assert ids(world.store.loans_owed_refunds()) == ["L1"]
+    assert f"{REFUND_PAID}-{refund_id}" not in world.outbox_ids()

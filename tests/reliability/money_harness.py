@@ -32,6 +32,7 @@ from scf.adapters.dynamodb.models import (
     bind,
 )
 from scf.domain.ledger import Posting, balances
+from scf.domain.loan import Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.money import format_amount
 from scf.events import LOAN_APPROVED, TARGET_OF
 from tests.support import create_tables, load_handler
@@ -386,6 +387,27 @@ class MoneyWorld:
         headers |= {k.lower(): v[-1] for k, v in (raw.get("multiValueHeaders") or {}).items()}
         return Answer(raw["statusCode"], body, headers)
 
+    def bank_credit(self, loan_id: str, supplier_id: str, amount_minor: int, *, key: str) -> None:
+        """Money for the loan already received (a bank credit naming it), as its outbox event."""
+        credit = Repayment(
+            f"RB{key}", loan_id, supplier_id, RepaymentStatus.PENDING, RepaymentSource.BANK_CREDIT,
+            amount_minor, "CNY", value_date=self.today(),
+        )  # fmt: skip
+        event = credit.requested_event()
+        OutboxItem(
+            *OutboxItem.key(event.event_id),
+            target=TARGET_OF[event.event_type],
+            event_type=event.event_type,
+            payload=json.dumps(event.payload),
+            created_at=datetime.now(UTC).isoformat(),
+            expires_at=datetime.now(UTC) + timedelta(days=7),
+        ).save()
+
+    def daily(self, step: str, *, receive_count: int = 1) -> dict[str, Any]:
+        """The schedule's message for `step` on today's business date, on the repayments queue."""
+        body = {"scf": "daily", "step": step, "business_date": self.today().isoformat()}
+        return self.invoke_sqs("repayments", sqs_event([body], receive_count))
+
     # reading back
     def loan(self, loan_id: str) -> LoanItem:
         return LoanItem.get(*LoanItem.key(loan_id), consistent_read=True)
@@ -410,6 +432,7 @@ class MoneyWorld:
         assert ledger["loans_receivable"] == (loan.outstanding_principal_minor if paid_out else 0)
         assert -ledger["interest_income"] == loan.interest_paid_minor
         assert -ledger["penalty_income"] == loan.penalty_paid_minor
+        assert -ledger["supplier_overpayment"] == (loan.overpayment_minor or 0) - (loan.refunded_minor or 0)
         assert sum(ledger.values()) == 0
 
 

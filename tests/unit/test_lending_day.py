@@ -140,7 +140,7 @@ def test_the_daily_message_is_a_date_or_the_schedules_moment_in_the_policys_zone
     message = daily_message(scheduled, "Asia/Shanghai")
     assert (message.step, message.business_date) == (Step.DUE_SOON, DAY)
     for bad in (
-        {"scf": "daily", "step": "REFUND", "business_date": "2026-02-10"},
+        {"scf": "daily", "step": "SING", "business_date": "2026-02-10"},
         {"scf": "daily", "step": "OVERDUE", "business_date": "2026-02-09T16:05:00"},
         {"scf": "daily", "step": "OVERDUE"},
     ):

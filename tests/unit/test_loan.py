@@ -118,8 +118,10 @@ def test_money_for_a_repaid_loan_is_overpayment() -> None:
     day = VALUE + timedelta(days=3)
     repaid = loan.repay(loan.position(day).payoff + 500, day)
     assert repaid.allocation.overpayment == 500 and repaid.loan.status is LoanStatus.REPAID
+    assert repaid.loan.overpayment_minor == 500
     again = repaid.loan.repay(700, day)
-    assert again.allocation == Allocation(0, 0, 0, 700) and again.loan == repaid.loan
+    assert again.allocation == Allocation(0, 0, 0, 700)
+    assert again.loan == replace(repaid.loan, overpayment_minor=1200)  # received in excess, cumulative
 
 
 repayment_plans = st.lists(

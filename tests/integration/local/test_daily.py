@@ -36,6 +36,7 @@ def test_the_synthesized_stack_creates_the_loans_by_status_index_in_moto(
         ("apply_repayment", "OVERDUE"),
         ("apply_repayment", "DUE_SOON"),
         ("apply_repayment", "INQUIRE"),
+        ("apply_repayment", "REFUND"),
         ("disburse", "INQUIRE"),
     }
     assert all(deployed.queue_url(s.queue_logical_id).startswith("http") for s in schedules)

@@ -171,6 +171,7 @@ def test_the_synthesized_routes_are_the_documented_ones(synthesized: Template) -
     }
     expected = {
         ("GET", "/v1/unmatched"): "ingest_settlement",
+        ("POST", "/v1/unmatched/{item_id}/resolution"): "ingest_settlement",
         ("GET", "/v1/credit-line"): "score_application",
         ("POST", "/v1/applications"): "score_application",
         ("GET", "/v1/applications/{application_id}"): "score_application",

@@ -110,6 +110,18 @@ def repayment_posting(repayment_id: str, allocation: Allocation) -> Posting:
     )
 
 
+def refund_posting(refund_id: str, loan_id: str, amount_minor: int) -> Posting:
+    """A loan's part of a refund the bank paid: the overpayment owed leaves the bank account."""
+    return Posting(
+        posting_id=f"REFUND#{refund_id}#{loan_id}",
+        reason="REFUND",
+        entries=(
+            Entry(SUPPLIER_OVERPAYMENT, Side.DEBIT, amount_minor),
+            Entry(BANK_OPERATING, Side.CREDIT, amount_minor),
+        ),
+    )
+
+
 def extension_posting(loan_id: str, penalty_reclassified_minor: int) -> Posting:
     """Penalty interest received for days that an extension turned into normal days is interest."""
     return Posting(

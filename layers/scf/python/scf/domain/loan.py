@@ -106,6 +106,42 @@ class Loan:
     interest_paid_minor: int = 0
     penalty_paid_minor: int = 0
     principal_changes: tuple[PrincipalChange, ...] = ()
+    # Refunds (contract section 3): received in excess (cumulative), paid back (settled), and the
+    # part of the difference a refund order `refund_id` is paying back now (docs/money.md, "Refunds").
+    overpayment_minor: int = 0
+    refunded_minor: int = 0
+    refund_pending_minor: int = 0
+    refund_id: str | None = None
+
+    @property
+    def refund_owed_minor(self) -> int:
+        """Owed back to the supplier and not in a refund order yet."""
+        return self.overpayment_minor - self.refunded_minor - self.refund_pending_minor
+
+    def reserve_refund(self, refund_id: str) -> Loan:
+        """Everything owed goes into refund order `refund_id` (one order at a time per loan)."""
+        if self.refund_id is not None or self.refund_owed_minor <= 0:
+            raise Conflict(f"loan {self.loan_id} has no refund to reserve", code="NO_REFUND_OWED")
+        return replace(self, refund_pending_minor=self.refund_owed_minor, refund_id=refund_id)
+
+    def settle_refund(self, refund_id: str) -> Loan:
+        """The bank paid refund `refund_id`: what it held is refunded."""
+        self._require_refund(refund_id)
+        return replace(
+            self,
+            refunded_minor=self.refunded_minor + self.refund_pending_minor,
+            refund_pending_minor=0,
+            refund_id=None,
+        )
+
+    def reject_refund(self, refund_id: str) -> Loan:
+        """The bank refused refund `refund_id`: what it held is owed again."""
+        self._require_refund(refund_id)
+        return replace(self, refund_pending_minor=0, refund_id=None)
+
+    def _require_refund(self, refund_id: str) -> None:
+        if self.refund_id != refund_id:
+            raise Conflict(f"loan {self.loan_id} is not in refund {refund_id}", code="NOT_IN_REFUND")
 
     def start_disbursement(self) -> Loan:
         return replace(self, status=transition(self.status, LoanStatus.DISBURSING))
@@ -200,9 +236,9 @@ class Loan:
         for the days before `on`, principal repaid on `on` stops earning from `on`, and money for a
         loan that owes nothing is all overpayment."""
         if self.status not in REPAYABLE:
-            return RepaymentOutcome(
-                self, allocate(amount_minor, penalty_due=0, interest_due=0, principal_due=0, order=order), 0
-            )
+            everything = allocate(amount_minor, penalty_due=0, interest_due=0, principal_due=0, order=order)
+            owed = replace(self, overpayment_minor=self.overpayment_minor + everything.overpayment)
+            return RepaymentOutcome(owed, everything, 0)
         position = self.position(on)
         allocation = allocate(
             amount_minor,
@@ -235,6 +271,7 @@ class Loan:
             interest_paid_minor=self.interest_paid_minor + allocation.interest,
             penalty_paid_minor=self.penalty_paid_minor + allocation.penalty,
             principal_changes=changes,
+            overpayment_minor=self.overpayment_minor + allocation.overpayment,
         )
         return RepaymentOutcome(loan, allocation, overdue_delta)
 

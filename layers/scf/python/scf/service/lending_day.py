@@ -26,6 +26,7 @@ class Step(StrEnum):
     OVERDUE = "OVERDUE"
     DUE_SOON = "DUE_SOON"
     INQUIRE = "INQUIRE"  # scf.service.inquiries: run by disburse and by apply_repayment
+    REFUND = "REFUND"  # scf.service.refunds.RefundService
 
 
 class MalformedDailyMessage(MalformedRequest):

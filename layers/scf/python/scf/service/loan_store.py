@@ -13,8 +13,9 @@ from typing import Any, Protocol
 
 from scf.domain.ledger import Posting
 from scf.domain.loan import Loan, Repayment
+from scf.domain.money import format_amount
 from scf.errors import Contention, NotFound
-from scf.events import OutboxEvent
+from scf.events import REFUND_PAID, OutboxEvent
 from scf.service.payments import (
     Account,
     Direction,
@@ -125,6 +126,62 @@ SENT = "SENT"  # a payment's status until its final outcome (SETTLED or REJECTED
 
 
 @dataclass(frozen=True)
+class RefundOrder:
+    """What a refund payment pays back: a supplier's overpayments on its loans on a business date
+    (`parts`: loan id and amount), or a bank item returned to its sender (`item_id`, no loans)."""
+
+    refund_id: str
+    supplier_id: str | None
+    currency: str
+    business_date: date
+    parts: tuple[tuple[str, int], ...] = ()
+    item_id: str | None = None
+
+    @property
+    def amount_minor(self) -> int:
+        return sum(amount for _, amount in self.parts)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "refund_id": self.refund_id,
+            "supplier_id": self.supplier_id,
+            "currency": self.currency,
+            "business_date": self.business_date.isoformat(),
+            "parts": [[loan_id, amount] for loan_id, amount in self.parts],
+            "item_id": self.item_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RefundOrder:
+        return cls(
+            refund_id=str(data["refund_id"]),
+            supplier_id=data.get("supplier_id"),
+            currency=str(data["currency"]),
+            business_date=date.fromisoformat(data["business_date"]),
+            parts=tuple((str(loan_id), int(amount)) for loan_id, amount in data.get("parts") or []),
+            item_id=data.get("item_id"),
+        )
+
+    def paid_event(self, amount_minor: int, value_date: date) -> OutboxEvent:
+        """`RefundPaid` once per refund: ids, two-decimal amounts and dates, never an account."""
+        return OutboxEvent(
+            event_id=f"{REFUND_PAID}-{self.refund_id}",
+            event_type=REFUND_PAID,
+            payload={
+                "refund_id": self.refund_id,
+                "kind": "RETURN" if self.item_id else "OVERPAYMENT",
+                "supplier_id": self.supplier_id,
+                "item_id": self.item_id,
+                "currency": self.currency,
+                "amount": format_amount(amount_minor),
+                "business_date": self.business_date.isoformat(),
+                "value_date": value_date.isoformat(),
+                "loans": [{"loan_id": loan_id, "amount": format_amount(a)} for loan_id, a in self.parts],
+            },
+        )
+
+
+@dataclass(frozen=True)
 class PaymentRecord:
     """A payment order as recorded before it went to the bank: the bank it was sent through, the
     supplier's account it pays to or collects from, its status (SENT, then SETTLED or REJECTED
@@ -139,6 +196,7 @@ class PaymentRecord:
     status: str
     account: Account | None = None  # None on payments recorded before accounts were kept
     reports: tuple[StoredReport, ...] = ()
+    refund: RefundOrder | None = None  # set on a refund (RF...): what it pays back
 
     @property
     def final(self) -> PaymentStatus | None:
@@ -294,4 +352,44 @@ class LoanStore(Protocol):
         self, repayment: Repayment, reason: str, now: str, *, report: PaymentReport | None = None
     ) -> None:
         """PENDING -> FAILED with the reason; with `report`, its payment REJECTED once with it."""
+        ...
+
+    # -- refunds (scf.service.refunds) ---------------------------------------------------------------
+
+    def loans_owed_refunds(self) -> list[LoanRecord]:
+        """Loans with money owed back or in a refund order (gsi2 REFUNDS#OWED), by supplier and
+        currency; strongly consistent loan reads."""
+        ...
+
+    def refund_account(self, supplier_id: str) -> Account | None:
+        """The supplier's account when it is verified, else None (no refund goes to it)."""
+        ...
+
+    def reserve_refund(
+        self,
+        refund: RefundOrder,
+        records: list[LoanRecord],
+        loans: list[Loan],
+        *,
+        bank_code: str,
+        account: Account,
+        now: str,
+    ) -> None:
+        """The refund's payment order SENT (written once) and each loan's part reserved in it
+        (each loan as read), all or nothing."""
+        ...
+
+    def close_refund(
+        self,
+        refund: RefundOrder,
+        records: list[LoanRecord],
+        loans: list[Loan],
+        report: PaymentReport,
+        *,
+        postings: dict[str, Posting],
+        event: OutboxEvent | None,
+        now: str,
+    ) -> None:
+        """The refund's final outcome (once) with its loans' new refund state (each as read), the
+        postings per loan (settled) and the event, all or nothing."""
         ...

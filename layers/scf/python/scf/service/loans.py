@@ -67,6 +67,9 @@ class LoanService:
             "extended": loan.extended,
             "interest_paid": format_amount(loan.interest_paid_minor),
             "penalty_paid": format_amount(loan.penalty_paid_minor),
+            "overpayment": format_amount(loan.overpayment_minor),
+            "refunded": format_amount(loan.refunded_minor),
+            "refund_pending": format_amount(loan.refund_pending_minor),
             "as_of": position.as_of.isoformat(),
             "created_at": record.created_at,
         }

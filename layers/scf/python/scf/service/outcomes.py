@@ -18,6 +18,7 @@ from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
 from scf.service.disbursement import reject_payout, settle_payout
 from scf.service.loan_store import ATTEMPTS, Effect, LoanStore, PaymentRecord, StaleWrite
 from scf.service.payments import Direction, PaymentReport, PaymentStatus, mask_accounts_in
+from scf.service.refunds import close_refund
 from scf.service.repayment import close_collection
 from scf.service.statements import PaymentOutcomes
 
@@ -56,6 +57,8 @@ class PaymentOutcomeService(PaymentOutcomes):
             effect = self._after_the_outcome(payment, report, recorded)
             self.loans.record_report(payment.payment_id, report, effect, now)
             return effect
+        if payment.refund is not None:
+            return close_refund(self.loans, payment, report, self.clock)
         if payment.direction is Direction.PAYOUT:
             return self._payout(payment, report, now)
         return self._collection(payment, report)

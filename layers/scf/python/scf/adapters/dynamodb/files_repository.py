@@ -32,10 +32,12 @@ from scf.service.ingest import (
     FileClaim,
 )
 from scf.service.statements import shown_amount
+from scf.service.unmatched import shown
 
 UNMATCHED_INDEX_PK = "UNMATCHED#OPEN"  # gsi1pk of every bank item that matched nothing or needs review
+RESOLVED_INDEX_PK = "UNMATCHED#RESOLVED"  # gsi1pk of such an item once ops resolved it
 _KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk")
-_JSON_ATTRIBUTES = frozenset({"references", "matched"})
+_JSON_ATTRIBUTES = frozenset({"references", "matched", "resolution"})
 
 
 def _file_key(sha256: str) -> dict[str, Any]:
@@ -219,30 +221,45 @@ class DynamoIngestRepository:
                     )
                 )
 
-    def list_unmatched(self, limit: int, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def list_unmatched(
+        self, limit: int, token: str | None, status: str = "OPEN"
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Items on the ops list (OPEN) or resolved (RESOLVED), by booking date (gsi1)."""
+        index_pk = RESOLVED_INDEX_PK if status == "RESOLVED" else UNMATCHED_INDEX_PK
         kwargs: dict[str, Any] = {
             "TableName": table_name(),
             "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :open",
-            "ExpressionAttributeValues": {":open": {"S": UNMATCHED_INDEX_PK}},
+            "KeyConditionExpression": "gsi1pk = :state",
+            "ExpressionAttributeValues": {":state": {"S": index_pk}},
             "Limit": limit,
         }
-        start = decode_token(token, gsi1pk=UNMATCHED_INDEX_PK)
+        start = decode_token(token, gsi1pk=index_pk)
         if start:
             kwargs["ExclusiveStartKey"] = start
         answer = connection().client.query(**kwargs)
         deserializer = TypeDeserializer()
         items = [
-            {
-                k: _json_attribute(k, _plain(deserializer.deserialize(v)))
-                for k, v in raw.items()
-                if k not in _KEY_ATTRIBUTES
-            }
+            unmatched_view(
+                {
+                    k: _json_attribute(k, _plain(deserializer.deserialize(v)))
+                    for k, v in raw.items()
+                    if k not in _KEY_ATTRIBUTES
+                },
+                status,
+            )
             for raw in answer.get("Items", [])
         ]
-        for item in items:  # money as two-decimal strings (contract section 2)
-            item["amount"] = shown_amount(item.get("amount_minor"), item.get("amount"))
         return items, encode_token(answer.get("LastEvaluatedKey"))
+
+
+def unmatched_view(item: dict[str, Any], status: str) -> dict[str, Any]:
+    """An item as ops see it: `item_id`, `status` OPEN or RESOLVED (the bank's own status is
+    `booking_status`), money as two-decimal strings, the resolution without its request hashes."""
+    view = {**item, "item_id": item.get("entry_id"), "status": status, "booking_status": item.get("status")}
+    view["amount"] = shown_amount(item.get("amount_minor"), item.get("amount"))
+    if view.get("resolution"):
+        view["resolution"] = shown(view["resolution"])
+    return view
 
 
 def _checkpoint(raw: dict[str, Any] | None) -> Checkpoint | None:

@@ -24,6 +24,7 @@ from scf.adapters.dynamodb.models import (
     PaymentItem,
     PoolItem,
     PostingItem,
+    RefundOwedItem,
     RepaymentItem,
     SupplierItem,
     SupplierOverdueItem,
@@ -32,6 +33,7 @@ from scf.adapters.dynamodb.models import (
 from scf.adapters.dynamodb.transactions import (
     CONDITION_FAILED,
     TRANSACTION_CONFLICT,
+    batch_get,
     cancellation_codes,
     connection,
     decode_token,
@@ -43,7 +45,16 @@ from scf.domain.ledger import Posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.waterfall import Allocation
 from scf.events import OUTBOX_TTL_SECONDS, TARGET_OF, OutboxEvent
-from scf.service.loan_store import SENT, LoanRecord, LoanStore, Page, PaymentRecord, StaleWrite, StoredReport
+from scf.service.loan_store import (
+    SENT,
+    LoanRecord,
+    LoanStore,
+    Page,
+    PaymentRecord,
+    RefundOrder,
+    StaleWrite,
+    StoredReport,
+)
 from scf.service.payments import Account, Direction, PaymentKind, PaymentReport, mask_account, payment_kind
 
 
@@ -68,6 +79,10 @@ def _loan(item: LoanItem) -> LoanRecord:
             PrincipalChange(date.fromisoformat(on), int(amount))
             for on, amount in item.principal_changes or []
         ),
+        overpayment_minor=int(item.overpayment_minor or 0),
+        refunded_minor=int(item.refunded_minor or 0),
+        refund_pending_minor=int(item.refund_pending_minor or 0),
+        refund_id=item.refund_id,
     )
     return LoanRecord(
         loan=loan,
@@ -102,6 +117,7 @@ def _payment(item: PaymentItem) -> PaymentRecord:
         reports=tuple(
             StoredReport.from_json(item.payment_id, json.loads(str(r))) for r in item.reports or []
         ),
+        refund=RefundOrder.from_json(item.refund) if item.refund else None,
     )
 
 
@@ -204,11 +220,8 @@ class DynamoLoanStore(LoanStore):
             return None
 
     def get_supplier_account(self, supplier_id: str) -> Account | None:
-        try:
-            item = SupplierItem.get(*SupplierItem.key(supplier_id), consistent_read=True)
-        except SupplierItem.DoesNotExist:
-            return None
-        return Account(bank_code=item.bank_code, account_number=item.account_number, name=item.account_name)
+        item = _supplier(supplier_id)
+        return _supplier_account(item) if item else None
 
     def get_repayment(self, repayment_id: str) -> Repayment | None:
         try:
@@ -585,11 +598,14 @@ class DynamoLoanStore(LoanStore):
                         LoanItem.interest_paid_minor.set(loan.interest_paid_minor),
                         LoanItem.penalty_paid_minor.set(loan.penalty_paid_minor),
                         LoanItem.principal_changes.set(_changes_json(loan)),
+                        LoanItem.overpayment_minor.set(loan.overpayment_minor),
                         LoanItem.updated_at.set(now),
                     ],
                     condition=LoanItem.status == record.loan.status.value,
                 )
-                repaid = loan.status is LoanStatus.REPAID
+                if loan.overpayment_minor > record.loan.overpayment_minor:
+                    transaction.save(_refund_owed_item(loan, now))  # the REFUND step's index
+                repaid = loan.status is LoanStatus.REPAID and record.loan.status is not LoanStatus.REPAID
                 if principal_repaid or overdue_delta or repaid:
                     self._exposure_update(
                         transaction,
@@ -649,6 +665,89 @@ class DynamoLoanStore(LoanStore):
                     PaymentItem(*PaymentItem.key(report.payment_id)), actions=actions, condition=still_sent
                 )
 
+    # -- refunds ---------------------------------------------------------------------------------------
+
+    def loans_owed_refunds(self) -> list[LoanRecord]:
+        """gsi2 REFUNDS#OWED (one entry per loan), then the loans in BatchGetItems (consistent)."""
+        query = RefundOwedItem.by_owed.query(RefundOwedItem.INDEX_PK)
+        loan_ids = [item.loan_id for item in query if isinstance(item, RefundOwedItem)]
+        records: list[LoanRecord] = []
+        for start in range(0, len(loan_ids), 100):
+            keys = [LoanItem.key(loan_id) for loan_id in loan_ids[start : start + 100]]
+            found = batch_get(keys)
+            records += [_loan(LoanItem.from_raw_data(found[key])) for key in keys if key in found]
+        return records
+
+    def refund_account(self, supplier_id: str) -> Account | None:
+        item = _supplier(supplier_id)
+        return _supplier_account(item) if item and item.account_verified else None
+
+    def reserve_refund(
+        self,
+        refund: RefundOrder,
+        records: list[LoanRecord],
+        loans: list[Loan],
+        *,
+        bank_code: str,
+        account: Account,
+        now: str,
+    ) -> None:
+        """The refund's PaymentItem SENT (once) and each loan's part held, loans as read (versions)."""
+        with self._transaction() as transaction:
+            payment = _sent_payment(
+                refund.refund_id,
+                refund.parts[0][0] if refund.parts else "",
+                Direction.PAYOUT,
+                refund.amount_minor,
+                refund.currency,
+                bank_code=bank_code,
+                account=account,
+                now=now,
+            )
+            payment.refund = refund.as_json()
+            transaction.save(payment, condition=PaymentItem.pk.does_not_exist())
+            for record, loan in zip(records, loans, strict=True):
+                transaction.update(
+                    _loan_handle(record),
+                    actions=_refund_state(loan, now),
+                    condition=LoanItem.refund_id.does_not_exist(),
+                )
+
+    def close_refund(
+        self,
+        refund: RefundOrder,
+        records: list[LoanRecord],
+        loans: list[Loan],
+        report: PaymentReport,
+        *,
+        postings: dict[str, Posting],
+        event: OutboxEvent | None,
+        now: str,
+    ) -> None:
+        """The payment's outcome (once), the loans (as read), postings, index entries and event."""
+        with self._transaction() as transaction:
+            actions, still_sent = _final_outcome(report, now)
+            transaction.update(
+                PaymentItem(*PaymentItem.key(report.payment_id)), actions=actions, condition=still_sent
+            )
+            for record, loan in zip(records, loans, strict=True):
+                transaction.update(
+                    _loan_handle(record),
+                    actions=_refund_state(loan, now),
+                    condition=LoanItem.refund_id == refund.refund_id,
+                )
+                if loan.overpayment_minor == loan.refunded_minor:  # nothing owed or held any more
+                    transaction.delete(RefundOwedItem(*RefundOwedItem.key(loan.loan_id)))
+            for loan_id, posting in postings.items():
+                transaction.save(
+                    posting_item(loan_id, refund.currency, posting, reference=refund.refund_id, now=now),
+                    condition=PostingItem.pk.does_not_exist(),
+                )
+            if event is not None:
+                transaction.save(
+                    _outbox_item(event, datetime.fromisoformat(now)), condition=OutboxItem.pk.does_not_exist()
+                )
+
     @staticmethod
     def _repayment_item(repayment: Repayment, now: str) -> RepaymentItem:
         return RepaymentItem(
@@ -699,6 +798,39 @@ def _sent_payment(
         updated_at=now,
         gsi2pk=PaymentItem.open_index_pk(payment_kind(payment_id).value),
         gsi2sk=PaymentItem.open_index_sk(datetime.fromisoformat(now), payment_id),
+    )
+
+
+def _supplier(supplier_id: str) -> SupplierItem | None:
+    try:
+        return SupplierItem.get(*SupplierItem.key(supplier_id), consistent_read=True)
+    except SupplierItem.DoesNotExist:
+        return None
+
+
+def _supplier_account(item: SupplierItem) -> Account:
+    return Account(bank_code=item.bank_code, account_number=item.account_number, name=item.account_name)
+
+
+def _refund_state(loan: Loan, now: str) -> list[Action]:
+    """A loan's refund attributes as the domain left them."""
+    return [
+        LoanItem.refunded_minor.set(loan.refunded_minor),
+        LoanItem.refund_pending_minor.set(loan.refund_pending_minor),
+        LoanItem.refund_id.set(loan.refund_id) if loan.refund_id else LoanItem.refund_id.remove(),
+        LoanItem.updated_at.set(now),
+    ]
+
+
+def _refund_owed_item(loan: Loan, now: str) -> RefundOwedItem:
+    return RefundOwedItem(
+        *RefundOwedItem.key(loan.loan_id),
+        loan_id=loan.loan_id,
+        supplier_id=loan.supplier_id,
+        currency=loan.currency,
+        updated_at=now,
+        gsi2pk=RefundOwedItem.INDEX_PK,
+        gsi2sk=f"{loan.supplier_id}#{loan.currency}#{loan.loan_id}",
     )
 
 

@@ -235,6 +235,11 @@ class LoanItem(BaseItem):
     # The supplier's verified account at approval, where the payout goes: {bank_code,
     # account_number, name}; absent on loans approved before it was recorded.
     payout_account = JSONAttribute(null=True)
+    # Refunds (docs/money.md, "Refunds"): received in excess, paid back, held by refund `refund_id`.
+    overpayment_minor = NumberAttribute(default=0)
+    refunded_minor = NumberAttribute(default=0)
+    refund_pending_minor = NumberAttribute(default=0)
+    refund_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     gsi1pk = UnicodeAttribute()
@@ -260,6 +265,26 @@ class LoanItem(BaseItem):
     @staticmethod
     def supplier_index_pk(supplier_id: str) -> str:
         return f"SUPPLIER#{supplier_id}#LOANS"
+
+
+class RefundOwedItem(BaseItem):
+    """pk LOAN#<loan_id>, sk REFUND; gsi2pk REFUNDS#OWED, gsi2sk <supplier_id>#<currency>#<loan_id>:
+    the loan has money owed back or in a refund order (the daily REFUND step's read). Written with
+    the repayment that overpaid, deleted with the refund that leaves nothing owed."""
+
+    loan_id = UnicodeAttribute()
+    supplier_id = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
+    by_owed = Gsi2()
+
+    INDEX_PK = "REFUNDS#OWED"
+
+    @staticmethod
+    def key(loan_id: str) -> tuple[str, str]:
+        return f"LOAN#{loan_id}", "REFUND"
 
 
 class RepaymentItem(BaseItem):
@@ -316,7 +341,7 @@ class PaymentItem(BaseItem):
 
     payment_id = UnicodeAttribute()
     loan_id = UnicodeAttribute()
-    direction = UnicodeAttribute()  # PAYOUT | COLLECTION
+    direction = UnicodeAttribute()  # PAYOUT (also a refund, RF...) | COLLECTION
     status = UnicodeAttribute()  # SENT | SETTLED | REJECTED
     amount_minor = NumberAttribute()
     currency = UnicodeAttribute()
@@ -330,6 +355,7 @@ class PaymentItem(BaseItem):
     reason = UnicodeAttribute(null=True)  # the bank's reason when REJECTED
     statement_confirmation = JSONAttribute(null=True)  # a bank statement's debit booking it (ingest)
     status_report = JSONAttribute(null=True)  # the latest pain.002 status about it (ingest)
+    refund = JSONAttribute(null=True)  # a refund's RefundOrder (scf.service.loan_store), else absent
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     # While SENT only (removed with the final outcome): PAYMENTS#OPEN#<kind> / <sent_at>#<payment_id>.
@@ -377,7 +403,8 @@ class BankEntryItem(BaseItem):
     """pk BANKENTRY#<entry_id>, sk ENTRY: what a bank entry (or pain.002 status) was matched to,
     written once per entry id (derived from bank, account and the entry's reference), so the same
     entry in another file is recognised. Unmatched ones (and ones needing review) carry gsi1pk
-    UNMATCHED#OPEN, gsi1sk <booking_date>#<entry_id>: the ops list `GET /v1/unmatched`."""
+    UNMATCHED#OPEN, gsi1sk <booking_date>#<entry_id>: the ops list `GET /v1/unmatched`; once
+    resolved, UNMATCHED#RESOLVED (`?status=RESOLVED`)."""
 
     entry_id = UnicodeAttribute()
     bank = UnicodeAttribute()
@@ -392,6 +419,9 @@ class BankEntryItem(BaseItem):
     references = JSONAttribute(default=dict)  # {bank_reference, end_to_end_ids, remittance}
     matched = JSONAttribute()  # {type, ...} or {"type": "UNMATCHED", code}
     code = UnicodeAttribute(null=True)  # why it is on the ops list
+    # Once ops resolved it (scf.service.unmatched): {action, note, by, at, loan_id?, repayment_id?,
+    # request hashes}; gsi1pk moves from UNMATCHED#OPEN to UNMATCHED#RESOLVED in the same write.
+    resolution = JSONAttribute(null=True)
     file_key = UnicodeAttribute()
     line = NumberAttribute()
     created_at = UnicodeAttribute()
@@ -446,6 +476,7 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     SupplierOverdueItem,
     ApplicationItem,
     LoanItem,
+    RefundOwedItem,
     RepaymentItem,
     PostingItem,
     PaymentItem,

@@ -11,7 +11,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from scf.adapters.dynamodb.files_repository import UNMATCHED_INDEX_PK
+from scf.adapters.dynamodb.files_repository import RESOLVED_INDEX_PK, UNMATCHED_INDEX_PK
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore, _outbox_item
 from scf.adapters.dynamodb.models import (
     BankEntryItem,
@@ -23,8 +23,10 @@ from scf.adapters.dynamodb.transactions import CONDITION_FAILED, cancellation_co
 from scf.clock import iso_utc
 from scf.domain.loan import Repayment
 from scf.events import OutboxEvent
+from scf.service.loan_store import StaleWrite
 from scf.service.payments import Direction
 from scf.service.statements import BankEntry, LoanRef, PaymentRef
+from scf.service.unmatched import OPEN, RESOLVED, UnmatchedItem, UnmatchedStore
 
 
 class DynamoStatementStore:
@@ -117,3 +119,64 @@ class DynamoStatementStore:
             matched: dict[str, Any] = first.matched
             return matched
         return None
+
+
+class DynamoUnmatchedStore(UnmatchedStore):
+    """Ops resolutions of unmatched bank items (scf.service.unmatched), on their BankEntryItem."""
+
+    def __init__(self, statements: DynamoStatementStore | None = None) -> None:
+        self.statements = statements or DynamoStatementStore()
+
+    def get_item(self, item_id: str) -> UnmatchedItem | None:
+        try:
+            item = BankEntryItem.get(*BankEntryItem.key(item_id), consistent_read=True)
+        except BankEntryItem.DoesNotExist:
+            return None
+        if item.gsi1pk not in (UNMATCHED_INDEX_PK, RESOLVED_INDEX_PK):
+            return None  # matched: never on the ops list
+        return UnmatchedItem(
+            item_id=item.entry_id,
+            status=RESOLVED if item.gsi1pk == RESOLVED_INDEX_PK else OPEN,
+            direction=item.direction,
+            amount_minor=int(item.amount_minor) if item.amount_minor is not None else None,
+            currency=item.currency,
+            booking_date=item.booking_date,
+            resolution=item.resolution,
+        )
+
+    def get_loan_ref(self, loan_id: str) -> LoanRef | None:
+        return self.statements.get_loan_ref(loan_id)
+
+    def resolve(
+        self,
+        item: UnmatchedItem,
+        resolution: dict[str, Any],
+        now: str,
+        *,
+        repayment: Repayment | None = None,
+        event: OutboxEvent | None = None,
+    ) -> None:
+        """The resolution and the move to UNMATCHED#RESOLVED while OPEN, with its repayment and event."""
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                tx.update(
+                    BankEntryItem(*BankEntryItem.key(item.item_id)),
+                    actions=[
+                        BankEntryItem.resolution.set(resolution),
+                        BankEntryItem.gsi1pk.set(RESOLVED_INDEX_PK),
+                    ],
+                    condition=(BankEntryItem.gsi1pk == UNMATCHED_INDEX_PK)
+                    & BankEntryItem.resolution.does_not_exist(),
+                )
+                if repayment is not None:
+                    tx.save(
+                        DynamoLoanStore._repayment_item(repayment, now),
+                        condition=RepaymentItem.pk.does_not_exist(),
+                    )
+                if event is not None:
+                    moment = datetime.fromisoformat(now)
+                    tx.save(_outbox_item(event, moment), condition=OutboxItem.pk.does_not_exist())
+        except TransactWriteError as exc:
+            if CONDITION_FAILED in cancellation_codes(exc):
+                raise StaleWrite(cancellation_codes(exc)) from exc
+            raise

@@ -1,0 +1,213 @@
+"""Ops resolve an unmatched bank item (contract section 8, `POST /v1/unmatched/{item_id}/resolution`):
+ASSIGN (the money repays a loan as a BANK_CREDIT on the booking date), RETURN (paid back to its
+sender as a refund), DISMISS (recorded only).
+
+Invariant: an item is resolved once, audited (`by`, `at`, `note`), in one write with what the
+resolution causes (the repayment and its outbox event); a retry with the same Idempotency-Key and
+body gets the first answer (docs/ops-views.md, "Resolving unmatched bank items").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any, Protocol
+
+from scf.clock import Clock
+from scf.domain.bank_files import CREDIT
+from scf.domain.loan import PAID_OUT, Repayment, RepaymentSource, RepaymentStatus
+from scf.errors import Conflict, IdempotencyKeyReused, InvalidInput, NotFound
+from scf.events import OutboxEvent
+from scf.service.loan_store import StaleWrite
+from scf.service.statements import BANK_CREDIT_PREFIX, LoanRef, _digest_id
+
+OPEN = "OPEN"
+RESOLVED = "RESOLVED"
+NOTE_MAX_LENGTH = 2000
+
+
+class Action(StrEnum):
+    ASSIGN = "ASSIGN"
+    RETURN = "RETURN"
+    DISMISS = "DISMISS"
+
+
+class ItemNotFound(NotFound):
+    def __init__(self, item_id: str) -> None:
+        super().__init__(f"no unmatched bank item {item_id}", code="ITEM_NOT_FOUND")
+
+
+class AlreadyResolved(Conflict):
+    default_code = "ALREADY_RESOLVED"
+
+
+@dataclass(frozen=True)
+class UnmatchedItem:
+    """What the resolution needs of a bank item on the ops list."""
+
+    item_id: str
+    status: str  # OPEN | RESOLVED
+    direction: str | None
+    amount_minor: int | None
+    currency: str | None
+    booking_date: str | None
+    resolution: dict[str, Any] | None = None
+
+
+class UnmatchedStore(Protocol):
+    def get_item(self, item_id: str) -> UnmatchedItem | None:
+        """The item if it is (or was) on the ops list, else None (strongly consistent)."""
+        ...
+
+    def get_loan_ref(self, loan_id: str) -> LoanRef | None: ...
+
+    def resolve(
+        self,
+        item: UnmatchedItem,
+        resolution: dict[str, Any],
+        now: str,
+        *,
+        repayment: Repayment | None = None,
+        event: OutboxEvent | None = None,
+    ) -> None:
+        """The resolution while the item is OPEN, with its repayment and event, all or nothing;
+        `StaleWrite` if it was resolved meanwhile."""
+        ...
+
+
+def request_hash(item_id: str, by: str, idempotency_key: str, body: dict[str, Any]) -> tuple[str, str]:
+    """(hash of the key, hash of key and body): the first finds a retry, the second tells a retry
+    from the same key sent with another body."""
+    key = hashlib.sha256(json.dumps([item_id, by, idempotency_key]).encode()).hexdigest()
+    whole = hashlib.sha256(json.dumps([key, body], sort_keys=True).encode()).hexdigest()
+    return key, whole
+
+
+@dataclass(frozen=True)
+class ResolutionRequest:
+    action: Action
+    loan_id: str | None
+    note: str
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> ResolutionRequest:
+        try:
+            action = Action(str(body.get("action")))
+        except ValueError:
+            raise InvalidInput(
+                "must be ASSIGN, RETURN or DISMISS", code="INVALID_ACTION", field="action"
+            ) from None
+        loan_id = body.get("loan_id")
+        if action is Action.ASSIGN:
+            if not isinstance(loan_id, str) or not 0 < len(loan_id) <= 64:
+                raise InvalidInput("ASSIGN names the loan to repay", code="LOAN_ID_REQUIRED", field="loan_id")
+        elif loan_id is not None:
+            raise InvalidInput(f"{action} takes no loan_id", code="LOAN_ID_NOT_ALLOWED", field="loan_id")
+        note = body.get("note", "")
+        if not isinstance(note, str) or len(note) > NOTE_MAX_LENGTH:
+            raise InvalidInput(
+                f"must be a text of at most {NOTE_MAX_LENGTH} characters", code="INVALID_VALUE", field="note"
+            )
+        return cls(action, loan_id, note)
+
+
+@dataclass(frozen=True)
+class UnmatchedService:
+    store: UnmatchedStore
+    clock: Clock
+
+    def resolve(self, item_id: str, body: dict[str, Any], *, by: str, idempotency_key: str) -> dict[str, Any]:
+        """Resolve the item once; returns the resolution (the first one to a retry of the request)."""
+        request = ResolutionRequest.from_json(body)
+        key_hash, body_hash = request_hash(item_id, by, idempotency_key, body)
+        item = self.store.get_item(item_id)
+        if item is None:
+            raise ItemNotFound(item_id)
+        first = self._first_answer(item, key_hash, body_hash)
+        if first is not None:
+            return first
+        if request.action in (Action.ASSIGN, Action.RETURN) and item.direction != CREDIT:
+            raise Conflict(f"only a CREDIT can be {request.action.lower()}ed", code="NOT_A_CREDIT")
+        now = self.clock.now().isoformat()
+        resolution: dict[str, Any] = {
+            "action": request.action.value,
+            "note": request.note,
+            "by": by,
+            "at": now,
+            "request": key_hash,
+            "request_body": body_hash,
+        }
+        repayment = None
+        if request.action is Action.ASSIGN:
+            assert request.loan_id is not None
+            repayment = self._repayment(item, request.loan_id)
+            resolution |= {"loan_id": request.loan_id, "repayment_id": repayment.repayment_id}
+        elif request.action is Action.RETURN:
+            # The bank files kept so far name the lender's account, not the sender's: nowhere to
+            # pay it back to yet (docs/ops-views.md, "Resolving unmatched bank items").
+            raise Conflict("the sender's account of this item is not known", code="SENDER_ACCOUNT_UNKNOWN")
+        try:
+            self.store.resolve(
+                item,
+                resolution,
+                now,
+                repayment=repayment,
+                event=repayment.requested_event() if repayment else None,
+            )
+        except StaleWrite:
+            current = self.store.get_item(item_id)
+            first = self._first_answer(current, key_hash, body_hash) if current else None
+            if first is not None:
+                return first
+            raise AlreadyResolved(f"bank item {item_id} was resolved meanwhile") from None
+        return shown(resolution)
+
+    @staticmethod
+    def _first_answer(item: UnmatchedItem, key_hash: str, body_hash: str) -> dict[str, Any] | None:
+        if item.status != RESOLVED or item.resolution is None:
+            return None
+        if item.resolution.get("request") != key_hash:
+            raise AlreadyResolved(
+                f"bank item {item.item_id} is resolved already ({item.resolution['action']})"
+            )
+        if item.resolution.get("request_body") != body_hash:
+            raise IdempotencyKeyReused()
+        return shown(item.resolution)
+
+    def _repayment(self, item: UnmatchedItem, loan_id: str) -> Repayment:
+        loan = self.store.get_loan_ref(loan_id)
+        if loan is None:
+            raise NotFound(f"loan {loan_id} was not found", code="LOAN_NOT_FOUND", field="loan_id")
+        if loan.status not in {status.value for status in PAID_OUT}:
+            raise Conflict(f"loan {loan_id} is {loan.status}: not paid out", code="LOAN_NOT_PAID_OUT")
+        if item.currency != loan.currency:
+            raise InvalidInput(
+                f"the item is in {item.currency}, loan {loan_id} in {loan.currency}",
+                code="CURRENCY_MISMATCH",
+                field="loan_id",
+            )
+        if not item.amount_minor or item.amount_minor <= 0 or item.booking_date is None:
+            raise Conflict("the item has no exact amount or booking date to apply", code="NOT_APPLICABLE")
+        return Repayment(
+            repayment_id=assigned_repayment_id(item.item_id),
+            loan_id=loan_id,
+            supplier_id=loan.supplier_id,
+            status=RepaymentStatus.PENDING,
+            source=RepaymentSource.BANK_CREDIT,
+            amount_minor=item.amount_minor,
+            currency=loan.currency,
+            value_date=date.fromisoformat(item.booking_date),
+        )
+
+
+def assigned_repayment_id(item_id: str) -> str:
+    """The BANK_CREDIT repayment of an item ops assigned (one per item)."""
+    return BANK_CREDIT_PREFIX + _digest_id("ASSIGNED", item_id)
+
+
+def shown(resolution: dict[str, Any]) -> dict[str, Any]:
+    """The resolution as ops see it (never the request hashes kept for retries)."""
+    return {k: v for k, v in resolution.items() if k not in ("request", "request_body")}
