@@ -28,6 +28,8 @@ QUEUE = "scf-settlement-files"
 VISIBILITY_TIMEOUT = 1800.0  # 6 x the function's 300 s: longer than any lease
 HEADER = b"supplier_id,document_id,document_type,document_date,due_date,amount,currency,status,reference\n"
 KINDS = (b"PURCHASE_ORDER", b"GOODS_RECEIPT", b"INVOICE", b"RETURN", b"SALE", b"PAYMENT")
+# When an item was written (the outbox expiry follows its writing): not what the run wrote.
+VOLATILE = frozenset({"created_at", "updated_at", "expires_at"})
 
 
 class ProcessDied(BaseException):
@@ -162,7 +164,7 @@ class IngestWorld:
             page = client.scan(**kwargs)
             for item in page["Items"]:
                 key = (item["pk"]["S"], item["sk"]["S"])
-                items[key] = {k: v for k, v in item.items() if k not in ("created_at", "updated_at")}
+                items[key] = {k: v for k, v in item.items() if k not in VOLATILE}
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
