@@ -7,6 +7,8 @@ scf local clock show | set YYYY-MM-DD the business date every worker reads; set 
                                       daily job (the template's schedules) for each day passed, in order
 scf local drop FILE KEY               put FILE into the inbox at KEY, wait for its report, print it
 scf local report KEY                  print the report of the file at KEY
+scf local events [--follow]           the domain events published so far, as JSON lines
+                                      {detail_type, time, detail}; --follow: then new ones until Ctrl-C
 scf demo                              the walking-skeleton loop, with a timeline
 """
 
@@ -69,6 +71,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"scf: no report at {report_key(args.key)} (yet)", file=sys.stderr)
         return 1
     print(json.dumps(json.loads(body), indent=2))
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from infra.local.events import printed, read_events
+
+    path = Path(_env()["events_file"])
+    try:
+        for event in read_events(path, follow=args.follow):
+            print(printed(event), flush=True)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -167,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = local.add_parser("report", help="print the report of the file at KEY")
     report.add_argument("key", help="the file's key in the inbox (not the report's)")
     report.set_defaults(run=cmd_report)
+
+    events = local.add_parser("events", help="print the domain events published so far, as JSON lines")
+    events.add_argument("--follow", action="store_true", help="keep printing new events until Ctrl-C")
+    events.set_defaults(run=cmd_events)
 
     demo = commands.add_parser("demo", help="run the loop against the running stack, with timings")
     demo.add_argument("--amount", default="100000.00")

@@ -8,6 +8,7 @@ template, and references are resolved against the physical ids of the stack depl
 from __future__ import annotations
 
 import base64
+import json
 import hashlib
 import re
 from collections.abc import Callable, Iterator
@@ -23,6 +24,8 @@ FUNCTION_TAG = "scf:function"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
 PIPE = "AWS::Pipes::Pipe"
+EVENT_BUS = "AWS::Events::EventBus"
+STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 BUCKET_NOTIFICATIONS = "Custom::S3BucketNotifications"
 # Resources the local stack runs itself instead of sending them to moto: moto cannot invoke Lambda
 # without Docker, the code assets live in the CDK bootstrap bucket, moto has no Pipes, and the REST
@@ -198,6 +201,20 @@ class ScheduleSpec:
 
 
 @dataclass(frozen=True)
+class BusPipeSpec:
+    """A pipe from a table stream to an event bus: its enrichment (a state machine definition),
+    input template and bus parameters, run by infra/local/events.py."""
+
+    logical_id: str
+    source_table: str
+    source_attribute: str
+    patterns: list[dict[str, Any]]
+    enrichment: dict[str, Any] | None
+    input_template: str | None
+    bus_parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class PipeSpec:
     logical_id: str
     source_table: str
@@ -348,6 +365,8 @@ class Template:
             target = list(references(props.get("Target")))
             if not source or not target:
                 raise TemplateError(f"{logical_id}: cannot tell its source stream or target queue")
+            if self._type_of(target[0][0]) == EVENT_BUS:
+                continue  # bus_pipes()
             if props.get("TargetParameters", {}).get("InputTemplate"):
                 raise TemplateError(f"{logical_id}: input templates are not supported locally")
             source_params = props.get("SourceParameters", {})
@@ -360,6 +379,43 @@ class Template:
                     target_queue=target[0][0],
                     patterns=[parse_pattern(item["Pattern"]) for item in filters],
                     batch_size=int(source_params.get("DynamoDBStreamParameters", {}).get("BatchSize", 1)),
+                )
+            )
+        return pipes
+
+    def bus_pipes(self) -> list[BusPipeSpec]:
+        """The pipes whose target is an event bus (the domain events, docs/events.md)."""
+        from infra.local.pattern import parse_pattern
+
+        pipes = []
+        for logical_id, resource in self.of_type(PIPE):
+            props = resource.get("Properties", {})
+            source = list(references(props.get("Source")))
+            target = list(references(props.get("Target")))
+            if not target or self._type_of(target[0][0]) != EVENT_BUS:
+                continue
+            if not source:
+                raise TemplateError(f"{logical_id}: cannot tell its source stream")
+            enrichment = None
+            if props.get("Enrichment"):
+                (machine, _), *_ = references(props["Enrichment"])
+                if self._type_of(machine) != STATE_MACHINE:
+                    raise TemplateError(f"{logical_id}: only a state machine enrichment runs locally")
+                definition = self.resources[machine]["Properties"].get("DefinitionString")
+                if not isinstance(definition, str):
+                    raise TemplateError(f"{machine}: a definition with references does not run locally")
+                enrichment = json.loads(definition)
+            filters = props.get("SourceParameters", {}).get("FilterCriteria", {}).get("Filters", [])
+            target_parameters = props.get("TargetParameters", {})
+            pipes.append(
+                BusPipeSpec(
+                    logical_id=logical_id,
+                    source_table=source[0][0],
+                    source_attribute=source[0][1] or "StreamArn",
+                    patterns=[parse_pattern(item["Pattern"]) for item in filters],
+                    enrichment=enrichment,
+                    input_template=target_parameters.get("InputTemplate"),
+                    bus_parameters=dict(target_parameters.get("EventBridgeEventBusParameters", {})),
                 )
             )
         return pipes
