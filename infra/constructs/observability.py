@@ -85,7 +85,9 @@ class Observability(Construct):
         for name, dlq in (dlqs or {}).items():  # dead-letter queues of pipes (no work queue beside)
             alarm(
                 f"{name}DlqAlarm",
-                dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
+                dlq.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
                 1,
                 f"Records in the {name} dead-letter queue: inspect, fix, then republish (docs/events.md)",
             )

@@ -37,8 +37,8 @@ from infra.local.emulator import (
     configure_notifications,
     deploy,
 )
-from infra.local.gateway import Gateway
 from infra.local.events import EVENTS_FILE, BusTarget, EventLog, bus_target
+from infra.local.gateway import Gateway
 from infra.local.pollers import Activity, PipeTarget, QueueConsumer, StreamPipe
 from infra.local.state import (
     CLOCK_FILE,

@@ -8,8 +8,8 @@ template, and references are resolved against the physical ids of the stack depl
 from __future__ import annotations
 
 import base64
-import json
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,7 +42,9 @@ RUN_LOCALLY = frozenset(
         PIPE,
     }
 )
-NEVER_DEPLOYED = frozenset({"AWS::CDK::Metadata"})
+# The bus's archive: moto's CloudFormation reads its event pattern as a string (the template has
+# an object) and nothing replays locally (`scf local events` reads the pipe's log).
+NEVER_DEPLOYED = frozenset({"AWS::CDK::Metadata", "AWS::Events::Archive"})
 PSEUDO_PARAMETERS = frozenset(
     {
         "AWS::AccountId",
