@@ -25,6 +25,7 @@ from constructs import Construct
 from infra.constructs.common import LOG_RETENTION, acknowledge
 from infra.constructs.config import StackConfig
 from infra.constructs.data import Data
+from infra.constructs.outbox import stream_source
 from scf.events import EVENT_SOURCE, PUBLIC_EVENTS
 
 ARCHIVE_RETENTION = Duration.days(365)
@@ -114,17 +115,10 @@ class DomainEvents(Construct):
             description="Public outbox events from the business table stream to the domain-events bus",
             role_arn=role.role_arn,
             source=data.stream_arn,
-            source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(
-                dynamo_db_stream_parameters=pipes.CfnPipe.PipeSourceDynamoDBStreamParametersProperty(
-                    starting_position="TRIM_HORIZON",
-                    batch_size=10,
-                    maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS,
-                    on_partial_batch_item_failure="AUTOMATIC_BISECT",
-                    dead_letter_config=pipes.CfnPipe.DeadLetterConfigProperty(arn=self.dlq.queue_arn),
-                ),
-                filter_criteria=pipes.CfnPipe.FilterCriteriaProperty(
-                    filters=[pipes.CfnPipe.FilterProperty(pattern=json.dumps(domain_events_filter()))]
-                ),
+            source_parameters=stream_source(
+                domain_events_filter(),
+                maximum_retry_attempts=MAXIMUM_RETRY_ATTEMPTS,
+                dead_letter_arn=self.dlq.queue_arn,
             ),
             enrichment=self.enrichment.state_machine_arn,
             target=self.bus.event_bus_arn,

@@ -655,6 +655,18 @@ def test_each_function_gets_only_what_it_uses(synthesized: Synthesized) -> None:
 # --- outbox pipes ----------------------------------------------------------------------------
 
 
+# A pipe's role: read the table stream, send to one queue (its target or its dead-letter queue).
+STREAM_TO_QUEUE = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+    "sqs:SendMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+}
+
+
 def test_outbox_pipes_carry_the_documented_filter(synthesized: Synthesized) -> None:
     table_id, _ = by_path(synthesized, "Scf/Data/Table")
     pipes = {lid: p for lid, p in synthesized.of_type("AWS::Pipes::Pipe").items() if "Outbox" in lid}
@@ -676,15 +688,7 @@ def test_outbox_pipes_carry_the_documented_filter(synthesized: Synthesized) -> N
             "dynamodb": {"NewImage": {"kind": {"S": ["OUTBOX"]}, "target": {"S": [target]}}},
         }
         granted = role_statements(synthesized, next(references(props["RoleArn"])))
-        assert actions_of(granted) == {
-            "dynamodb:DescribeStream",
-            "dynamodb:GetRecords",
-            "dynamodb:GetShardIterator",
-            "dynamodb:ListStreams",
-            "sqs:SendMessage",
-            "sqs:GetQueueAttributes",
-            "sqs:GetQueueUrl",
-        }
+        assert actions_of(granted) == STREAM_TO_QUEUE
         for statement in granted:
             assert statement["Resource"] != "*"
 
@@ -738,17 +742,7 @@ def test_the_domain_events_pipe_takes_public_outbox_items_to_the_bus(synthesized
     (state,) = each["States"].values()
     assert state["Parameters"]["detail.$"] == "States.StringToJson($.dynamodb.NewImage.payload.S)"
     granted = role_statements(synthesized, next(references(props["RoleArn"])))
-    assert actions_of(granted) == {
-        "dynamodb:DescribeStream",
-        "dynamodb:GetRecords",
-        "dynamodb:GetShardIterator",
-        "dynamodb:ListStreams",
-        "states:StartSyncExecution",
-        "events:PutEvents",
-        "sqs:SendMessage",
-        "sqs:GetQueueAttributes",
-        "sqs:GetQueueUrl",
-    }
+    assert actions_of(granted) == STREAM_TO_QUEUE | {"states:StartSyncExecution", "events:PutEvents"}
     for statement in granted:
         assert statement["Resource"] != "*"
 
