@@ -17,6 +17,7 @@ from infra.constructs.common import ARCHITECTURE, ASSET_EXCLUDES, REPO_ROOT, RUN
 from infra.constructs.config import StackConfig
 from infra.constructs.data import Data
 from infra.constructs.disbursement import Disbursement
+from infra.constructs.events import DomainEvents
 from infra.constructs.ingest import Ingest
 from infra.constructs.observability import Observability
 from infra.constructs.repayment import Repayment
@@ -64,6 +65,7 @@ class ScfStack(Stack):
         self.repayment = Repayment(
             self, "Repayment", data=self.data, layers=layers, config=config, banks=self.banks
         )
+        self.events = DomainEvents(self, "Events", data=self.data, config=config)
         self.api = Api(
             self,
             "Api",
@@ -91,10 +93,12 @@ class ScfStack(Stack):
                 self.repayment.function,
             ],
             rest_api=self.api.rest_api,
+            dlqs={"DomainEventsPipe": self.events.dlq},
         )
         CfnOutput(self, "InboxBucketName", value=self.ingest.inbox_bucket.bucket_name)
         CfnOutput(self, "OutboundBucketName", value=self.banks.outbound_bucket.bucket_name)
         for code, role in sorted(self.banks.reader_roles.items()):
             CfnOutput(self, f"{code}FileReaderRoleArn", value=role.role_arn)
         CfnOutput(self, "TableName", value=self.data.table.table_name)
+        CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         CfnOutput(self, "AlarmTopicArn", value=self.observability.alarm_topic.topic_arn)

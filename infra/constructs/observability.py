@@ -11,6 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.common import QueueWithDlq, ScfFunction
@@ -30,6 +31,7 @@ class Observability(Construct):
         queues: dict[str, QueueWithDlq],
         functions: list[ScfFunction],
         rest_api: apigw.RestApi,
+        dlqs: dict[str, sqs.IQueue] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         Tags.of(self).add("scf:component", "observability")
@@ -79,6 +81,15 @@ class Observability(Construct):
                 ),
                 QUEUE_AGE_THRESHOLD.to_seconds(),
                 f"The oldest {name} message waits longer than {QUEUE_AGE_THRESHOLD.to_minutes()} minutes",
+            )
+        for name, dlq in (dlqs or {}).items():  # dead-letter queues of pipes (no work queue beside)
+            alarm(
+                f"{name}DlqAlarm",
+                dlq.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
+                1,
+                f"Records in the {name} dead-letter queue: inspect, fix, then republish (docs/events.md)",
             )
         for function in functions:
             alarm(

@@ -25,6 +25,26 @@ def outbox_filter(target: str) -> dict[str, Any]:
     }
 
 
+def stream_source(
+    pattern: dict[str, Any], *, maximum_retry_attempts: int, dead_letter_arn: str | None = None
+) -> pipes.CfnPipe.PipeSourceParametersProperty:
+    """The table stream as a pipe's source: from TRIM_HORIZON (events committed before the pipe
+    existed are still delivered), batches of 10 split in halves on failure, one filter."""
+    dead_letter = pipes.CfnPipe.DeadLetterConfigProperty(arn=dead_letter_arn) if dead_letter_arn else None
+    return pipes.CfnPipe.PipeSourceParametersProperty(
+        dynamo_db_stream_parameters=pipes.CfnPipe.PipeSourceDynamoDBStreamParametersProperty(
+            starting_position="TRIM_HORIZON",
+            batch_size=10,
+            maximum_retry_attempts=maximum_retry_attempts,
+            on_partial_batch_item_failure="AUTOMATIC_BISECT",
+            dead_letter_config=dead_letter,
+        ),
+        filter_criteria=pipes.CfnPipe.FilterCriteriaProperty(
+            filters=[pipes.CfnPipe.FilterProperty(pattern=json.dumps(pattern))]
+        ),
+    )
+
+
 def outbox_pipe(scope: Construct, *, data: Data, queue: sqs.IQueue, target: str) -> pipes.CfnPipe:
     """`<scope>/OutboxPipe` and its role `<scope>/OutboxPipeRole` (read the stream, send to the queue)."""
     role = iam.Role(
@@ -41,20 +61,9 @@ def outbox_pipe(scope: Construct, *, data: Data, queue: sqs.IQueue, target: str)
         description=f"Outbox events with target={target} from the business table stream",
         role_arn=role.role_arn,
         source=data.stream_arn,
-        source_parameters=pipes.CfnPipe.PipeSourceParametersProperty(
-            dynamo_db_stream_parameters=pipes.CfnPipe.PipeSourceDynamoDBStreamParametersProperty(
-                # TRIM_HORIZON: events committed before the pipe existed are still delivered.
-                starting_position="TRIM_HORIZON",
-                batch_size=10,
-                # -1: retry until the record leaves the stream (24 h); a committed event is not
-                # dropped after a few failed sends.
-                maximum_retry_attempts=-1,
-                on_partial_batch_item_failure="AUTOMATIC_BISECT",
-            ),
-            filter_criteria=pipes.CfnPipe.FilterCriteriaProperty(
-                filters=[pipes.CfnPipe.FilterProperty(pattern=json.dumps(outbox_filter(target)))]
-            ),
-        ),
+        # -1: retry until the record leaves the stream (24 h); a committed event is not dropped
+        # after a few failed sends.
+        source_parameters=stream_source(outbox_filter(target), maximum_retry_attempts=-1),
         target=queue.queue_arn,
     )
     pipe.node.add_dependency(role)

@@ -8,6 +8,8 @@ scf local clock show | set YYYY-MM-DD the business date every worker reads; set 
 scf local drop FILE KEY [--as P]      put FILE into the inbox at KEY with partner P's keys (default:
                                       the partner KEY's prefix names), wait for its report, print it
 scf local report KEY                  print the report of the file at KEY
+scf local events [--follow]           the domain events published so far, as JSON lines
+                                      {detail_type, time, detail}; --follow: then new ones until Ctrl-C
 scf demo                              the walking-skeleton loop, with a timeline
 scf ops redrive QUEUE [--dry-run]     dead-lettered messages of QUEUE (repayments, disbursements,
                                       settlement_files) back to it; --stage NAME for a deployed stage
@@ -77,6 +79,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"scf: no report at {report_key(args.key)} (yet)", file=sys.stderr)
         return 1
     print(json.dumps(json.loads(body), indent=2))
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from infra.local.events import printed, read_events
+
+    path = Path(_env()["events_file"])
+    try:
+        for event in read_events(path, follow=args.follow):
+            print(printed(event), flush=True)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -235,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("key", help="the file's key in the inbox (not the report's)")
     report.set_defaults(run=cmd_report)
 
+    events = local.add_parser("events", help="print the domain events published so far, as JSON lines")
+    events.add_argument("--follow", action="store_true", help="keep printing new events until Ctrl-C")
+    events.set_defaults(run=cmd_events)
     ops = commands.add_parser("ops", help="back-office commands: local stack, or --stage NAME deployed")
     ops_commands = ops.add_subparsers(dest="ops", required=True)
     redrive = ops_commands.add_parser("redrive", help="move dead-lettered messages back to their queue")

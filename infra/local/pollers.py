@@ -5,7 +5,8 @@
   successes are deleted; failures come back after the visibility timeout, moto's redrive policy
   moves them to the DLQ after maxReceiveCount).
 - `StreamPipe`: reads a DynamoDB stream and sends each record that matches a pipe's filter pattern
-  to the pipe's target queue, the record itself being the message body.
+  to the pipe's target queue, the record itself being the message body, or to a bus pipe
+  (infra/local/events.py: enrichment, input template, the event log).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from infra.local.events import BusTarget
 from infra.local.pattern import matches_any
 from infra.local.worker import InvokeResult
 
@@ -261,6 +263,7 @@ class StreamPipe:
     targets: list[PipeTarget]
     activity: Activity = field(default_factory=Activity)
     batch_size: int = 100
+    buses: list[BusTarget] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -322,4 +325,8 @@ class StreamPipe:
         for target in self.targets:
             if matches_any(target.patterns, event):
                 self.sqs.send_message(QueueUrl=target.queue_url, MessageBody=json.dumps(event))
+                self.sent += 1
+        for bus in self.buses:
+            if matches_any(bus.patterns, event):
+                bus.publish([event])
                 self.sent += 1

@@ -38,6 +38,7 @@ from infra.local.emulator import (
     deploy,
     partner_credentials,
 )
+from infra.local.events import EVENTS_FILE, BusTarget, EventLog, bus_target
 from infra.local.gateway import Gateway
 from infra.local.pollers import Activity, PipeTarget, QueueConsumer, StreamPipe
 from infra.local.state import (
@@ -246,6 +247,8 @@ class LocalStack:
         (self.directory / ENV_FILE).unlink(missing_ok=True)
         clock_file = self.directory / CLOCK_FILE
         write_clock(clock_file, self.options.business_date or today_in())
+        self.event_log = EventLog(self.directory / EVENTS_FILE)
+        self.event_log.path.write_text("", encoding="utf-8")  # this run's events only
         private_key, public_key = tokens.generate_keys(self.directory)
 
         started = time.monotonic()
@@ -388,11 +391,16 @@ class LocalStack:
 
     def _start_pipes(self, template: Template, deployment: Deployment) -> None:
         by_stream: dict[str, list[PipeTarget]] = {}
+        buses: dict[str, list[BusTarget]] = {}
         for pipe in template.pipes():
             stream_arn = str(deployment.resolver.getatt(pipe.source_table, pipe.source_attribute))
             by_stream.setdefault(stream_arn, []).append(
                 PipeTarget(pipe.logical_id, pipe.patterns, deployment.queue_url(pipe.target_queue))
             )
+        for spec in template.bus_pipes():
+            stream_arn = str(deployment.resolver.getatt(spec.source_table, spec.source_attribute))
+            by_stream.setdefault(stream_arn, [])
+            buses.setdefault(stream_arn, []).append(bus_target(spec, self.event_log))
         for stream_arn, targets in by_stream.items():
             pipe = StreamPipe(
                 streams=client("dynamodbstreams", deployment.endpoint, deployment.region),
@@ -400,6 +408,7 @@ class LocalStack:
                 stream_arn=stream_arn,
                 targets=targets,
                 activity=self.activity,
+                buses=buses.get(stream_arn, []),
             )
             pipe.start()
             self.pipes.append(pipe)
@@ -448,6 +457,7 @@ class LocalStack:
             # {partner: {role_arn, credentials}}: `scf local drop --as` uploads with these keys
             "partners": self.partners,
             "clock_file": str(clock_file),
+            "events_file": str(self.event_log.path),
             "queues": deployment.queues(),
             # The daily job's schedules as the template has them (scf local clock set fires them).
             "schedules": [
@@ -491,6 +501,7 @@ class LocalStack:
                     f"  bank         {env['bank_url']}  (plays {banks or 'no bank'})",
                     f"  outbound     s3://{env['outbound_bucket']}",
                     f"  clock        {env['clock_file']}  (scf local clock set YYYY-MM-DD)",
+                    f"  events       {env['events_file']}  (scf local events --follow)",
                     f"  state        {self.directory / ENV_FILE}",
                     "  Ctrl-C stops it.",
                 ]

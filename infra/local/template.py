@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ FUNCTION_TAG = "scf:function"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 EVENT_SOURCE_MAPPING = "AWS::Lambda::EventSourceMapping"
 PIPE = "AWS::Pipes::Pipe"
+EVENT_BUS = "AWS::Events::EventBus"
+STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 BUCKET_NOTIFICATIONS = "Custom::S3BucketNotifications"
 # Resources the local stack runs itself instead of sending them to moto: moto cannot invoke Lambda
 # without Docker, the code assets live in the CDK bootstrap bucket, moto has no Pipes, and the REST
@@ -39,7 +42,9 @@ RUN_LOCALLY = frozenset(
         PIPE,
     }
 )
-NEVER_DEPLOYED = frozenset({"AWS::CDK::Metadata"})
+# The bus's archive: moto's CloudFormation reads its event pattern as a string (the template has
+# an object) and nothing replays locally (`scf local events` reads the pipe's log).
+NEVER_DEPLOYED = frozenset({"AWS::CDK::Metadata", "AWS::Events::Archive"})
 PSEUDO_PARAMETERS = frozenset(
     {
         "AWS::AccountId",
@@ -198,6 +203,28 @@ class ScheduleSpec:
 
 
 @dataclass(frozen=True)
+class _PipeEnds:
+    source_table: str
+    source_attribute: str
+    target: str
+    patterns: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class BusPipeSpec:
+    """A pipe from a table stream to an event bus: its enrichment (a state machine definition),
+    input template and bus parameters, run by infra/local/events.py."""
+
+    logical_id: str
+    source_table: str
+    source_attribute: str
+    patterns: list[dict[str, Any]]
+    enrichment: dict[str, Any] | None
+    input_template: str | None
+    bus_parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class PipeSpec:
     logical_id: str
     source_table: str
@@ -338,28 +365,68 @@ class Template:
             )
         return triggers
 
-    def pipes(self) -> list[PipeSpec]:
+    def _pipes(self, *, to_bus: bool) -> Iterator[tuple[str, dict[str, Any], _PipeEnds]]:
+        """Each pipe whose target is (`to_bus`) or is not an event bus, with its ends and filters."""
         from infra.local.pattern import parse_pattern
 
-        pipes = []
         for logical_id, resource in self.of_type(PIPE):
             props = resource.get("Properties", {})
             source = list(references(props.get("Source")))
             target = list(references(props.get("Target")))
             if not source or not target:
-                raise TemplateError(f"{logical_id}: cannot tell its source stream or target queue")
+                raise TemplateError(f"{logical_id}: cannot tell its source stream or target")
+            if (self._type_of(target[0][0]) == EVENT_BUS) != to_bus:
+                continue
+            filters = props.get("SourceParameters", {}).get("FilterCriteria", {}).get("Filters", [])
+            ends = _PipeEnds(
+                source_table=source[0][0],
+                source_attribute=source[0][1] or "StreamArn",
+                target=target[0][0],
+                patterns=[parse_pattern(item["Pattern"]) for item in filters],
+            )
+            yield logical_id, props, ends
+
+    def pipes(self) -> list[PipeSpec]:
+        pipes = []
+        for logical_id, props, ends in self._pipes(to_bus=False):
             if props.get("TargetParameters", {}).get("InputTemplate"):
                 raise TemplateError(f"{logical_id}: input templates are not supported locally")
-            source_params = props.get("SourceParameters", {})
-            filters = source_params.get("FilterCriteria", {}).get("Filters", [])
+            stream = props.get("SourceParameters", {}).get("DynamoDBStreamParameters", {})
             pipes.append(
                 PipeSpec(
                     logical_id=logical_id,
-                    source_table=source[0][0],
-                    source_attribute=source[0][1] or "StreamArn",
-                    target_queue=target[0][0],
-                    patterns=[parse_pattern(item["Pattern"]) for item in filters],
-                    batch_size=int(source_params.get("DynamoDBStreamParameters", {}).get("BatchSize", 1)),
+                    source_table=ends.source_table,
+                    source_attribute=ends.source_attribute,
+                    target_queue=ends.target,
+                    patterns=ends.patterns,
+                    batch_size=int(stream.get("BatchSize", 1)),
+                )
+            )
+        return pipes
+
+    def bus_pipes(self) -> list[BusPipeSpec]:
+        """The pipes whose target is an event bus (the domain events, docs/events.md)."""
+        pipes = []
+        for logical_id, props, ends in self._pipes(to_bus=True):
+            enrichment = None
+            if props.get("Enrichment"):
+                (machine, _), *_ = references(props["Enrichment"])
+                if self._type_of(machine) != STATE_MACHINE:
+                    raise TemplateError(f"{logical_id}: only a state machine enrichment runs locally")
+                definition = self.resources[machine]["Properties"].get("DefinitionString")
+                if not isinstance(definition, str):
+                    raise TemplateError(f"{machine}: a definition with references does not run locally")
+                enrichment = json.loads(definition)
+            target_parameters = props.get("TargetParameters", {})
+            pipes.append(
+                BusPipeSpec(
+                    logical_id=logical_id,
+                    source_table=ends.source_table,
+                    source_attribute=ends.source_attribute,
+                    patterns=ends.patterns,
+                    enrichment=enrichment,
+                    input_template=target_parameters.get("InputTemplate"),
+                    bus_parameters=dict(target_parameters.get("EventBridgeEventBusParameters", {})),
                 )
             )
         return pipes

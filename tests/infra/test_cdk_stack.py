@@ -269,7 +269,14 @@ def test_the_business_table_is_the_only_table(synthesized: Synthesized) -> None:
 
 
 def dead_letter_queues(synthesized: Synthesized) -> set[str]:
-    return {
+    """Queues' redrive targets and pipes' dead-letter queues."""
+    pipe_dlqs = {
+        next(references(params["DeadLetterConfig"]))
+        for pipe in synthesized.of_type("AWS::Pipes::Pipe").values()
+        if "DeadLetterConfig"
+        in (params := pipe["Properties"]["SourceParameters"]["DynamoDBStreamParameters"])
+    }
+    return pipe_dlqs | {
         next(references(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]))
         for q in synthesized.of_type("AWS::SQS::Queue").values()
         if "RedrivePolicy" in q["Properties"]
@@ -281,7 +288,7 @@ def test_every_work_queue_has_a_dlq_after_five_receives(synthesized: Synthesized
     dlqs = dead_letter_queues(synthesized)
     work_queues = {lid for lid in queues if lid not in dlqs}
     assert {path_of(queues[lid]) for lid in work_queues} == set(QUEUE_TRIGGERS)
-    assert len(dlqs) == len(work_queues) == 3
+    assert len(work_queues) == 3 and len(dlqs) == 4  # and the domain-events pipe's
     for lid in work_queues:
         assert queues[lid]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
     for lid in dlqs:
@@ -716,9 +723,21 @@ def test_each_function_gets_only_what_it_uses(synthesized: Synthesized) -> None:
 # --- outbox pipes ----------------------------------------------------------------------------
 
 
+# A pipe's role: read the table stream, send to one queue (its target or its dead-letter queue).
+STREAM_TO_QUEUE = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+    "sqs:SendMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+}
+
+
 def test_outbox_pipes_carry_the_documented_filter(synthesized: Synthesized) -> None:
     table_id, _ = by_path(synthesized, "Scf/Data/Table")
-    pipes = synthesized.of_type("AWS::Pipes::Pipe")
+    pipes = {lid: p for lid, p in synthesized.of_type("AWS::Pipes::Pipe").items() if "Outbox" in lid}
     assert {path_of(p) for p in pipes.values()} == {"Scf/Disbursement/OutboxPipe", "Scf/Repayment/OutboxPipe"}
     for pipe in pipes.values():
         props = pipe["Properties"]
@@ -737,17 +756,63 @@ def test_outbox_pipes_carry_the_documented_filter(synthesized: Synthesized) -> N
             "dynamodb": {"NewImage": {"kind": {"S": ["OUTBOX"]}, "target": {"S": [target]}}},
         }
         granted = role_statements(synthesized, next(references(props["RoleArn"])))
-        assert actions_of(granted) == {
-            "dynamodb:DescribeStream",
-            "dynamodb:GetRecords",
-            "dynamodb:GetShardIterator",
-            "dynamodb:ListStreams",
-            "sqs:SendMessage",
-            "sqs:GetQueueAttributes",
-            "sqs:GetQueueUrl",
-        }
+        assert actions_of(granted) == STREAM_TO_QUEUE
         for statement in granted:
             assert statement["Resource"] != "*"
+
+
+# --- domain events (docs/events.md, docs/decisions/0007-domain-events-bus.md) ------------------
+
+PUBLIC_EVENTS = [
+    "LoanApproved", "LoanActivated", "LoanFailed", "RepaymentApplied", "RepaymentFailed", "LoanRepaid",
+    "LoanExtended", "LoanDueSoon", "LoanOverdue", "RefundPaid", "UnmatchedBankItem", "FileProcessed",
+]  # fmt: skip
+
+
+def test_the_domain_events_bus_is_archived_for_a_year(synthesized: Synthesized) -> None:
+    bus_id, bus = by_path(synthesized, "Scf/Events/Bus")
+    assert bus["Properties"]["Name"].endswith("-events")
+    (archive,) = synthesized.of_type("AWS::Events::Archive").values()
+    assert archive["Properties"]["SourceArn"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+    assert archive["Properties"]["RetentionDays"] == 365
+    assert archive["Properties"]["EventPattern"] == {"source": ["scf"]}
+
+
+def test_the_domain_events_pipe_takes_public_outbox_items_to_the_bus(synthesized: Synthesized) -> None:
+    table_id, _ = by_path(synthesized, "Scf/Data/Table")
+    bus_id, _ = by_path(synthesized, "Scf/Events/Bus")
+    machine_id, machine = by_path(synthesized, "Scf/Events/Enrichment")
+    dlq_id, _ = by_path(synthesized, "Scf/Events/PipeDlq")
+    _, pipe = by_path(synthesized, "Scf/Events/Pipe")
+    props = pipe["Properties"]
+    assert props["Source"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    assert props["Target"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+    assert props["Enrichment"] == {"Ref": machine_id}
+    (pattern,) = props["SourceParameters"]["FilterCriteria"]["Filters"]
+    assert json.loads(pattern["Pattern"]) == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"kind": {"S": ["OUTBOX"]}, "event_type": {"S": PUBLIC_EVENTS}}},
+    }
+    stream = props["SourceParameters"]["DynamoDBStreamParameters"]
+    assert stream["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+    assert (
+        0 < stream["MaximumRetryAttempts"] <= 185
+        and stream["OnPartialBatchItemFailure"] == "AUTOMATIC_BISECT"
+    )
+    assert props["TargetParameters"] == {
+        "EventBridgeEventBusParameters": {"DetailType": "$.detail_type", "Source": "scf", "Time": "$.time"},
+        "InputTemplate": "<$.detail>",
+    }
+    # The enrichment parses the payload without code: an Express machine of Map and Pass states.
+    assert machine["Properties"]["StateMachineType"] == "EXPRESS"
+    definition = json.loads(machine["Properties"]["DefinitionString"])
+    each = definition["States"][definition["StartAt"]]["ItemProcessor"]
+    (state,) = each["States"].values()
+    assert state["Parameters"]["detail.$"] == "States.StringToJson($.dynamodb.NewImage.payload.S)"
+    granted = role_statements(synthesized, next(references(props["RoleArn"])))
+    assert actions_of(granted) == STREAM_TO_QUEUE | {"states:StartSyncExecution", "events:PutEvents"}
+    for statement in granted:
+        assert statement["Resource"] != "*"
 
 
 # --- cdk-nag and tags ------------------------------------------------------------------------

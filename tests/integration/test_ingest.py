@@ -282,7 +282,7 @@ def test_many_rows_for_one_supplier_read_the_pool_once_and_write_it_once_per_tra
         "TransactWriteItems",  # documents 1-99 and the pool
         "TransactWriteItems",  # documents 100-120 and the pool
         "PutObject",  # report
-        "UpdateItem",  # file finished
+        "TransactWriteItems",  # file finished, with its FileProcessed event
     ]
     pool = PoolItem.get(*PoolItem.key("S-9", "CNY"))
     assert pool.version == 2

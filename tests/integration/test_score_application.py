@@ -226,9 +226,11 @@ def test_approved_application_creates_loan_reservation_and_outbox_at_once(api):
     )
     assert loan.gsi1pk == f"SUPPLIER#{SUPPLIER}#LOANS" and loan.gsi1sk.endswith(f"#{app['loan_id']}")
     assert ExposureItem.get(*ExposureItem.key(SUPPLIER, "CNY")).principal_minor == 30_000_000
-    (event,) = list(OutboxItem.scan(OutboxItem.kind == "OUTBOX"))
-    assert (event.target, event.event_type) == ("disbursements", "LoanApproved")
+    (event,) = list(OutboxItem.scan(OutboxItem.event_type == "LoanApproved"))
+    assert event.target == "disbursements"
     assert json.loads(event.payload) == {
+        "event_id": f"LoanApproved-{app['loan_id']}",
+        "version": "1",
         "loan_id": app["loan_id"],
         "supplier_id": SUPPLIER,
         "amount": "300000.00",

@@ -27,8 +27,14 @@ TABLE = "scf-business"
 QUEUE = "scf-settlement-files"
 VISIBILITY_TIMEOUT = 1800.0  # 6 x the function's 300 s: longer than any lease
 HEADER = b"supplier_id,document_id,document_type,document_date,due_date,amount,currency,status,reference\n"
-UNCOMPARED = ("created_at", "updated_at", "object_version")  # differ between two runs of one file
+UNCOMPARED = (
+    "created_at",
+    "updated_at",
+    "object_version",
+    "expires_at",
+)  # differ between two runs of one file
 KINDS = (b"PURCHASE_ORDER", b"GOODS_RECEIPT", b"INVOICE", b"RETURN", b"SALE", b"PAYMENT")
+# When an item was written (the outbox expiry follows its writing): not what the run wrote.
 
 
 class ProcessDied(BaseException):

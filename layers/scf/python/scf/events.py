@@ -1,5 +1,6 @@
 """Outbox events: written as items inside the money transaction, delivered by the table stream
-through an EventBridge pipe to a queue (docs/architecture.md, "Outbox events")."""
+through an EventBridge pipe to a queue (docs/architecture.md, "Outbox events"), and the public ones
+to the domain-events bus (docs/events.md)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,55 @@ OUTBOX_KIND = "OUTBOX"
 OUTBOX_TTL_SECONDS = 7 * 24 * 3600
 TARGET_DISBURSEMENTS = "disbursements"
 TARGET_REPAYMENTS = "repayments"
-# Domain events (contract section 10) for the cloud team's bus. No pipe carries this target yet
-# (issue 10 point 5): the items stay in the table until their TTL, written once by their ids.
+# Public events nobody inside consumes: the domain-events pipe picks every outbox item whose
+# event_type is public (PUBLIC_EVENTS), whatever its target (docs/events.md).
 TARGET_DOMAIN_EVENTS = "domain-events"
+EVENT_SOURCE = "scf"  # the `source` of every event on the bus
+DETAIL_VERSION = "1"  # the `version` inside every public detail: a breaking change is "2"
 
-LOAN_APPROVED = "LoanApproved"
-REPAYMENT_REQUESTED = "RepaymentRequested"
-LOAN_OVERDUE = "LoanOverdue"
+REPAYMENT_REQUESTED = "RepaymentRequested"  # internal: the repayments queue's trigger
+LOAN_APPROVED = "LoanApproved"  # public, and the disbursements queue's trigger
+LOAN_ACTIVATED = "LoanActivated"
+LOAN_FAILED = "LoanFailed"
+REPAYMENT_APPLIED = "RepaymentApplied"
+REPAYMENT_FAILED = "RepaymentFailed"
+LOAN_REPAID = "LoanRepaid"
+LOAN_EXTENDED = "LoanExtended"
 LOAN_DUE_SOON = "LoanDueSoon"
+LOAN_OVERDUE = "LoanOverdue"
 REFUND_PAID = "RefundPaid"
+UNMATCHED_BANK_ITEM = "UnmatchedBankItem"
+FILE_PROCESSED = "FileProcessed"
+
+# Contract section 10, in its order (docs/events.md has one row each).
+PUBLIC_EVENTS = (
+    LOAN_APPROVED,
+    LOAN_ACTIVATED,
+    LOAN_FAILED,
+    REPAYMENT_APPLIED,
+    REPAYMENT_FAILED,
+    LOAN_REPAID,
+    LOAN_EXTENDED,
+    LOAN_DUE_SOON,
+    LOAN_OVERDUE,
+    REFUND_PAID,
+    UNMATCHED_BANK_ITEM,
+    FILE_PROCESSED,
+)
 
 TARGET_OF = {
+    **dict.fromkeys(PUBLIC_EVENTS, TARGET_DOMAIN_EVENTS),
     LOAN_APPROVED: TARGET_DISBURSEMENTS,
     REPAYMENT_REQUESTED: TARGET_REPAYMENTS,
-    LOAN_OVERDUE: TARGET_DOMAIN_EVENTS,
-    LOAN_DUE_SOON: TARGET_DOMAIN_EVENTS,
-    REFUND_PAID: TARGET_DOMAIN_EVENTS,
 }
+
+
+def stored_payload(event_id: str, event_type: str, payload: dict[str, Any]) -> str:
+    """The outbox item's `payload` attribute (JSON): a public event's is its bus `detail`, with
+    `event_id` (consumers drop repeats by it) and `version` first; an internal one's is as given."""
+    if event_type in PUBLIC_EVENTS:
+        payload = {"event_id": event_id, "version": DETAIL_VERSION, **payload}
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True)
 
 
 @dataclass(frozen=True)

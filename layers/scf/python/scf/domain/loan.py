@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -14,7 +15,18 @@ from scf.domain.money import format_amount
 from scf.domain.policy import DEFAULT_POLICY, ExtensionRule
 from scf.domain.waterfall import Allocation, allocate
 from scf.errors import Conflict
-from scf.events import LOAN_DUE_SOON, LOAN_OVERDUE, REPAYMENT_REQUESTED, OutboxEvent
+from scf.events import (
+    LOAN_ACTIVATED,
+    LOAN_DUE_SOON,
+    LOAN_EXTENDED,
+    LOAN_FAILED,
+    LOAN_OVERDUE,
+    LOAN_REPAID,
+    REPAYMENT_APPLIED,
+    REPAYMENT_FAILED,
+    REPAYMENT_REQUESTED,
+    OutboxEvent,
+)
 
 
 class LoanStatus(StrEnum):
@@ -191,12 +203,70 @@ class Loan:
         """Ids, the two-decimal amount and dates; never an account number (contract section 10)."""
         assert self.maturity_date is not None
         return {
-            "loan_id": self.loan_id,
-            "supplier_id": self.supplier_id,
-            "currency": self.currency,
+            **self._ids(),
             "outstanding_principal": format_amount(self.outstanding_principal_minor),
             "maturity_date": self.maturity_date.isoformat(),
         }
+
+    # -- public events (docs/events.md): one per state change, its id the business key -------------
+
+    def activated_event(self, payment_id: str) -> OutboxEvent:
+        """`LoanActivated`, once per loan: the payout settled, interest runs from `value_date`."""
+        assert self.value_date is not None and self.maturity_date is not None
+        return OutboxEvent(
+            f"{LOAN_ACTIVATED}-{self.loan_id}",
+            LOAN_ACTIVATED,
+            {
+                **self._ids(),
+                "principal": format_amount(self.principal_minor),
+                "payment_id": payment_id,
+                "value_date": self.value_date.isoformat(),
+                "maturity_date": self.maturity_date.isoformat(),
+            },
+        )
+
+    def failed_event(self, payment_id: str, reason: str | None) -> OutboxEvent:
+        """`LoanFailed`, once per loan: the payout was rejected, nothing is owed."""
+        return OutboxEvent(
+            f"{LOAN_FAILED}-{self.loan_id}",
+            LOAN_FAILED,
+            {
+                **self._ids(),
+                "principal": format_amount(self.principal_minor),
+                "payment_id": payment_id,
+                "reason": reason_code(reason),
+            },
+        )
+
+    def repaid_event(self, repayment_id: str, repaid_on: date) -> OutboxEvent:
+        """`LoanRepaid`, once per loan: the repayment `repayment_id` paid it off on `repaid_on`."""
+        return OutboxEvent(
+            f"{LOAN_REPAID}-{self.loan_id}",
+            LOAN_REPAID,
+            {
+                **self._ids(),
+                "principal": format_amount(self.principal_minor),
+                "interest_paid": format_amount(self.interest_paid_minor),
+                "penalty_paid": format_amount(self.penalty_paid_minor),
+                "repayment_id": repayment_id,
+                "repaid_on": repaid_on.isoformat(),
+            },
+        )
+
+    def extended_event(self, previous_maturity: date) -> OutboxEvent:
+        """`LoanExtended`, once per loan (a loan is extended at most once)."""
+        assert self.maturity_date is not None
+        return OutboxEvent(
+            f"{LOAN_EXTENDED}-{self.loan_id}",
+            LOAN_EXTENDED,
+            {
+                **self._event_payload(),
+                "previous_maturity_date": previous_maturity.isoformat(),
+            },
+        )
+
+    def _ids(self) -> dict[str, str]:
+        return {"loan_id": self.loan_id, "supplier_id": self.supplier_id, "currency": self.currency}
 
     def status_on(self, as_of: date) -> LoanStatus:
         """An ACTIVE loan is OVERDUE from its maturity date on, whether or not that was stored yet."""
@@ -317,6 +387,16 @@ class Loan:
         return ExtensionOutcome(loan, self.penalty_paid_minor, overdue_delta)
 
 
+_REASON_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,39}")
+
+
+def reason_code(reason: str | None) -> str:
+    """A failure's reason as a code for a public event: the bank's leading code (`AC04`,
+    `ACCOUNT_REJECTED: ...` -> `ACCOUNT_REJECTED`); free text (which may quote an account) never."""
+    head = (reason or "").split(":", 1)[0].strip()
+    return head if _REASON_CODE.fullmatch(head) else "REJECTED_BY_BANK"
+
+
 def effective_value_date(moved_on: date, loan: Loan, applied: Iterable[date | None] = ()) -> date:
     """The day a repayment takes effect (contract section 3, "Value date (v2)"): the day the money
     moved, but never before the loan's value date nor before a repayment already applied to it
@@ -368,3 +448,34 @@ class Repayment:
                 **({"value_date": self.value_date.isoformat()} if self.value_date else {}),
             },
         )
+
+    def applied_event(self) -> OutboxEvent:
+        """`RepaymentApplied`, once per repayment: how its amount was split, on its value date."""
+        assert self.allocation is not None and self.value_date is not None
+        return OutboxEvent(
+            f"{REPAYMENT_APPLIED}-{self.repayment_id}",
+            REPAYMENT_APPLIED,
+            {
+                **self._ids(),
+                "value_date": self.value_date.isoformat(),
+                **self.allocation.as_money(),
+            },
+        )
+
+    def failed_event(self, reason: str | None) -> OutboxEvent:
+        """`RepaymentFailed`, once per repayment: nothing was applied."""
+        return OutboxEvent(
+            f"{REPAYMENT_FAILED}-{self.repayment_id}",
+            REPAYMENT_FAILED,
+            {**self._ids(), "reason": reason_code(reason)},
+        )
+
+    def _ids(self) -> dict[str, str]:
+        return {
+            "repayment_id": self.repayment_id,
+            "loan_id": self.loan_id,
+            "supplier_id": self.supplier_id,
+            "currency": self.currency,
+            "amount": format_amount(self.amount_minor),
+            "source": self.source.value,
+        }

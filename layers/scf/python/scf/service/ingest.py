@@ -29,6 +29,7 @@ from scf.domain.files import (
     validate_supplier,
 )
 from scf.domain.policy import CreditPolicy
+from scf.events import FILE_PROCESSED, OutboxEvent
 from scf.service.checkpoint import (
     Checkpoint,
     Continuations,
@@ -150,7 +151,11 @@ class IngestRepository(Protocol):
         report_key: str,
         now: datetime,
         owner: str | None = None,
-    ) -> None: ...
+        event: OutboxEvent | None = None,
+    ) -> None:
+        """The final status (and `event`, written once, in the same write)."""
+        ...
+
     def save_checkpoint(self, sha256: str, owner: str, checkpoint: Checkpoint, now: datetime) -> bool:
         """Store the checkpoint and release the lease, if `owner` still holds it and the offset
         moves forward; False otherwise (someone else took the file over)."""
@@ -187,6 +192,23 @@ class Report:
     @property
     def in_parts(self) -> bool:
         return self.windows > 1
+
+    def processed_event(self, report_key: str) -> OutboxEvent:
+        """`FileProcessed`, once per file (its sha256): the final report's counts and outcome."""
+        return OutboxEvent(
+            f"{FILE_PROCESSED}-{self.sha256}",
+            FILE_PROCESSED,
+            {
+                "file_id": self.file_id,
+                "key": self.key,
+                "report_key": report_key,
+                "format": self.format,
+                "outcome": self.status,
+                "rows_total": self.rows_total,
+                "rows_accepted": self.rows_accepted,
+                "rows_rejected": self.rows_rejected,
+            },
+        )
 
     def detail_json(self) -> dict[str, list[dict[str, Any]]]:
         return {
@@ -360,7 +382,13 @@ class IngestService:
 
         self._put_report(command, report)
         self.repository.finish_file(
-            report.sha256, report.status, report.format, report_key(command.key), self.clock.now(), owner
+            report.sha256,
+            report.status,
+            report.format,
+            report_key(command.key),
+            self.clock.now(),
+            owner,
+            event=report.processed_event(report_key(command.key)),
         )
         return report
 

@@ -32,7 +32,7 @@ from scf.domain.bank_files import (
 from scf.domain.ids import LOAN_ID, OUR_PAYMENT_ID
 from scf.domain.loan import Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.money import format_amount
-from scf.events import OutboxEvent
+from scf.events import UNMATCHED_BANK_ITEM, OutboxEvent
 from scf.service.loan_store import Effect
 from scf.service.payments import PaymentReport, PaymentStatus
 
@@ -150,6 +150,25 @@ def normalise_account(account: str) -> str:
 
 def held_accounts(bank_accounts: dict[str, list[str]], bank: str) -> set[str]:
     return {normalise_account(a) for a in bank_accounts.get(bank, [])}
+
+
+def unmatched_event(entry: BankEntry) -> OutboxEvent:
+    """`UnmatchedBankItem`, once per entry id: ids, code, amount and date; never the account or
+    the bank's free-text references (docs/events.md)."""
+    return OutboxEvent(
+        f"{UNMATCHED_BANK_ITEM}-{entry.entry_id}",
+        UNMATCHED_BANK_ITEM,
+        {
+            "entry_id": entry.entry_id,
+            "bank_code": entry.bank,
+            "code": entry.code or UNMATCHED,
+            "direction": entry.direction,
+            "currency": entry.currency,
+            "amount": format_amount(entry.amount_minor) if entry.amount_minor is not None else None,
+            "booking_date": entry.booking_date,
+            "file_key": entry.file_key,
+        },
+    )
 
 
 @dataclass
@@ -565,7 +584,7 @@ class StatementMatcher:
     ) -> dict[str, Any]:
         record.matched = {"type": UNMATCHED, "code": code, "message": message, **(extra or {})}
         record.code = code
-        return self._record(record, now)
+        return self._record(record, now, event=unmatched_event(record))
 
     def _record(self, record: BankEntry, now: datetime, **writes: Any) -> dict[str, Any]:
         first = self.store.record_entry(record, now, **writes)

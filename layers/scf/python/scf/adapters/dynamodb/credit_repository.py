@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -35,7 +34,7 @@ from scf.domain.decision import REVIEW
 from scf.domain.loan import LoanStatus
 from scf.domain.money import format_amount
 from scf.domain.pool import Pool
-from scf.events import LOAN_APPROVED, OUTBOX_TTL_SECONDS, TARGET_OF
+from scf.events import LOAN_APPROVED, OUTBOX_TTL_SECONDS, TARGET_OF, stored_payload
 from scf.service.credit import (
     ApplicationExists,
     ApplicationRecord,
@@ -292,7 +291,7 @@ def _outbox_item(loan: NewLoan, now: str) -> OutboxItem:
         *OutboxItem.key(event_id),
         target=TARGET_OF[LOAN_APPROVED],
         event_type=LOAN_APPROVED,
-        payload=json.dumps(payload),
+        payload=stored_payload(event_id, LOAN_APPROVED, payload),
         created_at=now,
         expires_at=created + timedelta(seconds=OUTBOX_TTL_SECONDS),
     )

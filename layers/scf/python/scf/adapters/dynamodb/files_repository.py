@@ -11,6 +11,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from scf.adapters.dynamodb.loan_repository import _outbox_item
 from scf.adapters.dynamodb.models import FileItem, SupplierItem
 from scf.adapters.dynamodb.transactions import (
     connection,
@@ -20,6 +21,7 @@ from scf.adapters.dynamodb.transactions import (
 )
 from scf.clock import iso_utc
 from scf.domain.files import SupplierRecord
+from scf.events import OutboxEvent
 from scf.service.checkpoint import Checkpoint, Lease
 from scf.service.ingest import (
     BUSY_OUTCOME,
@@ -47,6 +49,11 @@ def _file_key(sha256: str) -> dict[str, Any]:
 
 def _condition_failed(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def _cancelled_by_condition(exc: ClientError) -> bool:
+    reasons = exc.response.get("CancellationReasons") or []
+    return any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons)
 
 
 # The lease and the checkpoint's offset are plain attributes of the FILE item, written and compared
@@ -166,9 +173,10 @@ class DynamoIngestRepository:
         report_key: str,
         now: datetime,
         owner: str | None = None,
+        event: OutboxEvent | None = None,
     ) -> None:
-        """The final status; with `owner`, only while it holds the lease (else whoever took the
-        file over finishes it)."""
+        """The final status (and `event`'s outbox item, written once, in the same transaction);
+        with `owner`, only while it holds the lease (else whoever took the file over finishes it)."""
         names = _FILE_NAMES | {
             "#format": "format",
             "#report": "report_key",
@@ -188,17 +196,27 @@ class DynamoIngestRepository:
         if owner is not None:
             kwargs = {"ConditionExpression": "#owner = :owner"}
             values[":owner"] = {"S": owner}
+        update = {
+            "TableName": table_name(),
+            "Key": _file_key(sha256),
+            "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            **kwargs,
+        }
         try:
-            connection().client.update_item(
-                TableName=table_name(),
-                Key=_file_key(sha256),
-                UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                **kwargs,
-            )
+            if event is None:
+                connection().client.update_item(**update)
+                return
+            outbox = {
+                "TableName": table_name(),
+                "Item": _outbox_item(event, now).serialize(),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+            connection().client.transact_write_items(TransactItems=[{"Update": update}, {"Put": outbox}])
         except ClientError as exc:
-            if not _condition_failed(exc):
+            # Someone else finished the file, or this event was written by an earlier finish.
+            if not (_condition_failed(exc) or _cancelled_by_condition(exc)):
                 raise
 
     def upsert_suppliers(self, records: list[SupplierRecord], source_key: str, now: datetime) -> None:

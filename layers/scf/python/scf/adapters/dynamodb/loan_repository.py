@@ -44,7 +44,7 @@ from scf.domain.interest import DayCount, PrincipalChange
 from scf.domain.ledger import Posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.waterfall import Allocation
-from scf.events import OUTBOX_TTL_SECONDS, TARGET_OF, OutboxEvent
+from scf.events import OUTBOX_TTL_SECONDS, TARGET_OF, OutboxEvent, stored_payload
 from scf.service.loan_store import (
     SENT,
     LoanRecord,
@@ -354,6 +354,7 @@ class DynamoLoanStore(LoanStore):
                 now=now,
                 open_loans_add={ExposureItem.open_loan_entry(loan.loan_id, loan.maturity_date.isoformat())},
             )
+            _save_event(transaction, loan.activated_event(report.payment_id), now)
 
     def fail_disbursement(self, record: LoanRecord, loan: Loan, report: PaymentReport, now: str) -> None:
         """DISBURSING -> FAILED, payment REJECTED and the reserved principal released, all or nothing."""
@@ -375,6 +376,7 @@ class DynamoLoanStore(LoanStore):
             self._exposure_update(
                 transaction, loan, principal_delta=-loan.principal_minor, overdue_delta=0, now=now
             )
+            _save_event(transaction, loan.failed_event(report.payment_id, report.reason), now)
 
     # -- bank answers --------------------------------------------------------------------------------
 
@@ -487,6 +489,8 @@ class DynamoLoanStore(LoanStore):
                 now=now,
                 open_loans_add={ExposureItem.open_loan_entry(loan.loan_id, loan.maturity_date.isoformat())},
             )
+            assert record.loan.maturity_date is not None
+            _save_event(transaction, loan.extended_event(record.loan.maturity_date), now)
 
     # -- the daily job -------------------------------------------------------------------------------
 
@@ -509,7 +513,7 @@ class DynamoLoanStore(LoanStore):
                 & (LoanItem.maturity_date <= business_date.isoformat()),
             )
             self._exposure_update(transaction, loan, principal_delta=0, overdue_delta=1, now=stamp)
-            transaction.save(_outbox_item(event, now), condition=OutboxItem.pk.does_not_exist())
+            _save_event(transaction, event, now)
 
     def announce(self, record: LoanRecord, event: OutboxEvent, now: datetime) -> bool:
         """The event written if absent, while the loan is ACTIVE with the maturity read."""
@@ -523,7 +527,7 @@ class DynamoLoanStore(LoanStore):
                     condition=(LoanItem.status == LoanStatus.ACTIVE.value)
                     & (LoanItem.maturity_date == loan.maturity_date.isoformat()),
                 )
-                transaction.save(_outbox_item(event, now), condition=OutboxItem.pk.does_not_exist())
+                _save_event(transaction, event, now)
         except StaleWrite:
             return False
         return True
@@ -541,7 +545,7 @@ class DynamoLoanStore(LoanStore):
             transaction.save(
                 self._repayment_item(repayment, now.isoformat()), condition=RepaymentItem.pk.does_not_exist()
             )
-            transaction.save(_outbox_item(event, now), condition=OutboxItem.pk.does_not_exist())
+            _save_event(transaction, event, now)
 
     def start_collection(self, repayment: Repayment, *, bank_code: str, account: Account, now: str) -> None:
         """The collection's PaymentItem (SENT, written once) while the repayment is PENDING."""
@@ -644,6 +648,9 @@ class DynamoLoanStore(LoanStore):
                 ),
                 condition=PostingItem.pk.does_not_exist(),
             )
+            _save_event(transaction, repayment.applied_event(), now)
+            if loan.status is LoanStatus.REPAID and record.loan.status is not LoanStatus.REPAID:
+                _save_event(transaction, loan.repaid_event(repayment.repayment_id, repayment.value_date), now)
 
     def fail_repayment(
         self, repayment: Repayment, reason: str, now: str, *, report: PaymentReport | None = None
@@ -664,6 +671,7 @@ class DynamoLoanStore(LoanStore):
                 transaction.update(
                     PaymentItem(*PaymentItem.key(report.payment_id)), actions=actions, condition=still_sent
                 )
+            _save_event(transaction, repayment.failed_event(reason), now)
 
     # -- refunds ---------------------------------------------------------------------------------------
 
@@ -834,12 +842,19 @@ def _refund_owed_item(loan: Loan, now: str) -> RefundOwedItem:
     )
 
 
-def _outbox_item(event: OutboxEvent, now: datetime) -> OutboxItem:
+def _outbox_item(event: OutboxEvent, now: datetime | str) -> OutboxItem:
+    if isinstance(now, str):
+        now = datetime.fromisoformat(now.replace("Z", "+00:00"))
     return OutboxItem(
         *OutboxItem.key(event.event_id),
         target=TARGET_OF[event.event_type],
         event_type=event.event_type,
-        payload=json.dumps(event.payload, separators=(",", ":"), sort_keys=True),
+        payload=stored_payload(event.event_id, event.event_type, event.payload),
         created_at=now.isoformat(),
         expires_at=now.astimezone(UTC) + timedelta(seconds=OUTBOX_TTL_SECONDS),
     )
+
+
+def _save_event(transaction: TransactWrite, event: OutboxEvent, now: datetime | str) -> None:
+    """The event's outbox item in the transaction, written once (its id is the business key)."""
+    transaction.save(_outbox_item(event, now), condition=OutboxItem.pk.does_not_exist())
