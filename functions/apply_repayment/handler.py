@@ -40,6 +40,7 @@ from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
 from scf.service.lending_day import LendingDayService, daily_message, is_daily_message
 from scf.service.loan_history import LoanHistoryService
 from scf.service.loans import LoanService
+from scf.service.portfolio import PortfolioService, currency_filter, loan_filter
 from scf.service.repayment import RepaymentService
 
 logger = Logger()
@@ -52,6 +53,7 @@ class Services:
     repayments: RepaymentService
     loans: LoanService
     loan_history: LoanHistoryService
+    portfolio: PortfolioService
     lending_day: LendingDayService
     timezone: str
 
@@ -76,6 +78,7 @@ def bootstrap() -> Services:
         ),
         loans=loans,
         loan_history=LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans),
+        portfolio=PortfolioService(loans=store, views=loans),
         lending_day=LendingDayService(loans=store, clock=clock, policy=policy),
         timezone=policy.timezone,
     )
@@ -118,6 +121,23 @@ def extend_loan(loan_id: str) -> Response[Any]:
     supplier_id = require_supplier(app)
     key = idempotency_key(app)
     return ok(bootstrap().loans.extend(supplier_id, loan_id, key))
+
+
+@app.get("/v1/ops/loans")
+def ops_loans() -> Response[Any]:
+    require_ops(app)
+    query = app.current_event.get_query_string_value
+    wanted = loan_filter(query("status"), query("supplier_id"), query("currency"))
+    size = page(app, LOANS_PAGE)
+    return ok(bootstrap().portfolio.list(wanted, limit=size.limit, next_token=size.next_token))
+
+
+@app.get("/v1/ops/portfolio")
+def ops_portfolio() -> Response[Any]:
+    require_ops(app)
+    currency = currency_filter(app.current_event.get_query_string_value("currency"), required=True)
+    assert currency is not None
+    return ok(bootstrap().portfolio.portfolio(currency))
 
 
 @app.get("/v1/ops/loans/<loan_id>")

@@ -32,7 +32,7 @@ from scf.domain.line_terms import LineTerms
 from scf.domain.money import MoneyError, format_amount, format_exact, parse_currency
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy, load_policy
 from scf.domain.pool import CreditLine, Pool
-from scf.errors import Conflict, Contention, IdempotencyKeyReused, InvalidInput, NotFound
+from scf.errors import Conflict, Contention, Forbidden, IdempotencyKeyReused, InvalidInput, NotFound
 from scf.service.payments import Account
 
 MAX_DECISION_ATTEMPTS = 4
@@ -404,11 +404,18 @@ class CreditService:
         return {"items": items, "next_token": next_token}
 
     def review(
-        self, application_id: str, body: dict[str, Any], reviewer: str, idempotency_key: str | None = None
+        self,
+        application_id: str,
+        body: dict[str, Any],
+        reviewer: str,
+        idempotency_key: str | None = None,
+        *,
+        reviewer_supplier_id: str | None = None,
     ) -> dict[str, Any]:
-        """Ops decide an application in REVIEW, once. The same key and body again get the first
-        answer; the same key with another body is `IdempotencyKeyReused`; any other attempt on a
-        decided application is `ReviewConflict`."""
+        """Ops decide an application in REVIEW, once, and never one of the supplier their own token
+        names (`reviewer_supplier_id`: `Forbidden` OWN_SUPPLIER). The same key and body again get the
+        first answer; the same key with another body is `IdempotencyKeyReused`; any other attempt on
+        a decided application is `ReviewConflict`."""
         verdict = body.get("decision")
         if verdict not in ("APPROVE", "DECLINE"):
             raise InvalidInput("must be APPROVE or DECLINE", code="INVALID_VALUE", field="decision")
@@ -424,6 +431,10 @@ class CreditService:
             record = self.repository.application_by_id(application_id)
             if record is None:
                 raise NotFound(f"application {application_id} was not found")
+            if reviewer_supplier_id is not None and record.supplier_id == reviewer_supplier_id:
+                raise Forbidden(
+                    "a reviewer never decides its own supplier's application", code="OWN_SUPPLIER"
+                )
             if record.status != REVIEW:
                 if record.review is None:
                     raise ReviewConflict(f"the application was never in review: {record.status} at once")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from decimal import Decimal
 from typing import Any
 
 from pynamodb.attributes import (
@@ -23,7 +24,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     VersionAttribute,
 )
-from pynamodb.constants import BINARY
+from pynamodb.constants import BINARY, NUMBER
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -43,6 +44,19 @@ class CompressedJSONAttribute(Attribute[Any]):
 
     def deserialize(self, value: bytes) -> Any:
         return json.loads(zlib.decompress(value))
+
+
+class DecimalAttribute(Attribute[Decimal]):
+    """A DynamoDB Number read and written as an exact Decimal (PynamoDB's NumberAttribute goes
+    through JSON, so a fraction comes back a float)."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: Decimal) -> str:
+        return str(value)
+
+    def deserialize(self, value: str) -> Decimal:
+        return Decimal(value)
 
 
 class Gsi1(GlobalSecondaryIndex["BaseItem"]):
@@ -233,6 +247,9 @@ class LoanItem(BaseItem):
     # The supplier's verified account at approval, where the payout goes: {bank_code,
     # account_number, name}; absent on loans approved before it was recorded.
     payout_account = JSONAttribute(null=True)
+    # In its PortfolioShardItem's counters (set by every loan write since they exist; loans written
+    # before are added once by scripts/backfill_portfolio.py).
+    in_portfolio = BooleanAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     gsi1pk = UnicodeAttribute()
@@ -258,6 +275,42 @@ class LoanItem(BaseItem):
     @staticmethod
     def supplier_index_pk(supplier_id: str) -> str:
         return f"SUPPLIER#{supplier_id}#LOANS"
+
+
+class PortfolioShardItem(BaseItem):
+    """pk PORTFOLIO#<currency>, sk SHARD#<nn>: one of `scf.domain.portfolio.SHARDS` counter items of
+    the ops portfolio. A loan's writes ADD `portfolio.delta` to its own shard (crc32 of the loan id)
+    in the same transaction, so no item is written by every money movement and the counters cannot
+    drift; the portfolio reads the currency's shards with one Query (docs/access-patterns.md)."""
+
+    currency = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    count_approved = DecimalAttribute(null=True)
+    count_disbursing = DecimalAttribute(null=True)
+    count_active = DecimalAttribute(null=True)
+    count_overdue = DecimalAttribute(null=True)
+    count_repaid = DecimalAttribute(null=True)
+    count_failed = DecimalAttribute(null=True)
+    outstanding_approved = DecimalAttribute(null=True)
+    outstanding_disbursing = DecimalAttribute(null=True)
+    outstanding_active = DecimalAttribute(null=True)
+    outstanding_overdue = DecimalAttribute(null=True)
+    outstanding_repaid = DecimalAttribute(null=True)
+    outstanding_failed = DecimalAttribute(null=True)
+    slope_act360 = DecimalAttribute(null=True)  # sum of outstanding x annual rate, ACTIVE, ACT/360
+    slope_act365f = DecimalAttribute(null=True)
+    intercept_act360 = DecimalAttribute(null=True)  # see scf.domain.portfolio.contribution
+    intercept_act365f = DecimalAttribute(null=True)
+    interest_paid_active = DecimalAttribute(null=True)
+    overpayment_owed = DecimalAttribute(null=True)
+
+    @staticmethod
+    def partition(currency: str) -> str:
+        return f"PORTFOLIO#{currency}"
+
+    @staticmethod
+    def key(currency: str, shard: int) -> tuple[str, str]:
+        return f"PORTFOLIO#{currency}", f"SHARD#{shard:02d}"
 
 
 class RepaymentItem(BaseItem):
@@ -427,6 +480,7 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     SupplierOverdueItem,
     ApplicationItem,
     LoanItem,
+    PortfolioShardItem,
     RepaymentItem,
     PostingItem,
     PaymentItem,
