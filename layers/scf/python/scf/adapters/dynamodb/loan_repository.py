@@ -318,6 +318,25 @@ class DynamoLoanStore(LoanStore):
         )
         return [_loan(item) for item in query if isinstance(item, LoanItem)]
 
+    # -- the one-off backfill (scripts/backfill_portfolio.py) ------------------------------------------
+
+    def count_in_portfolio(self, record: LoanRecord, now: str) -> bool:
+        """A loan stored before the portfolio's counters: its whole contribution ADDed to its shard,
+        its gsi2 keys set and the loan marked counted, on condition that it is unchanged and not
+        counted (False, nothing written: counted already; `StaleWrite`: it moved, read it again)."""
+        if record.counted:
+            return False
+        with self._transaction() as transaction:
+            transaction.update(
+                _loan_handle(record),
+                actions=[
+                    *_status_index(record.loan),
+                    *count_loan_change(transaction, None, record.loan, now=now),
+                ],
+                condition=LoanItem.in_portfolio.does_not_exist(),
+            )
+        return True
+
     # -- disbursement --------------------------------------------------------------------------------
 
     def start_disbursement(
