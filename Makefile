@@ -39,6 +39,7 @@ bench: layer
 	$(BIN)/python bench/startup.py --runs 3
 	$(BIN)/python bench/loop_latency.py
 	$(BIN)/python bench/bank_latency.py
+	$(BIN)/python bench/daily_job.py
 
 clean:
 	rm -rf $(VENV) build cdk.out .scf-local
