@@ -84,9 +84,10 @@ def seed(size: int) -> float:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
-    from scf.adapters.dynamodb.models import ExposureItem, LoanItem, PortfolioShardItem
+    from scf.adapters.dynamodb.models import ExposureItem, PortfolioShardItem
     from scf.domain import portfolio
     from scf.domain.loan import LoanStatus
+    from tests.support import loan_item
 
     started = time.perf_counter()
     table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_table(TABLE)
@@ -101,30 +102,7 @@ def seed(size: int) -> float:
 
     for loan in book(size):
         assert loan.maturity_date is not None and loan.value_date is not None
-        created = f"{loan.value_date.isoformat()}T00:00:00+00:00"
-        item = LoanItem(
-            *LoanItem.key(loan.loan_id),
-            loan_id=loan.loan_id,
-            supplier_id=loan.supplier_id,
-            application_id=f"AP{loan.loan_id}",
-            status=loan.status.value,
-            currency=loan.currency,
-            principal_minor=loan.principal_minor,
-            outstanding_principal_minor=loan.outstanding_principal_minor,
-            annual_rate=str(loan.annual_rate),
-            term_days=loan.term_days,
-            value_date=loan.value_date.isoformat(),
-            maturity_date=loan.maturity_date.isoformat(),
-            principal_changes=[[c.on.isoformat(), c.outstanding_minor] for c in loan.principal_changes],
-            in_portfolio=True,
-            created_at=created,
-            updated_at=created,
-            gsi1pk=LoanItem.supplier_index_pk(loan.supplier_id),
-            gsi1sk=f"{created}#{loan.loan_id}",
-            gsi2pk=LoanItem.status_index_pk(loan.status.value),
-            gsi2sk=LoanItem.status_index_sk(loan.loan_id, loan.maturity_date.isoformat()),
-            version=1,
-        )
+        item = loan_item(loan, created_at=f"{loan.value_date.isoformat()}T00:00:00+00:00", counted=True)
         pending.append(item.serialize())
         shard = shards.setdefault(portfolio.shard_of(loan.loan_id), {})
         for name, value in portfolio.contribution(loan).items():

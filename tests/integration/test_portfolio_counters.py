@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
-from scf.adapters.dynamodb.models import ExposureItem, LoanItem, SupplierItem
+from scf.adapters.dynamodb.models import ExposureItem, LoanItem
 from scf.clock import FixedClock
 from scf.domain import portfolio
 from scf.domain.ledger import extension_posting
@@ -29,6 +29,7 @@ from scf.service.repayment import RepaymentService
 from scripts.backfill_portfolio import backfill
 from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore
 from tests.integration.test_loan_store_contract import LENDER, SUPPLIER
+from tests.support import loan_item, seed_supplier
 
 pytestmark = pytest.mark.integration
 
@@ -170,36 +171,11 @@ def test_fake_counters_equal_the_sum_over_loans(ops: list[Op]) -> None:
 
 @pytest.fixture
 def dynamo_run(tables: object) -> Iterator[Run]:
-    SupplierItem(
-        *SupplierItem.key("S1"),
-        supplier_id="S1",
-        name="Supplier S1",
-        status="ACTIVE",
-        bank_code=SUPPLIER.bank_code,
-        account_number=SUPPLIER.account_number,
-        account_name=SUPPLIER.name,
-        account_verified=True,
-        updated_at="2026-01-01T00:00:00+00:00",
-    ).save()
+    seed_supplier("S1", account_number=SUPPLIER.account_number)
     for index in range(LOANS):
         loan = new_loan(index)
-        LoanItem(
-            *LoanItem.key(loan.loan_id),
-            loan_id=loan.loan_id,
-            supplier_id="S1",
-            application_id=f"AP{loan.loan_id}",
-            status=loan.status.value,
-            currency=loan.currency,
-            principal_minor=loan.principal_minor,
-            outstanding_principal_minor=loan.principal_minor,
-            annual_rate=str(loan.annual_rate),
-            term_days=loan.term_days,
-            created_at="2026-01-01T00:00:00+00:00",
-            updated_at="2026-01-01T00:00:00+00:00",
-            gsi1pk=LoanItem.supplier_index_pk("S1"),
-            gsi1sk=f"2026-01-01T00:00:00+00:00#{loan.loan_id}",
-            # in_portfolio absent on purpose: as stored before the counters, the first write counts it whole
-        ).save()
+        # As stored before the counters (no in_portfolio, no gsi2): the first write counts it whole.
+        loan_item(loan, created_at="2026-01-01T00:00:00+00:00", counted=False).save()
         ExposureItem(*ExposureItem.key("S1", loan.currency)).update(
             actions=[
                 ExposureItem.principal_minor.set((ExposureItem.principal_minor | 0) + loan.principal_minor),
