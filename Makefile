@@ -40,6 +40,7 @@ bench: layer
 	$(BIN)/python bench/loop_latency.py
 	$(BIN)/python bench/bank_latency.py
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/daily_job.py
 
 clean:
 	rm -rf $(VENV) build cdk.out .scf-local

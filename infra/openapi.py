@@ -22,9 +22,12 @@ from scf.adapters.http import (
     UNMATCHED_PAGE,
     PageSize,
 )
+from scf.domain.loan import LoanStatus
 from scf.domain.money import TWO_DECIMAL_CURRENCIES
 from scf.domain.policy import CURRENT_POLICY_VERSION, CreditPolicy, load_policy
+from scf.domain.portfolio import BUCKETS, CURRENT
 from scf.service.loan_history import HISTORY_EVENTS
+from scf.service.portfolio import SUPPLIER_ID_PATTERN
 
 OPENAPI_VERSION = "3.0.3"
 API_VERSION = "1"
@@ -33,6 +36,8 @@ SECURITY_SCHEME = "cognitoBearer"
 PROBLEM_JSON = "application/problem+json"
 
 Schema = dict[str, Any]
+LOAN_STATUSES = tuple(status.value for status in LoanStatus)
+AGING_BUCKETS = (CURRENT, *(name for name, _ in BUCKETS))
 
 
 def ref(name: str) -> Schema:
@@ -486,6 +491,19 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
         ),
         "ApplicationPage": page("ReviewItem", "Applications in REVIEW, oldest first."),
         "LoanPage": page("LoanSummary", "The supplier's loans, newest first."),
+        "OpsLoanSummary": obj(
+            {**loan_fields, "supplier_id": {"type": "string"}},
+            description="A loan as ops list it: the supplier's fields (as of the business date, so "
+            "`status` may already say OVERDUE on an ACTIVE loan the daily job has not marked yet) and "
+            "whose it is.",
+        ),
+        "OpsLoanPage": page(
+            "OpsLoanSummary",
+            "Loans by stored status (latest maturity first) or a supplier's (newest first). A page "
+            "may hold fewer than `limit` loans, even none, and still have a `next_token`: the other "
+            "filters apply to the part of the index each page reads.",
+        ),
+        "Portfolio": portfolio_schema(),
         "UnmatchedPage": page("UnmatchedItem", "Unmatched bank statement items."),
         "Problem": obj(
             {
@@ -506,6 +524,46 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
             description="RFC 9457 problem details.",
         ),
     }
+
+
+def portfolio_schema() -> Schema:
+    """`GET /v1/ops/portfolio` (docs/ops-views.md, "The portfolio")."""
+    figures = obj({"count": {"type": "integer", "minimum": 0}, "outstanding_principal": ref("Money")})
+    return obj(
+        {
+            "currency": ref("Currency"),
+            "as_of": {"type": "string", "format": "date", "description": "The business date."},
+            "loans_by_status": obj(
+                {status: figures for status in LOAN_STATUSES},
+                description="Loans by stored status: how many and their outstanding principal.",
+            ),
+            "aging": {
+                "type": "array",
+                "minItems": len(AGING_BUCKETS),
+                "maxItems": len(AGING_BUCKETS),
+                "items": obj(
+                    {
+                        "bucket": {"type": "string", "enum": list(AGING_BUCKETS)},
+                        "count": {"type": "integer", "minimum": 0},
+                        "outstanding_principal": ref("Money"),
+                        "penalty_due": ref("Money"),
+                    }
+                ),
+                "description": "ACTIVE and OVERDUE loans by days past maturity (as_of - maturity "
+                "date; the maturity day itself is in 1-30), in this order; CURRENT: not yet due.",
+            },
+            "interest_due": {
+                "allOf": [ref("Money")],
+                "description": "Interest due today on ACTIVE and OVERDUE loans. Loans not yet due are "
+                "summed exactly and rounded once, so this may differ from the sum of the loans' own "
+                "rounded `interest_due` by less than half a minor unit per loan.",
+            },
+            "overpayment_owed": {
+                "allOf": [ref("Money")],
+                "description": "Money received beyond loans' payoffs and not refunded yet.",
+            },
+        }
+    )
 
 
 def _money(minor: int) -> str:
@@ -834,6 +892,59 @@ def paths() -> dict[str, dict[str, Schema]]:
                 ("200", json_body("OpsApplication", "The application, whose it is, and its review.")),
                 ["401", OPS, "404"],
                 parameters=[application_id],
+            )
+        },
+        "/v1/ops/loans": {
+            "get": _operation(
+                "listOpsLoans",
+                "Loans by stored status, or a supplier's loans",
+                "ops",
+                ("200", json_body("OpsLoanPage", "One page of loans.")),
+                ["401", OPS, "422"],
+                description="At least `status` or `supplier_id` (422 MISSING_FILTER, `field` status): "
+                "with `supplier_id` the supplier's loans newest first, else the status' loans latest "
+                "maturity first; the other parameters filter. A bad value is 422 INVALID_VALUE (or "
+                "INVALID_CURRENCY) naming the parameter; a `next_token` of another list, INVALID_TOKEN.",
+                parameters=[
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "enum": list(LOAN_STATUSES)},
+                        "description": "The loans' stored status.",
+                    },
+                    {
+                        "name": "supplier_id",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string", "pattern": SUPPLIER_ID_PATTERN},
+                    },
+                    {
+                        "name": "currency",
+                        "in": "query",
+                        "required": False,
+                        "schema": ref("Currency"),
+                    },
+                    *paging(LOANS_PAGE),
+                ],
+            )
+        },
+        "/v1/ops/portfolio": {
+            "get": _operation(
+                "getPortfolio",
+                "The portfolio in one currency: by status, aging, interest, overpayments owed",
+                "ops",
+                ("200", json_body("Portfolio", "The portfolio as of the business date.")),
+                ["401", OPS, "422"],
+                parameters=[
+                    {
+                        "name": "currency",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"allOf": [ref("Currency")], "default": "CNY"},
+                        "description": "INVALID_CURRENCY (422, `field` currency) otherwise.",
+                    }
+                ],
             )
         },
         "/v1/ops/loans/{loan_id}": {

@@ -11,12 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 from scf.adapters.dynamodb.transactions import BadPageToken
+from scf.domain import portfolio
 from scf.domain.interest import PrincipalChange
 from scf.domain.ledger import Posting
 from scf.domain.loan import REPAYABLE, Loan, LoanStatus, Repayment, RepaymentStatus
 from scf.events import OutboxEvent
 from scf.service.loan_store import (
     SENT,
+    LoanFilter,
     LoanRecord,
     LoanStore,
     Page,
@@ -57,6 +59,7 @@ class StoredLoan:
     extension_request: str | None = None
     payment_id: str | None = None
     payout_account: Account | None = None
+    counted: bool = True  # in the portfolio's counters (LoanItem.in_portfolio)
 
     def record(self) -> LoanRecord:
         return LoanRecord(
@@ -65,6 +68,7 @@ class StoredLoan:
             created_at=self.created_at,
             extension_request=self.extension_request,
             payout_account=self.payout_account,
+            counted=self.counted,
         )
 
 
@@ -103,6 +107,7 @@ class FakeLoanStore(LoanStore):
         self.every_currency: dict[str, Exposure] = {}  # SupplierOverdueItem: principal unused
         self.refunds_owed: set[str] = set()  # RefundOwedItem: loan ids on gsi2 REFUNDS#OWED
         self.unverified: set[str] = set()  # suppliers whose account is not verified
+        self.portfolio: dict[tuple[str, int], portfolio.Counters] = {}  # PortfolioShardItem by shard
 
     # -- seeding (what the credit decision and the ingestion write) ---------------------------------
 
@@ -115,12 +120,16 @@ class FakeLoanStore(LoanStore):
         *,
         created_at: str = "2026-01-01T00:00:00+00:00",
         payout_account: Account | None = None,
+        counted: bool = True,
     ) -> None:
-        """A loan as the decision (APPROVED: its principal reserved, the supplier's account recorded)
-        or earlier movements left it."""
+        """A loan as the decision (APPROVED: its principal reserved, the supplier's account recorded,
+        the portfolio counting it) or earlier movements left it; `counted=False`: stored before the
+        portfolio's counters existed."""
         self.loans[loan.loan_id] = StoredLoan(
-            loan=loan, version=None, created_at=created_at, payout_account=payout_account
+            loan=loan, version=None, created_at=created_at, payout_account=payout_account, counted=counted
         )
+        if counted:
+            self._count(None, loan)
         exposure = self.exposure(loan.supplier_id, loan.currency)
         exposure.principal_minor += loan.outstanding_principal_minor
         every = self.every_currency.setdefault(loan.supplier_id, Exposure())
@@ -206,6 +215,45 @@ class FakeLoanStore(LoanStore):
     def pool_state(self, supplier_id: str, currency: str) -> dict[str, Any] | None:
         return self.pools.get((supplier_id, currency))
 
+    # -- ops reads ----------------------------------------------------------------------------------------
+
+    def ops_loans(self, wanted: LoanFilter, *, limit: int, next_token: str | None) -> Page:
+        """What gsi1 (a supplier's, newest first) or gsi2 (a status', latest maturity first) answers."""
+        if wanted.supplier_id is not None:
+            partition = f"SUPPLIER#{wanted.supplier_id}"
+
+            def order(s: StoredLoan) -> tuple[str, str]:
+                return (s.created_at, s.loan.loan_id)
+        else:
+            assert wanted.status is not None
+            partition = f"LOANS#{wanted.status.value}"
+
+            def order(s: StoredLoan) -> tuple[str, str]:
+                maturity = s.loan.maturity_date
+                return (maturity.isoformat() if maturity else "0000-00-00", s.loan.loan_id)
+
+        found = sorted((s for s in self.loans.values() if wanted.matches(s.loan)), key=order, reverse=True)
+        start = 0
+        if next_token is not None:
+            owner, _, offset = next_token.rpartition(":")
+            if owner != partition or not offset.isdigit():
+                raise BadPageToken("next_token does not belong to this list")
+            start = int(offset)
+        end = start + limit
+        token = f"{partition}:{end}" if end < len(found) else None
+        return Page(items=[s.record() for s in found[start:end]], next_token=token)
+
+    def portfolio_counters(self, currency: str) -> portfolio.Counters:
+        return portfolio.total(shard for (cur, _), shard in self.portfolio.items() if cur == currency)
+
+    def loans_past_maturity(self, currency: str, as_of: date) -> list[LoanRecord]:
+        overdue = [
+            s.record()
+            for s in self.loans.values()
+            if s.loan.status is LoanStatus.OVERDUE and s.loan.currency == currency
+        ]
+        return overdue + [r for r in self.active_loans_maturing_by(as_of) if r.loan.currency == currency]
+
     # -- the daily job's reads (what gsi2 LOANS#ACTIVE answers) ---------------------------------------
 
     def _active_maturing(self, wanted: Any) -> list[LoanRecord]:
@@ -233,11 +281,20 @@ class FakeLoanStore(LoanStore):
         if status is not None:
             write.require(stored is not None and stored.loan.status is status, f"loan not {status}")
 
-    def _save_loan(self, record: LoanRecord, loan: Loan, **changes: Any) -> None:
+    def _save_loan(
+        self, record: LoanRecord, loan: Loan, *, overpayment_owed: int = 0, **changes: Any
+    ) -> None:
+        """The loan written, and its change counted in its portfolio shard (`count_loan_change`)."""
         stored = self.loans[record.loan.loan_id]
         self.loans[record.loan.loan_id] = replace(
-            stored, loan=loan, version=(record.version or 0) + 1, **changes
+            stored, loan=loan, version=(record.version or 0) + 1, counted=True, **changes
         )
+        self._count(record.counted_loan, loan, overpayment_owed=overpayment_owed)
+
+    def _count(self, before: Loan | None, after: Loan, *, overpayment_owed: int = 0) -> None:
+        shard = self.portfolio.setdefault((after.currency, portfolio.shard_of(after.loan_id)), {})
+        for name, value in portfolio.delta(before, after, overpayment_owed=overpayment_owed).items():
+            shard[name] = shard.get(name, Decimal(0)) + value
 
     def _require_exposure(
         self, write: _Write, loan: Loan, *, principal_delta: int, overdue_delta: int
@@ -483,8 +540,11 @@ class FakeLoanStore(LoanStore):
             write.require(existing is None, "repayment exists")
         write.require(posting.posting_id not in self.postings, "posting exists")
         write.commit()
+        overpayment = repayment.allocation.overpayment
         if changed:
-            self._save_loan(record, loan)
+            self._save_loan(record, loan, overpayment_owed=overpayment)
+        else:
+            self._count(loan, loan, overpayment_owed=overpayment)
         if loan.overpayment_minor > record.loan.overpayment_minor:
             self.refunds_owed.add(loan.loan_id)
         if moves_exposure:
@@ -599,7 +659,7 @@ class FakeLoanStore(LoanStore):
         write.commit()
         self._finish_payment(report, now)
         for record, loan in zip(records, loans, strict=True):
-            self._save_loan(record, loan)
+            self._save_loan(record, loan, overpayment_owed=record.loan.refunded_minor - loan.refunded_minor)
             if loan.overpayment_minor == loan.refunded_minor:
                 self.refunds_owed.discard(loan.loan_id)
         for loan_id, posting in postings.items():

@@ -156,3 +156,33 @@ def seed_supplier(
         updated_at="2026-11-01T00:00:00Z",
     ).save()
     return pool
+
+
+def loan_item(loan: Any, *, created_at: str, counted: bool) -> Any:
+    """The LoanItem of a `scf.domain.loan.Loan` as the loan store keeps it (gsi1, gsi2), for seeding;
+    `counted`: in the portfolio's counters (False: as stored before they existed, no gsi2 either)."""
+    from scf.adapters.dynamodb.models import LoanItem
+
+    maturity = loan.maturity_date.isoformat() if loan.maturity_date else None
+    return LoanItem(
+        *LoanItem.key(loan.loan_id),
+        loan_id=loan.loan_id,
+        supplier_id=loan.supplier_id,
+        application_id=f"AP{loan.loan_id}",
+        status=loan.status.value,
+        currency=loan.currency,
+        principal_minor=loan.principal_minor,
+        outstanding_principal_minor=loan.outstanding_principal_minor,
+        annual_rate=str(loan.annual_rate),
+        term_days=loan.term_days,
+        value_date=loan.value_date.isoformat() if loan.value_date else None,
+        maturity_date=maturity,
+        principal_changes=[[c.on.isoformat(), c.outstanding_minor] for c in loan.principal_changes],
+        in_portfolio=True if counted else None,
+        created_at=created_at,
+        updated_at=created_at,
+        gsi1pk=LoanItem.supplier_index_pk(loan.supplier_id),
+        gsi1sk=f"{created_at}#{loan.loan_id}",
+        gsi2pk=LoanItem.status_index_pk(loan.status.value) if counted else None,
+        gsi2sk=LoanItem.status_index_sk(loan.loan_id, maturity) if counted else None,
+    )

@@ -43,6 +43,7 @@ from scf.service.loan_history import LoanHistoryService
 from scf.service.loans import LoanService
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import PaymentKind
+from scf.service.portfolio import PortfolioService, currency_filter, loan_filter
 from scf.service.refunds import RefundService
 from scf.service.repayment import RepaymentService
 
@@ -56,6 +57,7 @@ class Services:
     repayments: RepaymentService
     loans: LoanService
     loan_history: LoanHistoryService
+    portfolio: PortfolioService
     lending_day: LendingDayService
     inquiries: InquiryService
     refunds: RefundService
@@ -79,6 +81,7 @@ def bootstrap() -> Services:
         repayments=repayments,
         loans=loans,
         loan_history=LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans),
+        portfolio=PortfolioService(loans=store, views=loans),
         lending_day=LendingDayService(loans=store, clock=clock, policy=policy),
         inquiries=InquiryService(
             loans=store,
@@ -130,6 +133,23 @@ def extend_loan(loan_id: str) -> Response[Any]:
     supplier_id = require_supplier(app)
     key = idempotency_key(app)
     return ok(bootstrap().loans.extend(supplier_id, loan_id, key))
+
+
+@app.get("/v1/ops/loans")
+def ops_loans() -> Response[Any]:
+    require_ops(app)
+    query = app.current_event.get_query_string_value
+    wanted = loan_filter(query("status"), query("supplier_id"), query("currency"))
+    size = page(app, LOANS_PAGE)
+    return ok(bootstrap().portfolio.list(wanted, limit=size.limit, next_token=size.next_token))
+
+
+@app.get("/v1/ops/portfolio")
+def ops_portfolio() -> Response[Any]:
+    require_ops(app)
+    currency = currency_filter(app.current_event.get_query_string_value("currency"), required=True)
+    assert currency is not None
+    return ok(bootstrap().portfolio.portfolio(currency))
 
 
 @app.get("/v1/ops/loans/<loan_id>")

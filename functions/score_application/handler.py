@@ -87,10 +87,12 @@ def list_reviews() -> Response[Any]:
 def decide_review(application_id: str) -> Response[Any]:
     reviewer = require_ops(app)
     key = idempotency_key(app)
-    decided = bootstrap().credit.review(
-        application_id, json_body(app), reviewer.subject, key, reviewer_supplier=reviewer.supplier_id
+    body = json_body(app)
+    return ok(
+        bootstrap().credit.review(
+            application_id, body, reviewer.subject, key, reviewer_supplier_id=reviewer.supplier_id
+        )
     )
-    return ok(decided)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

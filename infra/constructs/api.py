@@ -50,6 +50,8 @@ ROUTES: dict[str, list[tuple[str, str]]] = {
         ("GET", "/v1/repayments/{repayment_id}"),
         ("POST", "/v1/loans/{loan_id}/extension"),
         ("GET", "/v1/ops/loans/{loan_id}"),
+        ("GET", "/v1/ops/loans"),
+        ("GET", "/v1/ops/portfolio"),
     ],
 }
 

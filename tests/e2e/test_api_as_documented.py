@@ -223,6 +223,13 @@ def test_every_operation_answers_as_documented(api: DocumentedApi, local_stack: 
     }
     api.call("GET", ops_loan, token, path=loan_path, expect=403)
     api.call("GET", ops_loan, ops, path={"loan_id": "LN-NONE"}, expect=404)
+    listed = api.call("GET", "/v1/ops/loans", ops, params={"supplier_id": supplier}, expect=200)
+    assert {(i["loan_id"], i["supplier_id"]) for i in listed["items"]} >= {(loan_path["loan_id"], supplier)}
+    api.call("GET", "/v1/ops/loans", ops, params={"status": "LATE"}, expect=422)
+    api.call("GET", "/v1/ops/loans", token, params={"status": "ACTIVE"}, expect=403)
+    book = api.call("GET", "/v1/ops/portfolio", ops, params={"currency": "CNY"}, expect=200)
+    assert [row["bucket"] for row in book["aging"]] == ["CURRENT", "1-30", "31-60", "61-90", "90+"]
+    api.call("GET", "/v1/ops/portfolio", ops, params={"currency": "JPY"}, expect=422)
 
     # unmatched bank items: a credit on the lender's account that names no loan
     bank = str(local.env["lender_account"]["bank_code"])

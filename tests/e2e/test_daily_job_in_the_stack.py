@@ -64,3 +64,22 @@ def test_a_loan_left_alone_is_announced_then_stored_overdue_at_maturity(
     assert exposure is not None and int(exposure["overdue_loans"]) == 1
     view = local.call("GET", f"/v1/loans/{loan_id}", token).json()
     assert view["status"] == "OVERDUE"
+    # Ops see it in the loans stored OVERDUE (paged: other tests' loans may share the stack) and
+    # in the portfolio's aging, on its maturity day (day 0 past maturity: 1-30).
+    ops = local.token(ops=True)
+    listed: dict[str, Any] = {}
+    params = {"status": "OVERDUE", "limit": "100"}
+    while loan_id not in listed:
+        answer = local.call("GET", "/v1/ops/loans", ops, params=params)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        listed |= {entry["loan_id"]: entry for entry in page["items"]}
+        if page["next_token"] is None:
+            break
+        params = {**params, "next_token": page["next_token"]}
+    assert listed[loan_id]["supplier_id"] == supplier_id
+    assert listed[loan_id]["outstanding_principal"] == "10000.00"
+    portfolio = local.call("GET", "/v1/ops/portfolio", ops, params={"currency": "CNY"}).json()
+    aging = {row["bucket"]: row["count"] for row in portfolio["aging"]}
+    assert portfolio["loans_by_status"]["OVERDUE"]["count"] >= 1 and aging["1-30"] >= 1
+    assert local.call("GET", "/v1/ops/loans", token, params={"status": "OVERDUE"}).status_code == 403

@@ -32,6 +32,8 @@ ROUTES = {
     ("GET", "/v1/repayments/{repayment_id}"): "apply_repayment",
     ("POST", "/v1/loans/{loan_id}/extension"): "apply_repayment",
     ("GET", "/v1/ops/loans/{loan_id}"): "apply_repayment",
+    ("GET", "/v1/ops/loans"): "apply_repayment",
+    ("GET", "/v1/ops/portfolio"): "apply_repayment",
 }
 COMMON_ENV = {
     "TABLE_NAME",

@@ -248,6 +248,7 @@ def test_every_page_limit_is_the_toolkits_for_its_route(doc: dict[str, Any]) -> 
         operation: {"type": "integer", "minimum": 1, "maximum": size.maximum, "default": size.default}
         for operation, size in (
             ("listLoans", LOANS_PAGE),
+            ("listOpsLoans", LOANS_PAGE),
             ("listReviews", REVIEWS_PAGE),
             ("listUnmatched", UNMATCHED_PAGE),
         )
@@ -279,7 +280,7 @@ def test_every_paged_operation_documents_422(doc: dict[str, Any]) -> None:
         (path, op) for _, path, op in _operations(doc) if "limit" in {p["name"] for p in _parameters(doc, op)}
     ]
 
-    assert len(paged) == 3
+    assert len(paged) == 4
     for path, operation in paged:
         assert "422" in operation["responses"], path
 
@@ -321,6 +322,17 @@ def test_the_schemas_carry_the_contracts_field_names(doc: dict[str, Any]) -> Non
     payout = schemas["OpsLoan"]["properties"]["payout"]
     assert {"payment_id", "bank_code", "account", "status"} <= set(payout["properties"])
     assert _refers_to(schemas["OpsLoan"]["properties"]["history"]["items"], "HistoryEvent")
+    portfolio = schemas["Portfolio"]["properties"]
+    assert {"as_of", "loans_by_status", "aging", "interest_due", "overpayment_owed"} <= set(portfolio)
+    assert portfolio["aging"]["items"]["properties"]["bucket"]["enum"] == [
+        "CURRENT",
+        "1-30",
+        "31-60",
+        "61-90",
+        "90+",
+    ]
+    assert {"count", "outstanding_principal", "penalty_due"} <= set(portfolio["aging"]["items"]["properties"])
+    assert "supplier_id" in schemas["OpsLoanSummary"]["properties"]
 
 
 def test_the_policy_bounds_are_the_current_policys(doc: dict[str, Any]) -> None:

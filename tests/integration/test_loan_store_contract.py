@@ -15,7 +15,6 @@ import pytest
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import (
     ExposureItem,
-    LoanItem,
     PostingItem,
     SupplierItem,
     SupplierOverdueItem,
@@ -35,6 +34,7 @@ from scf.service.payments import Account, PaymentReport, PaymentStatus
 from scf.service.refunds import RefundService
 from scf.service.repayment import RepaymentService, apply_to_loan
 from tests.fakes import FakeBankGateway, FakeGateways, FakeLoanStore
+from tests.support import loan_item
 
 pytestmark = pytest.mark.integration
 
@@ -103,22 +103,7 @@ class DynamoWorld:
     store: DynamoLoanStore
 
     def add_approved_loan(self, loan: Loan, *, reserved: int, created_at: str) -> None:
-        LoanItem(
-            *LoanItem.key(loan.loan_id),
-            loan_id=loan.loan_id,
-            supplier_id=loan.supplier_id,
-            application_id=f"APP-{loan.loan_id}",
-            status=loan.status.value,
-            currency=loan.currency,
-            principal_minor=loan.principal_minor,
-            outstanding_principal_minor=loan.outstanding_principal_minor,
-            annual_rate=str(loan.annual_rate),
-            term_days=loan.term_days,
-            created_at=created_at,
-            updated_at=created_at,
-            gsi1pk=LoanItem.supplier_index_pk(loan.supplier_id),
-            gsi1sk=f"{created_at}#{loan.loan_id}",
-        ).save()
+        loan_item(loan, created_at=created_at, counted=False).save()  # as stored before gsi2 and the counters
         ExposureItem(*ExposureItem.key(loan.supplier_id, loan.currency)).update(
             actions=[
                 ExposureItem.principal_minor.set((ExposureItem.principal_minor | 0) + reserved),

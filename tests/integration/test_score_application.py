@@ -653,3 +653,21 @@ def test_an_account_changed_while_deciding_is_not_the_one_written_on_the_loan(ap
     loan = LoanItem.get(*LoanItem.key(app["loan_id"]))
     assert app["status"] == "APPROVED" and changed["done"]
     assert loan.payout_account["account_number"] == "6222020200199990000"  # decided again on it
+
+
+def test_an_ops_reviewer_never_decides_an_application_of_its_own_supplier(api):
+    """Contract section 8: an ops token naming the application's supplier is refused (403), and
+    the application stays in review for another reviewer."""
+    held = hold_for_review(api, "1000.00", key="mine")
+    path = f"/v1/reviews/{held['application_id']}/decision"
+    own = {**OPS, "custom:supplier_id": SUPPLIER}
+    status, problem = api.call(
+        "apigw_post_review_decision_ops.json", claims=own, path=path, body={"decision": "APPROVE"}
+    )
+    assert (status, problem["code"]) == (403, "OWN_SUPPLIER")
+    assert ApplicationItem.get(*ApplicationItem.key(held["application_id"])).status == "REVIEW"
+    other = {**OPS, "custom:supplier_id": "S-OTHER"}
+    status, decided = api.call(
+        "apigw_post_review_decision_ops.json", claims=other, path=path, body={"decision": "DECLINE"}
+    )
+    assert (status, decided["status"]) == (200, "DECLINED")

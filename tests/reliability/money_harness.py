@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import botocore.session
 import pynamodb.connection.base as pynamodb_base
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
+from pynamodb.transactions import TransactWrite
 
 from scf import config
 from scf.adapters.dynamodb.models import (
@@ -31,8 +33,10 @@ from scf.adapters.dynamodb.models import (
     SupplierItem,
     bind,
 )
+from scf.adapters.dynamodb.portfolio_counters import count_loan_change
+from scf.adapters.dynamodb.transactions import connection
 from scf.domain.ledger import Posting, balances
-from scf.domain.loan import Repayment, RepaymentSource, RepaymentStatus
+from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.money import format_amount
 from scf.events import LOAN_APPROVED, TARGET_OF
 from tests.support import create_tables, load_handler
@@ -323,7 +327,20 @@ class MoneyWorld:
             gsi2pk=LoanItem.status_index_pk("APPROVED"),
             gsi2sk=LoanItem.status_index_sk(loan_id, None),
             payout_account=payout_account,
+            in_portfolio=True,
         ).save()
+        approved = Loan(
+            loan_id=loan_id,
+            supplier_id=supplier_id,
+            status=LoanStatus.APPROVED,
+            currency=currency,
+            principal_minor=principal_minor,
+            outstanding_principal_minor=principal_minor,
+            annual_rate=Decimal(rate),
+            term_days=term_days,
+        )
+        with TransactWrite(connection=connection()) as counters:  # as the approving transaction does
+            count_loan_change(counters, None, approved, now=created_at)
         exposure = ExposureItem(*ExposureItem.key(supplier_id, currency))
         exposure.update(
             actions=[

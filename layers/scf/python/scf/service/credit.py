@@ -409,12 +409,13 @@ class CreditService:
         body: dict[str, Any],
         reviewer: str,
         idempotency_key: str | None = None,
-        reviewer_supplier: str | None = None,
+        *,
+        reviewer_supplier_id: str | None = None,
     ) -> dict[str, Any]:
-        """Ops decide an application in REVIEW, once. The same key and body again get the first
-        answer; the same key with another body is `IdempotencyKeyReused`; any other attempt on a
-        decided application is `ReviewConflict`; a reviewer whose token names the application's
-        supplier (`reviewer_supplier`) is `Forbidden`."""
+        """Ops decide an application in REVIEW, once, and never one of the supplier their own token
+        names (`reviewer_supplier_id`: `Forbidden` OWN_SUPPLIER). The same key and body again get the
+        first answer; the same key with another body is `IdempotencyKeyReused`; any other attempt on
+        a decided application is `ReviewConflict`."""
         verdict = body.get("decision")
         if verdict not in ("APPROVE", "DECLINE"):
             raise InvalidInput("must be APPROVE or DECLINE", code="INVALID_VALUE", field="decision")
@@ -430,7 +431,7 @@ class CreditService:
             record = self.repository.application_by_id(application_id)
             if record is None:
                 raise NotFound(f"application {application_id} was not found")
-            if reviewer_supplier is not None and record.supplier_id == reviewer_supplier:
+            if reviewer_supplier_id is not None and record.supplier_id == reviewer_supplier_id:
                 raise Forbidden(
                     "a reviewer never decides its own supplier's application", code="OWN_SUPPLIER"
                 )

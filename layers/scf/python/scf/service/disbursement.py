@@ -112,7 +112,8 @@ class PayoutService:
         if loan.status is LoanStatus.APPROVED:
             disbursing = loan.start_disbursement()
             self.loans.start_disbursement(record, disbursing, payment_id, bank_code, now, account=creditor)
-            record = replace(record, loan=disbursing, version=(record.version or 0) + 1)
+            # As stored now: the write counted the loan in the portfolio (`LoanRecord.counted`).
+            record = replace(record, loan=disbursing, version=(record.version or 0) + 1, counted=True)
         order = PaymentOrder(
             payment_id=payment_id,
             direction=Direction.PAYOUT,

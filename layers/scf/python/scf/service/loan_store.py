@@ -12,8 +12,9 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from scf.domain.ledger import Posting
-from scf.domain.loan import Loan, Repayment
+from scf.domain.loan import Loan, LoanStatus, Repayment
 from scf.domain.money import format_amount
+from scf.domain.portfolio import Counters
 from scf.errors import Contention, NotFound
 from scf.events import REFUND_PAID, OutboxEvent
 from scf.service.payments import (
@@ -73,6 +74,14 @@ class LoanRecord:
     created_at: str
     extension_request: str | None = None
     payout_account: Account | None = None
+    # In the portfolio's counters already (False only on loans stored before they existed and not
+    # backfilled yet: their next write adds the whole loan, not a difference).
+    counted: bool = True
+
+    @property
+    def counted_loan(self) -> Loan | None:
+        """The loan as the portfolio's counters hold it (None: not in them yet)."""
+        return self.loan if self.counted else None
 
 
 @dataclass(frozen=True)
@@ -219,6 +228,22 @@ def api_report(result: PaymentResult, bank_code: str) -> PaymentReport:
 
 
 @dataclass(frozen=True)
+class LoanFilter:
+    """The ops list's filters (`GET /v1/ops/loans`); at least a status or a supplier."""
+
+    status: LoanStatus | None = None
+    supplier_id: str | None = None
+    currency: str | None = None
+
+    def matches(self, loan: Loan) -> bool:
+        return (
+            (self.status is None or loan.status is self.status)
+            and (self.supplier_id is None or loan.supplier_id == self.supplier_id)
+            and (self.currency is None or loan.currency == self.currency)
+        )
+
+
+@dataclass(frozen=True)
 class Page:
     items: list[LoanRecord]
     next_token: str | None
@@ -247,6 +272,22 @@ class LoanStore(Protocol):
 
     def pool_state(self, supplier_id: str, currency: str) -> dict[str, Any] | None:
         """The supplier's receivables pool (`scf.domain.pool` state), None before any document."""
+        ...
+
+    # -- ops reads (docs/ops-views.md) ----------------------------------------------------------------
+
+    def ops_loans(self, wanted: LoanFilter, *, limit: int, next_token: str | None) -> Page:
+        """One page of loans for ops: a supplier's (newest first), else one stored status' (latest
+        maturity first), the other filters applied to the page read (it may hold fewer than `limit`
+        loans and still have a `next_token`)."""
+        ...
+
+    def portfolio_counters(self, currency: str) -> Counters:
+        """The currency's portfolio counters summed over their shards (`scf.domain.portfolio`)."""
+        ...
+
+    def loans_past_maturity(self, currency: str, as_of: date) -> list[LoanRecord]:
+        """The currency's stored OVERDUE loans and ACTIVE loans maturing on or before `as_of`."""
         ...
 
     # -- the daily job's reads (the loans with work, by status and maturity: never the table) ------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
@@ -20,6 +21,7 @@ from scf.adapters.dynamodb.models import (
     SupplierItem,
     SupplierOverdueItem,
 )
+from scf.adapters.dynamodb.portfolio_counters import count_loan_change
 from scf.adapters.dynamodb.transactions import (
     CONDITION_FAILED,
     TRANSACTION_CONFLICT,
@@ -31,7 +33,8 @@ from scf.adapters.dynamodb.transactions import (
     is_condition_failure,
 )
 from scf.domain.decision import REVIEW
-from scf.domain.loan import LoanStatus
+from scf.domain.interest import DayCount
+from scf.domain.loan import Loan, LoanStatus
 from scf.domain.money import format_amount
 from scf.domain.pool import Pool
 from scf.events import LOAN_APPROVED, OUTBOX_TTL_SECONDS, TARGET_OF, stored_payload
@@ -160,6 +163,7 @@ class DynamoCreditRepository:
                 else:
                     tx.save(app_item, condition=ApplicationItem.pk.does_not_exist())
                 tx.save(_loan_item(loan), condition=LoanItem.pk.does_not_exist())
+                count_loan_change(tx, None, _approved_loan(loan), now=now)
                 exposure = ExposureItem(*ExposureItem.key(reservation.supplier_id, reservation.currency))
                 tx.update(
                     exposure,
@@ -275,6 +279,23 @@ def _loan_item(loan: NewLoan) -> LoanItem:
         gsi2pk=LoanItem.status_index_pk(LoanStatus.APPROVED.value),
         gsi2sk=LoanItem.status_index_sk(loan.loan_id, None),
         payout_account=account_json(loan.payout_account) if loan.payout_account else None,
+        in_portfolio=True,  # counted by the approving transaction (count_loan_change)
+    )
+
+
+def _approved_loan(loan: NewLoan) -> Loan:
+    """The new loan as the portfolio counts it."""
+    return Loan(
+        loan_id=loan.loan_id,
+        supplier_id=loan.supplier_id,
+        status=LoanStatus.APPROVED,
+        currency=loan.currency,
+        principal_minor=loan.principal_minor,
+        outstanding_principal_minor=loan.principal_minor,
+        annual_rate=Decimal(loan.annual_rate),
+        term_days=loan.term_days,
+        day_count=DayCount(loan.day_count),
+        penalty_multiplier=Decimal(loan.penalty_multiplier),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
+from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
 from scf.adapters.dynamodb.ledger_repository import posting_item
@@ -30,12 +31,14 @@ from scf.adapters.dynamodb.models import (
     SupplierOverdueItem,
     open_index_moment,
 )
+from scf.adapters.dynamodb.portfolio_counters import count_loan_change, read_counters
 from scf.adapters.dynamodb.transactions import (
     CONDITION_FAILED,
     TRANSACTION_CONFLICT,
     batch_get,
     cancellation_codes,
     connection,
+    decode_index_token,
     decode_token,
     encode_token,
     is_condition_failure,
@@ -43,10 +46,12 @@ from scf.adapters.dynamodb.transactions import (
 from scf.domain.interest import DayCount, PrincipalChange
 from scf.domain.ledger import Posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
+from scf.domain.portfolio import Counters
 from scf.domain.waterfall import Allocation
 from scf.events import OUTBOX_TTL_SECONDS, TARGET_OF, OutboxEvent, stored_payload
 from scf.service.loan_store import (
     SENT,
+    LoanFilter,
     LoanRecord,
     LoanStore,
     Page,
@@ -90,6 +95,7 @@ def _loan(item: LoanItem) -> LoanRecord:
         created_at=item.created_at,
         extension_request=item.extension_request,
         payout_account=_account(item.payout_account),
+        counted=bool(item.in_portfolio),
     )
 
 
@@ -264,6 +270,48 @@ class DynamoLoanStore(LoanStore):
         state: dict[str, Any] = item.state
         return state
 
+    # -- ops reads -----------------------------------------------------------------------------------
+
+    def ops_loans(self, wanted: LoanFilter, *, limit: int, next_token: str | None) -> Page:
+        """One DynamoDB page (Limit = `limit`, the other filters a FilterExpression): gsi1
+        SUPPLIER#<id>#LOANS newest first, else gsi2 LOANS#<status> latest maturity first."""
+        condition = None
+        index: GlobalSecondaryIndex[Any]
+        if wanted.supplier_id is not None:
+            index, partition = LoanItem.by_supplier, LoanItem.supplier_index_pk(wanted.supplier_id)
+            start = decode_index_token(next_token, index="gsi1", partition=partition)
+            if wanted.status is not None:
+                condition = LoanItem.status == wanted.status.value
+        else:
+            assert wanted.status is not None
+            index, partition = LoanItem.by_status, LoanItem.status_index_pk(wanted.status.value)
+            start = decode_index_token(next_token, index="gsi2", partition=partition)
+        if wanted.currency is not None:
+            currency = LoanItem.currency == wanted.currency
+            condition = currency if condition is None else condition & currency
+        query = index.query(
+            partition,
+            filter_condition=condition,
+            scan_index_forward=False,
+            last_evaluated_key=start,
+            page_size=limit,
+        )
+        raw = next(query.page_iter)
+        items = [_loan(LoanItem.from_raw_data(item)) for item in raw.get("Items", [])]
+        return Page(items=items, next_token=encode_token(query.page_iter.last_evaluated_key))
+
+    def portfolio_counters(self, currency: str) -> Counters:
+        return read_counters(currency)
+
+    def loans_past_maturity(self, currency: str, as_of: date) -> list[LoanRecord]:
+        """gsi2 LOANS#OVERDUE (all of it) and LOANS#ACTIVE up to `as_of`, the currency's loans."""
+        overdue = LoanItem.by_status.query(
+            LoanItem.status_index_pk(LoanStatus.OVERDUE.value), filter_condition=LoanItem.currency == currency
+        )
+        found = [_loan(item) for item in overdue if isinstance(item, LoanItem)]
+        found += [r for r in self.active_loans_maturing_by(as_of) if r.loan.currency == currency]
+        return found
+
     # -- the daily job's reads -----------------------------------------------------------------------
 
     def active_loans_maturing_by(self, day: date) -> list[LoanRecord]:
@@ -288,6 +336,25 @@ class DynamoLoanStore(LoanStore):
         )
         return [_payment(item) for item in query if isinstance(item, PaymentItem)]
 
+    # -- the one-off backfill (scripts/backfill_portfolio.py) ------------------------------------------
+
+    def count_in_portfolio(self, record: LoanRecord, now: str) -> bool:
+        """A loan stored before the portfolio's counters: its whole contribution ADDed to its shard,
+        its gsi2 keys set and the loan marked counted, on condition that it is unchanged and not
+        counted (False, nothing written: counted already; `StaleWrite`: it moved, read it again)."""
+        if record.counted:
+            return False
+        with self._transaction() as transaction:
+            transaction.update(
+                _loan_handle(record),
+                actions=[
+                    *_status_index(record.loan),
+                    *count_loan_change(transaction, None, record.loan, now=now),
+                ],
+                condition=LoanItem.in_portfolio.does_not_exist(),
+            )
+        return True
+
     # -- disbursement --------------------------------------------------------------------------------
 
     def start_disbursement(
@@ -302,6 +369,7 @@ class DynamoLoanStore(LoanStore):
                     *_status_index(loan),
                     LoanItem.payment_id.set(payment_id),
                     LoanItem.updated_at.set(now),
+                    *count_loan_change(transaction, record.counted_loan, loan, now=now),
                 ],
                 condition=LoanItem.status == LoanStatus.APPROVED.value,
             )
@@ -335,6 +403,7 @@ class DynamoLoanStore(LoanStore):
                     LoanItem.outstanding_principal_minor.set(loan.outstanding_principal_minor),
                     LoanItem.principal_changes.set(_changes_json(loan)),
                     LoanItem.updated_at.set(now),
+                    *count_loan_change(transaction, record.counted_loan, loan, now=now),
                 ],
                 condition=LoanItem.status == LoanStatus.DISBURSING.value,
             )
@@ -366,6 +435,7 @@ class DynamoLoanStore(LoanStore):
                     *_status_index(loan),
                     LoanItem.outstanding_principal_minor.set(loan.outstanding_principal_minor),
                     LoanItem.updated_at.set(now),
+                    *count_loan_change(transaction, record.counted_loan, loan, now=now),
                 ],
                 condition=LoanItem.status == LoanStatus.DISBURSING.value,
             )
@@ -468,6 +538,7 @@ class DynamoLoanStore(LoanStore):
                     LoanItem.interest_paid_minor.set(loan.interest_paid_minor),
                     LoanItem.penalty_paid_minor.set(loan.penalty_paid_minor),
                     LoanItem.updated_at.set(now),
+                    *count_loan_change(transaction, record.counted_loan, loan, now=now),
                 ],
                 condition=(LoanItem.status == record.loan.status.value)
                 & (LoanItem.extended.does_not_exist() | (LoanItem.extended == False)),  # noqa: E712
@@ -508,6 +579,7 @@ class DynamoLoanStore(LoanStore):
                     LoanItem.status.set(loan.status.value),
                     *_status_index(loan),
                     LoanItem.updated_at.set(stamp),
+                    *count_loan_change(transaction, record.counted_loan, loan, now=stamp),
                 ],
                 condition=(LoanItem.status == LoanStatus.ACTIVE.value)
                 & (LoanItem.maturity_date <= business_date.isoformat()),
@@ -586,6 +658,7 @@ class DynamoLoanStore(LoanStore):
         collection SETTLED), all or nothing. `stored`: the RepaymentItem exists (PENDING) rather
         than being created here."""
         assert repayment.allocation is not None and repayment.value_date is not None
+        overpayment = repayment.allocation.overpayment
         with self._transaction() as transaction:
             if report is not None:
                 actions, still_sent = _final_outcome(report, now)
@@ -604,6 +677,9 @@ class DynamoLoanStore(LoanStore):
                         LoanItem.principal_changes.set(_changes_json(loan)),
                         LoanItem.overpayment_minor.set(loan.overpayment_minor),
                         LoanItem.updated_at.set(now),
+                        *count_loan_change(
+                            transaction, record.counted_loan, loan, now=now, overpayment_owed=overpayment
+                        ),
                     ],
                     condition=LoanItem.status == record.loan.status.value,
                 )
@@ -627,6 +703,7 @@ class DynamoLoanStore(LoanStore):
                     else LoanItem.version.does_not_exist()
                 )
                 transaction.condition_check(LoanItem, *LoanItem.key(record.loan.loan_id), condition=unchanged)
+                count_loan_change(transaction, loan, loan, now=now, overpayment_owed=overpayment)
             if stored:
                 transaction.update(
                     RepaymentItem(*RepaymentItem.key(repayment.repayment_id)),
@@ -717,7 +794,10 @@ class DynamoLoanStore(LoanStore):
             for record, loan in zip(records, loans, strict=True):
                 transaction.update(
                     _loan_handle(record),
-                    actions=_refund_state(loan, now),
+                    actions=[
+                        *_refund_state(loan, now),
+                        *count_loan_change(transaction, record.counted_loan, loan, now=now),
+                    ],
                     condition=LoanItem.refund_id.does_not_exist(),
                 )
 
@@ -741,7 +821,17 @@ class DynamoLoanStore(LoanStore):
             for record, loan in zip(records, loans, strict=True):
                 transaction.update(
                     _loan_handle(record),
-                    actions=_refund_state(loan, now),
+                    actions=[
+                        *_refund_state(loan, now),
+                        # Paid back: no longer owed to the supplier in the portfolio's figure.
+                        *count_loan_change(
+                            transaction,
+                            record.counted_loan,
+                            loan,
+                            now=now,
+                            overpayment_owed=record.loan.refunded_minor - loan.refunded_minor,
+                        ),
+                    ],
                     condition=LoanItem.refund_id == refund.refund_id,
                 )
                 if loan.overpayment_minor == loan.refunded_minor:  # nothing owed or held any more

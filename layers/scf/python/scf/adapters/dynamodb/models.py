@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import zlib
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from pynamodb.attributes import (
@@ -24,7 +25,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     VersionAttribute,
 )
-from pynamodb.constants import BINARY
+from pynamodb.constants import BINARY, NUMBER
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -44,6 +45,19 @@ class CompressedJSONAttribute(Attribute[Any]):
 
     def deserialize(self, value: bytes) -> Any:
         return json.loads(zlib.decompress(value))
+
+
+class DecimalAttribute(Attribute[Decimal]):
+    """A DynamoDB Number read and written as an exact Decimal (PynamoDB's NumberAttribute goes
+    through JSON, so a fraction comes back a float)."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: Decimal) -> str:
+        return str(value)
+
+    def deserialize(self, value: str) -> Decimal:
+        return Decimal(value)
 
 
 class Gsi1(GlobalSecondaryIndex["BaseItem"]):
@@ -240,6 +254,9 @@ class LoanItem(BaseItem):
     refunded_minor = NumberAttribute(default=0)
     refund_pending_minor = NumberAttribute(default=0)
     refund_id = UnicodeAttribute(null=True)
+    # In its PortfolioShardItem's counters (set by every loan write since they exist; loans written
+    # before are added once by scripts/backfill_portfolio.py).
+    in_portfolio = BooleanAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     gsi1pk = UnicodeAttribute()
@@ -285,6 +302,42 @@ class RefundOwedItem(BaseItem):
     @staticmethod
     def key(loan_id: str) -> tuple[str, str]:
         return f"LOAN#{loan_id}", "REFUND"
+
+
+class PortfolioShardItem(BaseItem):
+    """pk PORTFOLIO#<currency>, sk SHARD#<nn>: one of `scf.domain.portfolio.SHARDS` counter items of
+    the ops portfolio. A loan's writes ADD `portfolio.delta` to its own shard (crc32 of the loan id)
+    in the same transaction, so no item is written by every money movement and the counters cannot
+    drift; the portfolio reads the currency's shards with one Query (docs/access-patterns.md)."""
+
+    currency = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    count_approved = DecimalAttribute(null=True)
+    count_disbursing = DecimalAttribute(null=True)
+    count_active = DecimalAttribute(null=True)
+    count_overdue = DecimalAttribute(null=True)
+    count_repaid = DecimalAttribute(null=True)
+    count_failed = DecimalAttribute(null=True)
+    outstanding_approved = DecimalAttribute(null=True)
+    outstanding_disbursing = DecimalAttribute(null=True)
+    outstanding_active = DecimalAttribute(null=True)
+    outstanding_overdue = DecimalAttribute(null=True)
+    outstanding_repaid = DecimalAttribute(null=True)
+    outstanding_failed = DecimalAttribute(null=True)
+    slope_act360 = DecimalAttribute(null=True)  # sum of outstanding x annual rate, ACTIVE, ACT/360
+    slope_act365f = DecimalAttribute(null=True)
+    intercept_act360 = DecimalAttribute(null=True)  # see scf.domain.portfolio.contribution
+    intercept_act365f = DecimalAttribute(null=True)
+    interest_paid_active = DecimalAttribute(null=True)
+    overpayment_owed = DecimalAttribute(null=True)
+
+    @staticmethod
+    def partition(currency: str) -> str:
+        return f"PORTFOLIO#{currency}"
+
+    @staticmethod
+    def key(currency: str, shard: int) -> tuple[str, str]:
+        return f"PORTFOLIO#{currency}", f"SHARD#{shard:02d}"
 
 
 class RepaymentItem(BaseItem):
@@ -477,6 +530,7 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     ApplicationItem,
     LoanItem,
     RefundOwedItem,
+    PortfolioShardItem,
     RepaymentItem,
     PostingItem,
     PaymentItem,

@@ -72,14 +72,18 @@ def encode_token(last_evaluated_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_evaluated_key, sort_keys=True).encode()).decode()
 
 
-GSI1_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
 MAX_KEY_LENGTH = 1024  # DynamoDB's limit on a sort key; a partition key's is 2048
 
 
 def decode_token(token: str | None, *, gsi1pk: str) -> dict[str, Any] | None:
-    """The start key of a page of the gsi1 list `gsi1pk`: exactly that index's four string keys, in
-    that list's partition. Anything else (however well-formed JSON) is a BadPageToken, never a store
-    error."""
+    """The start key of a page of the gsi1 list `gsi1pk` (see `decode_index_token`)."""
+    return decode_index_token(token, index="gsi1", partition=gsi1pk)
+
+
+def decode_index_token(token: str | None, *, index: str, partition: str) -> dict[str, Any] | None:
+    """The start key of a page of the list `partition` of `index` (gsi1, gsi2): exactly that index's
+    four string keys, in that list's partition. Anything else (however well-formed JSON) is a
+    BadPageToken, never a store error."""
     if not token:
         return None
     try:
@@ -88,7 +92,7 @@ def decode_token(token: str | None, *, gsi1pk: str) -> dict[str, Any] | None:
         raise BadPageToken("next_token is not a token this API issued") from exc
     if not (
         isinstance(value, dict)
-        and value.keys() == GSI1_KEYS
+        and value.keys() == {"pk", "sk", f"{index}pk", f"{index}sk"}
         and all(
             isinstance(key, dict)
             and key.keys() == {"S"}
@@ -98,6 +102,6 @@ def decode_token(token: str | None, *, gsi1pk: str) -> dict[str, Any] | None:
         )
     ):
         raise BadPageToken("next_token is not a token this API issued")
-    if value["gsi1pk"]["S"] != gsi1pk:
+    if value[f"{index}pk"]["S"] != partition:
         raise BadPageToken("next_token does not belong to this list")
     return value
