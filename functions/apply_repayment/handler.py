@@ -1,14 +1,15 @@
 """apply_repayment: repayments, interest, the ledger, extension and the loan views.
 
 Two triggers (`is_api_request` tells them apart): the repayments queue (`RepaymentRequested` outbox
-events, and the daily job's `{"scf": "daily", "step", "business_date"}` messages from its schedule;
-partial batch failures) and API Gateway (the routes below; the supplier is the token's).
+events, and the daily job's `{"scf": "daily", "step", "business_date"}` messages from its schedules:
+OVERDUE, DUE_SOON, REPUBLISH of pending repayments, LEDGER_CHECK; partial batch failures) and API
+Gateway (the routes below; the supplier is the token's).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -19,9 +20,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scf.adapters.banks.registry import GatewayRegistry
+from scf.adapters.dynamodb.ledger_repository import LedgerRepository
 from scf.adapters.dynamodb.loan_history_reader import DynamoLoanHistoryReader
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
+from scf.adapters.dynamodb.republish_repository import DynamoRepublishStore
 from scf.adapters.http import (
     LOANS_PAGE,
     api_resolver,
@@ -34,13 +37,17 @@ from scf.adapters.http import (
     require_ops,
     require_supplier,
 )
-from scf.clock import clock_from_spec
+from scf.adapters.metrics import EmfMismatchAlarm
+from scf.clock import Clock, clock_from_spec
 from scf.config import live_policy_checked, settings
+from scf.domain.policy import CreditPolicy
 from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
-from scf.service.lending_day import LendingDayService, daily_message, is_daily_message
+from scf.service.ledger_check import LedgerCheckService
+from scf.service.lending_day import DailyJob, LendingDayService, Step, daily_message, is_daily_message
 from scf.service.loan_history import LoanHistoryService
 from scf.service.loans import LoanService
 from scf.service.repayment import RepaymentService
+from scf.service.republish import RepublishService
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -52,7 +59,7 @@ class Services:
     repayments: RepaymentService
     loans: LoanService
     loan_history: LoanHistoryService
-    lending_day: LendingDayService
+    daily: DailyJob
     timezone: str
 
 
@@ -62,8 +69,8 @@ def bootstrap() -> Services:
     config = settings()
     policy = live_policy_checked(config)
     bind(config.table_name, config.region, config.endpoint_url)
-    store = DynamoLoanStore()
     clock = clock_from_spec(config.clock, policy.timezone)
+    store = DynamoLoanStore(clock)
     banks = config.bank_directory()
     loans = LoanService(loans=store, clock=clock, policy=policy)
     return Services(
@@ -76,8 +83,27 @@ def bootstrap() -> Services:
         ),
         loans=loans,
         loan_history=LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans),
-        lending_day=LendingDayService(loans=store, clock=clock, policy=policy),
+        daily=daily_steps(store, clock, policy, config.metrics_namespace),
         timezone=policy.timezone,
+    )
+
+
+def daily_steps(store: DynamoLoanStore, clock: Clock, policy: CreditPolicy, namespace: str) -> DailyJob:
+    """The daily steps this function owns (infra/constructs/repayment.py schedules them)."""
+    lending_day = LendingDayService(loans=store, clock=clock, policy=policy)
+    republish = RepublishService(
+        DynamoRepublishStore(), clock, policy.timezone, events=frozenset({REPAYMENT_REQUESTED})
+    )
+    ledger_check = LedgerCheckService(
+        loans=store, ledger=LedgerRepository(), alarm=EmfMismatchAlarm(namespace), clock=clock
+    )
+    return DailyJob(
+        {
+            Step.OVERDUE: partial(lending_day.run, Step.OVERDUE),
+            Step.DUE_SOON: partial(lending_day.run, Step.DUE_SOON),
+            Step.REPUBLISH: republish.run,
+            Step.LEDGER_CHECK: ledger_check.run,
+        }
     )
 
 
@@ -133,7 +159,7 @@ def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
         services = bootstrap()
         message = daily_message(record.body, services.timezone)
-        result = services.lending_day.run(message.step, message.business_date)
+        result = services.daily.run(message.step, message.business_date)
         logger.info("daily step done", extra=result.as_json())
         return
     event = event_from_stream_record(record.body)

@@ -1,6 +1,7 @@
 """disburse: pays out approved loans. Trigger: the disbursements queue, whose message bodies are
-DynamoDB stream records of `LoanApproved` outbox events (docs/architecture.md). Partial batch
-failures: a record that raises is retried alone (and ends in the DLQ after 5 receives)."""
+DynamoDB stream records of `LoanApproved` outbox events (docs/architecture.md), and the daily
+job's REPUBLISH message (`LoanApproved` again for loans still APPROVED). Partial batch failures: a
+record that raises is retried alone (and ends in the DLQ after 5 receives)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from scf.adapters.banks.registry import GatewayRegistry
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
+from scf.adapters.dynamodb.republish_repository import DynamoRepublishStore
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import LOAN_APPROVED, event_from_stream_record
 from scf.service.disbursement import PayoutService
+from scf.service.lending_day import DailyJob, Step, daily_message, is_daily_message
+from scf.service.republish import RepublishService
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -29,6 +33,8 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @dataclass(frozen=True)
 class Services:
     payouts: PayoutService
+    daily: DailyJob
+    timezone: str
 
 
 @lru_cache(maxsize=1)
@@ -39,17 +45,28 @@ def bootstrap() -> Services:
     bind(config.table_name, config.region, config.endpoint_url)
     clock = clock_from_spec(config.clock, policy.timezone)
     banks = config.bank_directory()
+    republish = RepublishService(
+        DynamoRepublishStore(), clock, policy.timezone, events=frozenset({LOAN_APPROVED})
+    )
     return Services(
         payouts=PayoutService(
-            loans=DynamoLoanStore(),
+            loans=DynamoLoanStore(clock),
             gateways=GatewayRegistry(config, clock=clock),
             banks=banks,
             clock=clock,
-        )
+        ),
+        daily=DailyJob({Step.REPUBLISH: republish.run}),
+        timezone=policy.timezone,
     )
 
 
 def record_handler(record: SQSRecord) -> None:
+    if is_daily_message(record.body):
+        services = bootstrap()
+        message = daily_message(record.body, services.timezone)
+        result = services.daily.run(message.step, message.business_date)
+        logger.info("daily step done", extra=result.as_json())
+        return
     event = event_from_stream_record(record.body)
     if event.event_type != LOAN_APPROVED:
         logger.warning("not a disbursement event; dropped", extra={"event_type": event.event_type})

@@ -1,4 +1,5 @@
-"""Payouts: the outbox pipe for `disbursements`, its queue, and the disburse function."""
+"""Payouts: the outbox pipe for `disbursements`, its queue, the disburse function and the daily
+REPUBLISH of loans approved but not paid out, scheduled onto that queue."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from constructs import Construct
 from infra.constructs.banks import Banks, paying_function
 from infra.constructs.common import Layers
 from infra.constructs.config import StackConfig
+from infra.constructs.daily import daily_schedules
 from infra.constructs.data import Data
 
 FUNCTION_NAME = "disburse"
 OUTBOX_TARGET = "disbursements"
+DAILY_STEPS = ("REPUBLISH",)  # scf.service.lending_day.Step, owned by this function (LoanApproved)
 # A batch of 10 payouts, each a bank call that may wait for a status inquiry after a timeout.
 FUNCTION_TIMEOUT = Duration.seconds(120)
 
@@ -40,4 +43,7 @@ class Disbursement(Construct):
             layers=layers,
             config=config,
             banks=banks,
+        )
+        self.daily = daily_schedules(
+            self, queue=self.queues.queue, steps=DAILY_STEPS, timezone=config.policy_timezone
         )

@@ -14,7 +14,8 @@ from infra.constructs.data import Data
 
 FUNCTION_NAME = "apply_repayment"
 OUTBOX_TARGET = "repayments"
-DAILY_STEPS = ("OVERDUE", "DUE_SOON")  # scf.service.lending_day.Step, owned by this function
+# scf.service.lending_day.Step, owned by this function (REPUBLISH: its RepaymentRequested events)
+DAILY_STEPS = ("OVERDUE", "DUE_SOON", "REPUBLISH", "LEDGER_CHECK")
 # Also serves API routes, whose integration times out at 29 s; SQS batches of 10 fit as well.
 FUNCTION_TIMEOUT = Duration.seconds(60)
 

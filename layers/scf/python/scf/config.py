@@ -42,6 +42,7 @@ class Settings:
     outbound_bucket: str | None = None  # OUTBOUND_BUCKET: where file banks' messages are written
     clock: str = "system"
     policy_timezone: str = "Asia/Shanghai"
+    metrics_namespace: str = "scf"  # POWERTOOLS_METRICS_NAMESPACE: where the alarms' metrics go
 
     def bank_directory(self) -> BankDirectory:
         """The banks of this stage; a function that pays or reads bank files cannot start without."""
@@ -71,6 +72,7 @@ class Settings:
             outbound_bucket=os.environ.get("OUTBOUND_BUCKET") or None,
             clock=os.environ.get("SCF_CLOCK", "system"),
             policy_timezone=os.environ.get("POLICY_TIMEZONE", "Asia/Shanghai"),
+            metrics_namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "scf"),
         )
 
 

@@ -7,8 +7,9 @@ reads only the loans it has work for (the store's index by status and maturity, 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,11 +21,14 @@ from scf.errors import InvalidInput, MalformedRequest
 from scf.service.loan_store import ATTEMPTS, LoanRecord, LoanStore, StaleWrite
 
 DAILY = "daily"  # the `scf` field of a daily-job queue message
+DAILY_AT = time(0, 5)  # the job's moment on its business date, business time (infra/constructs/daily.py)
 
 
 class Step(StrEnum):
     OVERDUE = "OVERDUE"
     DUE_SOON = "DUE_SOON"
+    REPUBLISH = "REPUBLISH"  # scf.service.republish
+    LEDGER_CHECK = "LEDGER_CHECK"  # scf.service.ledger_check
 
 
 class MalformedDailyMessage(MalformedRequest):
@@ -46,7 +50,7 @@ def is_daily_message(body: str | dict[str, Any]) -> bool:
 
 
 def daily_message(body: str | dict[str, Any], timezone: str) -> DailyMessage:
-    """`{"scf": "daily", "step": "OVERDUE" | "DUE_SOON", "business_date": ...}`: a date
+    """`{"scf": "daily", "step": <a Step>, "business_date": ...}`: a date
     (YYYY-MM-DD) or a moment with its offset (the schedule's `<aws.scheduler.scheduled-time>`),
     which is the business date it falls on in the policy's time zone."""
     try:
@@ -71,14 +75,47 @@ class StepResult:
     business_date: date
     loans_read: int
     written: int
+    mismatches: int | None = None  # LEDGER_CHECK only
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        result: dict[str, Any] = {
             "step": self.step.value,
             "business_date": self.business_date.isoformat(),
             "loans_read": self.loans_read,
             "written": self.written,
         }
+        if self.mismatches is not None:
+            result["mismatches"] = self.mismatches
+        return result
+
+
+def refuse_future(business_date: date, clock: Clock) -> None:
+    """A day not begun yet is refused: its steps would act before their day (e.g. mark loans
+    overdue before their maturity day)."""
+    if business_date > clock.today():
+        raise InvalidInput(
+            f"business date {business_date} is after today {clock.today()}",
+            code="BUSINESS_DATE_IN_FUTURE",
+            field="business_date",
+        )
+
+
+class StepNotOwned(MalformedRequest):
+    """A daily message for a step this function does not run (a schedule sent it to the wrong queue)."""
+
+    default_code = "DAILY_STEP_NOT_OWNED"
+
+
+@dataclass(frozen=True)
+class DailyJob:
+    """The daily steps one function owns, each `run(business_date) -> StepResult`."""
+
+    steps: Mapping[Step, Callable[[date], StepResult]]
+
+    def run(self, step: Step, business_date: date) -> StepResult:
+        if step not in self.steps:
+            raise StepNotOwned(f"step {step} is not run by this function")
+        return self.steps[step](business_date)
 
 
 @dataclass(frozen=True)
@@ -88,16 +125,12 @@ class LendingDayService:
     policy: CreditPolicy = DEFAULT_POLICY
 
     def run(self, step: Step, business_date: date) -> StepResult:
-        if business_date > self.clock.today():
-            # A day not begun yet: marking it would make loans overdue before their maturity day.
-            raise InvalidInput(
-                f"business date {business_date} is after today {self.clock.today()}",
-                code="BUSINESS_DATE_IN_FUTURE",
-                field="business_date",
-            )
+        refuse_future(business_date, self.clock)
         if step is Step.OVERDUE:
             return self._mark_overdue(business_date)
-        return self._announce_due_soon(business_date)
+        if step is Step.DUE_SOON:
+            return self._announce_due_soon(business_date)
+        raise StepNotOwned(f"step {step} is not a loan-status step")
 
     def _mark_overdue(self, business_date: date) -> StepResult:
         """Every ACTIVE loan whose maturity date has come is stored OVERDUE with its event."""

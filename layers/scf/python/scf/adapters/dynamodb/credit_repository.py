@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -32,10 +31,9 @@ from scf.adapters.dynamodb.transactions import (
     is_condition_failure,
 )
 from scf.domain.decision import REVIEW
-from scf.domain.loan import LoanStatus
-from scf.domain.money import format_amount
+from scf.domain.loan import LoanStatus, loan_approved_event
 from scf.domain.pool import Pool
-from scf.events import LOAN_APPROVED, OUTBOX_TTL_SECONDS, TARGET_OF
+from scf.events import OUTBOX_TTL_SECONDS
 from scf.service.credit import (
     ApplicationExists,
     ApplicationRecord,
@@ -280,19 +278,13 @@ def _loan_item(loan: NewLoan) -> LoanItem:
 
 
 def _outbox_item(loan: NewLoan, now: str) -> OutboxItem:
-    event_id = f"{LOAN_APPROVED}-{loan.loan_id}"
-    payload: dict[str, Any] = {
-        "loan_id": loan.loan_id,
-        "supplier_id": loan.supplier_id,
-        "amount": format_amount(loan.principal_minor),
-        "currency": loan.currency,
-    }
+    event = loan_approved_event(loan.loan_id, loan.supplier_id, loan.principal_minor, loan.currency)
     created = datetime.fromisoformat(now.replace("Z", "+00:00"))
     return OutboxItem(
-        *OutboxItem.key(event_id),
-        target=TARGET_OF[LOAN_APPROVED],
-        event_type=LOAN_APPROVED,
-        payload=json.dumps(payload),
+        *OutboxItem.key(event.event_id),
+        target=event.target,
+        event_type=event.event_type,
+        payload=json.dumps(event.payload),
         created_at=now,
         expires_at=created + timedelta(seconds=OUTBOX_TTL_SECONDS),
     )

@@ -16,7 +16,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from scf.adapters.dynamodb.ledger_repository import posting_item
+from scf.adapters.dynamodb.ledger_repository import posting_item, touched_item
 from scf.adapters.dynamodb.models import (
     ExposureItem,
     LoanItem,
@@ -37,6 +37,7 @@ from scf.adapters.dynamodb.transactions import (
     encode_token,
     is_condition_failure,
 )
+from scf.clock import Clock, SystemClock
 from scf.domain.interest import DayCount, PrincipalChange
 from scf.domain.ledger import Posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
@@ -175,7 +176,15 @@ def _open_loan_entries(loan: Loan) -> set[str]:
 
 
 class DynamoLoanStore(LoanStore):
-    """The `LoanStore` on DynamoDB (subclassing the Protocol lets mypy check every method)."""
+    """The `LoanStore` on DynamoDB (subclassing the Protocol lets mypy check every method).
+    `clock` gives the business date of the `TouchedItem` markers (the function's own clock)."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
+
+    def _touched(self, transaction: TransactWrite, loan_id: str) -> None:
+        """The loan moved today: its marker for the daily LEDGER_CHECK (one Put, idempotent)."""
+        transaction.save(touched_item(loan_id, self.clock.today()))
 
     @contextmanager
     def _transaction(self) -> Iterator[TransactWrite]:
@@ -320,6 +329,7 @@ class DynamoLoanStore(LoanStore):
                 posting_item(loan.loan_id, loan.currency, posting, reference=report.payment_id, now=now),
                 condition=PostingItem.pk.does_not_exist(),
             )
+            self._touched(transaction, loan.loan_id)
             self._exposure_update(
                 transaction,
                 loan,
@@ -349,6 +359,7 @@ class DynamoLoanStore(LoanStore):
             self._exposure_update(
                 transaction, loan, principal_delta=-loan.principal_minor, overdue_delta=0, now=now
             )
+            self._touched(transaction, loan.loan_id)
 
     # -- bank answers --------------------------------------------------------------------------------
 
@@ -451,6 +462,7 @@ class DynamoLoanStore(LoanStore):
                     ),
                     condition=PostingItem.pk.does_not_exist(),
                 )
+            self._touched(transaction, loan.loan_id)
             # The new maturity joins the loan's open entries (the latest one counts), so a loan
             # extended past its old maturity is not overdue to the next decision.
             self._exposure_update(
@@ -602,6 +614,7 @@ class DynamoLoanStore(LoanStore):
                         RepaymentItem.allocation.set(repayment.allocation.as_minor()),
                         RepaymentItem.value_date.set(repayment.value_date.isoformat()),
                         RepaymentItem.updated_at.set(now),
+                        *_leave_pending_index(),
                     ],
                     condition=RepaymentItem.status == RepaymentStatus.PENDING.value,
                 )
@@ -615,6 +628,7 @@ class DynamoLoanStore(LoanStore):
                 ),
                 condition=PostingItem.pk.does_not_exist(),
             )
+            self._touched(transaction, repayment.loan_id)
 
     def fail_repayment(
         self, repayment: Repayment, reason: str, now: str, *, report: PaymentReport | None = None
@@ -627,6 +641,7 @@ class DynamoLoanStore(LoanStore):
                     RepaymentItem.status.set(RepaymentStatus.FAILED.value),
                     RepaymentItem.failure_reason.set(reason),
                     RepaymentItem.updated_at.set(now),
+                    *_leave_pending_index(),
                 ],
                 condition=RepaymentItem.status == RepaymentStatus.PENDING.value,
             )
@@ -638,6 +653,7 @@ class DynamoLoanStore(LoanStore):
 
     @staticmethod
     def _repayment_item(repayment: Repayment, now: str) -> RepaymentItem:
+        pending = repayment.status is RepaymentStatus.PENDING
         return RepaymentItem(
             *RepaymentItem.key(repayment.repayment_id),
             repayment_id=repayment.repayment_id,
@@ -655,7 +671,16 @@ class DynamoLoanStore(LoanStore):
             updated_at=now,
             gsi1pk=f"LOAN#{repayment.loan_id}#REPAYMENTS",
             gsi1sk=f"{now}#{repayment.repayment_id}",
+            gsi2pk=RepaymentItem.PENDING_INDEX if pending else None,
+            gsi2sk=RepaymentItem.pending_index_sk(datetime.fromisoformat(now), repayment.repayment_id)
+            if pending
+            else None,
         )
+
+
+def _leave_pending_index() -> list[Action]:
+    """A repayment APPLIED or FAILED leaves gsi2 REPAYMENTS#PENDING (the REPUBLISH step's read)."""
+    return [RepaymentItem.gsi2pk.remove(), RepaymentItem.gsi2sk.remove()]
 
 
 def _sent_payment(

@@ -1,0 +1,73 @@
+"""The daily REPUBLISH (contract section 10): an outbox event older than `REPUBLISH_AFTER` whose
+effect has not happened is published again, so its consumer runs (consumers are idempotent by
+business key). Two kinds, each run by the function that owns the effect: `LoanApproved` of a loan
+still APPROVED (disburse) and `RepaymentRequested` of a repayment still PENDING (apply_repayment).
+Reads follow indexes (gsi2 LOANS#APPROVED, REPAYMENTS#PENDING); once per event and business date.
+How it is published again, and why: docs/operations.md, "REPUBLISH"."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from scf.clock import Clock
+from scf.domain.loan import Repayment
+from scf.events import LOAN_APPROVED, REPAYMENT_REQUESTED, OutboxEvent
+from scf.service.lending_day import DAILY_AT, Step, StepResult, refuse_future
+from scf.service.loan_store import LoanRecord
+
+REPUBLISH_AFTER = timedelta(minutes=15)
+REPUBLISHED = (LOAN_APPROVED, REPAYMENT_REQUESTED)
+
+
+class RepublishStore(Protocol):
+    def approved_loans(self) -> list[LoanRecord]:
+        """Loans stored APPROVED (not DISBURSING, ACTIVE or FAILED), from the status index."""
+        ...
+
+    def pending_repayments_before(self, moment: datetime) -> list[Repayment]:
+        """Repayments stored PENDING that were requested before `moment`, from their index."""
+        ...
+
+    def republish(self, event: OutboxEvent, *, business_date: date, now: datetime) -> bool:
+        """The event published again while its effect has still not happened (the loan APPROVED,
+        the repayment PENDING: a condition of the write), at most once per business date; False
+        if it was already published again that day or the effect happened meanwhile."""
+        ...
+
+
+@dataclass(frozen=True)
+class RepublishService:
+    store: RepublishStore
+    clock: Clock
+    timezone: str
+    events: Collection[str] = REPUBLISHED  # the event types this function owns
+
+    def run(self, business_date: date) -> StepResult:
+        refuse_future(business_date, self.clock)
+        cutoff = self.cutoff(business_date)
+        due: list[OutboxEvent] = []
+        read = 0
+        if LOAN_APPROVED in self.events:
+            approved = self.store.approved_loans()
+            read += len(approved)
+            old = [r for r in approved if datetime.fromisoformat(r.created_at) < cutoff]
+            due += [record.loan.approved_event() for record in old]
+        if REPAYMENT_REQUESTED in self.events:
+            pending = self.store.pending_repayments_before(cutoff)
+            read += len(pending)
+            due += [repayment.requested_event() for repayment in pending]
+        now = self.clock.now()
+        written = sum(self.store.republish(event, business_date=business_date, now=now) for event in due)
+        return StepResult(Step.REPUBLISH, business_date, read, written)
+
+    def cutoff(self, business_date: date) -> datetime:
+        """Events written before this moment are old enough: `REPUBLISH_AFTER` before the job's
+        scheduled moment on the business date (00:05 business time). Fixed per date, not taken
+        from the wall clock, so a rerun of the day finds the same events (and a local clock moved
+        ahead of the wall clock finds every event written before)."""
+        scheduled = datetime.combine(business_date, DAILY_AT, ZoneInfo(self.timezone))
+        return scheduled - REPUBLISH_AFTER
