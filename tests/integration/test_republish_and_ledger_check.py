@@ -9,11 +9,8 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
-from infra.constructs.outbox import outbox_filter
-from infra.local.pattern import matches
 from scf.adapters.dynamodb.ledger_repository import TOUCHED_SHARDS, LedgerRepository
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore, _outbox_item
 from scf.adapters.dynamodb.models import OutboxItem, RepaymentItem, SupplierItem
@@ -26,7 +23,7 @@ from scf.service.disbursement import PayoutService
 from scf.service.repayment import RepaymentService
 from tests.fakes import FakeBankGateway, FakeGateways
 from tests.integration.test_loan_status_index import LENDER, SUPPLIER, approve
-from tests.support import REGION
+from tests.support import OutboxStream as Stream
 
 pytestmark = pytest.mark.integration
 
@@ -49,36 +46,6 @@ def store(tables: Any) -> DynamoLoanStore:
         updated_at=NOW.isoformat(),
     ).save()
     return DynamoLoanStore(FixedClock(TODAY, NOW))
-
-
-class Stream:
-    """The table stream from its start, as the pipe reads it: (eventName, pk) of outbox records."""
-
-    def __init__(self, table: str) -> None:
-        # moto routes the streams API in-process only with its endpoint named
-        endpoint = f"https://streams.dynamodb.{REGION}.amazonaws.com"
-        self.client = boto3.client("dynamodbstreams", region_name=REGION, endpoint_url=endpoint)
-        arn = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table)["Table"][
-            "LatestStreamArn"
-        ]
-        shards = self.client.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
-        self.iterators = [
-            self.client.get_shard_iterator(
-                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
-            for shard in shards
-        ]
-
-    def read(self, target: str) -> list[tuple[str, str]]:
-        """The records since the last read that the `target` pipe's filter passes."""
-        passed = []
-        for n, iterator in enumerate(self.iterators):
-            answer = self.client.get_records(ShardIterator=iterator)
-            self.iterators[n] = answer["NextShardIterator"]
-            for record in answer["Records"]:
-                if matches(outbox_filter(target), record):
-                    passed.append((record["eventName"], record["dynamodb"]["NewImage"]["pk"]["S"]))
-        return passed
 
 
 def paid_out(store: DynamoLoanStore, loan_id: str) -> None:

@@ -93,13 +93,22 @@ def test_an_event_whose_effect_happened_is_not_published_again(store: FakeRepubl
     } & set(store.published)
 
 
-def test_a_second_run_of_the_same_day_publishes_nothing(store: FakeRepublishStore) -> None:
+def test_a_second_run_of_the_same_day_publishes_nothing_again(store: FakeRepublishStore) -> None:
     job(store).run(DAY)
 
-    again = job(store, now=RUN_AT + timedelta(hours=1)).run(DAY)
+    again = job(store).run(DAY)
 
     assert again.written == 0
     assert len(store.published) == 2
+
+
+def test_a_rerun_later_that_day_publishes_only_what_became_old_since(store: FakeRepublishStore) -> None:
+    job(store).run(DAY)
+
+    later = job(store, now=RUN_AT + timedelta(hours=1)).run(DAY)
+
+    assert store.published[2:] == ["LoanApproved-YOUNG", "RepaymentRequested-R-YOUNG"]
+    assert later.written == 2
 
 
 def test_the_next_day_publishes_again_what_still_has_not_happened(store: FakeRepublishStore) -> None:

@@ -2,7 +2,8 @@
 effect has not happened is published again, so its consumer runs (consumers are idempotent by
 business key). Two kinds, each run by the function that owns the effect: `LoanApproved` of a loan
 still APPROVED (disburse) and `RepaymentRequested` of a repayment still PENDING (apply_repayment).
-Reads follow indexes (gsi2 LOANS#APPROVED, REPAYMENTS#PENDING); once per event and business date.
+Reads follow indexes (gsi2 LOANS#APPROVED, REPAYMENTS#PENDING); an event goes out again at most
+once per business date, so a rerun of the day publishes only events that became old enough since.
 How it is published again, and why: docs/operations.md, "REPUBLISH"."""
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class RepublishService:
 
     def run(self, business_date: date) -> StepResult:
         refuse_future(business_date, self.clock)
-        cutoff = self.cutoff(business_date)
+        now = self.clock.now()
+        cutoff = self.cutoff(business_date, now)
         due: list[OutboxEvent] = []
         read = 0
         if LOAN_APPROVED in self.events:
@@ -60,14 +62,12 @@ class RepublishService:
             pending = self.store.pending_repayments_before(cutoff)
             read += len(pending)
             due += [repayment.requested_event() for repayment in pending]
-        now = self.clock.now()
         written = sum(self.store.republish(event, business_date=business_date, now=now) for event in due)
         return StepResult(Step.REPUBLISH, business_date, read, written)
 
-    def cutoff(self, business_date: date) -> datetime:
+    def cutoff(self, business_date: date, now: datetime) -> datetime:
         """Events written before this moment are old enough: `REPUBLISH_AFTER` before the job's
-        scheduled moment on the business date (00:05 business time). Fixed per date, not taken
-        from the wall clock, so a rerun of the day finds the same events (and a local clock moved
-        ahead of the wall clock finds every event written before)."""
+        moment, which is now but never before the business date's 00:05 (a local clock moved ahead
+        of the wall clock: everything written before that day counts as old)."""
         scheduled = datetime.combine(business_date, DAILY_AT, ZoneInfo(self.timezone))
-        return scheduled - REPUBLISH_AFTER
+        return max(now, scheduled) - REPUBLISH_AFTER
