@@ -43,7 +43,7 @@ from scf.config import live_policy_checked, settings
 from scf.domain.policy import CreditPolicy
 from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
 from scf.service.ledger_check import LedgerCheckService
-from scf.service.lending_day import DailyJob, LendingDayService, Step, daily_message, is_daily_message
+from scf.service.lending_day import DailyJob, LendingDayService, Step, is_daily_message
 from scf.service.loan_history import LoanHistoryService
 from scf.service.loans import LoanService
 from scf.service.repayment import RepaymentService
@@ -60,7 +60,6 @@ class Services:
     loans: LoanService
     loan_history: LoanHistoryService
     daily: DailyJob
-    timezone: str
 
 
 @lru_cache(maxsize=1)
@@ -84,7 +83,6 @@ def bootstrap() -> Services:
         loans=loans,
         loan_history=LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans),
         daily=daily_steps(store, clock, policy, config.metrics_namespace),
-        timezone=policy.timezone,
     )
 
 
@@ -103,7 +101,8 @@ def daily_steps(store: DynamoLoanStore, clock: Clock, policy: CreditPolicy, name
             Step.DUE_SOON: partial(lending_day.run, Step.DUE_SOON),
             Step.REPUBLISH: republish.run,
             Step.LEDGER_CHECK: ledger_check.run,
-        }
+        },
+        policy.timezone,
     )
 
 
@@ -157,9 +156,7 @@ def ops_loan(loan_id: str) -> Response[Any]:
 
 def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
-        services = bootstrap()
-        message = daily_message(record.body, services.timezone)
-        result = services.daily.run(message.step, message.business_date)
+        result = bootstrap().daily.handle(record.body)
         logger.info("daily step done", extra=result.as_json())
         return
     event = event_from_stream_record(record.body)

@@ -23,7 +23,7 @@ from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import LOAN_APPROVED, event_from_stream_record
 from scf.service.disbursement import PayoutService
-from scf.service.lending_day import DailyJob, Step, daily_message, is_daily_message
+from scf.service.lending_day import DailyJob, Step, is_daily_message
 from scf.service.republish import RepublishService
 
 logger = Logger()
@@ -34,7 +34,6 @@ processor = BatchProcessor(event_type=EventType.SQS)
 class Services:
     payouts: PayoutService
     daily: DailyJob
-    timezone: str
 
 
 @lru_cache(maxsize=1)
@@ -55,16 +54,13 @@ def bootstrap() -> Services:
             banks=banks,
             clock=clock,
         ),
-        daily=DailyJob({Step.REPUBLISH: republish.run}),
-        timezone=policy.timezone,
+        daily=DailyJob({Step.REPUBLISH: republish.run}, policy.timezone),
     )
 
 
 def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
-        services = bootstrap()
-        message = daily_message(record.body, services.timezone)
-        result = services.daily.run(message.step, message.business_date)
+        result = bootstrap().daily.handle(record.body)
         logger.info("daily step done", extra=result.as_json())
         return
     event = event_from_stream_record(record.body)

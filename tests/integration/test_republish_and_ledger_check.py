@@ -13,7 +13,7 @@ import pytest
 
 from scf.adapters.dynamodb.ledger_repository import TOUCHED_SHARDS, LedgerRepository
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore, _outbox_item
-from scf.adapters.dynamodb.models import OutboxItem, RepaymentItem, SupplierItem
+from scf.adapters.dynamodb.models import OutboxItem, RepaymentItem
 from scf.adapters.dynamodb.republish_repository import DynamoRepublishStore
 from scf.adapters.dynamodb.transactions import connection
 from scf.clock import FixedClock
@@ -24,6 +24,7 @@ from scf.service.repayment import RepaymentService
 from tests.fakes import FakeBankGateway, FakeGateways
 from tests.integration.test_loan_status_index import LENDER, SUPPLIER, approve
 from tests.support import OutboxStream as Stream
+from tests.support import seed_supplier
 
 pytestmark = pytest.mark.integration
 
@@ -34,17 +35,7 @@ LATER = NOW + timedelta(hours=2)
 
 @pytest.fixture
 def store(tables: Any) -> DynamoLoanStore:
-    SupplierItem(
-        *SupplierItem.key("S1"),
-        supplier_id="S1",
-        name="Supplier S1",
-        status="ACTIVE",
-        bank_code=SUPPLIER.bank_code,
-        account_number=SUPPLIER.account_number,
-        account_name=SUPPLIER.name,
-        account_verified=True,
-        updated_at=NOW.isoformat(),
-    ).save()
+    seed_supplier("S1", account_number=SUPPLIER.account_number)
     return DynamoLoanStore(FixedClock(TODAY, NOW))
 
 

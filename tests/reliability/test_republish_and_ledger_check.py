@@ -17,6 +17,7 @@ import pytest
 from scf.adapters.dynamodb.models import LoanItem, OutboxItem, RepaymentItem
 from scf.clock import FileClock
 from tests.reliability.money_harness import TABLE, MoneyWorld, money_world, sqs_event
+from tests.reliability.test_money_crashes import post_repayment
 from tests.support import OutboxStream
 
 pytestmark = pytest.mark.reliability
@@ -60,14 +61,7 @@ def test_a_lost_repayment_republished_twice_and_delivered_twice_is_applied_once(
     world: MoneyWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     active_loan(world)
-    answer = world.api(
-        "POST",
-        "/v1/loans/L1/repayments",
-        supplier_id="S1",
-        body={"amount": "1000.00"},
-        headers={"Idempotency-Key": "k1"},
-    )
-    repayment_id = answer.body["repayment_id"]
+    repayment_id = post_repayment(world, "1000.00", "k1")
     lose(world, f"RepaymentRequested-{repayment_id}")
     stream = OutboxStream(TABLE)
     stream.records("repayments")  # what the pipe sent before: the lost first message

@@ -108,9 +108,16 @@ class StepNotOwned(MalformedRequest):
 
 @dataclass(frozen=True)
 class DailyJob:
-    """The daily steps one function owns, each `run(business_date) -> StepResult`."""
+    """The daily steps one function owns, each `run(business_date) -> StepResult`; `timezone` is
+    the policy's, in which a scheduled moment falls on its business date."""
 
     steps: Mapping[Step, Callable[[date], StepResult]]
+    timezone: str
+
+    def handle(self, body: str | dict[str, Any]) -> StepResult:
+        """Run the step a daily-job queue message asks for (`daily_message`)."""
+        message = daily_message(body, self.timezone)
+        return self.run(message.step, message.business_date)
 
     def run(self, step: Step, business_date: date) -> StepResult:
         if step not in self.steps:
