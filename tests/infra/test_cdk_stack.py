@@ -699,7 +699,7 @@ def test_outbox_pipes_carry_the_documented_filter(synthesized: Synthesized) -> N
         assert "InputTemplate" not in props.get("TargetParameters", {})
         (pattern,) = props["SourceParameters"]["FilterCriteria"]["Filters"]
         assert json.loads(pattern["Pattern"]) == {
-            "eventName": ["INSERT"],
+            "eventName": ["INSERT", "MODIFY"],  # MODIFY: an outbox item touched by REPUBLISH
             "dynamodb": {"NewImage": {"kind": {"S": ["OUTBOX"]}, "target": {"S": [target]}}},
         }
         granted = role_statements(synthesized, next(references(props["RoleArn"])))
