@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from boto3.dynamodb.types import TypeDeserializer
 
 from infra.local.cli import main as scf
 from infra.local.loop import LocalClient, Timeline, apply_until_active, onboard
@@ -30,7 +31,8 @@ def lost_repayment(env: dict[str, Any], repayment: Repayment) -> None:
     """The repayment PENDING as its writer stores it (with the pending index), and no outbox item:
     the state a message lost for good leaves once the event's item has expired."""
     written = DynamoLoanStore._repayment_item(repayment, datetime.now(UTC).isoformat())
-    table(env).meta.client.put_item(TableName=env["table_name"], Item=written.serialize())
+    values = {name: TypeDeserializer().deserialize(value) for name, value in written.serialize().items()}
+    table(env).put_item(Item=values)
 
 
 def applied(env: dict[str, Any], repayment_id: str, timeout: float = 30.0) -> dict[str, Any]:
