@@ -16,6 +16,7 @@ from scf.domain.interest import PrincipalChange
 from scf.domain.ledger import Posting
 from scf.domain.loan import REPAYABLE, Loan, LoanStatus, Repayment, RepaymentStatus
 from scf.events import OutboxEvent
+from scf.service.ledger_check import LedgerMismatch
 from scf.service.loan_store import (
     SENT,
     LoanFilter,
@@ -818,3 +819,63 @@ def a_loan(**fields: Any) -> Loan:
         loan["maturity_date"] = value_date + timedelta(days=fields.get("term_days", 30))
         loan["principal_changes"] = (PrincipalChange(on=value_date, outstanding_minor=principal),)
     return Loan(**(loan | fields))
+
+
+class FakeRepublishStore:
+    """`scf.service.republish.RepublishStore` over a FakeLoanStore: approved loans and pending
+    repayments read from it (`requested_at` says when each repayment was requested), and an event
+    published again once per business date while its effect has not happened."""
+
+    def __init__(self, loans: FakeLoanStore, requested_at: dict[str, datetime] | None = None) -> None:
+        self.loans = loans
+        self.requested_at = requested_at or {}
+        self.republished_on: dict[str, date] = {}
+        self.published: list[str] = []  # event ids, in the order they went out again
+
+    def approved_loans(self) -> list[LoanRecord]:
+        return [s.record() for s in self.loans.loans.values() if s.loan.status is LoanStatus.APPROVED]
+
+    def pending_repayments_before(self, moment: datetime) -> list[Repayment]:
+        return [
+            r
+            for r in self.loans.repayments.values()
+            if r.status is RepaymentStatus.PENDING and self.requested_at[r.repayment_id] < moment
+        ]
+
+    def republish(self, event: OutboxEvent, *, business_date: date, now: datetime) -> bool:
+        if "repayment_id" in event.payload:
+            repayment = self.loans.repayments.get(str(event.payload["repayment_id"]))
+            effectless = repayment is not None and repayment.status is RepaymentStatus.PENDING
+        else:
+            stored = self.loans.loans.get(str(event.payload["loan_id"]))
+            effectless = stored is not None and stored.loan.status is LoanStatus.APPROVED
+        if not effectless or self.republished_on.get(event.event_id) == business_date:
+            return False
+        self.republished_on[event.event_id] = business_date
+        self.published.append(event.event_id)
+        return True
+
+
+class FakeLedger:
+    """`scf.service.ledger_check.LedgerReader` over a FakeLoanStore's postings; `touched` is the
+    markers by business date."""
+
+    def __init__(self, loans: FakeLoanStore) -> None:
+        self.loans = loans
+        self.touched: dict[date, set[str]] = {}
+
+    def postings_of(self, loan_id: str) -> list[Posting]:
+        return [p for pid, p in self.loans.postings.items() if self.loans.posting_loans[pid] == loan_id]
+
+    def touched_loans(self, business_date: date) -> list[str]:
+        return sorted(self.touched.get(business_date, set()))
+
+
+class RecordedAlarms:
+    """`scf.service.ledger_check.MismatchAlarm` that keeps what was raised."""
+
+    def __init__(self) -> None:
+        self.raised: list[LedgerMismatch] = []
+
+    def raise_alarm(self, mismatch: LedgerMismatch) -> None:
+        self.raised.append(mismatch)

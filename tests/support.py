@@ -186,3 +186,43 @@ def loan_item(loan: Any, *, created_at: str, counted: bool) -> Any:
         gsi2pk=LoanItem.status_index_pk(loan.status.value) if counted else None,
         gsi2sk=LoanItem.status_index_sk(loan.loan_id, maturity) if counted else None,
     )
+
+
+class OutboxStream:
+    """A moto table's stream from its start, as an outbox pipe reads it: `read(target)` gives
+    (eventName, pk) of the records since the last read that the target pipe's filter passes."""
+
+    def __init__(self, table: str) -> None:
+        # moto routes the streams API in-process only with its endpoint named
+        endpoint = f"https://streams.dynamodb.{REGION}.amazonaws.com"
+        self.client = boto3.client("dynamodbstreams", region_name=REGION, endpoint_url=endpoint)
+        arn = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table)["Table"][
+            "LatestStreamArn"
+        ]
+        shards = self.client.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+        self.iterators = [
+            self.client.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            for shard in shards
+        ]
+
+    def records(self, target: str) -> list[dict[str, Any]]:
+        """The stream records since the last read that the `target` pipe passes, as it sends them."""
+        from infra.constructs.outbox import outbox_filter  # CDK: imported only by the tests that read
+        from infra.local.pattern import matches
+        from infra.local.pollers import pipe_record
+
+        passed = []
+        for n, iterator in enumerate(self.iterators):
+            answer = self.client.get_records(ShardIterator=iterator)
+            self.iterators[n] = answer["NextShardIterator"]
+            passed += [
+                pipe_record(record, "stream")
+                for record in answer["Records"]
+                if matches(outbox_filter(target), record)
+            ]
+        return passed
+
+    def read(self, target: str) -> list[tuple[str, str]]:
+        return [(r["eventName"], r["dynamodb"]["NewImage"]["pk"]["S"]) for r in self.records(target)]

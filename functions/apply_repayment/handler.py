@@ -1,14 +1,15 @@
 """apply_repayment: repayments, interest, the ledger, extension and the loan views.
 
 Two triggers (`is_api_request` tells them apart): the repayments queue (`RepaymentRequested` outbox
-events, and the daily job's `{"scf": "daily", "step", "business_date"}` messages from its schedule;
-partial batch failures) and API Gateway (the routes below; the supplier is the token's).
+events, and the daily job's `{"scf": "daily", "step", "business_date"}` messages from its schedules:
+OVERDUE, DUE_SOON, REPUBLISH of pending repayments, LEDGER_CHECK; partial batch failures) and API
+Gateway (the routes below; the supplier is the token's).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -19,9 +20,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scf.adapters.banks.registry import GatewayRegistry
+from scf.adapters.dynamodb.ledger_repository import LedgerRepository
 from scf.adapters.dynamodb.loan_history_reader import DynamoLoanHistoryReader
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
+from scf.adapters.dynamodb.republish_repository import DynamoRepublishStore
 from scf.adapters.http import (
     LOANS_PAGE,
     api_resolver,
@@ -34,11 +37,14 @@ from scf.adapters.http import (
     require_ops,
     require_supplier,
 )
-from scf.clock import clock_from_spec
+from scf.adapters.metrics import EmfMismatchAlarm
+from scf.clock import Clock, clock_from_spec
 from scf.config import live_policy_checked, settings
+from scf.domain.policy import CreditPolicy
 from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
 from scf.service.inquiries import InquiryService
-from scf.service.lending_day import LendingDayService, Step, daily_message, is_daily_message
+from scf.service.ledger_check import LedgerCheckService
+from scf.service.lending_day import DailyJob, LendingDayService, Step, dated, is_daily_message
 from scf.service.loan_history import LoanHistoryService
 from scf.service.loans import LoanService
 from scf.service.outcomes import PaymentOutcomeService
@@ -46,6 +52,7 @@ from scf.service.payments import PaymentKind
 from scf.service.portfolio import PortfolioService, currency_filter, loan_filter
 from scf.service.refunds import RefundService
 from scf.service.repayment import RepaymentService
+from scf.service.republish import RepublishService
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -58,10 +65,7 @@ class Services:
     loans: LoanService
     loan_history: LoanHistoryService
     portfolio: PortfolioService
-    lending_day: LendingDayService
-    inquiries: InquiryService
-    refunds: RefundService
-    timezone: str
+    daily: DailyJob
 
 
 @lru_cache(maxsize=1)
@@ -70,8 +74,8 @@ def bootstrap() -> Services:
     config = settings()
     policy = live_policy_checked(config)
     bind(config.table_name, config.region, config.endpoint_url)
-    store = DynamoLoanStore()
     clock = clock_from_spec(config.clock, policy.timezone)
+    store = DynamoLoanStore(clock)
     banks = config.bank_directory()
     loans = LoanService(loans=store, clock=clock, policy=policy)
     gateways = GatewayRegistry(config, clock=clock)
@@ -82,17 +86,45 @@ def bootstrap() -> Services:
         loans=loans,
         loan_history=LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans),
         portfolio=PortfolioService(loans=store, views=loans),
-        lending_day=LendingDayService(loans=store, clock=clock, policy=policy),
-        inquiries=InquiryService(
-            loans=store,
-            gateways=gateways,
-            outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy),
-            clock=clock,
-            resend={PaymentKind.COLLECTION: repayments.collect_again, PaymentKind.REFUND: refunds.send_again},
-            policy=policy,
-        ),
-        refunds=refunds,
-        timezone=policy.timezone,
+        daily=daily_steps(store, clock, policy, config.metrics_namespace, repayments, refunds, gateways),
+    )
+
+
+def daily_steps(
+    store: DynamoLoanStore,
+    clock: Clock,
+    policy: CreditPolicy,
+    namespace: str,
+    repayments: RepaymentService,
+    refunds: RefundService,
+    gateways: GatewayRegistry,
+) -> DailyJob:
+    """The daily steps this function owns (infra/constructs/repayment.py schedules them)."""
+    lending_day = LendingDayService(loans=store, clock=clock, policy=policy)
+    republish = RepublishService(
+        DynamoRepublishStore(), clock, policy.timezone, events=frozenset({REPAYMENT_REQUESTED})
+    )
+    ledger_check = LedgerCheckService(
+        loans=store, ledger=LedgerRepository(), alarm=EmfMismatchAlarm(namespace), clock=clock
+    )
+    inquiries = InquiryService(
+        loans=store,
+        gateways=gateways,
+        outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy),
+        clock=clock,
+        resend={PaymentKind.COLLECTION: repayments.collect_again, PaymentKind.REFUND: refunds.send_again},
+        policy=policy,
+    )
+    return DailyJob(
+        {
+            Step.OVERDUE: dated(partial(lending_day.run, Step.OVERDUE)),
+            Step.DUE_SOON: dated(partial(lending_day.run, Step.DUE_SOON)),
+            Step.INQUIRE: lambda message: inquiries.run(message.business_date, message.at),
+            Step.REFUND: dated(refunds.run),
+            Step.REPUBLISH: dated(republish.run),
+            Step.LEDGER_CHECK: dated(ledger_check.run),
+        },
+        policy.timezone,
     )
 
 
@@ -163,14 +195,7 @@ def ops_loan(loan_id: str) -> Response[Any]:
 
 def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
-        services = bootstrap()
-        message = daily_message(record.body, services.timezone)
-        if message.step is Step.INQUIRE:
-            result = services.inquiries.run(message.business_date, message.at)
-        elif message.step is Step.REFUND:
-            result = services.refunds.run(message.business_date)
-        else:
-            result = services.lending_day.run(message.step, message.business_date)
+        result = bootstrap().daily.handle(record.body)
         logger.info("daily step done", extra=result.as_json())
         return
     event = event_from_stream_record(record.body)

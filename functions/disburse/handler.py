@@ -1,7 +1,8 @@
 """disburse: pays out approved loans. Trigger: the disbursements queue, whose message bodies are
-DynamoDB stream records of `LoanApproved` outbox events (docs/architecture.md), and the daily job's
-`{"scf": "daily", "step": "INQUIRE", ...}` from its schedule (the payouts' status inquiry). Partial
-batch failures: a record that raises is retried alone (and ends in the DLQ after 5 receives)."""
+DynamoDB stream records of `LoanApproved` outbox events (docs/architecture.md), and the daily
+job's messages from its schedules: INQUIRE (the payouts' status inquiry) and REPUBLISH
+(`LoanApproved` again for loans still APPROVED). Partial batch failures: a record that raises is
+retried alone (and ends in the DLQ after 5 receives)."""
 
 from __future__ import annotations
 
@@ -18,15 +19,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from scf.adapters.banks.registry import GatewayRegistry
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
+from scf.adapters.dynamodb.republish_repository import DynamoRepublishStore
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
-from scf.errors import InvalidInput
 from scf.events import LOAN_APPROVED, event_from_stream_record
 from scf.service.disbursement import PayoutService
 from scf.service.inquiries import InquiryService
-from scf.service.lending_day import Step, daily_message, is_daily_message
+from scf.service.lending_day import DailyJob, Step, dated, is_daily_message
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import PaymentKind
+from scf.service.republish import RepublishService
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -35,8 +37,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @dataclass(frozen=True)
 class Services:
     payouts: PayoutService
-    inquiries: InquiryService
-    timezone: str
+    daily: DailyJob
 
 
 @lru_cache(maxsize=1)
@@ -46,30 +47,35 @@ def bootstrap() -> Services:
     policy = live_policy_checked(config)
     bind(config.table_name, config.region, config.endpoint_url)
     clock = clock_from_spec(config.clock, policy.timezone)
-    store = DynamoLoanStore()
+    store = DynamoLoanStore(clock)
     gateways = GatewayRegistry(config, clock=clock)
     payouts = PayoutService(loans=store, gateways=gateways, banks=config.bank_directory(), clock=clock)
+    republish = RepublishService(
+        DynamoRepublishStore(), clock, policy.timezone, events=frozenset({LOAN_APPROVED})
+    )
+    inquiries = InquiryService(
+        loans=store,
+        gateways=gateways,
+        outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy),
+        clock=clock,
+        resend={PaymentKind.PAYOUT: payouts.pay_again},
+        policy=policy,
+    )
     return Services(
         payouts=payouts,
-        inquiries=InquiryService(
-            loans=store,
-            gateways=gateways,
-            outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy),
-            clock=clock,
-            resend={PaymentKind.PAYOUT: payouts.pay_again},
-            policy=policy,
+        daily=DailyJob(
+            {
+                Step.INQUIRE: lambda message: inquiries.run(message.business_date, message.at),
+                Step.REPUBLISH: dated(republish.run),
+            },
+            policy.timezone,
         ),
-        timezone=policy.timezone,
     )
 
 
 def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
-        services = bootstrap()
-        message = daily_message(record.body, services.timezone)
-        if message.step is not Step.INQUIRE:
-            raise InvalidInput(f"disburse runs no daily step {message.step}", field="step")
-        result = services.inquiries.run(message.business_date, message.at)
+        result = bootstrap().daily.handle(record.body)
         logger.info("daily step done", extra=result.as_json())
         return
     event = event_from_stream_record(record.body)

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scf.adapters.dynamodb.documents_repository import DynamoDocumentStore
 from scf.adapters.dynamodb.files_repository import DynamoIngestRepository
+from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
 from scf.adapters.dynamodb.statement_store import DynamoStatementStore, DynamoUnmatchedStore
 from scf.adapters.files.readers import FormatParsers
@@ -67,7 +68,7 @@ def bootstrap() -> Services:
     bind(config.table_name, config.region, config.endpoint_url)
     files = DynamoIngestRepository()
     clock = clock_from_spec(config.clock, policy.timezone)
-    statements = DynamoStatementStore()
+    statements = DynamoStatementStore(DynamoLoanStore(clock))  # its clock dates the touched-loan markers
     bank_accounts = config.bank_accounts()  # {bank code: the lender's accounts there}, from BANKS
     outcomes = payment_outcomes(statements, clock, policy)
     ingest = IngestService(

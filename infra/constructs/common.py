@@ -159,6 +159,9 @@ def queue_with_dlq(scope: Construct, queue_id: str, *, consumer_timeout: Duratio
     return QueueWithDlq(queue=queue, dlq=dlq)
 
 
+METRICS_NAMESPACE = "scf"  # the functions' EMF metrics (scf.adapters.metrics) and their alarms
+
+
 def base_environment(name: str, *, table_name: str, config: StackConfig) -> dict[str, str]:
     """The variables every function has (docs/architecture.md, "Function environment")."""
     return {
@@ -166,7 +169,7 @@ def base_environment(name: str, *, table_name: str, config: StackConfig) -> dict
         "SCF_CLOCK": "system",
         "POLICY_TIMEZONE": config.policy_timezone,
         "POWERTOOLS_SERVICE_NAME": name,
-        "POWERTOOLS_METRICS_NAMESPACE": "scf",
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "LOG_LEVEL": config.log_level,
     }
 

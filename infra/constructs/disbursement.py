@@ -1,5 +1,6 @@
 """Payouts: the outbox pipe for `disbursements`, its queue, the disburse function and the daily
-job's payout step (the status inquiry) scheduled onto that queue."""
+job's payout steps scheduled onto that queue: the status inquiry (INQUIRE) and REPUBLISH of loans
+approved but not paid out."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from infra.constructs.data import Data
 
 FUNCTION_NAME = "disburse"
 OUTBOX_TARGET = "disbursements"
-DAILY_STEPS = ("INQUIRE",)  # scf.service.lending_day.Step, owned by this function (its payouts)
+DAILY_STEPS = ("INQUIRE", "REPUBLISH")  # scf.service.lending_day.Step owned here (payouts, LoanApproved)
 # A batch of 10 payouts, each a bank call that may wait for a status inquiry after a timeout.
 FUNCTION_TIMEOUT = Duration.seconds(120)
 

@@ -1,5 +1,6 @@
 """Alarms and where they go: one encrypted SNS topic; an alarm on every DLQ, on every function's
-errors, on the age of every work queue, and on the API's 5XX answers."""
+errors, on the age of every work queue, on the API's 5XX answers and on the daily LEDGER_CHECK's
+mismatches. Each description names its runbook section in docs/operations.md."""
 
 from __future__ import annotations
 
@@ -14,11 +15,19 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.common import QueueWithDlq, ScfFunction
+from infra.constructs.common import METRICS_NAMESPACE, QueueWithDlq, ScfFunction
 from infra.constructs.config import StackConfig
 
 # A message older than this in a work queue means its consumer is stuck or failing.
 QUEUE_AGE_THRESHOLD = Duration.minutes(15)
+LEDGER_MISMATCH = "LedgerMismatch"  # scf.adapters.metrics.LEDGER_MISMATCH
+LEDGER_OWNER = "apply_repayment"  # the function that owns the ledger and runs LEDGER_CHECK
+RUNBOOK = "docs/operations.md"
+
+
+def runbook(section: str) -> str:
+    """Where an alarm's description sends the reader: `docs/operations.md#<anchor>` of a heading."""
+    return f"Runbook: {RUNBOOK}#{section.lower()}"
 
 
 class Observability(Construct):
@@ -72,7 +81,8 @@ class Observability(Construct):
                     period=Duration.minutes(1), statistic="Maximum"
                 ),
                 1,
-                f"Messages in the {name} dead-letter queue: inspect, fix, then redrive (docs/operations.md)",
+                f"Messages in the {name} dead-letter queue: inspect, fix, then redrive. "
+                + runbook("DeadLetterQueue"),
             )
             alarm(
                 f"{name}AgeAlarm",
@@ -80,7 +90,8 @@ class Observability(Construct):
                     period=Duration.minutes(5), statistic="Maximum"
                 ),
                 QUEUE_AGE_THRESHOLD.to_seconds(),
-                f"The oldest {name} message waits longer than {QUEUE_AGE_THRESHOLD.to_minutes()} minutes",
+                f"The oldest {name} message waits longer than {QUEUE_AGE_THRESHOLD.to_minutes()} minutes. "
+                + runbook("QueueAge"),
             )
         for name, dlq in (dlqs or {}).items():  # dead-letter queues of pipes (no work queue beside)
             alarm(
@@ -96,11 +107,25 @@ class Observability(Construct):
                 f"{function.name}ErrorsAlarm",
                 function.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
                 1,
-                f"{function.name} raised errors (failed invocations, not reported batch item failures)",
+                f"{function.name} raised errors (failed invocations, not reported batch item failures). "
+                + runbook("FunctionErrors"),
             )
         alarm(
             "Api5xxAlarm",
             rest_api.metric_server_error(period=Duration.minutes(5), statistic="Sum"),
             5,
-            "The API answered 5XX at least 5 times in 5 minutes",
+            "The API answered 5XX at least 5 times in 5 minutes. " + runbook("Api5xx"),
+        )
+        alarm(
+            "LedgerMismatchAlarm",
+            cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=LEDGER_MISMATCH,
+                dimensions_map={"service": LEDGER_OWNER},
+                period=Duration.hours(1),
+                statistic="Sum",
+            ),
+            1,
+            "A loan's ledger postings do not sum to its stored balances (daily LEDGER_CHECK); nothing "
+            "was changed. " + runbook("LedgerMismatch"),
         )

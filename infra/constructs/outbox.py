@@ -1,8 +1,10 @@
 """The outbox relay: an EventBridge Pipe from the business table's stream to one capability's queue.
 
 The filter is the seam with the local stack (docs/architecture.md, "Outbox pipe filter"), which
-evaluates the same pattern from the template. No input template: the message body is the DynamoDB
-stream record, as Pipes sends it.
+evaluates the same pattern from the template. It passes INSERT (the event written with its change)
+and MODIFY: an outbox item is written once and only ever modified by the daily REPUBLISH, which
+touches it to publish it again (docs/operations.md, "REPUBLISH"); TTL removals (REMOVE) never
+pass. No input template: the message body is the DynamoDB stream record, as Pipes sends it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from infra.constructs.data import Data
 
 def outbox_filter(target: str) -> dict[str, Any]:
     return {
-        "eventName": ["INSERT"],
+        "eventName": ["INSERT", "MODIFY"],
         "dynamodb": {"NewImage": {"kind": {"S": ["OUTBOX"]}, "target": {"S": [target]}}},
     }
 

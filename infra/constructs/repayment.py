@@ -14,8 +14,9 @@ from infra.constructs.data import Data
 
 FUNCTION_NAME = "apply_repayment"
 OUTBOX_TARGET = "repayments"
-# scf.service.lending_day.Step, owned by this function (INQUIRE: its collections and refunds)
-DAILY_STEPS = ("OVERDUE", "DUE_SOON", "INQUIRE", "REFUND")
+# scf.service.lending_day.Step, owned by this function (INQUIRE: its collections and refunds;
+# REPUBLISH: its RepaymentRequested events)
+DAILY_STEPS = ("OVERDUE", "DUE_SOON", "INQUIRE", "REFUND", "REPUBLISH", "LEDGER_CHECK")
 # Also serves API routes, whose integration times out at 29 s; SQS batches of 10 fit as well.
 FUNCTION_TIMEOUT = Duration.seconds(60)
 

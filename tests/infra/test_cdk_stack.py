@@ -14,6 +14,9 @@ import pytest
 from aws_cdk.assertions import Match
 from synthesized_stack import Synthesized
 
+from infra.constructs.common import REPO_ROOT
+from scf.adapters.metrics import LEDGER_MISMATCH
+
 pytestmark = pytest.mark.infra
 
 FUNCTIONS = {"ingest_settlement", "score_application", "disburse", "apply_repayment"}
@@ -220,17 +223,25 @@ def test_business_table_keys_gsi_stream_ttl_pitr(synthesized: Synthesized, templ
     assert table["DeletionPolicy"] == "Retain"
 
 
-def test_the_daily_steps_are_scheduled_at_0005_business_time_onto_their_owners_queues(
-    synthesized: Synthesized,
+@pytest.mark.parametrize(
+    ("queue_path", "owned"),
+    [
+        (
+            "Scf/Repayment/RepaymentsQueue",
+            {"OVERDUE", "DUE_SOON", "INQUIRE", "REFUND", "REPUBLISH", "LEDGER_CHECK"},
+        ),
+        ("Scf/Disbursement/DisbursementsQueue", {"INQUIRE", "REPUBLISH"}),
+    ],
+)
+def test_the_daily_steps_are_scheduled_at_0005_business_time_onto_their_owners_queue(
+    synthesized: Synthesized, queue_path: str, owned: set[str]
 ) -> None:
+    queue_lid, _ = by_path(synthesized, queue_path)
     schedules = {
         lid: r["Properties"]
         for lid, r in synthesized.resources.items()
         if r["Type"] == "AWS::Scheduler::Schedule"
-    }
-    queues = {
-        by_path(synthesized, "Scf/Repayment/RepaymentsQueue")[0]: "repayments",
-        by_path(synthesized, "Scf/Disbursement/DisbursementsQueue")[0]: "disbursements",
+        and queue_lid in set(references(r["Properties"]["Target"]["Arn"]))
     }
     steps = set()
     for props in schedules.values():
@@ -238,24 +249,17 @@ def test_the_daily_steps_are_scheduled_at_0005_business_time_onto_their_owners_q
         assert props["ScheduleExpressionTimezone"] == "Asia/Shanghai"
         assert props["FlexibleTimeWindow"] == {"Mode": "OFF"}
         target = props["Target"]
-        queue_lid = next(lid for lid in references(target["Arn"]) if lid in queues)
         message = json.loads(target["Input"])
         assert message["scf"] == "daily"
         assert message["business_date"] == "<aws.scheduler.scheduled-time>"
-        steps.add((queues[queue_lid], message["step"]))
+        steps.add(message["step"])
         role = next(references(target["RoleArn"]))
         granted = role_statements(synthesized, role)
         assert actions_of(granted) == {"sqs:SendMessage"}
         assert all(queue_lid in set(references(st["Resource"])) for st in granted)
         trust = synthesized.resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert [st["Principal"] for st in trust] == [{"Service": "scheduler.amazonaws.com"}]
-    assert steps == {
-        ("repayments", "OVERDUE"),
-        ("repayments", "DUE_SOON"),
-        ("repayments", "INQUIRE"),  # collections and refunds
-        ("repayments", "REFUND"),
-        ("disbursements", "INQUIRE"),  # payouts
-    }
+    assert steps == owned
 
 
 def test_the_business_table_is_the_only_table(synthesized: Synthesized) -> None:
@@ -316,6 +320,30 @@ def test_every_dlq_has_an_alarm_to_the_encrypted_topic(synthesized: Synthesized)
         assert alarm["Threshold"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert topic_id in set(references(alarm["AlarmActions"]))
+
+
+def test_a_ledger_mismatch_alarms_on_the_metric_the_ledger_check_emits(synthesized: Synthesized) -> None:
+    (alarm,) = [
+        a["Properties"]
+        for a in synthesized.of_type("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == LEDGER_MISMATCH
+    ]
+    assert alarm["Namespace"] == "scf"  # POWERTOOLS_METRICS_NAMESPACE of every function
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "apply_repayment"}]
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 1)
+    assert "docs/operations.md#ledgermismatch" in alarm["AlarmDescription"]
+
+
+def test_every_alarm_names_a_runbook_section_that_exists(synthesized: Synthesized) -> None:
+    headings = {
+        line.lstrip("#").strip().lower()
+        for line in (REPO_ROOT / "docs" / "operations.md").read_text().splitlines()
+        if line.startswith("### ")
+    }
+    for lid, alarm in synthesized.of_type("AWS::CloudWatch::Alarm").items():
+        description = alarm["Properties"]["AlarmDescription"]
+        assert "Runbook: docs/operations.md#" in description, lid
+        assert description.rsplit("#", 1)[1] in headings, lid
 
 
 def test_every_function_has_an_errors_alarm(synthesized: Synthesized) -> None:
@@ -754,7 +782,7 @@ def test_outbox_pipes_carry_the_documented_filter(synthesized: Synthesized) -> N
         assert "InputTemplate" not in props.get("TargetParameters", {})
         (pattern,) = props["SourceParameters"]["FilterCriteria"]["Filters"]
         assert json.loads(pattern["Pattern"]) == {
-            "eventName": ["INSERT"],
+            "eventName": ["INSERT", "MODIFY"],  # MODIFY: an outbox item touched by REPUBLISH
             "dynamodb": {"NewImage": {"kind": {"S": ["OUTBOX"]}, "target": {"S": [target]}}},
         }
         granted = role_statements(synthesized, next(references(props["RoleArn"])))

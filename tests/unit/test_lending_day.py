@@ -13,9 +13,12 @@ from scf.domain.loan import Loan, LoanStatus
 from scf.domain.policy import DEFAULT_POLICY
 from scf.errors import InvalidInput
 from scf.service.lending_day import (
+    DailyJob,
     LendingDayService,
     MalformedDailyMessage,
     Step,
+    StepNotOwned,
+    StepResult,
     daily_message,
     is_daily_message,
 )
@@ -146,3 +149,19 @@ def test_the_daily_message_is_a_date_or_the_schedules_moment_in_the_policys_zone
     ):
         with pytest.raises(MalformedDailyMessage):
             daily_message(bad, "Asia/Shanghai")
+
+
+def test_a_function_runs_only_the_daily_steps_it_owns() -> None:
+    ran: list[date] = []
+
+    def republish(day: date) -> StepResult:
+        ran.append(day)
+        return StepResult(Step.REPUBLISH, day, 0, 0)
+
+    job = DailyJob({Step.REPUBLISH: republish}, "Asia/Shanghai")
+    body = {"scf": "daily", "step": "REPUBLISH", "business_date": "2026-02-09T16:05:00Z"}
+
+    assert job.handle(body).business_date == DAY
+    with pytest.raises(StepNotOwned):
+        job.handle(body | {"step": "OVERDUE"})
+    assert ran == [DAY]

@@ -1,6 +1,6 @@
 """The daily job in the local stack: the synthesized template's table has the job's index and its
-schedules name their owners' queues (repayments, disbursements); `fire` sends each day's messages
-in order and returns once they are consumed (what `scf local clock set` forward does)."""
+schedules name the queues of the functions owning the steps; `fire` sends each day's messages in
+order and returns once they are consumed (what `scf local clock set` forward does)."""
 
 from __future__ import annotations
 
@@ -32,12 +32,16 @@ def test_the_synthesized_stack_creates_the_loans_by_status_index_in_moto(
     ]
     schedules = synthesized.schedules()
     queue_of = {t.queue_logical_id: t.function for t in synthesized.queue_triggers()}
-    assert {(queue_of[s.queue_logical_id], json.loads(s.input)["step"]) for s in schedules} == {
+    owned = {(queue_of[s.queue_logical_id], json.loads(s.input)["step"]) for s in schedules}
+    assert owned == {
         ("apply_repayment", "OVERDUE"),
         ("apply_repayment", "DUE_SOON"),
         ("apply_repayment", "INQUIRE"),
         ("apply_repayment", "REFUND"),
+        ("apply_repayment", "REPUBLISH"),
+        ("apply_repayment", "LEDGER_CHECK"),
         ("disburse", "INQUIRE"),
+        ("disburse", "REPUBLISH"),
     }
     assert all(deployed.queue_url(s.queue_logical_id).startswith("http") for s in schedules)
 

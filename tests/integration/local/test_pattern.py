@@ -1,13 +1,13 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from infra.constructs.outbox import outbox_filter
 from infra.local.pattern import PatternError, matches, matches_any, parse_pattern
 
-OUTBOX = parse_pattern(
-    '{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["OUTBOX"]}, '
-    '"target": {"S": ["disbursements"]}}}}'
-)
+OUTBOX = parse_pattern(json.dumps(outbox_filter("disbursements")))  # the pipe's, as synthesized
 
 
 def record(event_name: str = "INSERT", kind: str = "OUTBOX", target: str = "disbursements") -> dict:
@@ -22,9 +22,13 @@ def test_the_outbox_filter_passes_an_inserted_outbox_item_for_its_target() -> No
     assert matches(OUTBOX, record())
 
 
+def test_the_outbox_filter_passes_an_outbox_item_touched_to_publish_it_again() -> None:
+    assert matches(OUTBOX, record(event_name="MODIFY"))
+
+
 @pytest.mark.parametrize(
     "other",
-    [record(event_name="MODIFY"), record(kind="LOAN"), record(target="repayments"), {"eventName": "INSERT"}],
+    [record(event_name="REMOVE"), record(kind="LOAN"), record(target="repayments"), {"eventName": "INSERT"}],
 )
 def test_the_outbox_filter_rejects_everything_else(other: dict) -> None:
     assert not matches(OUTBOX, other)

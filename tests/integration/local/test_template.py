@@ -193,7 +193,7 @@ def test_the_synthesized_pipes_use_the_documented_filter(synthesized: Template) 
     for pipe in synthesized.pipes():
         (pattern,) = pipe.patterns
         targets[pattern["dynamodb"]["NewImage"]["target"]["S"][0]] = pipe
-        assert pattern["eventName"] == ["INSERT"]
+        assert pattern["eventName"] == ["INSERT", "MODIFY"]  # MODIFY: the daily REPUBLISH
         assert pattern["dynamodb"]["NewImage"]["kind"] == {"S": ["OUTBOX"]}
     assert set(targets) == {"disbursements", "repayments"}
 

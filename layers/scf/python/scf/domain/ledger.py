@@ -141,3 +141,14 @@ def balances(postings: Iterable[Posting]) -> dict[str, int]:
         for entry in posting.entries:
             totals[entry.account] += entry.amount_minor if entry.side is Side.DEBIT else -entry.amount_minor
     return {account: totals.get(account, 0) for account in sorted(ACCOUNTS)}
+
+
+def differences(stored: dict[str, int], postings: Iterable[Posting]) -> dict[str, tuple[int, int]]:
+    """Each account of `stored` whose balance from the postings differs: {account: (stored, posted)}.
+    Empty when the loan's stored balances and its ledger agree (the daily LEDGER_CHECK)."""
+    posted = balances(postings)
+    return {
+        account: (amount, posted[account])
+        for account, amount in sorted(stored.items())
+        if posted.get(account, 0) != amount
+    }

@@ -11,12 +11,14 @@ from decimal import Decimal
 from enum import StrEnum
 
 from scf.domain.interest import DayCount, PrincipalChange, accrue, record_principal
+from scf.domain.ledger import INTEREST_INCOME, LOANS_RECEIVABLE, PENALTY_INCOME, SUPPLIER_OVERPAYMENT
 from scf.domain.money import format_amount
 from scf.domain.policy import DEFAULT_POLICY, ExtensionRule
 from scf.domain.waterfall import Allocation, allocate
 from scf.errors import Conflict
 from scf.events import (
     LOAN_ACTIVATED,
+    LOAN_APPROVED,
     LOAN_DUE_SOON,
     LOAN_EXTENDED,
     LOAN_FAILED,
@@ -27,6 +29,20 @@ from scf.events import (
     REPAYMENT_REQUESTED,
     OutboxEvent,
 )
+
+
+def loan_approved_event(loan_id: str, supplier_id: str, principal_minor: int, currency: str) -> OutboxEvent:
+    """`LoanApproved-<loan_id>` to the disbursements queue: ids and the two-decimal amount."""
+    return OutboxEvent(
+        event_id=f"{LOAN_APPROVED}-{loan_id}",
+        event_type=LOAN_APPROVED,
+        payload={
+            "loan_id": loan_id,
+            "supplier_id": supplier_id,
+            "amount": format_amount(principal_minor),
+            "currency": currency,
+        },
+    )
 
 
 class LoanStatus(StrEnum):
@@ -180,6 +196,22 @@ class Loan:
         if self.maturity_date is None or today < self.maturity_date:
             raise Conflict(f"loan {self.loan_id} is not at maturity on {today}", code="NOT_AT_MATURITY")
         return replace(self, status=transition(self.status, LoanStatus.OVERDUE))
+
+    def approved_event(self) -> OutboxEvent:
+        """`LoanApproved` (written with the loan by the approval; the REPUBLISH step sends it again)."""
+        return loan_approved_event(self.loan_id, self.supplier_id, self.principal_minor, self.currency)
+
+    def ledger_balances(self) -> dict[str, int]:
+        """What the ledger must sum to for this loan, from its stored balances (docs/money.md,
+        "Ledger"): receivable = outstanding principal once paid out; interest and penalty income =
+        minus what was received; owed to the supplier = minus the overpayment not yet refunded.
+        Balances are debits minus credits, as `ledger.balances`."""
+        return {
+            LOANS_RECEIVABLE: self.outstanding_principal_minor if self.status in PAID_OUT else 0,
+            INTEREST_INCOME: -self.interest_paid_minor,
+            PENALTY_INCOME: -self.penalty_paid_minor,
+            SUPPLIER_OVERPAYMENT: -(self.overpayment_minor - self.refunded_minor),
+        }
 
     def overdue_event(self) -> OutboxEvent:
         """`LoanOverdue`, once per loan and maturity date (an extended loan can be overdue again)."""

@@ -7,8 +7,9 @@ reads only the loans it has work for (the store's index by status and maturity, 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from scf.errors import InvalidInput, MalformedRequest
 from scf.service.loan_store import ATTEMPTS, LoanRecord, LoanStore, StaleWrite
 
 DAILY = "daily"  # the `scf` field of a daily-job queue message
+DAILY_AT = time(0, 5)  # the job's moment on its business date, business time (infra/constructs/daily.py)
 
 
 class Step(StrEnum):
@@ -27,6 +29,8 @@ class Step(StrEnum):
     DUE_SOON = "DUE_SOON"
     INQUIRE = "INQUIRE"  # scf.service.inquiries: run by disburse and by apply_repayment
     REFUND = "REFUND"  # scf.service.refunds.RefundService
+    REPUBLISH = "REPUBLISH"  # scf.service.republish
+    LEDGER_CHECK = "LEDGER_CHECK"  # scf.service.ledger_check
 
 
 class MalformedDailyMessage(MalformedRequest):
@@ -49,7 +53,7 @@ def is_daily_message(body: str | dict[str, Any]) -> bool:
 
 
 def daily_message(body: str | dict[str, Any], timezone: str) -> DailyMessage:
-    """`{"scf": "daily", "step": "OVERDUE" | "DUE_SOON", "business_date": ...}`: a date
+    """`{"scf": "daily", "step": <a Step>, "business_date": ...}`: a date
     (YYYY-MM-DD) or a moment with its offset (the schedule's `<aws.scheduler.scheduled-time>`),
     which is the business date it falls on in the policy's time zone."""
     try:
@@ -75,14 +79,50 @@ class StepResult:
     business_date: date
     loans_read: int
     written: int
+    mismatches: int | None = None  # LEDGER_CHECK only
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        result: dict[str, Any] = {
             "step": self.step.value,
             "business_date": self.business_date.isoformat(),
             "loans_read": self.loans_read,
             "written": self.written,
         }
+        if self.mismatches is not None:
+            result["mismatches"] = self.mismatches
+        return result
+
+
+class StepNotOwned(MalformedRequest):
+    """A daily message for a step this function does not run (a schedule sent it to the wrong queue)."""
+
+    default_code = "DAILY_STEP_NOT_OWNED"
+
+
+@dataclass(frozen=True)
+class DailyJob:
+    """The daily steps one function owns, each `run(business_date) -> StepResult`; `timezone` is
+    the policy's, in which a scheduled moment falls on its business date."""
+
+    steps: Mapping[Step, Callable[[DailyMessage], StepResult]]
+    timezone: str
+
+    def handle(self, body: str | dict[str, Any]) -> StepResult:
+        """Run the step a daily-job queue message asks for (`daily_message`)."""
+        return self.run_message(daily_message(body, self.timezone))
+
+    def run(self, step: Step, business_date: date) -> StepResult:
+        return self.run_message(DailyMessage(step, business_date))
+
+    def run_message(self, message: DailyMessage) -> StepResult:
+        if message.step not in self.steps:
+            raise StepNotOwned(f"step {message.step} is not run by this function")
+        return self.steps[message.step](message)
+
+
+def dated(step: Callable[[date], StepResult]) -> Callable[[DailyMessage], StepResult]:
+    """A step that needs only the message's business date."""
+    return lambda message: step(message.business_date)
 
 
 def begun(business_date: date, clock: Clock) -> date:
@@ -103,13 +143,12 @@ class LendingDayService:
     policy: CreditPolicy = DEFAULT_POLICY
 
     def run(self, step: Step, business_date: date) -> StepResult:
-        # A day not begun yet: marking it would make loans overdue before their maturity day.
         begun(business_date, self.clock)
         if step is Step.OVERDUE:
             return self._mark_overdue(business_date)
         if step is Step.DUE_SOON:
             return self._announce_due_soon(business_date)
-        raise InvalidInput(f"step {step} is not a loan step", code="NOT_A_LOAN_STEP", field="step")
+        raise StepNotOwned(f"step {step} is not a loan-status step")
 
     def _mark_overdue(self, business_date: date) -> StepResult:
         """Every ACTIVE loan whose maturity date has come is stored OVERDUE with its event."""

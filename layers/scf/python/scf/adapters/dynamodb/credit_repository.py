@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -34,10 +33,9 @@ from scf.adapters.dynamodb.transactions import (
 )
 from scf.domain.decision import REVIEW
 from scf.domain.interest import DayCount
-from scf.domain.loan import Loan, LoanStatus
-from scf.domain.money import format_amount
+from scf.domain.loan import Loan, LoanStatus, loan_approved_event
 from scf.domain.pool import Pool
-from scf.events import LOAN_APPROVED, OUTBOX_TTL_SECONDS, TARGET_OF, stored_payload
+from scf.events import OUTBOX_TTL_SECONDS, stored_payload
 from scf.service.credit import (
     ApplicationExists,
     ApplicationRecord,
@@ -300,19 +298,13 @@ def _approved_loan(loan: NewLoan) -> Loan:
 
 
 def _outbox_item(loan: NewLoan, now: str) -> OutboxItem:
-    event_id = f"{LOAN_APPROVED}-{loan.loan_id}"
-    payload: dict[str, Any] = {
-        "loan_id": loan.loan_id,
-        "supplier_id": loan.supplier_id,
-        "amount": format_amount(loan.principal_minor),
-        "currency": loan.currency,
-    }
+    event = loan_approved_event(loan.loan_id, loan.supplier_id, loan.principal_minor, loan.currency)
     created = datetime.fromisoformat(now.replace("Z", "+00:00"))
     return OutboxItem(
-        *OutboxItem.key(event_id),
-        target=TARGET_OF[LOAN_APPROVED],
-        event_type=LOAN_APPROVED,
-        payload=stored_payload(event_id, LOAN_APPROVED, payload),
+        *OutboxItem.key(event.event_id),
+        target=event.target,
+        event_type=event.event_type,
+        payload=stored_payload(event.event_id, event.event_type, event.payload),
         created_at=now,
         expires_at=created + timedelta(seconds=OUTBOX_TTL_SECONDS),
     )

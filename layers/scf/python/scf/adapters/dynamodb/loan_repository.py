@@ -17,7 +17,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
-from scf.adapters.dynamodb.ledger_repository import posting_item
+from scf.adapters.dynamodb.ledger_repository import posting_item, touched_item
 from scf.adapters.dynamodb.models import (
     ExposureItem,
     LoanItem,
@@ -31,7 +31,7 @@ from scf.adapters.dynamodb.models import (
     SupplierOverdueItem,
     open_index_moment,
 )
-from scf.adapters.dynamodb.portfolio_counters import count_loan_change, read_counters
+from scf.adapters.dynamodb.portfolio_counters import count_loan_change, count_loan_changes, read_counters
 from scf.adapters.dynamodb.transactions import (
     CONDITION_FAILED,
     TRANSACTION_CONFLICT,
@@ -43,6 +43,7 @@ from scf.adapters.dynamodb.transactions import (
     encode_token,
     is_condition_failure,
 )
+from scf.clock import Clock, SystemClock
 from scf.domain.interest import DayCount, PrincipalChange
 from scf.domain.ledger import Posting
 from scf.domain.loan import Loan, LoanStatus, Repayment, RepaymentSource, RepaymentStatus
@@ -203,7 +204,15 @@ def _open_loan_entries(loan: Loan) -> set[str]:
 
 
 class DynamoLoanStore(LoanStore):
-    """The `LoanStore` on DynamoDB (subclassing the Protocol lets mypy check every method)."""
+    """The `LoanStore` on DynamoDB (subclassing the Protocol lets mypy check every method).
+    `clock` gives the business date of the `TouchedItem` markers (the function's own clock)."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
+
+    def _touched(self, transaction: TransactWrite, loan_id: str) -> None:
+        """The loan moved today: its marker for the daily LEDGER_CHECK (one Put, idempotent)."""
+        transaction.save(touched_item(loan_id, self.clock.today()))
 
     @contextmanager
     def _transaction(self) -> Iterator[TransactWrite]:
@@ -415,6 +424,7 @@ class DynamoLoanStore(LoanStore):
                 posting_item(loan.loan_id, loan.currency, posting, reference=report.payment_id, now=now),
                 condition=PostingItem.pk.does_not_exist(),
             )
+            self._touched(transaction, loan.loan_id)
             self._exposure_update(
                 transaction,
                 loan,
@@ -447,6 +457,7 @@ class DynamoLoanStore(LoanStore):
                 transaction, loan, principal_delta=-loan.principal_minor, overdue_delta=0, now=now
             )
             _save_event(transaction, loan.failed_event(report.payment_id, report.reason), now)
+            self._touched(transaction, loan.loan_id)
 
     # -- bank answers --------------------------------------------------------------------------------
 
@@ -550,6 +561,7 @@ class DynamoLoanStore(LoanStore):
                     ),
                     condition=PostingItem.pk.does_not_exist(),
                 )
+            self._touched(transaction, loan.loan_id)
             # The new maturity joins the loan's open entries (the latest one counts), so a loan
             # extended past its old maturity is not overdue to the next decision.
             self._exposure_update(
@@ -712,6 +724,7 @@ class DynamoLoanStore(LoanStore):
                         RepaymentItem.allocation.set(repayment.allocation.as_minor()),
                         RepaymentItem.value_date.set(repayment.value_date.isoformat()),
                         RepaymentItem.updated_at.set(now),
+                        *_leave_pending_index(),
                     ],
                     condition=RepaymentItem.status == RepaymentStatus.PENDING.value,
                 )
@@ -728,6 +741,7 @@ class DynamoLoanStore(LoanStore):
             _save_event(transaction, repayment.applied_event(), now)
             if loan.status is LoanStatus.REPAID and record.loan.status is not LoanStatus.REPAID:
                 _save_event(transaction, loan.repaid_event(repayment.repayment_id, repayment.value_date), now)
+            self._touched(transaction, repayment.loan_id)
 
     def fail_repayment(
         self, repayment: Repayment, reason: str, now: str, *, report: PaymentReport | None = None
@@ -740,6 +754,7 @@ class DynamoLoanStore(LoanStore):
                     RepaymentItem.status.set(RepaymentStatus.FAILED.value),
                     RepaymentItem.failure_reason.set(reason),
                     RepaymentItem.updated_at.set(now),
+                    *_leave_pending_index(),
                 ],
                 condition=RepaymentItem.status == RepaymentStatus.PENDING.value,
             )
@@ -791,13 +806,15 @@ class DynamoLoanStore(LoanStore):
             )
             payment.refund = refund.as_json()
             transaction.save(payment, condition=PaymentItem.pk.does_not_exist())
+            counted = count_loan_changes(
+                transaction,
+                [(r.counted_loan, loan, 0) for r, loan in zip(records, loans, strict=True)],
+                now=now,
+            )
             for record, loan in zip(records, loans, strict=True):
                 transaction.update(
                     _loan_handle(record),
-                    actions=[
-                        *_refund_state(loan, now),
-                        *count_loan_change(transaction, record.counted_loan, loan, now=now),
-                    ],
+                    actions=[*_refund_state(loan, now), *counted],
                     condition=LoanItem.refund_id.does_not_exist(),
                 )
 
@@ -818,24 +835,24 @@ class DynamoLoanStore(LoanStore):
             transaction.update(
                 PaymentItem(*PaymentItem.key(report.payment_id)), actions=actions, condition=still_sent
             )
+            # Paid back: no longer owed to the supplier in the portfolio's figure.
+            counted = count_loan_changes(
+                transaction,
+                [
+                    (r.counted_loan, loan, r.loan.refunded_minor - loan.refunded_minor)
+                    for r, loan in zip(records, loans, strict=True)
+                ],
+                now=now,
+            )
             for record, loan in zip(records, loans, strict=True):
                 transaction.update(
                     _loan_handle(record),
-                    actions=[
-                        *_refund_state(loan, now),
-                        # Paid back: no longer owed to the supplier in the portfolio's figure.
-                        *count_loan_change(
-                            transaction,
-                            record.counted_loan,
-                            loan,
-                            now=now,
-                            overpayment_owed=record.loan.refunded_minor - loan.refunded_minor,
-                        ),
-                    ],
+                    actions=[*_refund_state(loan, now), *counted],
                     condition=LoanItem.refund_id == refund.refund_id,
                 )
                 if loan.overpayment_minor == loan.refunded_minor:  # nothing owed or held any more
                     transaction.delete(RefundOwedItem(*RefundOwedItem.key(loan.loan_id)))
+                self._touched(transaction, loan.loan_id)
             for loan_id, posting in postings.items():
                 transaction.save(
                     posting_item(loan_id, refund.currency, posting, reference=refund.refund_id, now=now),
@@ -848,6 +865,7 @@ class DynamoLoanStore(LoanStore):
 
     @staticmethod
     def _repayment_item(repayment: Repayment, now: str) -> RepaymentItem:
+        pending = repayment.status is RepaymentStatus.PENDING
         return RepaymentItem(
             *RepaymentItem.key(repayment.repayment_id),
             repayment_id=repayment.repayment_id,
@@ -865,7 +883,16 @@ class DynamoLoanStore(LoanStore):
             updated_at=now,
             gsi1pk=f"LOAN#{repayment.loan_id}#REPAYMENTS",
             gsi1sk=f"{now}#{repayment.repayment_id}",
+            gsi2pk=RepaymentItem.PENDING_INDEX if pending else None,
+            gsi2sk=RepaymentItem.pending_index_sk(datetime.fromisoformat(now), repayment.repayment_id)
+            if pending
+            else None,
         )
+
+
+def _leave_pending_index() -> list[Action]:
+    """A repayment APPLIED or FAILED leaves gsi2 REPAYMENTS#PENDING (the REPUBLISH step's read)."""
+    return [RepaymentItem.gsi2pk.remove(), RepaymentItem.gsi2sk.remove()]
 
 
 def _sent_payment(

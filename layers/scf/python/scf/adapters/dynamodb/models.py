@@ -342,7 +342,8 @@ class PortfolioShardItem(BaseItem):
 
 class RepaymentItem(BaseItem):
     """pk REPAYMENT#<repayment_id>, sk REPAYMENT; gsi1pk LOAN#<loan_id>#REPAYMENTS, gsi1sk
-    <created_at>#<repayment_id>."""
+    <created_at>#<repayment_id>. While PENDING also gsi2pk REPAYMENTS#PENDING, gsi2sk
+    <created_at UTC>#<repayment_id> (the daily REPUBLISH's read), removed when APPLIED or FAILED."""
 
     repayment_id = UnicodeAttribute()
     loan_id = UnicodeAttribute()
@@ -361,10 +362,20 @@ class RepaymentItem(BaseItem):
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
     by_loan = Gsi1()
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    by_state = Gsi2()
+
+    PENDING_INDEX = "REPAYMENTS#PENDING"
 
     @staticmethod
     def key(repayment_id: str) -> tuple[str, str]:
         return f"REPAYMENT#{repayment_id}", "REPAYMENT"
+
+    @staticmethod
+    def pending_index_sk(created: datetime, repayment_id: str) -> str:
+        """`<created, UTC, to the microsecond>#<repayment_id>`: one format, so the order is by time."""
+        return f"{created.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}Z#{repayment_id}"
 
 
 class PostingItem(BaseItem):
@@ -497,10 +508,26 @@ class OutboxItem(BaseItem):
     payload = UnicodeAttribute()  # JSON string
     created_at = UnicodeAttribute()
     expires_at = TTLAttribute()
+    # The business date of the daily job that last published it again (the only change an outbox
+    # item ever sees: the stream's MODIFY is the republished event; docs/operations.md).
+    republished_on = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(event_id: str) -> tuple[str, str]:
         return f"OUTBOX#{event_id}", "EVENT"
+
+
+class TouchedItem(BaseItem):
+    """pk TOUCHED#<business_date>#<shard>, sk <loan_id>: the loan's stored balances or ledger moved
+    on that business date (written in the money transaction; the daily LEDGER_CHECK reads the
+    shards of a day). `shard` = a hash of the loan id mod TOUCHED_SHARDS; kept TOUCHED_TTL_DAYS."""
+
+    loan_id = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+    @staticmethod
+    def key(business_date: str, shard: int, loan_id: str) -> tuple[str, str]:
+        return f"TOUCHED#{business_date}#{shard}", loan_id
 
 
 class FileItem(BaseItem):
@@ -538,6 +565,7 @@ ALL_MODELS: tuple[type[BaseItem], ...] = (
     FileItem,
     SweepItem,
     BankEntryItem,
+    TouchedItem,
 )
 
 
