@@ -31,6 +31,9 @@ def handler(event, context):
         time.sleep(event["sleep"])
     if event.get("exit"):
         os._exit(3)
+    if event.get("allocate_mb"):
+        held = b"x" * (event["allocate_mb"] * 1024 * 1024)  # touched, so resident
+        del held
     return {
         "env": {name: os.environ.get(name) for name in event.get("names", [])},
         "invocations": COLD["count"],
@@ -64,7 +67,7 @@ def worker(code: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "PATH": os.environ["PATH"],
         "TABLE_NAME": "tbl",
         "AWS_LAMBDA_FUNCTION_NAME": "stack-fn",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
         "SCF_LOCAL_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:stack-fn",
     }
     handle = Worker("fn", "handler.handler", code[0], [code[1]], 2, environment, tmp_path, io.StringIO())
@@ -87,7 +90,7 @@ def test_the_handler_sees_only_its_environment_and_a_lambda_context(worker: Work
     assert result.payload["layer"] == "from the layer"
     context = result.payload["context"]
     assert context["function_name"] == "stack-fn" and context["aws_request_id"] == "r-1"
-    assert context["memory_limit_in_mb"] == "512"
+    assert context["memory_limit_in_mb"] == "128"
     assert context["invoked_function_arn"].endswith(":function:stack-fn")
     assert 1000 < context["remaining"] <= 2000
 
@@ -118,6 +121,37 @@ def test_a_crash_replaces_the_environment(worker: Worker) -> None:
     result = worker.invoke({"exit": True})
     assert not result.ok and result.error is not None and result.error["errorType"] == "Runtime.ExitError"
     assert worker.invoke({}).payload["invocations"] == 1
+
+
+def test_memory_over_the_function_memory_size_ends_the_environment(worker: Worker) -> None:
+    assert worker.invoke({"allocate_mb": 40}).ok  # within 128 MB with the runtime's own
+    pid = worker.process.pid if worker.process else None
+    result = worker.invoke({"allocate_mb": 200})
+    assert not result.ok and result.error is not None
+    assert result.error["errorType"] == "Runtime.OutOfMemory"
+    assert worker.process is not None and worker.process.pid != pid
+    assert worker.invoke({}).payload["invocations"] == 1  # a new environment
+
+
+def test_the_report_line_says_the_memory_used(code: tuple[Path, Path], tmp_path: Path) -> None:
+    log = io.StringIO()
+    environment = {
+        "PATH": os.environ["PATH"],
+        "AWS_LAMBDA_FUNCTION_NAME": "stack-fn",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "SCF_LOCAL_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:stack-fn",
+    }
+    handle = Worker("fn", "handler.handler", code[0], [code[1]], 2, environment, tmp_path, log)
+    handle.start()
+    handle.wait_ready()
+    try:
+        assert handle.invoke({}).ok
+        deadline = time.monotonic() + 5
+        while "Max Memory Used" not in log.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        handle.stop()
+    assert "Memory Size: 256 MB Max Memory Used: " in log.getvalue()
 
 
 def test_an_import_error_is_reported_on_every_invocation(code: tuple[Path, Path], tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
-from scf.adapters.files.parsing import calendar_date, money_errors, parse_decimal, rejection
+from scf.adapters.files.parsing import MAX_ITEMS, calendar_date, money_errors, parse_decimal, rejection
 from scf.adapters.files.xml_safety import DEFAULT_CAPS, DEFAULT_MAX_BYTES, XmlNode, stream_xml
 from scf.domain.bank_files import (
     BOOKED,
@@ -36,7 +36,6 @@ ENTRY_STATUSES = {"BOOK": BOOKED, "PDNG": PENDING, "INFO": INFO, "FUTR": PENDING
 DIRECTIONS = {"CRDT": CREDIT, "DBIT": DEBIT}
 NOT_PROVIDED = "NOTPROVIDED"
 STREAMED = frozenset({"Ntry", *RECORDS.values()})
-MAX_ITEMS = 200_000  # statements, entries and transactions of one file (docs/bank-files.md, "Caps")
 
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
 _DATE_TIME = re.compile(

@@ -17,7 +17,7 @@ from mt940.models import Transactions
 from mt940.options import Options
 from mt940.processors import transaction_details_post_processor
 
-from scf.adapters.files.parsing import calendar_date, money_errors, rejection
+from scf.adapters.files.parsing import MAX_ITEMS, calendar_date, money_errors, rejection
 from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES
 from scf.domain.bank_files import (
     BOOKED,
@@ -67,7 +67,6 @@ DECODE_CHUNK = 1024 * 1024
 # whole :86: on one line.
 MAX_LINE_BYTES = 64 * 1024
 MAX_STATEMENT_LINES = 400_000  # about 100,000 entries
-MAX_ITEMS = 200_000  # statements, entries and errors of one file
 
 
 def encoding_of(data: bytes, encoding: str | None = None) -> str:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date
 
-from scf.adapters.files.parsing import rejection
+from scf.adapters.files.parsing import MAX_ITEMS, rejection
 from scf.adapters.files.xml_safety import DEFAULT_CAPS, DEFAULT_MAX_BYTES, XmlNode, stream_xml
 from scf.domain.bank_files import (
     GROUP,
@@ -27,7 +27,6 @@ PAIN_002_NAMESPACE = re.compile(r"pain\.002\.001\.(\d{2})")
 MESSAGE = "CstmrPmtStsRpt"
 _STATUS_CODE = re.compile(r"^[A-Z]{4}$")
 STREAMED = frozenset({"OrgnlPmtInfAndSts", "TxInfAndSts"})
-MAX_ITEMS = 200_000  # statuses and errors of one file (docs/bank-files.md, "Caps")
 
 
 class _Stop(Exception):
