@@ -58,7 +58,11 @@ def test_entries_are_forgotten_once_read_so_many_small_ones_fit() -> None:
     [
         (b"<r>" + b"<a/>" * 11 + b"</r>", XmlCaps(max_elements=10), "more than 10 elements"),
         (b"<r>" + b"x" * 101 + b"</r>", XmlCaps(max_text_chars=100), "more than 100 characters"),
-        (b"<r " + b" ".join(b'a%d="1"' % i for i in range(5)) + b"/>", XmlCaps(max_attributes=4), "attributes"),
+        (
+            b"<r " + b" ".join(b'a%d="1"' % i for i in range(5)) + b"/>",
+            XmlCaps(max_attributes=4),
+            "attribute",
+        ),
     ],
 )
 def test_xml_caps_refuse_the_file(document: bytes, caps: XmlCaps, message: str) -> None:
@@ -87,9 +91,8 @@ def test_empty_entries_by_the_thousand_are_refused_not_reported_one_by_one() -> 
 
 
 def test_a_pain002_with_more_statuses_than_the_cap_is_refused() -> None:
-    transactions = "".join(
-        f"<TxInfAndSts><OrgnlEndToEndId>E{i}</OrgnlEndToEndId><TxSts>ACSC</TxSts></TxInfAndSts>" for i in range(5)
-    )
+    status = "<TxInfAndSts><OrgnlEndToEndId>E{}</OrgnlEndToEndId><TxSts>ACSC</TxSts></TxInfAndSts>"
+    transactions = "".join(status.format(i) for i in range(5))
     data = (
         '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.03"><CstmrPmtStsRpt>'
         "<GrpHdr><MsgId>R</MsgId></GrpHdr><OrgnlGrpInfAndSts><OrgnlMsgId>M</OrgnlMsgId></OrgnlGrpInfAndSts>"
@@ -111,7 +114,8 @@ def mt940_statement(ref: str, body: str = "") -> str:
 
 def test_an_mt940_line_over_the_cap_refuses_its_statement_only() -> None:
     long_details = ":86:" + "x" * 70_000 + "\n"
-    data = (mt940_statement("A") + mt940_statement("B", ":61:2401020102C0,00NTRFNONREF\n" + long_details)).encode()
+    entry = ":61:2401020102C0,00NTRFNONREF\n" + long_details
+    data = (mt940_statement("A") + mt940_statement("B", entry)).encode()
     result = parse_mt940(data)
     assert [s.statement_id for s in result.statements] == ["A"]
     assert [(e.line, e.code) for e in result.errors] == [(10, "LINE_TOO_LONG")]
@@ -157,3 +161,10 @@ def test_a_csv_line_just_under_the_cap_is_read() -> None:
     data = b"supplier_id,reference\nS-1," + b"r" * (MAX_LINE_BYTES - 4) + b"\n"
     (row,) = list(read_rows(S3ObjectLines(iter([data]))))
     assert len(row.values["reference"]) == MAX_LINE_BYTES - 4
+
+
+def test_indentation_between_many_entries_is_not_text_of_the_statement() -> None:
+    entries = ["\n      " + entry_xml() for _ in range(20)]  # 140 characters of whitespace in all
+    caps = XmlCaps(max_text_chars=100)
+    root = stream_xml(statement_xml(*entries), caps, frozenset({"Ntry"}), lambda node, _: None)
+    assert isinstance(root, XmlNode)

@@ -160,7 +160,9 @@ class _Builder:
             self.sizes[-1] += size
 
     def data(self, text: str) -> None:
-        if self.stack:
+        # Leading whitespace is stripped anyway: dropping it keeps the indentation between the
+        # children of a statement (one piece per entry) out of memory and out of the text cap.
+        if self.stack and (self.texts[-1] or not text.isspace()):
             self.text_sizes[-1] += len(text)
             if self.text_sizes[-1] > self.caps.max_text_chars:
                 message = f"an element with more than {self.caps.max_text_chars} characters of text"
