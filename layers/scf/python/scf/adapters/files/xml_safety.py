@@ -126,7 +126,7 @@ class _Builder:
         if self.elements > caps.max_elements:
             raise _Refused("FILE_TOO_COMPLEX", f"more than {caps.max_elements} elements in the file")
         if self.held > caps.max_held_elements:
-            message = f"more than {caps.max_held_elements} elements outside entries (or in one entry)"
+            message = f"more than {caps.max_held_elements} elements held at once (outside entries, or in one)"
             raise _Refused("FILE_TOO_COMPLEX", message)
         if len(attrib) > caps.max_attributes:
             raise _Refused("FILE_TOO_COMPLEX", f"an element with more than {caps.max_attributes} attributes")
