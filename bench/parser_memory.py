@@ -75,26 +75,25 @@ def camt053(size: int) -> bytes:
     return _repeat(head, entry, b"  </Stmt>\n </BkToCstmrStmt>\n</Document>\n", size)
 
 
-def camt054_element_bomb(size: int) -> bytes:
-    """The issue's hostile file: a camt.054 made of empty elements (one million in 4 MB)."""
-    head = (
-        f'<?xml version="1.0"?><Document xmlns="{CAMT_054_NS}"><BkToCstmrDbtCdtNtfctn>'
-        "<GrpHdr><MsgId>X</MsgId></GrpHdr><Ntfctn><Id>N</Id>"
-        "<Acct><Id><IBAN>DE89370400440532013000</IBAN></Id></Acct><Ntry>"
-    ).encode()
-    tail = b"</Ntry></Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
-    return head + b"<a/>" * ((size - len(head) - len(tail)) // 4) + tail
-
-
-def camt054_empty_entries(size: int) -> bytes:
-    """Entries with nothing in them: each one an error, none an entry."""
+def _notification(size: int, entries_open: bytes, item: bytes, entries_close: bytes) -> bytes:
+    """A camt.054 notification whose body is `item` repeated to fill `size` bytes."""
     head = (
         f'<?xml version="1.0"?><Document xmlns="{CAMT_054_NS}"><BkToCstmrDbtCdtNtfctn>'
         "<GrpHdr><MsgId>X</MsgId></GrpHdr><Ntfctn><Id>N</Id>"
         "<Acct><Id><IBAN>DE89370400440532013000</IBAN></Id></Acct>"
-    ).encode()
-    tail = b"</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
-    return head + b"<Ntry/>" * ((size - len(head) - len(tail)) // 7) + tail
+    ).encode() + entries_open
+    tail = entries_close + b"</Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
+    return head + item * ((size - len(head) - len(tail)) // len(item)) + tail
+
+
+def camt054_element_bomb(size: int) -> bytes:
+    """The issue's hostile file: a camt.054 made of empty elements (one million in 4 MB)."""
+    return _notification(size, b"<Ntry>", b"<a/>", b"</Ntry>")
+
+
+def camt054_empty_entries(size: int) -> bytes:
+    """Entries with nothing in them: each one an error, none an entry."""
+    return _notification(size, b"", b"<Ntry/>", b"")
 
 
 def mt940(size: int) -> bytes:

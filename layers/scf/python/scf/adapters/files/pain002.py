@@ -77,22 +77,9 @@ class _Reader:
         self.payment = payment
         self.payment_status = _code(payment, "PmtInfSts", self.errors)
         if self.payment_status is not None:
-            self.statuses.append(
-                Pain002Status(
-                    line=payment.line,
-                    path=payment.path,
-                    level=PAYMENT_INFO,
-                    message_id=group.message_id,
-                    original_message_id=group.original_message_id,
-                    original_payment_info_id=payment.text_at("OrgnlPmtInfId"),
-                    end_to_end_id=None,
-                    status=self.payment_status,
-                    reason_code=_reason(payment),
-                    group_status=group.status,
-                    additional_info=_additional_info(payment),
-                    created_on=group.created_on,
-                )
-            )
+            payment_info_id = payment.text_at("OrgnlPmtInfId")
+            status = group.status_of(payment, PAYMENT_INFO, self.payment_status, payment_info_id)
+            self.statuses.append(status)
 
     def _transaction(self, tx: XmlNode, payment: XmlNode, group: _Group) -> None:
         end_to_end_id = tx.text_at("OrgnlEndToEndId")
@@ -102,27 +89,22 @@ class _Reader:
             message = f"a transaction status needs {missing}"
             self.errors.append(FileError(tx.line, f"{tx.path}/{missing}", "MISSING_FIELD", message))
             return
+        settled_on = _day(
+            tx.text_at("FctvIntrBkSttlmDt", "Dt")
+            or tx.text_at("FctvIntrBkSttlmDt", "DtTm")
+            or tx.text_at("FctvIntrBkSttlmDt")
+            or tx.text_at("AccptncDtTm")
+        )
+        payment_info_id = payment.text_at("OrgnlPmtInfId")
         self.statuses.append(
-            Pain002Status(
-                line=tx.line,
-                path=tx.path,
-                level=TRANSACTION,
-                message_id=group.message_id,
-                original_message_id=group.original_message_id,
-                original_payment_info_id=payment.text_at("OrgnlPmtInfId"),
+            group.status_of(
+                tx,
+                TRANSACTION,
+                status,
+                payment_info_id,
                 end_to_end_id=end_to_end_id,
-                status=status,
-                reason_code=_reason(tx),
-                group_status=group.status,
                 original_instruction_id=tx.text_at("OrgnlInstrId"),
-                additional_info=_additional_info(tx),
-                created_on=group.created_on,
-                settled_on=_day(
-                    tx.text_at("FctvIntrBkSttlmDt", "Dt")
-                    or tx.text_at("FctvIntrBkSttlmDt", "DtTm")
-                    or tx.text_at("FctvIntrBkSttlmDt")
-                    or tx.text_at("AccptncDtTm")
-                ),
+                settled_on=settled_on,
             )
         )
 
@@ -134,6 +116,35 @@ class _Group:
     original_message_id: str
     status: str | None
     created_on: date | None
+
+    def status_of(
+        self,
+        node: XmlNode,
+        level: str,
+        status: str,
+        payment_info_id: str | None = None,
+        *,
+        end_to_end_id: str | None = None,
+        original_instruction_id: str | None = None,
+        settled_on: date | None = None,
+    ) -> Pain002Status:
+        """The status `node` reports at `level`, with what the report's group says."""
+        return Pain002Status(
+            line=node.line,
+            path=node.path,
+            level=level,
+            message_id=self.message_id,
+            original_message_id=self.original_message_id,
+            original_payment_info_id=payment_info_id,
+            end_to_end_id=end_to_end_id,
+            status=status,
+            reason_code=_reason(node),
+            group_status=self.status,
+            original_instruction_id=original_instruction_id,
+            additional_info=_additional_info(node),
+            created_on=self.created_on,
+            settled_on=settled_on,
+        )
 
 
 def parse_pain002(
@@ -199,24 +210,10 @@ def _start(
         )
     original_message_id = group.text_at("OrgnlMsgId") or ""
     group_status = _code(group, "GrpSts", errors)
+    report = _Group(group, message_id, original_message_id, group_status, created_on)
     if group_status is not None:
-        statuses.append(
-            Pain002Status(
-                line=group.line,
-                path=group.path,
-                level=GROUP,
-                message_id=message_id,
-                original_message_id=original_message_id,
-                original_payment_info_id=None,
-                end_to_end_id=None,
-                status=group_status,
-                reason_code=_reason(group),
-                group_status=group_status,
-                additional_info=_additional_info(group),
-                created_on=created_on,
-            )
-        )
-    return _Group(group, message_id, original_message_id, group_status, created_on)
+        statuses.append(report.status_of(group, GROUP, group_status))
+    return report
 
 
 def _code(node: XmlNode, name: str, errors: list[FileError]) -> str | None:
