@@ -79,10 +79,28 @@ def test_long_text_is_read_in_pieces_up_to_the_cap() -> None:
 def test_a_camt_with_more_items_than_the_cap_is_refused_at_the_first_one_over() -> None:
     result = parse_camt(statement_xml(*[entry_xml() for _ in range(3)]), max_items=5)
     assert result.statements == () and result.format == "camt.053"
-    # statement 1 + (entry 1 + transaction 1) + (entry 2 + transaction 2) = 5; the third entry is over.
+    # Each entry counts with its transaction (2 + 2), the third one's transaction is the 5th item,
+    # the third entry the 6th (the statement would count when it ends).
     assert [(e.line, e.field, e.code) for e in result.errors] == [
         (8, "/Document/BkToCstmrStmt/Stmt/Ntry[3]", "FILE_TOO_COMPLEX")
     ]
+
+
+def test_a_batch_booking_of_20000_payments_is_read_though_its_xml_is_over_the_held_cap() -> None:
+    payment = (
+        '<TxDtls><Refs><EndToEndId>E{}</EndToEndId></Refs><Amt Ccy="EUR">1.00</Amt>'
+        "<RmtInf><Ustrd>x</Ustrd></RmtInf></TxDtls>"
+    )
+    details = "".join(payment.format(i) for i in range(20_000))  # 120,000 elements
+    entry = (
+        '<Ntry><Amt Ccy="EUR">20000.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>'
+        f"<NtryDtls><Btch><NbOfTxs>20000</NbOfTxs></Btch>{details}</NtryDtls></Ntry>"
+    )
+    result = parse_camt(notification(entry))
+    assert result.errors == ()
+    (batch,) = result.entries
+    assert (batch.batch, batch.batch_size, len(batch.transactions)) == (True, 20_000, 20_000)
+    assert batch.transactions[-1].end_to_end_id == "E19999"
 
 
 def test_empty_entries_by_the_thousand_are_refused_not_reported_one_by_one() -> None:

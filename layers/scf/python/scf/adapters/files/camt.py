@@ -35,7 +35,7 @@ RECORDS = {CAMT_053: "Stmt", CAMT_054: "Ntfctn"}
 ENTRY_STATUSES = {"BOOK": BOOKED, "PDNG": PENDING, "INFO": INFO, "FUTR": PENDING}
 DIRECTIONS = {"CRDT": CREDIT, "DBIT": DEBIT}
 NOT_PROVIDED = "NOTPROVIDED"
-STREAMED = frozenset({"Ntry", *RECORDS.values()})
+STREAMED = frozenset({"TxDtls", "Ntry", *RECORDS.values()})
 
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
 _DATE_TIME = re.compile(
@@ -69,14 +69,19 @@ class _Reader:
         self.statements: list[Statement] = []
         self.errors: list[FileError] = []
         self.entries: list[Entry] = []  # of the statement being read
+        self.transactions: list[Transaction] = []  # of the entry being read
         self.entry_errors: list[FileError] = []
 
     def on_record(self, node: XmlNode, ancestors: list[XmlNode]) -> None:
         message = self._message(ancestors)
         record_name = RECORDS[message.format]
-        if node.name == "Ntry" and len(ancestors) == 3 and ancestors[2].name == record_name:
-            self._count(node, 1 + sum(len(d.all("TxDtls")) for d in node.all("NtryDtls")))
-            entry = _entry(node, self.entry_errors)
+        if node.name == "TxDtls" and [a.name for a in ancestors[2:]] == [record_name, "Ntry", "NtryDtls"]:
+            self._count(node, 1)  # a batch booking's thousands of payments are not held as XML
+            self.transactions.append(_transaction(node, self.entry_errors))
+        elif node.name == "Ntry" and len(ancestors) == 3 and ancestors[2].name == record_name:
+            self._count(node, 1)
+            entry = _entry(node, self.transactions, self.entry_errors)
+            self.transactions = []
             if entry is not None:
                 self.entries.append(entry)
         elif node.name == record_name and len(ancestors) == 2:
@@ -238,7 +243,8 @@ def _balance(node: XmlNode, errors: list[FileError]) -> Balance | None:
     return Balance(code, value, minor, currency, direction, when)
 
 
-def _entry(node: XmlNode, errors: list[FileError]) -> Entry | None:
+def _entry(node: XmlNode, transactions: list[Transaction], errors: list[FileError]) -> Entry | None:
+    """The entry of `node`, its `NtryDtls/TxDtls` already read into `transactions`."""
     fatal: list[FileError] = []
     amount = _amount(node, "Amt", fatal, required=True)
     direction = _direction(node, fatal, required=True)
@@ -246,9 +252,6 @@ def _entry(node: XmlNode, errors: list[FileError]) -> Entry | None:
     status = _status(node, fatal)
     booking_date = _date_choice(node, "BookgDt", fatal)
     value_date = _date_choice(node, "ValDt", fatal)
-    transactions = [
-        _transaction(tx, errors) for details in node.all("NtryDtls") for tx in details.all("TxDtls")
-    ]
     batches = [batch for details in node.all("NtryDtls") for batch in details.all("Btch")]
     errors.extend(fatal)
     if fatal or amount is None or direction is None or status is None:
