@@ -1,6 +1,7 @@
 """ISO 20022 camt.053 and camt.054, versions .001.02 to .001.08, version from the namespace
-(docs/bank-files.md). Invariant: every statement or entry dropped has a located `FileError`, and an
-amount not exact in its currency is kept with `amount_minor=None` (`AMOUNT_PRECISION`), never rounded."""
+(docs/bank-files.md). Read as a stream, entry by entry. Invariant: every statement or entry dropped
+has a located `FileError`, and an amount not exact in its currency is kept with `amount_minor=None`
+(`AMOUNT_PRECISION`), never rounded."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """SWIFT MT940 statements and MT942 interim reports through the `mt-940` package, with our own
 decoding, envelope stripping, date checks and remittance text around it (docs/bank-files.md,
-"Decisions"). Invariant: each statement is parsed alone, so a broken one never takes the others down."""
+"Decisions"), read a line and a statement at a time. Invariant: each statement is parsed alone, so a
+broken one never takes the others down."""
 
 from __future__ import annotations
 
