@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -60,19 +61,33 @@ def code(tmp_path: Path) -> tuple[Path, Path]:
     return code_dir, layer
 
 
-@pytest.fixture
-def worker(code: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Worker]:
-    monkeypatch.setenv("SCF_SUPERVISOR_ONLY", "leak?")
+def started_worker(
+    code: tuple[Path, Path],
+    tmp_path: Path,
+    *,
+    memory_mb: int = 128,
+    timeout: int = 2,
+    log: TextIO | None = None,
+) -> Worker:
     environment = {
         "PATH": os.environ["PATH"],
         "TABLE_NAME": "tbl",
         "AWS_LAMBDA_FUNCTION_NAME": "stack-fn",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
         "SCF_LOCAL_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:stack-fn",
     }
-    handle = Worker("fn", "handler.handler", code[0], [code[1]], 2, environment, tmp_path, io.StringIO())
+    handle = Worker(
+        "fn", "handler.handler", code[0], [code[1]], timeout, environment, tmp_path, log or io.StringIO()
+    )
     handle.start()
     handle.wait_ready()
+    return handle
+
+
+@pytest.fixture
+def worker(code: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Worker]:
+    monkeypatch.setenv("SCF_SUPERVISOR_ONLY", "leak?")
+    handle = started_worker(code, tmp_path)
     yield handle
     handle.stop()
 
@@ -123,34 +138,32 @@ def test_a_crash_replaces_the_environment(worker: Worker) -> None:
     assert worker.invoke({}).payload["invocations"] == 1
 
 
-def test_memory_over_the_function_memory_size_ends_the_environment(worker: Worker) -> None:
-    assert worker.invoke({"allocate_mb": 40}).ok  # within 128 MB with the runtime's own
-    pid = worker.process.pid if worker.process else None
-    result = worker.invoke({"allocate_mb": 200})
-    assert not result.ok and result.error is not None
-    assert result.error["errorType"] == "Runtime.OutOfMemory"
-    assert worker.process is not None and worker.process.pid != pid
-    assert worker.invoke({}).payload["invocations"] == 1  # a new environment
+def test_memory_over_the_function_memory_size_ends_the_environment(
+    code: tuple[Path, Path], tmp_path: Path
+) -> None:
+    worker = started_worker(code, tmp_path, timeout=60)  # a loaded machine is slow to allocate
+    try:
+        assert worker.invoke({"allocate_mb": 40}).ok  # within 128 MB with the runtime's own
+        pid = worker.process.pid if worker.process else None
+        result = worker.invoke({"allocate_mb": 200})
+        assert not result.ok and result.error is not None
+        assert result.error["errorType"] == "Runtime.OutOfMemory"
+        assert worker.process is not None and worker.process.pid != pid
+        assert worker.invoke({}).payload["invocations"] == 1  # a new environment
+    finally:
+        worker.stop()
 
 
 def test_the_report_line_says_the_memory_used(code: tuple[Path, Path], tmp_path: Path) -> None:
     log = io.StringIO()
-    environment = {
-        "PATH": os.environ["PATH"],
-        "AWS_LAMBDA_FUNCTION_NAME": "stack-fn",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-        "SCF_LOCAL_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:stack-fn",
-    }
-    handle = Worker("fn", "handler.handler", code[0], [code[1]], 2, environment, tmp_path, log)
-    handle.start()
-    handle.wait_ready()
+    worker = started_worker(code, tmp_path, memory_mb=256, log=log)
     try:
-        assert handle.invoke({}).ok
+        assert worker.invoke({}).ok
         deadline = time.monotonic() + 5
         while "Max Memory Used" not in log.getvalue() and time.monotonic() < deadline:
             time.sleep(0.02)
     finally:
-        handle.stop()
+        worker.stop()
     assert "Memory Size: 256 MB Max Memory Used: " in log.getvalue()
 
 
