@@ -12,11 +12,17 @@ neither another local process nor a browser page can post an event with forged c
 The supervisor side (`Worker`) starts the process, forwards its output to the stack's log with the
 function's name, serializes invocations, and replaces the process after a timeout or a crash, as
 Lambda replaces an execution environment.
+
+Memory: the process is held to its function's `MemorySize` (AWS_LAMBDA_FUNCTION_MEMORY_SIZE) as
+Lambda holds an environment: a watchdog and a check after each invocation end it when its peak
+resident memory is over (exit OUT_OF_MEMORY_EXIT), and the invocation fails with
+`Runtime.OutOfMemory`. The REPORT line gives "Max Memory Used" as Lambda's does.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hmac
 import http.client
 import importlib
@@ -61,6 +67,37 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+OUT_OF_MEMORY_EXIT = 137  # as if killed (128 + SIGKILL), which is what Lambda does
+WATCHDOG_SECONDS = 0.05
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory (VmHWM), in MB; 0 where /proc does not tell."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    return 0
+
+
+def _out_of_memory(limit_mb: int) -> None:
+    """End the environment as Lambda does when it goes over its memory."""
+    message = f"Runtime exited: {peak_rss_mb()} MB used, over the function's MemorySize of {limit_mb} MB"
+    print(f"{message} (Runtime.OutOfMemory)", file=sys.stderr, flush=True)
+    os._exit(OUT_OF_MEMORY_EXIT)
+
+
+def _memory_watchdog(limit_mb: int) -> None:
+    def watch() -> None:
+        while peak_rss_mb() <= limit_mb:
+            time.sleep(WATCHDOG_SECONDS)
+        _out_of_memory(limit_mb)
+
+    threading.Thread(target=watch, name="memory-watchdog", daemon=True).start()
+
+
 def _error(exc: BaseException) -> dict[str, Any]:
     return {
         "errorType": type(exc).__name__,
@@ -70,8 +107,9 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 
 class _Runtime:
-    def __init__(self, handler_spec: str, timeout: int) -> None:
+    def __init__(self, handler_spec: str, timeout: int, memory_mb: int | None = None) -> None:
         self.timeout = timeout
+        self.memory_mb = memory_mb
         module_name, _, function_name = handler_spec.rpartition(".")
         self.handler: Any = None
         self.init_error: dict[str, Any] | None = None
@@ -94,7 +132,14 @@ class _Runtime:
             traceback.print_exc()
             answer = {"error": _error(exc)}
         duration = (time.monotonic() - started) * 1000
-        print(f"REPORT RequestId: {request_id} Duration: {duration:.1f} ms", file=sys.stderr, flush=True)
+        if self.memory_mb is not None and peak_rss_mb() > self.memory_mb:
+            _out_of_memory(self.memory_mb)  # no answer: the supervisor sees the environment end
+        memory = (
+            f" Memory Size: {self.memory_mb} MB Max Memory Used: {peak_rss_mb()} MB" if self.memory_mb else ""
+        )
+        print(
+            f"REPORT RequestId: {request_id} Duration: {duration:.1f} ms{memory}", file=sys.stderr, flush=True
+        )
         return answer
 
 
@@ -161,7 +206,11 @@ def main(argv: list[str] | None = None) -> None:
     secret = sys.stdin.readline().strip()  # the supervisor's, for this start only
     if not secret:
         raise SystemExit("no invocation secret on stdin")
-    _serve(_Runtime(args.handler, args.timeout), Path(args.port_file), secret)
+    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    memory_mb = int(memory) if memory and memory.isdigit() else None
+    if memory_mb is not None:
+        _memory_watchdog(memory_mb)
+    _serve(_Runtime(args.handler, args.timeout, memory_mb), Path(args.port_file), secret)
 
 
 # --- in the local stack (the supervisor) ---------------------------------------------------------
@@ -282,18 +331,27 @@ class Worker:
                     duration_ms=(time.monotonic() - started) * 1000,
                 )
             except (ConnectionError, http.client.HTTPException, json.JSONDecodeError) as exc:
-                self._restart(f"the invocation failed: {exc!r}")
-                return InvokeResult(
-                    ok=False,
-                    error={"errorType": "Runtime.ExitError", "errorMessage": repr(exc)},
-                    duration_ms=(time.monotonic() - started) * 1000,
-                )
+                error = self._exit_error(exc)
+                self._restart(f"the invocation failed: {error['errorMessage']}")
+                return InvokeResult(ok=False, error=error, duration_ms=(time.monotonic() - started) * 1000)
             finally:
                 connection.close()
         duration = (time.monotonic() - started) * 1000
         if "error" in answer:
             return InvokeResult(ok=False, error=answer["error"], duration_ms=duration)
         return InvokeResult(ok=True, payload=answer.get("result"), duration_ms=duration)
+
+    def _exit_error(self, exc: BaseException) -> dict[str, Any]:
+        """What Lambda reports when the environment ended during the invocation."""
+        code = None
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # alive: not a memory stop
+                code = self.process.wait(timeout=2)
+        if code == OUT_OF_MEMORY_EXIT:
+            memory = self.environment.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+            message = f"Runtime exited with error: signal: killed (over MemorySize {memory} MB)"
+            return {"errorType": "Runtime.OutOfMemory", "errorMessage": message}
+        return {"errorType": "Runtime.ExitError", "errorMessage": repr(exc)}
 
     def _restart(self, reason: str) -> None:
         if self._stopping:

@@ -370,7 +370,8 @@ def test_an_unreadable_tail_keeps_the_rows_before_and_is_reported(aws):
         b"supplier_id,document_id,document_type,document_date,due_date,amount,currency,status,reference\n"
     )
     good = b"S-7,PO-1,PURCHASE_ORDER,2026-11-01,,10.00,CNY,CONFIRMED,\n"
-    huge = b'S-7,PO-2,PURCHASE_ORDER,2026-11-01,,10.00,CNY,CONFIRMED,"' + b"x" * 200_000 + b'"\n'
+    # A quoted field over the csv module's 128 KB limit, in lines under the 64 KiB line cap.
+    huge = b'S-7,PO-2,PURCHASE_ORDER,2026-11-01,,10.00,CNY,CONFIRMED,"' + (b"x" * 50_000 + b"\n") * 4 + b'"\n'
     drop(aws, "platform/tail.csv", header + good + huge)
     rep = report("platform/tail.csv")
     assert (rep["rows_total"], rep["rows_accepted"], rep["rows_rejected"]) == (2, 1, 1)

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 import requests
@@ -33,6 +34,9 @@ def handler(event, context):
         time.sleep(event["sleep"])
     if event.get("exit"):
         os._exit(3)
+    if event.get("allocate_mb"):
+        held = b"x" * (event["allocate_mb"] * 1024 * 1024)  # touched, so resident
+        del held
     return {
         "env": {name: os.environ.get(name) for name in event.get("names", [])},
         "invocations": COLD["count"],
@@ -59,19 +63,33 @@ def code(tmp_path: Path) -> tuple[Path, Path]:
     return code_dir, layer
 
 
-@pytest.fixture
-def worker(code: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Worker]:
-    monkeypatch.setenv("SCF_SUPERVISOR_ONLY", "leak?")
+def started_worker(
+    code: tuple[Path, Path],
+    tmp_path: Path,
+    *,
+    memory_mb: int = 128,
+    timeout: int = 2,
+    log: TextIO | None = None,
+) -> Worker:
     environment = {
         "PATH": os.environ["PATH"],
         "TABLE_NAME": "tbl",
         "AWS_LAMBDA_FUNCTION_NAME": "stack-fn",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
         "SCF_LOCAL_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:stack-fn",
     }
-    handle = Worker("fn", "handler.handler", code[0], [code[1]], 2, environment, tmp_path, io.StringIO())
+    handle = Worker(
+        "fn", "handler.handler", code[0], [code[1]], timeout, environment, tmp_path, log or io.StringIO()
+    )
     handle.start()
     handle.wait_ready()
+    return handle
+
+
+@pytest.fixture
+def worker(code: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Worker]:
+    monkeypatch.setenv("SCF_SUPERVISOR_ONLY", "leak?")
+    handle = started_worker(code, tmp_path)
     yield handle
     handle.stop()
 
@@ -89,7 +107,7 @@ def test_the_handler_sees_only_its_environment_and_a_lambda_context(worker: Work
     assert result.payload["layer"] == "from the layer"
     context = result.payload["context"]
     assert context["function_name"] == "stack-fn" and context["aws_request_id"] == "r-1"
-    assert context["memory_limit_in_mb"] == "512"
+    assert context["memory_limit_in_mb"] == "128"
     assert context["invoked_function_arn"].endswith(":function:stack-fn")
     assert 1000 < context["remaining"] <= 2000
 
@@ -120,6 +138,35 @@ def test_a_crash_replaces_the_environment(worker: Worker) -> None:
     result = worker.invoke({"exit": True})
     assert not result.ok and result.error is not None and result.error["errorType"] == "Runtime.ExitError"
     assert worker.invoke({}).payload["invocations"] == 1
+
+
+def test_memory_over_the_function_memory_size_ends_the_environment(
+    code: tuple[Path, Path], tmp_path: Path
+) -> None:
+    worker = started_worker(code, tmp_path, timeout=60)  # a loaded machine is slow to allocate
+    try:
+        assert worker.invoke({"allocate_mb": 40}).ok  # within 128 MB with the runtime's own
+        pid = worker.process.pid if worker.process else None
+        result = worker.invoke({"allocate_mb": 200})
+        assert not result.ok and result.error is not None
+        assert result.error["errorType"] == "Runtime.OutOfMemory"
+        assert worker.process is not None and worker.process.pid != pid
+        assert worker.invoke({}).payload["invocations"] == 1  # a new environment
+    finally:
+        worker.stop()
+
+
+def test_the_report_line_says_the_memory_used(code: tuple[Path, Path], tmp_path: Path) -> None:
+    log = io.StringIO()
+    worker = started_worker(code, tmp_path, memory_mb=256, log=log)
+    try:
+        assert worker.invoke({}).ok
+        deadline = time.monotonic() + 5
+        while "Max Memory Used" not in log.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        worker.stop()
+    assert "Memory Size: 256 MB Max Memory Used: " in log.getvalue()
 
 
 def test_an_import_error_is_reported_on_every_invocation(code: tuple[Path, Path], tmp_path: Path) -> None:

@@ -342,3 +342,26 @@ def test_bank_variant_namespace_is_accepted() -> None:
     )
     result = parse_camt(data)
     assert result.errors == () and result.statements[0].version == "001.04"
+
+
+# ---- leniency: real files bend the standard (docs/bank-files.md, "Leniency") -------------------
+
+
+@pytest.mark.parametrize(("amount", "minor"), [("12.34000", 1234), ("0.10000", 10), ("7.00001", None)])
+def test_five_decimal_amounts_are_exact_or_refused_for_matching(amount: str, minor: int | None) -> None:
+    result = parse_camt(statement_xml(entry_xml(amount=amount)))
+    (entry,) = result.entries
+    assert (entry.amount, entry.amount_minor) == (Decimal(amount), minor)
+    assert [e.code for e in result.errors] == ([] if minor is not None else ["AMOUNT_PRECISION"])
+
+
+def test_a_statement_without_entries_is_a_statement() -> None:
+    result = parse_camt(statement_xml())
+    assert result.errors == ()
+    (statement,) = result.statements
+    assert (statement.statement_id, statement.entries) == ("S1", ())
+
+
+def test_status_code_element_of_version_8_is_read() -> None:
+    result = parse_camt(statement_xml(entry_xml(status="<Sts><Cd>BOOK</Cd></Sts>"), version="08"))
+    assert [e.status for e in result.entries] == [BOOKED] and result.errors == ()

@@ -230,3 +230,49 @@ def test_text_without_statements_is_rejected() -> None:
     result = parse_mt940(b"hello, world\n")
     assert result.rejected
     assert [(e.line, e.code) for e in result.errors] == [(1, "MISSING_FIELD")]
+
+
+# ---- leniency: real files bend the standard (docs/bank-files.md, "Leniency") -------------------
+
+LONG_REFERENCES = b"""{1:F01BANKDEFFXXXX0000000000}{2:O9400000000000BANKDEFFXXXX00000000000000000000N}{4:
+:20:STATEMENT-REFERENCE-LONGER-THAN-16
+:25:DE89370400440532013000
+:28C:1/1
+:60F:C240102EUR1000,00
+:61:2401020102C12,34NTRFCUSTOMER-REFERENCE-OVER-16-CHARS//BANKREF-LONGER-THAN-16
+SUPPLEMENTARY
+:86:Invoice 42
+:62F:C240102EUR1012,34
+-}"""
+
+
+def test_references_longer_than_16_characters_are_read_whole() -> None:
+    result = parse_mt940(LONG_REFERENCES)
+    assert result.errors == ()
+    (statement,) = result.statements
+    assert statement.statement_id == "STATEMENT-REFERENCE-LONGER-THAN-16"
+    (entry,) = statement.entries
+    assert entry.owner_reference == "CUSTOMER-REFERENCE-OVER-16-CHARS"
+    assert (entry.bank_reference, entry.additional_info) == ("BANKREF-LONGER-THAN-16", "SUPPLEMENTARY")
+    assert (entry.amount_minor, entry.remittance) == (1234, "Invoice 42")
+
+
+def test_a_statement_without_entries_is_a_statement() -> None:
+    data = b":20:EMPTY\n:25:DE89370400440532013000\n:28C:7/1\n:60F:C240102EUR5,00\n:62F:C240102EUR5,00\n-"
+    result = parse_mt940(data)
+    assert result.errors == ()
+    (statement,) = result.statements
+    assert (statement.entries, statement.sequence) == ((), "7/1")
+    assert statement.closing_balance is not None and statement.closing_balance.amount_minor == 500
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [b":62F:C240102EUR1012,34\n", b":62F:C240102EUR1012,34", b""],
+    ids=["no trailer", "no trailer nor final line break", "no closing balance either"],
+)
+def test_missing_trailers_do_not_stop_the_statement(ending: bytes) -> None:
+    data = LONG_REFERENCES.split(b":62F:")[0] + ending
+    (statement,) = parse_mt940(data).statements
+    assert [e.amount_minor for e in statement.entries] == [1234]
+    assert (statement.closing_balance is None) == (ending == b"")

@@ -13,6 +13,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
+from scf.domain.files import MAX_LINE_BYTES, LineTooLong
+
 CHUNK_BYTES = 1024 * 1024
 REPORT_PART_BYTES = 8 * 1024 * 1024  # S3's multipart minimum is 5 MB (but for the last part)
 SPOOL_BYTES = 256 * 1024  # a report's bytes held in memory before they go to a temporary file
@@ -21,9 +23,10 @@ DETAIL_FIELDS = ("errors", "sweeps")
 
 class S3ObjectLines:
     """The lines of a byte stream that starts at byte `start` of an object, endings kept (csv wants
-    them). `position` is the offset, in the object, just after the last line handed out; `count` is
-    how many lines were handed out. Lines are split on b"\n" only (a UTF-8 sequence never contains
-    that byte); a BOM at offset 0 is dropped from the text (and counted in `position`)."""
+        them). `position` is the offset, in the object, just after the last line handed out; `count` is
+        how many lines were handed out. Lines are split on b"\n" only (a UTF-8 sequence never contains
+        that byte); a BOM at offset 0 is dropped from the text (and counted in `position`). A line over
+    MAX_LINE_BYTES raises LineTooLong rather than grow without bound."""
 
     def __init__(self, chunks: Iterator[bytes], start: int = 0) -> None:
         self.position = start
@@ -38,7 +41,11 @@ class S3ObjectLines:
             parts = (rest + chunk).split(b"\n")
             rest = parts.pop()
             for part in parts:
+                if len(part) > MAX_LINE_BYTES:
+                    raise LineTooLong
                 yield part + b"\n"
+            if len(rest) > MAX_LINE_BYTES:
+                raise LineTooLong
         if rest:
             yield rest
 

@@ -27,7 +27,7 @@ PAYMENT_INFO = "PAYMENT_INFO"
 TRANSACTION = "TRANSACTION"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileError:
     """One problem, located: `line` is 1-based (1 for problems of the file as a whole)."""
 
@@ -40,7 +40,7 @@ class FileError:
         return {"line": self.line, "field": self.field, "code": self.code, "message": self.message}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Balance:
     code: str  # OPBD / CLBD (camt) or the MT940 tag (60F, 62M, ...)
     amount: Decimal
@@ -56,7 +56,7 @@ class Balance:
         return self.amount_minor if self.direction == CREDIT else -self.amount_minor
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Transaction:
     """One payment inside an entry (camt `TxDtls`): a batch booking holds many."""
 
@@ -74,7 +74,7 @@ class Transaction:
     return_reason: str | None = None  # RtrInf/Rsn/Cd: a returned payment
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One booking on the account. `direction` is the way the money moved in this booking: a
     reversal (`reversal=True`) of a credit is a DEBIT. `amount_minor` is None only with an
@@ -106,7 +106,7 @@ class Entry:
         return self.amount_minor if self.direction == CREDIT else -self.amount_minor
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Statement:
     format: str  # camt.053 | camt.054 | mt940
     version: str | None  # "001.04" for ISO 20022, "MT940" / "MT942" for SWIFT
@@ -123,7 +123,7 @@ class Statement:
     entries: tuple[Entry, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pain002Status:
     """A status from a pain.002 at one of three levels: GROUP (the whole original message),
     PAYMENT_INFO (one PmtInf of it) or TRANSACTION (one payment, with its end-to-end id)."""
@@ -146,7 +146,7 @@ class Pain002Status:
     settled_on: date | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParseResult:
     format: str | None
     statements: tuple[Statement, ...] = ()

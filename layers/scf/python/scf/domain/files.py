@@ -97,12 +97,20 @@ class CsvSyntaxError(InvalidInput):
 
     default_code = "CSV_SYNTAX"
 
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message, details={"line": line})
+    def __init__(self, line: int, message: str, code: str | None = None) -> None:
+        super().__init__(message, code=code, details={"line": line})
         self.line = line
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
+
+
+MAX_LINE_BYTES = 64 * 1024  # a platform CSV line (docs/ingestion.md, "Memory")
+
+
+class LineTooLong(Exception):
+    """Raised by a lines source (S3ObjectLines) instead of holding a line over MAX_LINE_BYTES: a
+    file without line breaks would otherwise be read into memory whole."""
 
 
 # ---- validation: one raw row -> a record or its errors ---------------------------------------

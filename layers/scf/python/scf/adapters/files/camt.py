@@ -1,16 +1,17 @@
 """ISO 20022 camt.053 and camt.054, versions .001.02 to .001.08, version from the namespace
-(docs/bank-files.md). Invariant: every statement or entry dropped has a located `FileError`, and an
-amount not exact in its currency is kept with `amount_minor=None` (`AMOUNT_PRECISION`), never rounded."""
+(docs/bank-files.md). Read as a stream, entry by entry. Invariant: every statement or entry dropped
+has a located `FileError`, and an amount not exact in its currency is kept with `amount_minor=None`
+(`AMOUNT_PRECISION`), never rounded."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
-from scf.adapters.files.parsing import calendar_date, money_errors, parse_decimal, rejection
-from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES, XmlNode, parse_xml
+from scf.adapters.files.parsing import MAX_ITEMS, calendar_date, money_errors, parse_decimal, rejection
+from scf.adapters.files.xml_safety import DEFAULT_CAPS, DEFAULT_MAX_BYTES, XmlNode, stream_xml
 from scf.domain.bank_files import (
     BOOKED,
     CAMT_053,
@@ -35,6 +36,7 @@ RECORDS = {CAMT_053: "Stmt", CAMT_054: "Ntfctn"}
 ENTRY_STATUSES = {"BOOK": BOOKED, "PDNG": PENDING, "INFO": INFO, "FUTR": PENDING}
 DIRECTIONS = {"CRDT": CREDIT, "DBIT": DEBIT}
 NOT_PROVIDED = "NOTPROVIDED"
+STREAMED = frozenset({"TxDtls", "Ntry", *RECORDS.values()})
 
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
 _DATE_TIME = re.compile(
@@ -49,16 +51,82 @@ class _Message:
     body: XmlNode
 
 
-def parse_camt(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
-    root = parse_xml(data, max_bytes=max_bytes)
+class _Stop(Exception):
+    """Raised from a record callback: the file is refused with `result`."""
+
+    def __init__(self, result: ParseResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class _Reader:
+    """Statements and entries as the XML streams past: an `Ntry` becomes an `Entry` when it ends,
+    a statement when its record ends; neither stays as XML."""
+
+    def __init__(self, max_items: int) -> None:
+        self.max_items = max_items
+        self.items = 0
+        self.message: _Message | None = None
+        self.statements: list[Statement] = []
+        self.errors: list[FileError] = []
+        self.entries: list[Entry] = []  # of the statement being read
+        self.transactions: list[Transaction] = []  # of the entry being read
+        self.entry_errors: list[FileError] = []
+
+    def on_record(self, node: XmlNode, ancestors: list[XmlNode]) -> None:
+        message = self._message(ancestors)
+        record_name = RECORDS[message.format]
+        if node.name == "TxDtls" and [a.name for a in ancestors[2:]] == [record_name, "Ntry", "NtryDtls"]:
+            self._count(node, 1)  # a batch booking's thousands of payments are not held as XML
+            self.transactions.append(_transaction(node, self.entry_errors))
+        elif node.name == "Ntry" and len(ancestors) == 3 and ancestors[2].name == record_name:
+            self._count(node, 1)
+            entry = _entry(node, self.transactions, self.entry_errors)
+            self.transactions = []
+            if entry is not None:
+                self.entries.append(entry)
+        elif node.name == record_name and len(ancestors) == 2:
+            self._count(node, 1)
+            message_id = message.body.text_at("GrpHdr", "MsgId")
+            statement = _statement(node, message, message_id, self.entries, self.entry_errors, self.errors)
+            if statement is not None:
+                self.statements.append(statement)
+            self.entries, self.entry_errors = [], []
+
+    def _count(self, node: XmlNode, items: int) -> None:
+        """Statements, entries, transactions and errors are what the result holds: capped."""
+        self.items += items
+        if self.items + len(self.errors) + len(self.entry_errors) > self.max_items:
+            message = (
+                f"more than {self.max_items} statements, entries, transactions and errors in one "
+                "file: the bank should split it"
+            )
+            error = FileError(node.line, node.path, "FILE_TOO_COMPLEX", message)
+            raise _Stop(ParseResult(format=self.message.format if self.message else None, errors=(error,)))
+
+    def _message(self, ancestors: list[XmlNode]) -> _Message:
+        if self.message is None:
+            root = ancestors[0]
+            identified = _identify(root, root.children[0] if root.children else ancestors[1])
+            if isinstance(identified, ParseResult):
+                raise _Stop(identified)
+            self.message = identified
+        return self.message
+
+
+def parse_camt(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_items: int = MAX_ITEMS) -> ParseResult:
+    reader = _Reader(max_items)
+    try:
+        root = stream_xml(data, replace(DEFAULT_CAPS, max_bytes=max_bytes), STREAMED, reader.on_record)
+    except _Stop as stop:
+        return stop.result
     if isinstance(root, FileError):
         return ParseResult(format=None, errors=(root,))
-    message = _identify(root)
-    if isinstance(message, ParseResult):
-        return message
-    record_name = RECORDS[message.format]
-    records = message.body.all(record_name)
-    if not records:
+    if reader.message is None:  # no statement came past: say why from what the document holds
+        message = _identify(root, root.children[0] if root.children else None)
+        if isinstance(message, ParseResult):
+            return message
+        record_name = RECORDS[message.format]
         return rejection(
             message.format,
             message.body.line,
@@ -66,18 +134,12 @@ def parse_camt(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResul
             "NO_STATEMENTS",
             f"{message.body.name} holds no {record_name}: nothing to read",
         )
-    message_id = message.body.text_at("GrpHdr", "MsgId")
-    errors: list[FileError] = []
-    statements: list[Statement] = []
-    for record in records:
-        statement = _statement(record, message, message_id, errors)
-        if statement is not None:
-            statements.append(statement)
-    return ParseResult(format=message.format, statements=tuple(statements), errors=tuple(errors))
+    return ParseResult(
+        format=reader.message.format, statements=tuple(reader.statements), errors=tuple(reader.errors)
+    )
 
 
-def _identify(root: XmlNode) -> _Message | ParseResult:
-    body = root.children[0] if root.children else None
+def _identify(root: XmlNode, body: XmlNode | None) -> _Message | ParseResult:
     structure_format = MESSAGES.get(body.name) if body is not None else None
     namespace = root.namespace or (body.namespace if body is not None else None)
     if not namespace:
@@ -120,8 +182,15 @@ def _identify(root: XmlNode) -> _Message | ParseResult:
 
 
 def _statement(
-    record: XmlNode, message: _Message, message_id: str | None, errors: list[FileError]
+    record: XmlNode,
+    message: _Message,
+    message_id: str | None,
+    entries: list[Entry],
+    entry_errors: list[FileError],
+    errors: list[FileError],
 ) -> Statement | None:
+    """The statement of `record` (its entries already read), or None and why; the entries' errors
+    follow its balances' (a dropped statement drops them with it)."""
     statement_id = record.text_at("Id")
     account_node = record.find("Acct", "Id")
     account = None
@@ -140,11 +209,7 @@ def _statement(
         balance = _balance(node, errors)
         if balance is not None and balance.code not in balances:
             balances[balance.code] = balance
-    entries = []
-    for node in record.all("Ntry"):
-        entry = _entry(node, errors)
-        if entry is not None:
-            entries.append(entry)
+    errors.extend(entry_errors)
     return Statement(
         format=message.format,
         version=message.version,
@@ -179,7 +244,8 @@ def _balance(node: XmlNode, errors: list[FileError]) -> Balance | None:
     return Balance(code, value, minor, currency, direction, when)
 
 
-def _entry(node: XmlNode, errors: list[FileError]) -> Entry | None:
+def _entry(node: XmlNode, transactions: list[Transaction], errors: list[FileError]) -> Entry | None:
+    """The entry of `node`, its `NtryDtls/TxDtls` already read into `transactions`."""
     fatal: list[FileError] = []
     amount = _amount(node, "Amt", fatal, required=True)
     direction = _direction(node, fatal, required=True)
@@ -187,9 +253,6 @@ def _entry(node: XmlNode, errors: list[FileError]) -> Entry | None:
     status = _status(node, fatal)
     booking_date = _date_choice(node, "BookgDt", fatal)
     value_date = _date_choice(node, "ValDt", fatal)
-    transactions = [
-        _transaction(tx, errors) for details in node.all("NtryDtls") for tx in details.all("TxDtls")
-    ]
     batches = [batch for details in node.all("NtryDtls") for batch in details.all("Btch")]
     errors.extend(fatal)
     if fatal or amount is None or direction is None or status is None:

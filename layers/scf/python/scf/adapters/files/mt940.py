@@ -1,20 +1,24 @@
 """SWIFT MT940 statements and MT942 interim reports through the `mt-940` package, with our own
 decoding, envelope stripping, date checks and remittance text around it (docs/bank-files.md,
-"Decisions"). Invariant: each statement is parsed alone, so a broken one never takes the others down."""
+"Decisions"), read a line and a statement at a time. Invariant: each statement is parsed alone, so a
+broken one never takes the others down."""
 
 from __future__ import annotations
 
+import codecs
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from mt940 import tags as mt940_tags
 from mt940.models import Transactions
 from mt940.options import Options
 from mt940.processors import transaction_details_post_processor
 
-from scf.adapters.files.parsing import calendar_date, money_errors, rejection
+from scf.adapters.files.parsing import MAX_ITEMS, calendar_date, money_errors, rejection
 from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES
 from scf.domain.bank_files import (
     BOOKED,
@@ -58,34 +62,87 @@ _PROBLEMS = "scf_problems"
 _DETAILS = "scf_details"
 _RAW_61 = "scf_61"
 MAX_END_TO_END_ID = 35
+_LINE = re.compile(rb"([^\r\n]*)(?:\r\n|\r|\n|$)")
+DECODE_CHUNK = 1024 * 1024
+# Caps (docs/bank-files.md, "Caps"). SWIFT lines are at most 65 characters; some banks write a
+# whole :86: on one line.
+MAX_LINE_BYTES = 64 * 1024
+MAX_STATEMENT_LINES = 400_000  # about 100,000 entries
 
 
-def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
-    """The text and the encoding that read it: the configured one first, then the default order."""
+def encoding_of(data: bytes, encoding: str | None = None) -> str:
+    """The encoding that reads all of `data` (BOM excluded): the configured one first, then the
+    default order. Checked a chunk at a time, so no decoded copy of the file is held."""
     data = data.removeprefix(UTF8_BOM)
     for candidate in (encoding, *ENCODINGS) if encoding else ENCODINGS:
         try:
-            return data.decode(candidate), candidate
-        except (UnicodeDecodeError, LookupError):  # LookupError: a configured name Python does not know
+            decoder = codecs.getincrementaldecoder(candidate)()
+        except LookupError:  # a configured name Python does not know
             continue
-    return data.decode(ENCODINGS[-1]), ENCODINGS[-1]  # pragma: no cover - ISO-8859-2 maps every byte
+        try:
+            for offset in range(0, len(data), DECODE_CHUNK):
+                decoder.decode(data[offset : offset + DECODE_CHUNK])
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return candidate
+    return ENCODINGS[-1]  # pragma: no cover - ISO-8859-2 maps every byte
 
 
-def source_lines(text: str) -> tuple[list[str], bool]:
-    """File lines (1-based line n is index n-1), cleaned of envelopes and control characters."""
-    interim = bool(_MT942_HEADER.search(text[:4096]))
-    lines = []
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = _CONTROL.sub("", raw)
-        envelope = _ENVELOPE.match(line)
-        if envelope:
-            line = line[envelope.end() :]
-        elif _TRAILER.match(line):
-            line = "-"
-        elif _BLOCK_ONLY.match(line):
-            line = ""
-        lines.append(line)
-    return lines, interim
+def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
+    """The text and the encoding that read it (see `encoding_of`)."""
+    chosen = encoding_of(data, encoding)
+    return data.removeprefix(UTF8_BOM).decode(chosen), chosen
+
+
+def clean_line(line: str) -> str:
+    """A file line without control characters, `{1:}{2:}{4:` envelope or `-}` trailer."""
+    line = _CONTROL.sub("", line)
+    envelope = _ENVELOPE.match(line)
+    if envelope:
+        return line[envelope.end() :]
+    if _TRAILER.match(line):
+        return "-"
+    if _BLOCK_ONLY.match(line):
+        return ""
+    return line
+
+
+def source_lines(data: bytes, encoding: str, max_line_bytes: int) -> Iterator[tuple[int, str | None]]:
+    """(1-based line number, cleaned text) of each file line, one at a time; None for a line longer
+    than `max_line_bytes` (never decoded). CR LF, CR and LF each end a line."""
+    start = len(UTF8_BOM) if data.startswith(UTF8_BOM) else 0
+    for number, match in enumerate(_LINE.finditer(data, start), 1):
+        text_end = match.end(1)
+        if text_end - match.start() > max_line_bytes:
+            yield number, None
+        else:
+            yield number, clean_line(data[match.start() : text_end].decode(encoding))
+
+
+class _Lenient:
+    """Tags read more leniently than the package does (its class names give the processor slugs,
+    so they are kept): :20:/:21: longer than SWIFT's 16x are read whole (the package cuts them), and
+    :61: customer (16x) and bank (//16x) references longer than allowed are read whole (the
+    package's pattern truncates or refuses them)."""
+
+    class TransactionReferenceNumber(mt940_tags.TransactionReferenceNumber):
+        pattern = r"(?P<transaction_reference>.*)"
+
+    class RelatedReference(mt940_tags.RelatedReference):
+        pattern = r"(?P<related_reference>.*)"
+
+    class Statement(mt940_tags.Statement):
+        pattern = mt940_tags.Statement.pattern.replace(
+            r"(?P<customer_reference>((?!//)[^\n]){0,16})", r"(?P<customer_reference>((?!//)[^\n])*)"
+        ).replace(r"(?P<bank_reference>.{0,23})", r"(?P<bank_reference>[^\n]*)")
+
+
+LENIENT_TAGS: dict[int | str, mt940_tags.Tag] = {
+    20: _Lenient.TransactionReferenceNumber(),
+    21: _Lenient.RelatedReference(),
+    61: _Lenient.Statement(),
+}
 
 
 @dataclass
@@ -132,27 +189,96 @@ def _keep_details(
 
 
 def parse_mt940(
-    data: bytes, *, encoding: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    data: bytes,
+    *,
+    encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_items: int = MAX_ITEMS,
+    max_line_bytes: int = MAX_LINE_BYTES,
+    max_statement_lines: int = MAX_STATEMENT_LINES,
 ) -> ParseResult:
+    """Statements read one at a time as the lines stream past (docs/bank-files.md, "Caps")."""
     if len(data) > max_bytes:
         return rejection(
             MT940, 1, None, "FILE_TOO_LARGE", f"{len(data)} bytes is over the limit of {max_bytes}"
         )
-    text, _ = decode(data, encoding)
-    lines, interim_header = source_lines(text)
-    starts = [i for i, line in enumerate(lines) if line.startswith(":20:")]
-    if not starts:
-        return rejection(MT940, 1, ":20:", "MISSING_FIELD", "no :20: statement found: not an MT940 file")
-    errors: list[FileError] = []
-    statements: list[Statement] = []
-    for number, start in enumerate(starts):
-        end = starts[number + 1] if number + 1 < len(starts) else len(lines)
-        chunk = lines[start:end]
-        cut = next((i for i, line in enumerate(chunk) if line.strip() == "-"), len(chunk))
-        statement = _statement(chunk[:cut], start, interim_header, errors)
-        if statement is not None:
-            statements.append(statement)
-    return ParseResult(format=MT940, statements=tuple(statements), errors=tuple(errors))
+    chosen = encoding_of(data, encoding)
+    interim_header = bool(_MT942_HEADER.search(data[:4096].decode(chosen, "replace")))
+    reader = _Reader(interim_header, max_items, max_line_bytes, max_statement_lines)
+    for number, line in source_lines(data, chosen, max_line_bytes):
+        stop = reader.line(number, line)
+        if stop is not None:
+            return ParseResult(format=MT940, errors=(stop,))
+    reader.flush()
+    if not reader.started:
+        return ParseResult(format=MT940, errors=(*reader.errors, reader.no_statement()))
+    return ParseResult(format=MT940, statements=tuple(reader.statements), errors=tuple(reader.errors))
+
+
+class _Reader:
+    """Groups the lines of one statement (`:20:` up to the next `:20:`, `-` ends it early), parses
+    it when it is complete and forgets its lines; a statement with a line over the cap or more
+    than `max_statement_lines` lines is refused alone."""
+
+    def __init__(self, interim: bool, max_items: int, max_line_bytes: int, max_statement_lines: int) -> None:
+        self.interim = interim
+        self.max_items = max_items
+        self.max_line_bytes = max_line_bytes
+        self.max_statement_lines = max_statement_lines
+        self.statements: list[Statement] = []
+        self.errors: list[FileError] = []
+        self.started = False
+        self.items = 0
+        self.chunk: list[str] = []
+        self.first = 0  # 0-based index of the statement's :20: line
+        self.closed = False  # a `-` line was seen: the rest up to the next :20: is not the statement's
+        self.refusal: FileError | None = None
+
+    def line(self, number: int, text: str | None) -> FileError | None:
+        if text is not None and text.startswith(":20:"):
+            self.flush()
+            self.started, self.chunk, self.first = True, [], number - 1
+            self.closed, self.refusal = False, None
+        if not self.started or self.closed:
+            return None
+        if text is None:
+            message = f"a line of more than {self.max_line_bytes} bytes: the statement is not read"
+            self.refusal = self.refusal or FileError(number, None, "LINE_TOO_LONG", message)
+            self.chunk = []
+            return None
+        if self.refusal is not None:
+            return None
+        if text.strip() == "-":
+            self.closed = True
+            return None
+        if len(self.chunk) >= self.max_statement_lines:
+            message = f"a statement of more than {self.max_statement_lines} lines is not read"
+            self.refusal, self.chunk = FileError(self.first + 1, ":20:", "STATEMENT_TOO_LONG", message), []
+            return None
+        self.chunk.append(text)
+        if text.startswith(":61:"):
+            self.items += 1
+            if self.items + len(self.statements) + len(self.errors) > self.max_items:
+                message = (
+                    f"more than {self.max_items} statements, entries and errors in one file: "
+                    "the bank should split it"
+                )
+                return FileError(number, ":61:", "FILE_TOO_COMPLEX", message)
+        return None
+
+    def flush(self) -> None:
+        if not self.started:
+            return
+        if self.refusal is not None:
+            self.errors.append(self.refusal)
+        else:
+            statement = _statement(self.chunk, self.first, self.interim, self.errors)
+            if statement is not None:
+                self.statements.append(statement)
+        self.chunk = []
+
+    def no_statement(self) -> FileError:
+        return FileError(1, ":20:", "MISSING_FIELD", "no :20: statement found: not an MT940 file")
 
 
 def _library_input(chunk: list[str]) -> str:
@@ -179,7 +305,7 @@ def _statement(
     }
     for slug in BALANCE_SLUGS:
         processors[f"pre_{slug}"] = [checks.balance]
-    parsed = Transactions(processors=processors, options=Options(unbounded_details=True))
+    parsed = Transactions(processors=processors, tags=LENIENT_TAGS, options=Options(unbounded_details=True))
     try:
         parsed.parse(_library_input(chunk))
     except Exception as exc:  # the package raises RuntimeError, ValueError, decimal errors...

@@ -2,15 +2,17 @@
 a `Pain002Status` at the level the bank reported it (GROUP, PAYMENT_INFO, TRANSACTION); a transaction
 without its own status takes its payment-info's, else the group's. Dates: the report's creation day
 (`GrpHdr/CreDtTm`) and, per transaction, the settlement (`FctvIntrBkSttlmDt`) or acceptance
-(`AccptncDtTm`) day when the bank gives one; an unreadable date is treated as absent."""
+(`AccptncDtTm`) day when the bank gives one; an unreadable date is treated as absent. Read as a
+stream: each payment and transaction status is built when its element ends, then forgotten."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 from datetime import date
 
-from scf.adapters.files.parsing import rejection
-from scf.adapters.files.xml_safety import DEFAULT_MAX_BYTES, XmlNode, parse_xml
+from scf.adapters.files.parsing import MAX_ITEMS, rejection
+from scf.adapters.files.xml_safety import DEFAULT_CAPS, DEFAULT_MAX_BYTES, XmlNode, stream_xml
 from scf.domain.bank_files import (
     GROUP,
     PAIN_002,
@@ -24,13 +26,153 @@ from scf.domain.bank_files import (
 PAIN_002_NAMESPACE = re.compile(r"pain\.002\.001\.(\d{2})")
 MESSAGE = "CstmrPmtStsRpt"
 _STATUS_CODE = re.compile(r"^[A-Z]{4}$")
+STREAMED = frozenset({"OrgnlPmtInfAndSts", "TxInfAndSts"})
 
 
-def parse_pain002(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
-    root = parse_xml(data, max_bytes=max_bytes)
+class _Stop(Exception):
+    def __init__(self, result: ParseResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class _Reader:
+    """Statuses as the XML streams past: a `TxInfAndSts` becomes a status when it ends, its
+    payment's own status is taken at the first of them (PmtInfSts comes before them)."""
+
+    def __init__(self, max_items: int) -> None:
+        self.max_items = max_items
+        self.errors: list[FileError] = []
+        self.statuses: list[Pain002Status] = []
+        self.group: _Group | None = None
+        self.payment: XmlNode | None = None  # the OrgnlPmtInfAndSts whose status was taken
+        self.payment_status: str | None = None
+
+    def on_record(self, node: XmlNode, ancestors: list[XmlNode]) -> None:
+        group = self._group(ancestors)
+        if len(self.statuses) + len(self.errors) >= self.max_items:
+            message = f"more than {self.max_items} statuses and errors in one file: the bank should split it"
+            error = FileError(node.line, node.path, "FILE_TOO_COMPLEX", message)
+            raise _Stop(ParseResult(format=PAIN_002, errors=(error,)))
+        if node.name == "OrgnlPmtInfAndSts" and len(ancestors) == 2:
+            if self.payment is not node:
+                self._payment(node, group)
+            self.payment = None
+        elif node.name == "TxInfAndSts" and len(ancestors) == 3 and ancestors[2].name == "OrgnlPmtInfAndSts":
+            payment = ancestors[2]
+            if self.payment is not payment:
+                self._payment(payment, group)
+            self._transaction(node, payment, group)
+
+    def _group(self, ancestors: list[XmlNode]) -> _Group:
+        if self.group is None:
+            root = ancestors[0]
+            body = root.children[0] if root.children else ancestors[1]
+            found = _start(root, body, self.errors, self.statuses)
+            if isinstance(found, ParseResult):
+                raise _Stop(found)
+            self.group = found
+        return self.group
+
+    def _payment(self, payment: XmlNode, group: _Group) -> None:
+        self.payment = payment
+        self.payment_status = _code(payment, "PmtInfSts", self.errors)
+        if self.payment_status is not None:
+            payment_info_id = payment.text_at("OrgnlPmtInfId")
+            status = group.status_of(payment, PAYMENT_INFO, self.payment_status, payment_info_id)
+            self.statuses.append(status)
+
+    def _transaction(self, tx: XmlNode, payment: XmlNode, group: _Group) -> None:
+        end_to_end_id = tx.text_at("OrgnlEndToEndId")
+        status = _code(tx, "TxSts", self.errors) or self.payment_status or group.status
+        if end_to_end_id is None or status is None:
+            missing = "OrgnlEndToEndId" if end_to_end_id is None else "TxSts"
+            message = f"a transaction status needs {missing}"
+            self.errors.append(FileError(tx.line, f"{tx.path}/{missing}", "MISSING_FIELD", message))
+            return
+        settled_on = _day(
+            tx.text_at("FctvIntrBkSttlmDt", "Dt")
+            or tx.text_at("FctvIntrBkSttlmDt", "DtTm")
+            or tx.text_at("FctvIntrBkSttlmDt")
+            or tx.text_at("AccptncDtTm")
+        )
+        payment_info_id = payment.text_at("OrgnlPmtInfId")
+        self.statuses.append(
+            group.status_of(
+                tx,
+                TRANSACTION,
+                status,
+                payment_info_id,
+                end_to_end_id=end_to_end_id,
+                original_instruction_id=tx.text_at("OrgnlInstrId"),
+                settled_on=settled_on,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class _Group:
+    node: XmlNode
+    message_id: str | None
+    original_message_id: str
+    status: str | None
+    created_on: date | None
+
+    def status_of(
+        self,
+        node: XmlNode,
+        level: str,
+        status: str,
+        payment_info_id: str | None = None,
+        *,
+        end_to_end_id: str | None = None,
+        original_instruction_id: str | None = None,
+        settled_on: date | None = None,
+    ) -> Pain002Status:
+        """The status `node` reports at `level`, with what the report's group says."""
+        return Pain002Status(
+            line=node.line,
+            path=node.path,
+            level=level,
+            message_id=self.message_id,
+            original_message_id=self.original_message_id,
+            original_payment_info_id=payment_info_id,
+            end_to_end_id=end_to_end_id,
+            status=status,
+            reason_code=_reason(node),
+            group_status=self.status,
+            original_instruction_id=original_instruction_id,
+            additional_info=_additional_info(node),
+            created_on=self.created_on,
+            settled_on=settled_on,
+        )
+
+
+def parse_pain002(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_items: int = MAX_ITEMS
+) -> ParseResult:
+    reader = _Reader(max_items)
+    try:
+        root = stream_xml(data, replace(DEFAULT_CAPS, max_bytes=max_bytes), STREAMED, reader.on_record)
+    except _Stop as stop:
+        return stop.result
     if isinstance(root, FileError):
         return ParseResult(format=None, errors=(root,))
-    body = root.children[0] if root.children else None
+    group = reader.group
+    if group is None:  # no payment came past: the group alone
+        found = _start(root, root.children[0] if root.children else None, reader.errors, reader.statuses)
+        if isinstance(found, ParseResult):
+            return found
+        group = found
+    if not reader.statuses and not reader.errors:
+        message = "the report carries no group, payment or transaction status"
+        reader.errors.append(FileError(group.node.line, group.node.path, "NO_STATUSES", message))
+    return ParseResult(format=PAIN_002, statuses=tuple(reader.statuses), errors=tuple(reader.errors))
+
+
+def _start(
+    root: XmlNode, body: XmlNode | None, errors: list[FileError], statuses: list[Pain002Status]
+) -> _Group | ParseResult:
+    """The report's group (its status added to `statuses`), or the rejection of the document."""
     structure = PAIN_002 if body is not None and body.name == MESSAGE else None
     namespace = root.namespace or (body.namespace if body is not None else None)
     if not namespace:
@@ -54,12 +196,6 @@ def parse_pain002(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParseRe
             "UNEXPECTED_ELEMENT",
             f"pain.002 must hold {MESSAGE}, found {found}",
         )
-    return _report(body)
-
-
-def _report(body: XmlNode) -> ParseResult:
-    errors: list[FileError] = []
-    statuses: list[Pain002Status] = []
     message_id = body.text_at("GrpHdr", "MsgId")
     created_on = _day(body.text_at("GrpHdr", "CreDtTm"))
     group = body.child("OrgnlGrpInfAndSts")
@@ -74,84 +210,10 @@ def _report(body: XmlNode) -> ParseResult:
         )
     original_message_id = group.text_at("OrgnlMsgId") or ""
     group_status = _code(group, "GrpSts", errors)
+    report = _Group(group, message_id, original_message_id, group_status, created_on)
     if group_status is not None:
-        statuses.append(
-            Pain002Status(
-                line=group.line,
-                path=group.path,
-                level=GROUP,
-                message_id=message_id,
-                original_message_id=original_message_id,
-                original_payment_info_id=None,
-                end_to_end_id=None,
-                status=group_status,
-                reason_code=_reason(group),
-                group_status=group_status,
-                additional_info=_additional_info(group),
-                created_on=created_on,
-            )
-        )
-    for payment in body.all("OrgnlPmtInfAndSts"):
-        payment_info_id = payment.text_at("OrgnlPmtInfId")
-        payment_status = _code(payment, "PmtInfSts", errors)
-        if payment_status is not None:
-            statuses.append(
-                Pain002Status(
-                    line=payment.line,
-                    path=payment.path,
-                    level=PAYMENT_INFO,
-                    message_id=message_id,
-                    original_message_id=original_message_id,
-                    original_payment_info_id=payment_info_id,
-                    end_to_end_id=None,
-                    status=payment_status,
-                    reason_code=_reason(payment),
-                    group_status=group_status,
-                    additional_info=_additional_info(payment),
-                    created_on=created_on,
-                )
-            )
-        for tx in payment.all("TxInfAndSts"):
-            end_to_end_id = tx.text_at("OrgnlEndToEndId")
-            status = _code(tx, "TxSts", errors) or payment_status or group_status
-            if end_to_end_id is None or status is None:
-                missing = "OrgnlEndToEndId" if end_to_end_id is None else "TxSts"
-                message = f"a transaction status needs {missing}"
-                errors.append(FileError(tx.line, f"{tx.path}/{missing}", "MISSING_FIELD", message))
-                continue
-            statuses.append(
-                Pain002Status(
-                    line=tx.line,
-                    path=tx.path,
-                    level=TRANSACTION,
-                    message_id=message_id,
-                    original_message_id=original_message_id,
-                    original_payment_info_id=payment_info_id,
-                    end_to_end_id=end_to_end_id,
-                    status=status,
-                    reason_code=_reason(tx),
-                    group_status=group_status,
-                    original_instruction_id=tx.text_at("OrgnlInstrId"),
-                    additional_info=_additional_info(tx),
-                    created_on=created_on,
-                    settled_on=_day(
-                        tx.text_at("FctvIntrBkSttlmDt", "Dt")
-                        or tx.text_at("FctvIntrBkSttlmDt", "DtTm")
-                        or tx.text_at("FctvIntrBkSttlmDt")
-                        or tx.text_at("AccptncDtTm")
-                    ),
-                )
-            )
-    if not statuses and not errors:
-        errors.append(
-            FileError(
-                group.line,
-                group.path,
-                "NO_STATUSES",
-                "the report carries no group, payment or transaction status",
-            )
-        )
-    return ParseResult(format=PAIN_002, statuses=tuple(statuses), errors=tuple(errors))
+        statuses.append(report.status_of(group, GROUP, group_status))
+    return report
 
 
 def _code(node: XmlNode, name: str, errors: list[FileError]) -> str | None:

@@ -24,6 +24,9 @@ _NO_MINOR_UNIT = frozenset(
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_AMOUNT_DIGITS = 18  # ISO 20022 ActiveOrHistoricCurrencyAndAmount: totalDigits 18
 MAX_FRACTION_DIGITS = 5  # ... fractionDigits 5
+# Statements, entries, transactions, statuses and errors one file may produce (docs/bank-files.md,
+# "Caps"): about 300 MB of parsed objects at most; a 50 MB MT940 of real-looking entries has 290,000.
+MAX_ITEMS = 400_000
 
 
 def rejection(format: str | None, line: int, field: str | None, code: str, message: str) -> ParseResult:

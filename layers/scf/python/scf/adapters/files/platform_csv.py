@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 
-from scf.domain.files import CsvSyntaxError, RawRow
+from scf.domain.files import MAX_LINE_BYTES, CsvSyntaxError, LineTooLong, RawRow
 
 SUPPLIER_COLUMNS = (
     "supplier_id", "name", "status", "bank_code", "account_number", "account_name", "account_verified",
@@ -35,6 +35,9 @@ def read_rows(lines: Iterable[str]) -> Iterator[RawRow]:
             return
         except csv.Error as exc:
             raise CsvSyntaxError(previous_end + 1, str(exc)) from exc
+        except LineTooLong as exc:
+            message = f"a line of more than {MAX_LINE_BYTES} bytes (no line break?)"
+            raise CsvSyntaxError(reader.line_num + 1, message, "LINE_TOO_LONG") from exc
         start = previous_end + 1
         previous_end = reader.line_num
         if not cells or all(not cell.strip() for cell in cells):
