@@ -481,7 +481,15 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
                 "note": {"type": "string", "maxLength": 2000, "description": "Why; kept in the audit."},
             },
             required=["action"],
-        ),
+        )
+        | {
+            # ASSIGN names its loan; RETURN and DISMISS do not (the handler's 422 LOAN_ID_REQUIRED
+            # and LOAN_ID_NOT_ALLOWED, stated here so a request valid by the document is not refused).
+            "oneOf": [
+                {"properties": {"action": {"enum": ["ASSIGN"]}}, "required": ["loan_id"]},
+                {"properties": {"action": {"enum": ["RETURN", "DISMISS"]}}, "not": {"required": ["loan_id"]}},
+            ]
+        },
         "UnmatchedResolved": obj(
             {
                 "item_id": {"type": "string"},
