@@ -131,14 +131,15 @@ def camt_entry(
     status: str = "BOOK",
     reversal: bool = False,
     currency: str = "CNY",
+    booked: str = "2026-01-11",
 ) -> str:
     return f"""      <Ntry>
         <Amt Ccy="{currency}">{amount}</Amt>
         <CdtDbtInd>{direction}</CdtDbtInd>
         {"<RvslInd>true</RvslInd>" if reversal else ""}
         <Sts><Cd>{status}</Cd></Sts>
-        <BookgDt><Dt>2026-01-11</Dt></BookgDt>
-        <ValDt><Dt>2026-01-11</Dt></ValDt>
+        <BookgDt><Dt>{booked}</Dt></BookgDt>
+        <ValDt><Dt>{booked}</Dt></ValDt>
         <AcctSvcrRef>{reference}</AcctSvcrRef>
         <BkTxCd/>
         <NtryDtls><TxDtls>

@@ -135,6 +135,7 @@ def test_a_credit_with_a_loan_id_in_free_text_becomes_a_bank_credit_repayment(wo
         "amount": "5000.00",
         "currency": "CNY",
         "source": "BANK_CREDIT",
+        "value_date": "2026-01-11",  # the booking date: the day the money moved (contract s.3)
     }
     # The repayments queue applies it without collecting (money already received).
     posts = len(world.money.bank.posts)

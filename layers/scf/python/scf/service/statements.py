@@ -380,6 +380,8 @@ class StatementMatcher:
             source=RepaymentSource.BANK_CREDIT,
             amount_minor=record.amount_minor,
             currency=loan.currency,
+            # The day the money moved, not the day the statement was read (contract section 3).
+            value_date=date.fromisoformat(record.booking_date) if record.booking_date else None,
         )
         event = repayment.requested_event()
         record.matched = {"type": REPAYMENT, "loan_id": loan.loan_id, "repayment_id": repayment_id}
