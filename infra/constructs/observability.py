@@ -100,7 +100,8 @@ class Observability(Construct):
                     period=Duration.minutes(1), statistic="Maximum"
                 ),
                 1,
-                f"Records in the {name} dead-letter queue: inspect, fix, then republish (docs/events.md)",
+                f"Records in the {name} dead-letter queue: the bus did not take them. "
+                + runbook("PipeDeadLetterQueue"),
             )
         for function in functions:
             alarm(
