@@ -109,3 +109,24 @@ def test_a_resumed_file_or_the_same_payment_in_another_file_never_sweeps_twice(w
     assert world.report("platform/r2.csv")["sweeps"] == [sweep]
     events = world.repayment_events()
     assert [(e["loan_id"], e["amount"]) for e in events] == [(loan, "500.00")]
+
+
+def test_a_swept_repayment_takes_effect_on_the_payments_document_date(world: IngestWorld) -> None:
+    """Contract section 3: a settlement PAYMENT's money moved on its document date. The sweep is
+    planned on the payoff of the business date (a payoff only grows), so paying on the earlier day
+    leaves the difference as overpayment, owed back to the supplier (the next REFUND step)."""
+    world.set_today(date(2026, 1, 1))
+    loan = world.active_loan(21, "S1", 5_000_000, term_days=30)
+    world.set_today(date(2026, 1, 11))
+    key = "platform/2026/01/11/late-payments.csv"
+
+    world.drop(key, payments(b"S1,PAY-LATE,PAYMENT,2026-01-10,,100000.00,CNY,CONFIRMED,\n"))
+    world.money.deliver("repayments")
+
+    (swept,) = world.report(key)["sweeps"][0]["swept"]
+    applied = RepaymentItem.get(*RepaymentItem.key(swept["repayment_id"]))
+    assert swept["amount"] == "50138.89"  # planned: 10 days of interest, as of 2026-01-11
+    assert applied.value_date == "2026-01-10"
+    assert (applied.allocation["interest"], applied.allocation["overpayment"]) == (12_500, 1_389)  # 9 days
+    assert world.money.loan(loan).status == "REPAID"
+    world.money.assert_ledger_matches_loan(loan)

@@ -201,6 +201,7 @@ def plan_group(
                 doc.amount_minor,
                 remaining,
                 ratio=policy.sweep_ratio,
+                paid_on=doc.document_date,
             )
             remaining = _after_sweep(remaining, sweep)
         needed = 1 + (Unit.sweep_actions(sweep) if sweep else 0)

@@ -53,6 +53,7 @@ class Sweep:
     amount_minor: int
     swept: tuple[SweptLoan, ...]
     released_minor: int
+    paid_on: date | None = None  # the PAYMENT's document date: its repayments' value date (s.3)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ def plan_sweep(
     loans: list[OpenLoan],
     *,
     ratio: Decimal,
+    paid_on: date | None = None,
 ) -> Sweep:
     """`ratio` of the payment (the policy's `sweep_ratio`, half-up to the minor unit) is swept,
     earliest maturity first, then loan id, each loan up to its payoff, at most MAX_LOANS_PER_SWEEP
@@ -91,5 +93,11 @@ def plan_sweep(
         )
         remaining -= take
     return Sweep(
-        document_id, supplier_id, currency, amount_minor, tuple(swept), amount_minor - sweepable + remaining
+        document_id,
+        supplier_id,
+        currency,
+        amount_minor,
+        tuple(swept),
+        amount_minor - sweepable + remaining,
+        paid_on,
     )

@@ -150,6 +150,7 @@ def sweep_items(write: SweepWrite, now: datetime) -> list[BaseItem]:
             source=RepaymentSource.SETTLEMENT_SWEEP,
             amount_minor=swept.amount_minor,
             currency=sweep.currency,
+            value_date=sweep.paid_on,  # the day the platform paid (contract section 3)
         )
         items += [
             DynamoLoanStore._repayment_item(repayment, now.isoformat()),
