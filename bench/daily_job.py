@@ -5,8 +5,8 @@ whole table"; issue 10 point 6).
 Seeds an in-process moto (with the local stack's fixes, infra/local/moto_fixes.py), writing straight
 into moto's table (its `put_item`, no HTTP): N loans, 1 % of them maturing on the business date
 (and 1 % on each of the next 99 days), 2 % stored OVERDUE (1 to 120 days past maturity), 10 %
-REPAID, with their portfolio counter shards. Then runs every step of `scf.service.lending_day.Step`
-(the enum, so steps added later are measured too) through `LendingDayService` on `DynamoLoanStore`,
+REPAID, with their portfolio counter shards. Then runs every daily step apply_repayment owns (its
+handler's `DailyJob`, so steps added later are measured too) on `DynamoLoanStore`,
 counting every call by operation on the client the models share, and times it; at the largest
 size also the first page of `GET /v1/ops/loans?status=ACTIVE` and `GET /v1/ops/portfolio` through
 `PortfolioService`. Prints a table; asserts nothing about time (moto's times are not DynamoDB's:
