@@ -132,7 +132,13 @@ def camt_entry(
     reversal: bool = False,
     currency: str = "CNY",
     booked: str = "2026-01-11",
+    debtor_account: str | None = None,
 ) -> str:
+    debtor = (
+        f"<RltdPties><DbtrAcct><Id><IBAN>{debtor_account}</IBAN></Id></DbtrAcct></RltdPties>"
+        if debtor_account
+        else ""
+    )
     return f"""      <Ntry>
         <Amt Ccy="{currency}">{amount}</Amt>
         <CdtDbtInd>{direction}</CdtDbtInd>
@@ -144,6 +150,7 @@ def camt_entry(
         <BkTxCd/>
         <NtryDtls><TxDtls>
           <Refs><EndToEndId>{end_to_end}</EndToEndId></Refs>
+          {debtor}
           <RmtInf><Ustrd>{remittance}</Ustrd></RmtInf>
         </TxDtls></NtryDtls>
       </Ntry>

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from scf.adapters.dynamodb.models import RepaymentItem
+from scf.adapters.dynamodb.models import PaymentItem, RepaymentItem
 from scf.service.unmatched import assigned_repayment_id
 from tests.integration.statement_world import BANK, IngestWorld, camt054, camt_entry, ingest_world
 from tests.reliability.money_harness import api_event
@@ -129,5 +129,26 @@ def test_resolution_requests_are_checked_and_ops_only(world: IngestWorld, unmatc
     assert resolve(world, "NOSUCHITEM", {"action": "DISMISS"}, "k-8")["status"] == 404
     assert resolve(world, credit, {"action": "DISMISS"}, "k-9", ops=False)["status"] == 403
     returned = resolve(world, credit, {"action": "RETURN", "note": "not ours"}, "k-10")
+    # The bank named no sender (no RltdPties/DbtrAcct): nowhere to pay it back to.
     assert (returned["status"], returned["body"]["code"]) == (409, "SENDER_ACCOUNT_UNKNOWN")
     assert listed(world)[0]["status"] == "OPEN"  # nothing was recorded
+
+
+def test_return_pays_a_credit_back_to_the_account_its_bank_named_as_the_sender(world: IngestWorld) -> None:
+    sender = "CN0011223344556677"
+    world.drop(
+        f"{BANK}/from-a-stranger.xml",
+        camt054([camt_entry("75.00", "CRDT", reference="U-9", remittance="?", debtor_account=sender)]),
+    )
+    (item,) = [i for i in listed(world) if i["amount"] == "75.00"]
+
+    returned = resolve(world, item["item_id"], {"action": "RETURN", "note": "not ours"}, "k-11")
+
+    assert returned["status"] == 200, returned
+    refund_id = returned["body"]["resolution"]["refund_id"]
+    payment = PaymentItem.get(*PaymentItem.key(refund_id), consistent_read=True)
+    assert (payment.status, payment.amount_minor, payment.direction) == ("SENT", 7_500, "PAYOUT")
+    assert payment.account["account_number"] == sender
+    # On the open-payment index: the next INQUIRE finds the bank never got it and sends it.
+    assert payment.gsi2pk == PaymentItem.open_index_pk("REFUND")
+    assert payment.refund["item_id"] == item["item_id"]

@@ -11,7 +11,7 @@ from scf.clock import FixedClock
 from scf.domain.loan import LoanStatus, RepaymentStatus
 from scf.service.disbursement import PayoutService
 from scf.service.inquiries import IN_FLIGHT, INQUIRY_SOURCE, InquiryIncomplete, InquiryService
-from scf.service.lending_day import LendingDayService, Step, daily_message
+from scf.service.lending_day import LendingDayService, Step, StepNotOwned, daily_message
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import Account, BankUnavailable, PaymentKind, PaymentResult, PaymentStatus
 from scf.service.repayment import RepaymentService
@@ -230,5 +230,5 @@ def test_the_daily_message_keeps_the_schedules_moment_for_the_inquiry() -> None:
 def test_the_loan_steps_service_refuses_the_inquiry_step(world: World) -> None:
     days = LendingDayService(loans=world.store, clock=FixedClock(NEXT_DAY, JOB_AT))
 
-    with pytest.raises(Exception, match="not a loan step"):
+    with pytest.raises(StepNotOwned):
         days.run(Step.INQUIRE, NEXT_DAY)

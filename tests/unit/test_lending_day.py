@@ -20,6 +20,7 @@ from scf.service.lending_day import (
     StepNotOwned,
     StepResult,
     daily_message,
+    dated,
     is_daily_message,
 )
 from tests.fakes import FakeLoanStore, a_loan
@@ -158,7 +159,7 @@ def test_a_function_runs_only_the_daily_steps_it_owns() -> None:
         ran.append(day)
         return StepResult(Step.REPUBLISH, day, 0, 0)
 
-    job = DailyJob({Step.REPUBLISH: republish}, "Asia/Shanghai")
+    job = DailyJob({Step.REPUBLISH: dated(republish)}, "Asia/Shanghai")
     body = {"scf": "daily", "step": "REPUBLISH", "business_date": "2026-02-09T16:05:00Z"}
 
     assert job.handle(body).business_date == DAY

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from scf.clock import FixedClock
+from scf.domain.ids import REFUND_PAYMENT_ID
 from scf.domain.loan import Repayment, RepaymentSource
 from scf.errors import Conflict, IdempotencyKeyReused, InvalidInput, NotFound
 from scf.events import OutboxEvent
-from scf.service.loan_store import StaleWrite
+from scf.service.loan_store import RefundOrder, StaleWrite
+from scf.service.payments import Account
 from scf.service.statements import LoanRef
 from scf.service.unmatched import OPEN, RESOLVED, UnmatchedItem, UnmatchedService, UnmatchedStore
 
@@ -34,6 +36,7 @@ class FakeUnmatchedStore(UnmatchedStore):
         }
     )
     written: list[tuple[Repayment | None, OutboxEvent | None]] = field(default_factory=list)
+    refunds: list[tuple[RefundOrder, Account]] = field(default_factory=list)
 
     def get_item(self, item_id: str) -> UnmatchedItem | None:
         return self.items.get(item_id)
@@ -49,11 +52,15 @@ class FakeUnmatchedStore(UnmatchedStore):
         *,
         repayment: Repayment | None = None,
         event: OutboxEvent | None = None,
+        refund: RefundOrder | None = None,
+        refund_account: Account | None = None,
     ) -> None:
         if self.items[item.item_id].status != OPEN:
             raise StaleWrite(["resolved"])
         self.items[item.item_id] = replace(item, status=RESOLVED, resolution=resolution)
         self.written.append((repayment, event))
+        if refund is not None and refund_account is not None:
+            self.refunds.append((refund, refund_account))
 
 
 @pytest.fixture
@@ -122,3 +129,21 @@ def test_resolutions_the_rules_refuse_write_nothing(
         service(store).resolve(item_id, body, by="ops-1", idempotency_key="k")
     assert getattr(refused.value, "code", None) == code
     assert store.written == []
+
+
+def test_return_reserves_a_refund_of_the_credit_to_its_sender_through_the_bank_that_booked_it(
+    store: FakeUnmatchedStore,
+) -> None:
+    store.items["I3"] = replace(
+        CREDIT, item_id="I3", bank="SIMBANK", sender={"account": "CN001122", "bic": "BKCHCNBJ"}
+    )
+
+    answer = service(store).resolve(
+        "I3", {"action": "RETURN", "note": "not ours"}, by="ops-1", idempotency_key="k"
+    )
+
+    ((refund, account),) = store.refunds
+    assert REFUND_PAYMENT_ID.fullmatch(refund.refund_id) and answer["refund_id"] == refund.refund_id
+    assert (refund.amount_minor, refund.currency, refund.item_id, refund.parts) == (12_000, "CNY", "I3", ())
+    assert (account.bank_code, account.account_number) == ("SIMBANK", "CN001122")
+    assert store.items["I3"].status == RESOLVED

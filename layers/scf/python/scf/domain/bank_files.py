@@ -72,6 +72,10 @@ class Transaction:
     instruction_id: str | None = None
     uetr: str | None = None
     return_reason: str | None = None  # RtrInf/Rsn/Cd: a returned payment
+    # The other side's account and bank (camt RltdPties/RltdAgts): the debtor of a credit, the
+    # creditor of a debit; where an unmatched credit is returned to (`RETURN`).
+    counterparty_account: str | None = None
+    counterparty_bic: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

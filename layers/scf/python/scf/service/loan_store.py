@@ -145,10 +145,11 @@ class RefundOrder:
     business_date: date
     parts: tuple[tuple[str, int], ...] = ()
     item_id: str | None = None
+    returned_minor: int = 0  # a returned bank item's amount (no loan part)
 
     @property
     def amount_minor(self) -> int:
-        return sum(amount for _, amount in self.parts)
+        return sum(amount for _, amount in self.parts) + self.returned_minor
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -158,6 +159,7 @@ class RefundOrder:
             "business_date": self.business_date.isoformat(),
             "parts": [[loan_id, amount] for loan_id, amount in self.parts],
             "item_id": self.item_id,
+            "returned_minor": self.returned_minor,
         }
 
     @classmethod
@@ -169,6 +171,7 @@ class RefundOrder:
             business_date=date.fromisoformat(data["business_date"]),
             parts=tuple((str(loan_id), int(amount)) for loan_id, amount in data.get("parts") or []),
             item_id=data.get("item_id"),
+            returned_minor=int(data.get("returned_minor") or 0),
         )
 
     def paid_event(self, amount_minor: int, value_date: date) -> OutboxEvent:

@@ -106,6 +106,7 @@ class BankEntry:
     line: int
     matched: dict[str, Any] = field(default_factory=dict)
     code: str | None = None  # set: on the ops list (unmatched or to review)
+    sender: dict[str, str] | None = None  # a credit's debtor {account, bic?}: where RETURN pays back
 
 
 class PaymentOutcomes(Protocol):
@@ -288,6 +289,7 @@ class StatementMatcher:
             },
             file_key=file_key,
             line=tx.line if tx is not None else entry.line,
+            sender=_sender(tx, entry) if direction == CREDIT else None,
         )
         shown_reference = (e2e[0] if e2e else None) or entry.bank_reference or remittance[:140] or None
         matched = self._match(record, text, e2e, statement.format, returned)
@@ -601,3 +603,16 @@ _FILE_LEVEL = frozenset(
      "NOT_A_STATEMENT", "NOT_A_STATUS_REPORT", "UNEXPECTED_ELEMENT", "UNSUPPORTED_VERSION",
      "UNKNOWN_FORMAT", "NO_STATEMENTS", "NO_STATUSES"}
 )  # fmt: skip
+
+
+def _sender(tx: Transaction | None, entry: Entry) -> dict[str, str] | None:
+    """Who paid a credit, as the bank named them (kept for a RETURN; never logged in full): the
+    transaction's debtor, or the only transaction's of an entry that is not a batch."""
+    if tx is None and len(entry.transactions) == 1:
+        tx = entry.transactions[0]
+    if tx is None or not tx.counterparty_account:
+        return None
+    return {
+        "account": tx.counterparty_account,
+        **({"bic": tx.counterparty_bic} if tx.counterparty_bic else {}),
+    }

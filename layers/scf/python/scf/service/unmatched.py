@@ -18,10 +18,12 @@ from typing import Any, Protocol
 
 from scf.clock import Clock
 from scf.domain.bank_files import CREDIT
+from scf.domain.ids import refund_payment_id
 from scf.domain.loan import PAID_OUT, Repayment, RepaymentSource, RepaymentStatus
 from scf.errors import Conflict, IdempotencyKeyReused, InvalidInput, NotFound
 from scf.events import OutboxEvent
-from scf.service.loan_store import StaleWrite
+from scf.service.loan_store import RefundOrder, StaleWrite
+from scf.service.payments import Account
 from scf.service.statements import BANK_CREDIT_PREFIX, LoanRef, _digest_id
 
 OPEN = "OPEN"
@@ -55,6 +57,8 @@ class UnmatchedItem:
     currency: str | None
     booking_date: str | None
     resolution: dict[str, Any] | None = None
+    bank: str | None = None  # the bank whose statement booked it (a RETURN is paid through it)
+    sender: dict[str, str] | None = None  # a credit's debtor {account, bic?}, when the bank named it
 
 
 class UnmatchedStore(Protocol):
@@ -72,9 +76,11 @@ class UnmatchedStore(Protocol):
         *,
         repayment: Repayment | None = None,
         event: OutboxEvent | None = None,
+        refund: RefundOrder | None = None,
+        refund_account: Account | None = None,
     ) -> None:
-        """The resolution while the item is OPEN, with its repayment and event, all or nothing;
-        `StaleWrite` if it was resolved meanwhile."""
+        """The resolution while the item is OPEN, with its repayment and event, or the refund
+        order that returns the money, all or nothing; `StaleWrite` if it was resolved meanwhile."""
         ...
 
 
@@ -140,15 +146,14 @@ class UnmatchedService:
             "request": key_hash,
             "request_body": body_hash,
         }
-        repayment = None
+        repayment = refund = account = None
         if request.action is Action.ASSIGN:
             assert request.loan_id is not None
             repayment = self._repayment(item, request.loan_id)
             resolution |= {"loan_id": request.loan_id, "repayment_id": repayment.repayment_id}
         elif request.action is Action.RETURN:
-            # The bank files kept so far name the lender's account, not the sender's: nowhere to
-            # pay it back to yet (docs/ops-views.md, "Resolving unmatched bank items").
-            raise Conflict("the sender's account of this item is not known", code="SENDER_ACCOUNT_UNKNOWN")
+            refund, account = self._return(item)
+            resolution |= {"refund_id": refund.refund_id}
         try:
             self.store.resolve(
                 item,
@@ -156,6 +161,8 @@ class UnmatchedService:
                 now,
                 repayment=repayment,
                 event=repayment.requested_event() if repayment else None,
+                refund=refund,
+                refund_account=account,
             )
         except StaleWrite:
             current = self.store.get_item(item_id)
@@ -164,6 +171,26 @@ class UnmatchedService:
                 return first
             raise AlreadyResolved(f"bank item {item_id} was resolved meanwhile") from None
         return shown(resolution)
+
+    def _return(self, item: UnmatchedItem) -> tuple[RefundOrder, Account]:
+        """The refund order paying the credit back to its sender's account, through the bank that
+        booked it; reserved SENT with the resolution, sent by the next daily INQUIRE (the bank has
+        never seen it, so it is sent with its id) and closed like any refund (`RefundPaid`)."""
+        sender = item.sender or {}
+        if not sender.get("account") or item.bank is None:
+            # MT940 and camt files without RltdPties/DbtrAcct name no sender: nowhere to pay it back.
+            raise Conflict("the sender's account of this item is not known", code="SENDER_ACCOUNT_UNKNOWN")
+        if not item.amount_minor or item.amount_minor <= 0 or not item.currency:
+            raise Conflict("the item has no exact amount to return", code="NOT_APPLICABLE")
+        refund = RefundOrder(
+            refund_id=refund_payment_id("RETURN", item.item_id),
+            supplier_id=None,
+            currency=item.currency,
+            business_date=self.clock.today(),
+            item_id=item.item_id,
+            returned_minor=item.amount_minor,
+        )
+        return refund, Account(item.bank, sender["account"], "sender of bank item " + item.item_id)
 
     @staticmethod
     def _first_answer(item: UnmatchedItem, key_hash: str, body_hash: str) -> dict[str, Any] | None:

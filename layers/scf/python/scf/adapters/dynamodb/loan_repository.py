@@ -794,17 +794,7 @@ class DynamoLoanStore(LoanStore):
     ) -> None:
         """The refund's PaymentItem SENT (once) and each loan's part held, loans as read (versions)."""
         with self._transaction() as transaction:
-            payment = _sent_payment(
-                refund.refund_id,
-                refund.parts[0][0] if refund.parts else "",
-                Direction.PAYOUT,
-                refund.amount_minor,
-                refund.currency,
-                bank_code=bank_code,
-                account=account,
-                now=now,
-            )
-            payment.refund = refund.as_json()
+            payment = refund_payment_item(refund, bank_code, account, now)
             transaction.save(payment, condition=PaymentItem.pk.does_not_exist())
             counted = count_loan_changes(
                 transaction,
@@ -975,3 +965,20 @@ def _outbox_item(event: OutboxEvent, now: datetime | str) -> OutboxItem:
 def _save_event(transaction: TransactWrite, event: OutboxEvent, now: datetime | str) -> None:
     """The event's outbox item in the transaction, written once (its id is the business key)."""
     transaction.save(_outbox_item(event, now), condition=OutboxItem.pk.does_not_exist())
+
+
+def refund_payment_item(refund: RefundOrder, bank_code: str, account: Account, now: str) -> PaymentItem:
+    """A refund's payment order SENT (`_sent_payment`, so it is on the open-payment index) with
+    what it pays back: loans' overpayments, or a bank item returned to its sender."""
+    payment = _sent_payment(
+        refund.refund_id,
+        refund.parts[0][0] if refund.parts else "",
+        Direction.PAYOUT,
+        refund.amount_minor,
+        refund.currency,
+        bank_code=bank_code,
+        account=account,
+        now=now,
+    )
+    payment.refund = refund.as_json()
+    return payment

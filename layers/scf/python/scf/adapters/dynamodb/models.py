@@ -486,6 +486,7 @@ class BankEntryItem(BaseItem):
     # Once ops resolved it (scf.service.unmatched): {action, note, by, at, loan_id?, repayment_id?,
     # request hashes}; gsi1pk moves from UNMATCHED#OPEN to UNMATCHED#RESOLVED in the same write.
     resolution = JSONAttribute(null=True)
+    sender = JSONAttribute(null=True)  # a credit's debtor {account, bic?} (a RETURN pays it back)
     file_key = UnicodeAttribute()
     line = NumberAttribute()
     created_at = UnicodeAttribute()

@@ -12,7 +12,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from scf.adapters.dynamodb.files_repository import RESOLVED_INDEX_PK, UNMATCHED_INDEX_PK
-from scf.adapters.dynamodb.loan_repository import DynamoLoanStore, _outbox_item
+from scf.adapters.dynamodb.loan_repository import DynamoLoanStore, _outbox_item, refund_payment_item
 from scf.adapters.dynamodb.models import (
     BankEntryItem,
     OutboxItem,
@@ -23,8 +23,8 @@ from scf.adapters.dynamodb.transactions import CONDITION_FAILED, cancellation_co
 from scf.clock import iso_utc
 from scf.domain.loan import Repayment
 from scf.events import OutboxEvent
-from scf.service.loan_store import StaleWrite
-from scf.service.payments import Direction
+from scf.service.loan_store import RefundOrder, StaleWrite
+from scf.service.payments import Account, Direction
 from scf.service.statements import BankEntry, LoanRef, PaymentRef
 from scf.service.unmatched import OPEN, RESOLVED, UnmatchedItem, UnmatchedStore
 
@@ -93,6 +93,7 @@ class DynamoStatementStore:
             reversal=entry.reversal,
             booking_date=entry.booking_date,
             references=entry.references,
+            sender=entry.sender,
             matched=entry.matched,
             code=entry.code,
             file_key=entry.file_key,
@@ -142,6 +143,8 @@ class DynamoUnmatchedStore(UnmatchedStore):
             currency=item.currency,
             booking_date=item.booking_date,
             resolution=item.resolution,
+            bank=item.bank,
+            sender=item.sender,
         )
 
     def get_loan_ref(self, loan_id: str) -> LoanRef | None:
@@ -155,8 +158,11 @@ class DynamoUnmatchedStore(UnmatchedStore):
         *,
         repayment: Repayment | None = None,
         event: OutboxEvent | None = None,
+        refund: RefundOrder | None = None,
+        refund_account: Account | None = None,
     ) -> None:
-        """The resolution and the move to UNMATCHED#RESOLVED while OPEN, with its repayment and event."""
+        """The resolution and the move to UNMATCHED#RESOLVED while OPEN, with its repayment and
+        event, or the refund order SENT that returns the money (sent by the next INQUIRE step)."""
         try:
             with TransactWrite(connection=connection()) as tx:
                 tx.update(
@@ -176,6 +182,11 @@ class DynamoUnmatchedStore(UnmatchedStore):
                 if event is not None:
                     moment = datetime.fromisoformat(now)
                     tx.save(_outbox_item(event, moment), condition=OutboxItem.pk.does_not_exist())
+                if refund is not None and refund_account is not None:
+                    tx.save(
+                        refund_payment_item(refund, refund_account.bank_code, refund_account, now),
+                        condition=PaymentItem.pk.does_not_exist(),
+                    )
         except TransactWriteError as exc:
             if CONDITION_FAILED in cancellation_codes(exc):
                 raise StaleWrite(cancellation_codes(exc)) from exc

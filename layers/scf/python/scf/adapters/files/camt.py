@@ -310,7 +310,18 @@ def _transaction(node: XmlNode, errors: list[FileError]) -> Transaction:
         instruction_id=node.text_at("Refs", "InstrId"),
         uetr=node.text_at("Refs", "UETR"),
         return_reason=node.text_at("RtrInf", "Rsn", "Cd") or node.text_at("RtrInf", "Rsn", "Prtry"),
+        **_counterparty(node, "Cdtr" if direction == DEBIT else "Dbtr"),
     )
+
+
+def _counterparty(node: XmlNode, party: str) -> dict[str, str | None]:
+    """The other side of the payment: `Dbtr` of a credit, `Cdtr` of a debit (IBAN or other id)."""
+    account = node.text_at("RltdPties", f"{party}Acct", "Id", "IBAN") or node.text_at(
+        "RltdPties", f"{party}Acct", "Id", "Othr", "Id"
+    )
+    agent = ("RltdAgts", f"{party}Agt", "FinInstnId")
+    bic = node.text_at(*agent, "BICFI") or node.text_at(*agent, "BIC")
+    return {"counterparty_account": account, "counterparty_bic": bic}
 
 
 def _remittance(node: XmlNode) -> str:
