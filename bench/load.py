@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import sys
 import tempfile
 import threading
 import time
@@ -48,18 +49,16 @@ from infra.local.state import read_clock, read_env, state_dir, write_clock
 from infra.ops import invariants
 from scf.domain.money import format_amount, parse_amount
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bank_latency import REPORT_LINE, percentile  # noqa: E402  (after the path)
+
 BANKS = ("SIMBANK", "FILEBANK", "RESTBANK")
 SUPPLIERS_PER_FILE = 100
 APPLY_AMOUNTS = (5_000, 20_000, 50_000, 100_000, 200_000, 400_000)  # whole CNY
 LIVE = frozenset({"ACTIVE", "OVERDUE"})
 JOURNAL = "bank-journal.jsonl"
-
-
-def percentile(values: list[float], share: float) -> float:
-    """Nearest rank: of 20 values, p99 is the largest, p50 the 10th."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * share // 1))
-    return ordered[int(rank) - 1]
 
 
 class Recorder:
@@ -672,13 +671,36 @@ def main() -> None:
         env, journal = stack.env, stack.directory / JOURNAL
         print(f"local stack up in {stack.ready_seconds:.1f} s")
     try:
-        run(env, journal, args, rng)
+        run(env, journal, args, rng, stack.log if stack is not None else None)
     finally:
         if stack is not None:
             stack.stop()
 
 
-def run(env: dict[str, Any], journal: Path, args: argparse.Namespace, rng: random.Random) -> None:
+def function_time(log: Path | None, start: int, end: int, seconds: float) -> None:
+    """Each function's invocations in the stack's log between two offsets (the traffic): count,
+    mean and median ms, and the share of the window its one execution environment was busy."""
+    if log is None:
+        print("  (function times: only when the bench starts the stack)")
+        return
+    with log.open("rb") as stream:
+        stream.seek(start)
+        text = stream.read(end - start).decode(errors="replace")
+    durations: dict[str, list[float]] = defaultdict(list)
+    for name, duration in REPORT_LINE.findall(text):
+        durations[name].append(float(duration))  # float-ok: milliseconds
+    print("  functions during the traffic (one execution environment each in the local stack):")
+    for name, values in sorted(durations.items()):
+        busy = sum(values) / 1000 / seconds
+        print(
+            f"    {name:<18} {len(values):5d} invocations, mean {sum(values) / len(values):4.0f} ms, "
+            f"median {percentile(values, 0.5):4.0f} ms, busy {busy:4.0%} of the time"
+        )
+
+
+def run(
+    env: dict[str, Any], journal: Path, args: argparse.Namespace, rng: random.Random, log: Path | None
+) -> None:
     local = LocalClient(env)
     world = make_world(args.suppliers, local.business_date(), rng)
     print(
@@ -706,7 +728,9 @@ def run(env: dict[str, Any], journal: Path, args: argparse.Namespace, rng: rando
         + json.dumps({k: v for k, v in faults.items() if k != "reject_accounts"})
         + f" and {len(faults['reject_accounts'])} rejected accounts"
     )
+    log_start = log.stat().st_size if log is not None else 0
     recorder, seconds = traffic(env, world, args)
+    log_end = log.stat().st_size if log is not None else 0
     set_faults(env, {"error_rate": 0.0, "timeout_after_apply_rate": 0.0})  # float-ok
     print("phase 3: faults off, waiting until quiet")
     quiet_started = time.perf_counter()
@@ -715,9 +739,10 @@ def run(env: dict[str, Any], journal: Path, args: argparse.Namespace, rng: rando
     if args.end_of_day:
         print(f"  ending the business day {world.today} ({flying} payouts without an answer yet)")
         print(f"  business date now {end_of_day(env)}; waiting until quiet again")
-        print(f"  {wait_quiet(local, args.quiet_timeout, still=args.quiet_timeout)[0]}")
+        print(f"  {wait_quiet(local, args.quiet_timeout, still=60)[0]}")
     print(f"  drained in {time.perf_counter() - quiet_started:.1f} s")
     print_traffic(recorder, seconds)
+    function_time(log, log_start, log_end, seconds)
     check_and_print(local, world, journal, caps)
 
 

@@ -183,20 +183,32 @@ def payments_moved_once(
         if status in PAID_OUT and not moved:
             verdict.failures.append(f"loan {loan_id} is {status} but its payout {payout} never SETTLED")
         if status in ("FAILED", "APPROVED") and moved:
-            verdict.failures.append(
-                f"loan {loan_id} is {status} but its payout {payout} SETTLED at the bank"
-            )
+            verdict.failures.append(f"loan {loan_id} is {status} but its payout {payout} SETTLED at the bank")
         for payment in moved:
             amount = parse_amount(str(payment["amount"]))
             if amount != int(loan["principal_minor"]):
                 verdict.failures.append(
                     f"loan {loan_id}: payout {payout} moved {amount}, principal {loan['principal_minor']}"
                 )
-        if status == "DISBURSING" and moved:
-            verdict.notes.append(
-                f"loan {loan_id} DISBURSING though its payout SETTLED (not yet reported back)"
-            )
+    verdict.notes += unanswered(payments, items)
     return verdict
+
+
+def unanswered(bank_payments: Iterable[Item], items: Iterable[Item]) -> list[str]:
+    """Payments still SENT in the table that the bank has decided: its answer never reached the
+    system (not a double move, but a loan or repayment left waiting, and its money held)."""
+    at_bank = {(str(p["bank_code"]), str(p["payment_id"])): p for p in bank_payments}
+    found = []
+    for item in items:
+        if str(item.get("pk", "")).startswith("PAYMENT#") and item.get("status") == "SENT":
+            decided = at_bank.get((str(item.get("bank_code")), str(item["payment_id"])))
+            if decided is not None:
+                found.append(
+                    f"{item.get('direction')} {item['payment_id']} (loan {item.get('loan_id')}) via "
+                    f"{item.get('bank_code')} is SENT in the table but {decided.get('status')} at the bank"
+                    + (f" ({decided['reason']})" if decided.get("reason") else "")
+                )
+    return sorted(found)
 
 
 def files_reported(

@@ -135,3 +135,21 @@ def test_a_file_without_a_final_report_and_a_dead_letter_fail() -> None:
     assert letters.failures == [
         'repayments_dlq: 1 x RepaymentRequested {"detail-type": "RepaymentRequested"}'
     ]
+
+
+def test_a_payment_the_bank_decided_but_the_table_still_holds_as_sent_is_noted() -> None:
+    sent = {"pk": "PAYMENT#PAYL1", "sk": "PAYMENT", "payment_id": "PAYL1", "loan_id": "L1", "status": "SENT"}
+    sent |= {"direction": "PAYOUT", "bank_code": "FILEBANK"}
+    rejected = {
+        "payment_id": "PAYL1",
+        "bank_code": "FILEBANK",
+        "status": "REJECTED",
+        "reason": "ACCOUNT_REJECTED",
+    }
+
+    verdict = invariants.payments_moved_once([rejected], [], [loan(status="DISBURSING"), sent])
+
+    assert verdict.passed
+    assert verdict.notes == [
+        "PAYOUT PAYL1 (loan L1) via FILEBANK is SENT in the table but REJECTED at the bank (ACCOUNT_REJECTED)"
+    ]
