@@ -449,6 +449,22 @@ def in_flight(dynamodb: Any, table: str) -> int:
     return count
 
 
+def longest_visibility(env: dict[str, Any]) -> float:
+    """A failed message comes back only after its queue's visibility timeout (6 x the consumer's
+    timeout): the wait for quiet must outlast it."""
+    sqs = client("sqs", env["aws_endpoint_url"], env["region"])
+    timeouts = [
+        int(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"][
+                "VisibilityTimeout"
+            ]
+        )
+        for name, url in env["queues"].items()
+        if not name.endswith("_dlq")
+    ]
+    return float(max(timeouts, default=600))  # float-ok: seconds
+
+
 def inbox_keys(local: LocalClient) -> list[str]:
     keys: list[str] = []
     for page in local.s3.get_paginator("list_objects_v2").paginate(Bucket=local.env["inbox_bucket"]):
@@ -647,7 +663,12 @@ def main() -> None:
     parser.add_argument(
         "--timeout-rate", type=float, default=0.02, help="bank timeout after booking"
     )  # float-ok
-    parser.add_argument("--quiet-timeout", type=float, default=600.0)  # float-ok: seconds
+    parser.add_argument(
+        "--quiet-timeout",
+        type=float,  # float-ok: seconds
+        default=None,
+        help="seconds to wait for quiet (default: the longest visibility timeout of the work queues + 120)",
+    )
     parser.add_argument(
         "--check-only", action="store_true", help="only check the invariants (with --running)"
     )
@@ -734,12 +755,13 @@ def run(
     set_faults(env, {"error_rate": 0.0, "timeout_after_apply_rate": 0.0})  # float-ok
     print("phase 3: faults off, waiting until quiet")
     quiet_started = time.perf_counter()
-    state, flying = wait_quiet(local, args.quiet_timeout, still=30)
+    patience = args.quiet_timeout or longest_visibility(env) + 120
+    state, flying = wait_quiet(local, patience, still=30)
     print(f"  {state}")
     if args.end_of_day:
         print(f"  ending the business day {world.today} ({flying} payouts without an answer yet)")
         print(f"  business date now {end_of_day(env)}; waiting until quiet again")
-        print(f"  {wait_quiet(local, args.quiet_timeout, still=60)[0]}")
+        print(f"  {wait_quiet(local, patience, still=60)[0]}")
     print(f"  drained in {time.perf_counter() - quiet_started:.1f} s")
     print_traffic(recorder, seconds)
     function_time(log, log_start, log_end, seconds)
