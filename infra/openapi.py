@@ -474,6 +474,7 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
                 },
                 "loan_id": {
                     "type": "string",
+                    "minLength": 1,
                     "maxLength": 64,
                     "description": "Required for ASSIGN (a paid-out loan in the item's currency); "
                     "not allowed otherwise.",

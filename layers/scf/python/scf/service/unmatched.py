@@ -110,7 +110,7 @@ class ResolutionRequest:
         if action is Action.ASSIGN:
             if not isinstance(loan_id, str) or not 0 < len(loan_id) <= 64:
                 raise InvalidInput("ASSIGN names the loan to repay", code="LOAN_ID_REQUIRED", field="loan_id")
-        elif loan_id is not None:
+        elif "loan_id" in body:  # even null: the document says RETURN and DISMISS name no loan
             raise InvalidInput(f"{action} takes no loan_id", code="LOAN_ID_NOT_ALLOWED", field="loan_id")
         note = body.get("note", "")
         if not isinstance(note, str) or len(note) > NOTE_MAX_LENGTH:
