@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import hypothesis
@@ -17,6 +18,7 @@ import schemathesis
 from hypothesis import HealthCheck
 
 from infra.local.loop import LocalClient, Timeline, onboard, wait_for_loan
+from infra.local.process import StackFailed, StackProcess, start_stack
 from infra.openapi import document
 from scf.adapters.http import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_PATTERN
 
@@ -78,6 +80,18 @@ def run(schema: Any) -> None:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         )
     )
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
+    """A stack of the fuzz's own: what it writes (odd repayments, resolutions, reviews) never
+    reaches the other end-to-end tests' stack and its daily job."""
+    try:
+        stack = start_stack(tmp_path_factory.mktemp("scf-local-fuzz"))
+    except StackFailed as exc:
+        pytest.fail(str(exc))
+    yield stack
+    stack.stop()
 
 
 @pytest.fixture(scope="module")
