@@ -56,10 +56,6 @@ class TableAccess:
             return True
         return pk is not None and any(pk.startswith(prefix) for prefix in self.writes.get(action, ()))
 
-    @property
-    def actions(self) -> tuple[str, ...]:
-        return READ_ACTIONS + tuple(a for a in WRITE_ACTIONS if self.writes.get(a))
-
 
 # The ledger (LEDGER#) is only ever PutItem (with attribute_not_exists): no function may update or
 # delete a posting. DeleteItem: the refund-owed marker (LOAN#<id>, sk REFUND) once a refund is
