@@ -1,6 +1,7 @@
 """The CDK app: `cdk synth` runs `main()`; the local stack and the tests call `synth_template()`.
 
-Every synth runs the cdk-nag AwsSolutions checks; an unacknowledged finding fails the synth.
+Every synth runs the cdk-nag AwsSolutions and NIST 800-53 rev 5 checks; an unacknowledged finding
+fails the synth.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from aws_cdk import App, Environment, Validations
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
 
 from infra.constructs.common import REPO_ROOT
 from infra.constructs.config import StackConfig
@@ -70,7 +71,7 @@ def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) 
             outdir=outdir,
             context={**CLI_DEFAULT_CONTEXT, **cdk_json_context(), **(context or {})},
         )
-    Validations.of(app).add_plugins(AwsSolutionsChecks(verbose=True))
+    Validations.of(app).add_plugins(AwsSolutionsChecks(verbose=True), NIST80053R5Checks(verbose=True))
     config = StackConfig.from_context(app)
     account = os.environ.get("CDK_DEFAULT_ACCOUNT")
     region = os.environ.get("CDK_DEFAULT_REGION")

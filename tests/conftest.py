@@ -9,6 +9,7 @@ PynamoDB models to them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,11 +19,24 @@ from moto import mock_aws
 from infra.local import moto_fixes
 from scf.adapters.dynamodb.models import bind
 from tests.support import REGION, create_tables
+from tests.table_grants import Recorder, recording
 
 # Every test, whatever its own fixtures, runs against the emulator as the local stack runs it.
 moto_fixes.install()
 
 TABLE = "scf-test"
+
+
+@pytest.fixture(autouse=True)
+def table_grants(monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+    """Every DynamoDB call a handler makes in the test is one its function's IAM grant allows
+    (infra/table_access.py; moto enforces no IAM): a call outside the grant fails the test."""
+    for recorder in recording(monkeypatch):
+        yield recorder
+        recorder.dump(os.environ.get("SCF_TABLE_CALLS"))
+        refused = recorder.refused()
+        if refused:
+            pytest.fail("outside the function's grant in infra/table_access.py:\n" + "\n".join(refused))
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from infra.constructs.common import (
     QueueWithDlq,
     ScfFunction,
     acknowledge,
+    acknowledge_bucket_encryption_and_replication,
     base_environment,
     data_removal,
     logical_id,
@@ -68,6 +69,11 @@ class Banks(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
+        )
+        acknowledge_bucket_encryption_and_replication(
+            self.outbound_bucket,
+            "The banks read their messages cross-account or through AWS Transfer Family; SSE-S3 keeps "
+            "that access decided by each reader role's prefix alone, without a key policy per bank.",
         )
         self.file_banks = sorted(config.banks_with_adapter("iso20022-file"))
         self.reader_roles: dict[str, iam.Role] = {
@@ -165,12 +171,18 @@ class Banks(Construct):
                 password_length=64, exclude_punctuation=True
             ),
         )
-        acknowledge(
-            secret,
-            "AwsSolutions-SMG4",
+        rotation = (
             f"the signing key is issued by bank {code} and changes when the bank rotates it; the operator "
             "puts the new value (the adapter re-reads the secret after a refused signature). A Lambda "
-            "rotation could not make the bank accept a key it did not issue.",
+            "rotation could not make the bank accept a key it did not issue."
+        )
+        acknowledge(secret, "AwsSolutions-SMG4", rotation)
+        acknowledge(secret, "NIST.800.53.R5-SecretsManagerRotationEnabled", rotation)
+        acknowledge(
+            secret,
+            "NIST.800.53.R5-SecretsManagerUsingKMSKey",
+            "Encrypted with the account's AWS-managed Secrets Manager key; who may decrypt is decided by "
+            "IAM, and only the two paying functions may read this secret (GetSecretValue on its ARN).",
         )
         return secret
 
@@ -219,7 +231,7 @@ def paying_function(
         environment=environment,
         timeout=timeout,
     )
-    data.grant_business_data(function.role)
+    data.grant_table_access(function)
     banks.grant_gateway(function.role)
     function.function.add_event_source(
         event_sources.SqsEventSource(

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Tags, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -47,7 +48,8 @@ RETENTION = {
 }
 MAX_RECEIVE_COUNT = 5
 VISIBILITY_TIMEOUT_FACTOR = 6
-NAG_PACK = "AwsSolutions"
+# The cdk-nag packs every synth runs (infra/app.py); a finding id starts with its pack's name.
+NAG_PACKS = ("AwsSolutions", "NIST.800.53.R5")
 ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache"]
 
 
@@ -68,6 +70,45 @@ class ScfFunction:
 def log_retention(config: StackConfig) -> logs.RetentionDays:
     """The stage's `logRetentionDays` (cdk.json), for every log group of the stack."""
     return RETENTION[config.log_retention_days]
+
+
+LOGS_KEY_ID = "LogsKey"
+
+
+def logs_key(scope: IConstruct) -> kms.Key:
+    """The stack's one key for its log groups (created by the first log group that asks): rotated,
+    usable by CloudWatch Logs of this account and region for this account's log groups only."""
+    stack = Stack.of(scope)
+    found = stack.node.try_find_child(LOGS_KEY_ID)
+    if isinstance(found, kms.Key):
+        return found
+    key = kms.Key(
+        stack,
+        LOGS_KEY_ID,
+        description="scf log groups encryption (function logs, API access logs, state machine logs)",
+        enable_key_rotation=True,
+    )
+    own_log_groups = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            principals=[iam.ServicePrincipal(f"logs.{Aws.REGION}.amazonaws.com")],
+            resources=["*"],  # in a key policy, "*" is this key
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": own_log_groups}},
+        )
+    )
+    return key
+
+
+def log_group(scope: Construct, construct_id: str, config: StackConfig) -> logs.LogGroup:
+    """A log group with the stage's retention, encrypted with the stack's logs key."""
+    return logs.LogGroup(scope, construct_id, retention=log_retention(config), encryption_key=logs_key(scope))
 
 
 def data_removal(config: StackConfig) -> RemovalPolicy:
@@ -96,14 +137,14 @@ def scf_function(
     code_dir = FUNCTIONS_DIR / name
     if not code_dir.is_dir():
         raise FileNotFoundError(f"function code directory {code_dir} does not exist")
-    log_group = logs.LogGroup(scope, "FunctionLogs", retention=log_retention(config))
+    function_logs = log_group(scope, "FunctionLogs", config)
     role = iam.Role(
         scope,
         "FunctionRole",
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         description=f"scf {name}: least privilege, granted per resource in infra/constructs",
     )
-    log_group.grant_write(role)
+    function_logs.grant_write(role)
     function = lambda_.Function(
         scope,
         "Function",
@@ -114,7 +155,7 @@ def scf_function(
         code=lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES),
         layers=[layers.shared, layers.deps],
         role=role,
-        log_group=log_group,
+        log_group=function_logs,
         timeout=timeout,
         memory_size=memory_size,
         environment=environment,
@@ -126,8 +167,9 @@ def scf_function(
     assert isinstance(cfn_function, lambda_.CfnFunction)
     cfn_function.add_metadata(FUNCTION_TAG, name)
     cfn_function.add_metadata("scf:code-path", f"functions/{name}")
-    created = ScfFunction(name=name, function=function, role=role, log_group=log_group)
+    created = ScfFunction(name=name, function=function, role=role, log_group=function_logs)
     acknowledge_runtime(created)
+    acknowledge_function_placement(created, reserved=config.reserved_concurrency.get(name) is not None)
     return created
 
 
@@ -175,11 +217,15 @@ def base_environment(name: str, *, table_name: str, config: StackConfig) -> dict
 
 
 def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
-    """Accept one cdk-nag finding (its exact id, e.g. `AwsSolutions-IAM5[Resource::...]`) on `scope`
-    and below, for a stated reason. docs/decisions/0002-cloud-stack.md lists every one."""
+    """Accept one cdk-nag finding (its exact id, e.g. `AwsSolutions-IAM5[Resource::...]` or
+    `NIST.800.53.R5-LambdaInsideVPC`) on `scope` and below, for a stated reason.
+    docs/decisions/0002-cloud-stack.md lists every one."""
     if not reason.strip():
         raise ValueError(f"acknowledging {rule} needs a reason")
-    Validations.of(scope).acknowledge(Acknowledgment(id=f"{NAG_PACK}::{rule}", reason=reason))
+    pack = rule.split("-", 1)[0]
+    if pack not in NAG_PACKS:
+        raise ValueError(f"{rule} is not a finding of the packs {NAG_PACKS}")
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{rule}", reason=reason))
 
 
 def logical_id(construct: IConstruct) -> str:
@@ -196,4 +242,45 @@ def acknowledge_runtime(function: ScfFunction) -> None:
         "AwsSolutions-L1",
         "Python 3.11 is the project's runtime (pyproject requires-python >=3.11,<3.12) and the deps "
         "layer is built for cp311; moving to a newer runtime is a deliberate upgrade of both.",
+    )
+
+
+def acknowledge_function_placement(function: ScfFunction, *, reserved: bool) -> None:
+    """NIST 800-53 rev 5 findings every function shares, with why (docs/decisions/0002)."""
+    acknowledge(
+        function.function,
+        "NIST.800.53.R5-LambdaInsideVPC",
+        "The functions reach only AWS APIs (DynamoDB, S3, SQS, Secrets Manager) and the banks' HTTPS "
+        "endpoints, and hold no network-reachable resource: IAM (least privilege per function) is the "
+        "boundary. A VPC would add NAT gateways or interface endpoints per AZ and cold-start latency "
+        "and protect nothing that is not already private.",
+    )
+    acknowledge(
+        function.function,
+        "NIST.800.53.R5-LambdaDLQ",
+        "No function is invoked asynchronously: SQS-triggered ones (event source mappings) keep a "
+        "failed message in their queue and its redrive DLQ (alarmed), and API Gateway invokes "
+        "synchronously, answering the error. A function DLQ would never receive anything.",
+    )
+    if not reserved:
+        acknowledge(
+            function.function,
+            "NIST.800.53.R5-LambdaConcurrency",
+            "Reserved concurrency is set per stage (cdk.json reservedConcurrency) for the functions "
+            "whose bursts would hurt a bank or the store; a function left without shares the account's "
+            "pool (API functions bounded by the stage's throttling, every function's errors and queue "
+            "age alarmed). Reserving for all would take from the unreserved pool AWS keeps at 100 and "
+            "fail deployment in accounts with a low concurrency limit.",
+        )
+
+
+def acknowledge_bucket_encryption_and_replication(bucket: IConstruct, why_sse_s3: str) -> None:
+    """NIST 800-53 rev 5 findings on the stack's buckets (SSE-S3, TLS only, versioned, retained)."""
+    acknowledge(bucket, "NIST.800.53.R5-S3DefaultEncryptionKMS", why_sse_s3)
+    acknowledge(
+        bucket,
+        "NIST.800.53.R5-S3BucketReplicationEnabled",
+        "Versioned and retained with the stack's data; cross-region replication needs a destination "
+        "bucket in another region or account, which is the operating lender's disaster-recovery "
+        "choice (docs/decisions/0002), not this single-region stack's.",
     )

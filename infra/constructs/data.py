@@ -3,29 +3,17 @@ in this table (docs/decisions/0005-idempotency-by-business-key.md): there is no 
 
 from __future__ import annotations
 
-from aws_cdk import Tags
+from aws_cdk import Duration, RemovalPolicy, Tags
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.constructs.common import data_removal
+from infra.constructs.common import ScfFunction, acknowledge, data_removal
 from infra.constructs.config import StackConfig
+from infra.table_access import GSI1, GSI2, READ_ACTIONS, TABLE_ACCESS, WRITE_ACTIONS
 
-GSI1 = "gsi1"
-GSI2 = "gsi2"  # loans by stored status and maturity (docs/access-patterns.md, "Loans by status")
-# Item-level actions only: no Scan (a decision must not scan), no table management.
-# Transactions are authorized by these per-item actions.
-BUSINESS_DATA_ACTIONS = [
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DescribeTable",
-]
 STREAM_READ_ACTIONS = [
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -66,22 +54,70 @@ class Data(Construct):
             projection_type=dynamodb.ProjectionType.ALL,
         )
 
+        self.backup_plan = self._backup_plan()
+
+    def _backup_plan(self) -> backup.BackupPlan:
+        """Monthly backups of the table kept a year, beside PITR's 35 days of continuous restore
+        points: the ledger and loans as they stood at each month's start. The vault outlives the
+        stack (its recovery points are the point of it)."""
+        vault = backup.BackupVault(self, "BackupVault", removal_policy=RemovalPolicy.RETAIN)
+        plan = backup.BackupPlan(self, "BackupPlan", backup_vault=vault)
+        plan.add_rule(
+            backup.BackupPlanRule(
+                rule_name="Monthly",
+                schedule_expression=events.Schedule.cron(day="1", hour="3", minute="0"),  # UTC
+                delete_after=Duration.days(366),  # no cold storage: DynamoDB's needs an account opt-in
+            )
+        )
+        selection = plan.add_selection(
+            "Table", resources=[backup.BackupResource.from_dynamo_db_table(self.table)]
+        )
+        acknowledge(
+            selection,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AWSBackupServiceRolePolicyForBackup]",
+            "The role AWS Backup assumes to back up the selected table: AWS's documented service "
+            "policy for backups (no restore policy is attached), used by AWS Backup only.",
+        )
+        return plan
+
     @property
     def stream_arn(self) -> str:
         arn = self.table.table_stream_arn
         assert arn is not None  # the table is defined with a stream above
         return arn
 
-    def grant_business_data(self, grantee: iam.IGrantable) -> None:
+    def grant_table_access(self, function: ScfFunction) -> None:
+        """The function's TABLE_ACCESS (infra/table_access.py) as IAM: reads of any item and of the
+        indexes it queries; each write action on the table only, for items whose partition key has
+        one of its prefixes. Transactions are authorized by these per-item actions; no Scan."""
+        access = TABLE_ACCESS[function.name]
+        grantee = function.role
         iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=BUSINESS_DATA_ACTIONS,
+            actions=list(READ_ACTIONS),
             resource_arns=[
                 self.table.table_arn,
-                f"{self.table.table_arn}/index/{GSI1}",
-                f"{self.table.table_arn}/index/{GSI2}",
+                *(f"{self.table.table_arn}/index/{index}" for index in access.indexes),
             ],
         )
+        for action in WRITE_ACTIONS:
+            prefixes = access.writes.get(action)
+            if not prefixes:
+                continue
+            grantee.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[action],
+                    resources=[self.table.table_arn],
+                    conditions={
+                        "ForAllValues:StringLike": {
+                            "dynamodb:LeadingKeys": [f"{prefix}*" for prefix in sorted(prefixes)]
+                        },
+                        # ForAllValues holds for a request without the key: require it.
+                        "Null": {"dynamodb:LeadingKeys": "false"},
+                    },
+                )
+            )
 
     def grant_stream_read(self, grantee: iam.IGrantable) -> None:
         """Read the outbox stream, on the stream's ARN only (CDK's grant uses `*` for ListStreams)."""

@@ -16,13 +16,12 @@ from typing import Any
 from aws_cdk import Duration, Tags
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_pipes as pipes
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.common import acknowledge, log_retention
+from infra.constructs.common import acknowledge, log_group
 from infra.constructs.config import StackConfig
 from infra.constructs.data import Data
 from infra.constructs.outbox import stream_source
@@ -132,7 +131,7 @@ class DomainEvents(Construct):
         self.pipe.node.add_dependency(role)
 
     def _enrichment(self, config: StackConfig) -> sfn.StateMachine:
-        log_group = logs.LogGroup(self, "EnrichmentLogs", retention=log_retention(config))
+        enrichment_logs = log_group(self, "EnrichmentLogs", config)
         machine = sfn.StateMachine(
             self,
             "Enrichment",
@@ -140,7 +139,9 @@ class DomainEvents(Construct):
             definition_body=sfn.DefinitionBody.from_string(json.dumps(enrichment_definition())),
             timeout=Duration.seconds(30),
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            logs=sfn.LogOptions(
+                destination=enrichment_logs, level=sfn.LogLevel.ALL, include_execution_data=False
+            ),
         )
         acknowledge(
             machine,

@@ -15,6 +15,7 @@ from constructs import Construct
 from infra.constructs.common import (
     Layers,
     acknowledge,
+    acknowledge_bucket_encryption_and_replication,
     base_environment,
     data_removal,
     logical_id,
@@ -46,7 +47,12 @@ class Ingest(Construct):
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(400))],
+            versioned=True,  # a log deleted or overwritten stays a noncurrent version for a day
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(400), noncurrent_version_expiration=Duration.days(1)
+                )
+            ],
         )
         self.inbox_bucket = s3.Bucket(
             self,
@@ -109,7 +115,7 @@ class Ingest(Construct):
             timeout=FUNCTION_TIMEOUT,
             memory_size=1024,
         )
-        data.grant_business_data(self.function.role)
+        data.grant_table_access(self.function)
         iam.Grant.add_to_principal(
             grantee=self.function.role,
             actions=["s3:GetObject"],
@@ -198,6 +204,15 @@ class Ingest(Construct):
         return role
 
     def _acknowledge_findings(self) -> None:
+        acknowledge_bucket_encryption_and_replication(
+            self.access_logs_bucket,
+            "S3 server access logging delivers only to a bucket encrypted with SSE-S3, never SSE-KMS.",
+        )
+        acknowledge_bucket_encryption_and_replication(
+            self.inbox_bucket,
+            "The partners' files arrive under per-partner roles (some assumed cross-account); SSE-S3 "
+            "keeps access decided by IAM and the bucket policy alone, without a key policy per partner.",
+        )
         bucket = logical_id(self.inbox_bucket)
         acknowledge(
             self.function.role,

@@ -87,10 +87,10 @@ def test_bucket_notifications_come_from_the_templates_notification_resource(depl
 def test_the_synthesized_template_deploys(synthesized: Template, moto_endpoint: str) -> None:
     deployment = deploy(synthesized, moto_endpoint, "us-east-1", stack_name="synth")
     configure_notifications(deployment)
-    # moto's CloudFormation leaves versioning out: the inbox and the outbound bucket are versioned
-    # as the template says.
+    # moto's CloudFormation leaves versioning out: every bucket (inbox, outbound, access logs) is
+    # versioned as the template says.
     versioned = configure_bucket_versioning(deployment)
-    assert len(versioned) == 2
+    assert len(versioned) == 3
     for bucket in versioned:
         assert (
             client("s3", moto_endpoint, "us-east-1").get_bucket_versioning(Bucket=bucket)["Status"]
