@@ -69,7 +69,8 @@ def test_a_transaction_is_authorized_item_by_item() -> None:
     [
         (Call("ingest_settlement", "dynamodb:BatchWriteItem", "SUPPLIER#S1"), True),
         (Call("ingest_settlement", "dynamodb:BatchWriteItem", "LOAN#L1"), False),
-        (Call("ingest_settlement", "dynamodb:PutItem", "PAYMENT#P1"), False),  # no new payment orders
+        (Call("ingest_settlement", "dynamodb:PutItem", "PAYMENT#RF1"), True),  # a RETURNed credit's refund
+        (Call("score_application", "dynamodb:PutItem", "PAYMENT#P1"), False),  # decisions pay nothing
         (Call("apply_repayment", "dynamodb:UpdateItem", "LEDGER#L1"), False),  # postings are never changed
         (Call("apply_repayment", "dynamodb:Query", index="gsi2"), True),
         (Call("score_application", "dynamodb:Query", index="gsi2"), False),
