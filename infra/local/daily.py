@@ -13,8 +13,6 @@ from datetime import time as clock_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from infra.local.emulator import client
-
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 DAILY_CRON = re.compile(r"^cron\((\d{1,2}) (\d{1,2}) \* \* \? \*\)$")
 
@@ -47,22 +45,19 @@ def message_body(schedule: dict[str, Any], day: date) -> str:
 def fire(env: dict[str, Any], days: Iterable[date], *, timeout: float = 60.0) -> list[tuple[date, str]]:
     """Send every schedule's message for each day in order; after each day wait until its queues
     are empty (the workers consumed the messages). Returns (day, body) in the order sent; nothing
-    when the stack has no schedules."""
-    schedules = env.get("schedules") or []
-    if not schedules:
+    when the stack has no schedules. Each day is `scf ops rerun-day` for that day."""
+    days = list(days)
+    if not env.get("schedules") or not days:
         return []
-    sqs = client("sqs", env["aws_endpoint_url"], env["region"])
-    sent = []
-    for day in days:
-        queues = set()
-        for schedule in schedules:
-            body = message_body(schedule, day)
-            sqs.send_message(QueueUrl=schedule["queue_url"], MessageBody=body)
-            sent.append((day, body))
-            queues.add(schedule["queue_url"])
-        for queue_url in sorted(queues):
-            wait_until_consumed(sqs, queue_url, timeout=timeout, what=f"the daily job of {day}")
-    return sent
+    from infra.ops.rerun import rerun_day  # it builds on this module's message and wait
+    from infra.ops.target import target_of_env
+
+    target = target_of_env(env)
+    return [
+        (day, sent.body)
+        for day in days
+        for sent in rerun_day(target, day, today=days[-1], wait_seconds=timeout, progress=False)
+    ]
 
 
 def wait_until_consumed(sqs: Any, queue_url: str, *, timeout: float, what: str) -> None:

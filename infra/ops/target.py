@@ -52,16 +52,21 @@ class Target:
 
 
 def local_target() -> Target:
-    from infra.local.emulator import client
     from infra.local.state import read_env
 
-    env = read_env()
+    return target_of_env(read_env())
+
+
+def target_of_env(env: dict[str, Any]) -> Target:
+    """The local stack described by its env.json (`queues`, `schedules`, the emulator's endpoint)."""
+    from infra.local.emulator import client
+
     schedules = tuple(
-        Schedule(s["name"], s["expression"], s["timezone"], s["queue_url"], s["input"])
+        Schedule(s.get("name", ""), s["expression"], s["timezone"], s["queue_url"], s["input"])
         for s in env.get("schedules") or []
     )
     sqs = client("sqs", env["aws_endpoint_url"], env["region"])
-    return Target("local stack", sqs, dict(env["queues"]), schedules)
+    return Target("local stack", sqs, dict(env.get("queues") or {}), schedules)
 
 
 def stage_target(stack_name: str, session: Any = None) -> Target:
