@@ -109,6 +109,12 @@ def test_the_api_holds_to_its_document_for_a_supplier_with_a_loan(local: LocalCl
     run(fuzzed_schema(local, token))
 
 
+@pytest.mark.xfail(
+    raises=hypothesis.errors.FlakyStrategyDefinition,
+    strict=False,
+    reason="hypothesis cannot replay a stateful run whose links read live state (the review queue "
+    "changes as the run decides reviews); any finding of the API itself still fails the test",
+)
 def test_the_api_holds_to_its_document_for_ops_with_a_review_waiting(local: LocalClient) -> None:
     held = "SUP-FUZZ-R-" + uuid.uuid4().hex[:6].upper()
     onboard(local, held, Timeline(), verified=False)  # its application waits for ops
