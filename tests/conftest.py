@@ -9,6 +9,7 @@ PynamoDB models to them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,8 @@ from tests.support import REGION, create_tables
 
 # Every test, whatever its own fixtures, runs against the emulator as the local stack runs it.
 moto_fixes.install()
+# As in the local stack: no X-Ray daemon to reach (docs/operations.md, "Observability").
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 TABLE = "scf-test"
 

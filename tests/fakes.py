@@ -818,3 +818,32 @@ def a_loan(**fields: Any) -> Loan:
         loan["maturity_date"] = value_date + timedelta(days=fields.get("term_days", 30))
         loan["principal_changes"] = (PrincipalChange(on=value_date, outstanding_minor=principal),)
     return Loan(**(loan | fields))
+
+
+# ---- the metrics port (issue 12) --------------------------------------------------------------------
+from scf.service.metrics import Metrics, Unit  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Point:
+    name: str
+    value: float  # float-ok: a metric value
+    unit: Unit
+    dimensions: dict[str, str]
+
+
+@dataclass
+class RecordingMetrics(Metrics):
+    """`Metrics` keeping every point, in order."""
+
+    points: list[Point] = field(default_factory=list)
+
+    def put(self, name: str, value: float, unit: Unit = Unit.COUNT, **dimensions: str) -> None:  # float-ok
+        self.points.append(Point(name, value, unit, dict(dimensions)))
+
+    def of(self, name: str) -> list[Point]:
+        return [p for p in self.points if p.name == name]
+
+    def counted(self, name: str, **dimensions: str) -> float:  # float-ok
+        """The sum of `name`'s points with at least these dimensions."""
+        return sum(p.value for p in self.of(name) if dimensions.items() <= p.dimensions.items())

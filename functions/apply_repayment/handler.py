@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -34,6 +34,14 @@ from scf.adapters.http import (
     require_ops,
     require_supplier,
 )
+from scf.adapters.observability import (
+    TRACED_MODULES,
+    EmfMetrics,
+    api_correlation_id,
+    correlate,
+    daily_correlation_id,
+    metrics_namespace,
+)
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
@@ -41,6 +49,7 @@ from scf.service.inquiries import InquiryService
 from scf.service.lending_day import LendingDayService, Step, daily_message, is_daily_message
 from scf.service.loan_history import LoanHistoryService
 from scf.service.loans import LoanService
+from scf.service.metrics import daily_step
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import PaymentKind
 from scf.service.portfolio import PortfolioService, currency_filter, loan_filter
@@ -48,6 +57,8 @@ from scf.service.refunds import RefundService
 from scf.service.repayment import RepaymentService
 
 logger = Logger()
+tracer = Tracer(auto_patch=True, patch_modules=TRACED_MODULES)
+metrics = Metrics(namespace=metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS)
 app = api_resolver()
 
@@ -62,6 +73,7 @@ class Services:
     inquiries: InquiryService
     refunds: RefundService
     timezone: str
+    metrics: EmfMetrics
 
 
 @lru_cache(maxsize=1)
@@ -74,8 +86,11 @@ def bootstrap() -> Services:
     clock = clock_from_spec(config.clock, policy.timezone)
     banks = config.bank_directory()
     loans = LoanService(loans=store, clock=clock, policy=policy)
-    gateways = GatewayRegistry(config, clock=clock)
-    repayments = RepaymentService(loans=store, gateways=gateways, banks=banks, clock=clock, policy=policy)
+    emf = EmfMetrics(metrics)
+    gateways = GatewayRegistry(config, clock=clock, tracer=tracer)
+    repayments = RepaymentService(
+        loans=store, gateways=gateways, banks=banks, clock=clock, policy=policy, metrics=emf
+    )
     refunds = RefundService(loans=store, gateways=gateways, banks=banks, clock=clock)
     return Services(
         repayments=repayments,
@@ -86,13 +101,15 @@ def bootstrap() -> Services:
         inquiries=InquiryService(
             loans=store,
             gateways=gateways,
-            outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy),
+            outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy, metrics=emf),
             clock=clock,
             resend={PaymentKind.COLLECTION: repayments.collect_again, PaymentKind.REFUND: refunds.send_again},
             policy=policy,
+            metrics=emf,
         ),
         refunds=refunds,
         timezone=policy.timezone,
+        metrics=emf,
     )
 
 
@@ -165,15 +182,18 @@ def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
         services = bootstrap()
         message = daily_message(record.body, services.timezone)
+        correlate(logger, daily_correlation_id(message.step, message.business_date.isoformat()))
         if message.step is Step.INQUIRE:
             result = services.inquiries.run(message.business_date, message.at)
         elif message.step is Step.REFUND:
             result = services.refunds.run(message.business_date)
         else:
             result = services.lending_day.run(message.step, message.business_date)
+        daily_step(services.metrics, result.step, result.loans_read, result.written)
         logger.info("daily step done", extra=result.as_json())
         return
     event = event_from_stream_record(record.body)
+    correlate(logger, event.correlation_id or event.event_id)
     if event.event_type != REPAYMENT_REQUESTED:
         logger.warning("not a repayment event; dropped", extra={"event_type": event.event_type})
         return
@@ -186,8 +206,11 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse | dict[str, Any]:
     if is_api_request(event):
+        correlate(logger, api_correlation_id(event))
         return app.resolve(event, context)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

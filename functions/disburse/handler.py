@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -18,6 +18,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from scf.adapters.banks.registry import GatewayRegistry
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
+from scf.adapters.observability import (
+    TRACED_MODULES,
+    EmfMetrics,
+    correlate,
+    daily_correlation_id,
+    metrics_namespace,
+)
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.errors import InvalidInput
@@ -25,10 +32,13 @@ from scf.events import LOAN_APPROVED, event_from_stream_record
 from scf.service.disbursement import PayoutService
 from scf.service.inquiries import InquiryService
 from scf.service.lending_day import Step, daily_message, is_daily_message
+from scf.service.metrics import daily_step
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import PaymentKind
 
 logger = Logger()
+tracer = Tracer(auto_patch=True, patch_modules=TRACED_MODULES)
+metrics = Metrics(namespace=metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -37,6 +47,7 @@ class Services:
     payouts: PayoutService
     inquiries: InquiryService
     timezone: str
+    metrics: EmfMetrics
 
 
 @lru_cache(maxsize=1)
@@ -47,19 +58,24 @@ def bootstrap() -> Services:
     bind(config.table_name, config.region, config.endpoint_url)
     clock = clock_from_spec(config.clock, policy.timezone)
     store = DynamoLoanStore()
-    gateways = GatewayRegistry(config, clock=clock)
-    payouts = PayoutService(loans=store, gateways=gateways, banks=config.bank_directory(), clock=clock)
+    emf = EmfMetrics(metrics)
+    gateways = GatewayRegistry(config, clock=clock, tracer=tracer)
+    payouts = PayoutService(
+        loans=store, gateways=gateways, banks=config.bank_directory(), clock=clock, metrics=emf
+    )
     return Services(
         payouts=payouts,
         inquiries=InquiryService(
             loans=store,
             gateways=gateways,
-            outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy),
+            outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy, metrics=emf),
             clock=clock,
             resend={PaymentKind.PAYOUT: payouts.pay_again},
             policy=policy,
+            metrics=emf,
         ),
         timezone=policy.timezone,
+        metrics=emf,
     )
 
 
@@ -67,12 +83,15 @@ def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
         services = bootstrap()
         message = daily_message(record.body, services.timezone)
+        correlate(logger, daily_correlation_id(message.step, message.business_date.isoformat()))
         if message.step is not Step.INQUIRE:
             raise InvalidInput(f"disburse runs no daily step {message.step}", field="step")
         result = services.inquiries.run(message.business_date, message.at)
+        daily_step(services.metrics, result.step, result.loans_read, result.written)
         logger.info("daily step done", extra=result.as_json())
         return
     event = event_from_stream_record(record.body)
+    correlate(logger, event.correlation_id or event.event_id)
     if event.event_type != LOAN_APPROVED:
         logger.warning("not a disbursement event; dropped", extra={"event_type": event.event_type})
         return
@@ -82,6 +101,8 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

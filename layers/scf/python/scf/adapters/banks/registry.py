@@ -18,13 +18,16 @@ import importlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scf.adapters.banks.simulated import SimulatedBankGateway
 from scf.clock import Clock, SystemClock
 from scf.config import ConfigError, Settings
 from scf.service.banks import BankConfig, BankDirectory
 from scf.service.payments import Account, BankGateway, Gateways
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class GatewayRegistry(Gateways):
         *,
         clock: Clock | None = None,
         factories: Mapping[str, Factory] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.directory = settings.bank_directory()
         self._context = GatewayContext(settings=settings, clock=clock or SystemClock())
@@ -100,6 +104,7 @@ class GatewayRegistry(Gateways):
             raise ConfigError(f"BANKS names adapters without a gateway: {sorted(unknown)}")
         self._built: dict[str, BankGateway] = {}
         self._lock = threading.Lock()
+        self._tracer = tracer  # given: every bank call is a subsegment with a log line
 
     def bank_for(self, bank_code: str) -> BankConfig:
         """The configured bank that serves `bank_code`: itself, or the default bank."""
@@ -110,7 +115,12 @@ class GatewayRegistry(Gateways):
         bank = self.bank_for(bank_code)
         with self._lock:
             if bank.code not in self._built:
-                self._built[bank.code] = self._factories[bank.adapter](bank, self._context)
+                gateway = self._factories[bank.adapter](bank, self._context)
+                if self._tracer is not None:
+                    from scf.adapters.observability import TracedGateway
+
+                    gateway = TracedGateway(gateway, bank.code, self._tracer)
+                self._built[bank.code] = gateway
             return self._built[bank.code]
 
 

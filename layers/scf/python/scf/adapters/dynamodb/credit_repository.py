@@ -11,6 +11,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from scf import correlation
 from scf.adapters.dynamodb.loan_repository import account_json
 from scf.adapters.dynamodb.models import (
     ApplicationItem,
@@ -315,4 +316,5 @@ def _outbox_item(loan: NewLoan, now: str) -> OutboxItem:
         payload=stored_payload(event_id, LOAN_APPROVED, payload),
         created_at=now,
         expires_at=created + timedelta(seconds=OUTBOX_TTL_SECONDS),
+        correlation_id=correlation.current(),
     )

@@ -497,6 +497,8 @@ class OutboxItem(BaseItem):
     payload = UnicodeAttribute()  # JSON string
     created_at = UnicodeAttribute()
     expires_at = TTLAttribute()
+    # The work that wrote it (scf.correlation): its consumer logs the same id.
+    correlation_id = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(event_id: str) -> tuple[str, str]:
