@@ -118,6 +118,8 @@ def scf_function(
         timeout=timeout,
         memory_size=memory_size,
         environment=environment,
+        # X-Ray active tracing: the handler's Tracer adds the AWS calls and bank calls as subsegments.
+        tracing=lambda_.Tracing.ACTIVE,
         # The stage's reservedConcurrency: protects a bank or the store from this function's bursts.
         reserved_concurrent_executions=config.reserved_concurrency.get(name),
     )
@@ -128,6 +130,7 @@ def scf_function(
     cfn_function.add_metadata("scf:code-path", f"functions/{name}")
     created = ScfFunction(name=name, function=function, role=role, log_group=log_group)
     acknowledge_runtime(created)
+    acknowledge_tracing(created)
     return created
 
 
@@ -185,6 +188,15 @@ def logical_id(construct: IConstruct) -> str:
     resource = construct.node.default_child
     assert resource is not None
     return str(stack.resolve(stack.get_logical_id(resource)))  # type: ignore[arg-type]
+
+
+def acknowledge_tracing(function: ScfFunction) -> None:
+    acknowledge(
+        function.role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "X-Ray active tracing (Tracing.ACTIVE) grants xray:PutTraceSegments and "
+        "xray:PutTelemetryRecords, which accept no resource narrower than *; they write traces only.",
+    )
 
 
 def acknowledge_runtime(function: ScfFunction) -> None:

@@ -22,7 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.common import LOG_RETENTION, acknowledge
+from infra.constructs.common import acknowledge, log_retention
 from infra.constructs.config import StackConfig
 from infra.constructs.data import Data
 from infra.constructs.outbox import stream_source
@@ -98,7 +98,7 @@ class DomainEvents(Construct):
             "This queue is the dead-letter queue of the domain-events pipe (DeadLetterConfig), which "
             "cdk-nag does not read as a redrive policy; it has its own alarm.",
         )
-        self.enrichment = self._enrichment()
+        self.enrichment = self._enrichment(config)
         role = iam.Role(
             self,
             "PipeRole",
@@ -131,8 +131,8 @@ class DomainEvents(Construct):
         )
         self.pipe.node.add_dependency(role)
 
-    def _enrichment(self) -> sfn.StateMachine:
-        log_group = logs.LogGroup(self, "EnrichmentLogs", retention=LOG_RETENTION)
+    def _enrichment(self, config: StackConfig) -> sfn.StateMachine:
+        log_group = logs.LogGroup(self, "EnrichmentLogs", retention=log_retention(config))
         machine = sfn.StateMachine(
             self,
             "Enrichment",

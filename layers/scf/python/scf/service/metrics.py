@@ -31,21 +31,22 @@ DAILY_LOANS_WRITTEN = "DailyLoansWritten"  # step
 # Hook for the ledger check (another change): LedgerMismatch, service = apply_repayment.
 LEDGER_MISMATCH = "LedgerMismatch"
 
-BUSINESS_METRICS = (
-    APPLICATIONS,
-    REVIEWS,
-    DECISION_LATENCY,
-    PAYOUTS,
-    COLLECTIONS,
-    APPROVAL_TO_ACTIVE,
-    OPEN_PAYMENTS_INQUIRED,
-    FILES,
-    FILE_ROWS,
-    SWEEPS,
-    UNMATCHED_ITEMS,
-    DAILY_LOANS_READ,
-    DAILY_LOANS_WRITTEN,
-)
+# Each metric's unit and dimensions (besides `service`): the dashboard's widgets (infra) read these.
+CATALOGUE: dict[str, tuple[Unit, tuple[str, ...]]] = {
+    APPLICATIONS: (Unit.COUNT, ("outcome",)),
+    REVIEWS: (Unit.COUNT, ("outcome",)),
+    DECISION_LATENCY: (Unit.MILLISECONDS, ()),
+    PAYOUTS: (Unit.COUNT, ("bank", "outcome")),
+    COLLECTIONS: (Unit.COUNT, ("bank", "outcome")),
+    APPROVAL_TO_ACTIVE: (Unit.SECONDS, ()),
+    OPEN_PAYMENTS_INQUIRED: (Unit.COUNT, ("kind",)),
+    FILES: (Unit.COUNT, ("format", "outcome")),
+    FILE_ROWS: (Unit.COUNT, ("outcome",)),
+    SWEEPS: (Unit.COUNT, ()),
+    UNMATCHED_ITEMS: (Unit.COUNT, ("code",)),
+    DAILY_LOANS_READ: (Unit.COUNT, ("step",)),
+    DAILY_LOANS_WRITTEN: (Unit.COUNT, ("step",)),
+}
 
 
 class Metrics(Protocol):
