@@ -2,7 +2,7 @@
 `BANKS` document, built the first time it is asked for and kept for the process, by the bank's
 `adapter`:
 
-- `simulated`: `SimulatedBankGateway(url)`;
+- `simulated`: `SimulatedBankGateway(url)` (imported when first used, as every adapter);
 - `iso20022-file`: `Iso20022FileGateway(bank, bucket=OUTBOUND_BUCKET, ...)` (imported when a file
   bank is first used);
 - `rest-signed`: `RestSignedBankGateway(url, key_id, SecretsManagerSecrets({key_id: secret}))`, with
@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from scf.adapters.banks.simulated import SimulatedBankGateway
 from scf.clock import Clock, SystemClock
 from scf.config import ConfigError, Settings
 from scf.service.banks import BankConfig, BankDirectory
@@ -42,6 +41,10 @@ Factory = Callable[[BankConfig, GatewayContext], BankGateway]
 
 
 def _simulated(bank: BankConfig, context: GatewayContext) -> BankGateway:
+    # Imported when the first payment goes to this bank: `requests` is cold-start time that the
+    # daily steps, the API routes and a file bank's payments do not need (docs/benchmarks.md).
+    from scf.adapters.banks.simulated import SimulatedBankGateway
+
     return SimulatedBankGateway(str(bank.settings["url"]))
 
 
