@@ -64,12 +64,17 @@ def emf(text: str) -> dict[str, list[dict[str, Any]]]:
     return found
 
 
-def test_a_payout_writes_payouts_by_bank_and_outcome_and_approval_to_active(
-    capfd: pytest.CaptureFixture[str], world: MoneyWorld
-) -> None:
+def approved(world: MoneyWorld) -> None:
+    """L0001 approved for S1 today, its LoanApproved event waiting for the disbursements pipe."""
     world.set_today(date(2026, 3, 2))
     world.add_supplier("S1", SUPPLIER_ACCOUNT)
     world.approve_loan("L0001", "S1", 10_000_000, term_days=45)
+
+
+def test_a_payout_writes_payouts_by_bank_and_outcome_and_approval_to_active(
+    capfd: pytest.CaptureFixture[str], world: MoneyWorld
+) -> None:
+    approved(world)
     capfd.readouterr()
 
     assert world.deliver("disbursements")[1] == {"batchItemFailures": []}
@@ -86,9 +91,7 @@ def test_a_payout_writes_payouts_by_bank_and_outcome_and_approval_to_active(
 def test_the_api_requests_correlation_id_reaches_the_collections_bank_call_and_its_metric(
     capfd: pytest.CaptureFixture[str], world: MoneyWorld
 ) -> None:
-    world.set_today(date(2026, 3, 2))
-    world.add_supplier("S1", SUPPLIER_ACCOUNT)
-    world.approve_loan("L0001", "S1", 10_000_000, term_days=45)
+    approved(world)
     world.deliver("disbursements")
     answer = world.api(
         "POST",
