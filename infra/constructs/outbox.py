@@ -19,7 +19,7 @@ from constructs import Construct
 from infra.constructs.common import acknowledge
 from infra.constructs.data import Data
 
-OUTBOX_DLQ_ID = "OutboxPipeDlq"
+OUTBOX_DLQ_SUFFIX = "OutboxPipeDlq"  # `<Target>OutboxPipeDlq`: one name per queue in the template
 # A record still failing after this long goes to the pipe's dead-letter queue (its stream position;
 # the outbox item stays in the table 7 days) and raises the DLQ alarm; before, PipeFailures fires.
 MAXIMUM_RECORD_AGE = Duration.hours(6)
@@ -59,7 +59,7 @@ def stream_source(
 
 def outbox_pipe(scope: Construct, *, data: Data, queue: sqs.IQueue, target: str) -> pipes.CfnPipe:
     """`<scope>/OutboxPipe`, its role `<scope>/OutboxPipeRole` (read the stream, send to the queue)
-    and its dead-letter queue `<scope>/OutboxPipeDlq` (`outbox_dlq`)."""
+    and its dead-letter queue `<scope>/<Target>OutboxPipeDlq` (`outbox_dlq`)."""
     role = iam.Role(
         scope,
         "OutboxPipeRole",
@@ -70,7 +70,7 @@ def outbox_pipe(scope: Construct, *, data: Data, queue: sqs.IQueue, target: str)
     queue.grant_send_messages(role)
     dlq = sqs.Queue(
         scope,
-        OUTBOX_DLQ_ID,
+        target.title().replace("_", "") + OUTBOX_DLQ_SUFFIX,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
         retention_period=Duration.days(14),
@@ -104,6 +104,6 @@ def outbox_pipe(scope: Construct, *, data: Data, queue: sqs.IQueue, target: str)
 
 def outbox_dlq(scope: Construct) -> sqs.IQueue:
     """The dead-letter queue `outbox_pipe` made in `scope`."""
-    dlq = scope.node.find_child(OUTBOX_DLQ_ID)
+    (dlq,) = [c for c in scope.node.children if c.node.id.endswith(OUTBOX_DLQ_SUFFIX)]
     assert isinstance(dlq, sqs.Queue)
     return dlq

@@ -6,15 +6,16 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
+from scf.adapters import observability
 from tests.integration.test_score_application import Api, api  # noqa: F401  (the fixture)
 from tests.reliability.money_harness import MoneyWorld, money_world
 
@@ -41,17 +42,17 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def json_log() -> Iterator[io.StringIO]:
-    """The functions' log lines as Powertools formats them (its formatter, at the time of each line)."""
-    service = logging.getLogger(os.environ["POWERTOOLS_SERVICE_NAME"])
+def json_log(function: ModuleType) -> Iterator[io.StringIO]:
+    """The bank adapters' log lines as `function`'s Logger formats them (its keys at each line)."""
+    bank_calls = logging.getLogger(observability.logger.name)  # named after the first importer's service
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
-    handler.setFormatter(service.handlers[0].formatter)
-    service.addHandler(handler)
+    handler.setFormatter(function.logger.registered_formatter)
+    bank_calls.addHandler(handler)
     try:
         yield buffer
     finally:
-        service.removeHandler(handler)
+        bank_calls.removeHandler(handler)
 
 
 def emf(text: str) -> dict[str, list[dict[str, Any]]]:
@@ -103,7 +104,7 @@ def test_the_api_requests_correlation_id_reaches_the_collections_bank_call_and_i
     assert answer.status == 202
     capfd.readouterr()
 
-    with json_log() as logged:
+    with json_log(world.apply_repayment) as logged:
         assert world.deliver("repayments")[1] == {"batchItemFailures": []}
 
     out = capfd.readouterr().out
