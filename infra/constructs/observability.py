@@ -175,7 +175,7 @@ class Observability(Construct):
         alarm(
             "PayoutNotActiveAlarm",
             payout_not_active(),
-            1,
+            PAYOUT_ACTIVE_WITHIN.to_seconds(),
             f"A payout became ACTIVE more than {PAYOUT_ACTIVE_WITHIN.to_minutes()} minutes after its "
             "approval, or the daily inquiry found payouts still without an outcome. "
             + runbook("PayoutNotActive"),
@@ -274,9 +274,9 @@ def pipe_metric(pipe: aws_pipes.CfnPipe, name: str, *, label: str | None = None)
 
 
 def payout_not_active() -> cloudwatch.MathExpression:
-    """1 when, in 5 minutes, an activation came more than 15 minutes after its approval
+    """Seconds, at least 900 when, in 5 minutes, an activation came 15+ minutes after its approval
     (`ApprovalToActive` maximum, from each function that activates loans) or the daily INQUIRE of
-    disburse found payouts sent 15+ minutes before and still open (`OpenPaymentsInquired`)."""
+    disburse found payouts sent 15+ minutes before and still open (`OpenPaymentsInquired` x 900)."""
     using: dict[str, cloudwatch.IMetric] = {
         f"late{i}": cloudwatch.Metric(
             namespace=METRICS_NAMESPACE,
@@ -297,7 +297,7 @@ def payout_not_active() -> cloudwatch.MathExpression:
     late = ", ".join(f"FILL({key}, 0)" for key in using if key.startswith("late"))
     seconds = int(PAYOUT_ACTIVE_WITHIN.to_seconds())
     return cloudwatch.MathExpression(
-        expression=f"IF(MAX([{late}]) >= {seconds} OR FILL(stuck, 0) > 0, 1, 0)",
+        expression=f"MAX([{late}, FILL(stuck, 0) * {seconds}])",
         using_metrics=using,
         label="payouts not ACTIVE within 15 minutes",
         period=PERIOD,

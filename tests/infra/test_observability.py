@@ -101,7 +101,7 @@ def test_payouts_not_active_within_15_minutes_alarm_on_the_emitted_metrics(synth
     (alarm,) = [a for lid, a in alarms(synthesized).items() if lid.startswith("ObservabilityPayoutNotActive")]
     queries = {q["Id"]: q for q in alarm["Metrics"]}
     expression = next(q["Expression"] for q in queries.values() if "Expression" in q)
-    assert ">= 900" in expression and "stuck" in expression
+    assert alarm["Threshold"] == 900 and "stuck, 0) * 900" in expression
     stats = {q["Id"]: q["MetricStat"]["Metric"] for q in queries.values() if "MetricStat" in q}
     assert {m["MetricName"] for m in stats.values()} == {"ApprovalToActive", "OpenPaymentsInquired"}
     assert all(m["Namespace"] == "scf" for m in stats.values())
