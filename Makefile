@@ -25,7 +25,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The Lambda deps layer (build/deps-layer), built without Docker; a no-op when up to date.
+# The Lambda deps layer (build/deps-layer-<fingerprint>), built without Docker; a no-op when up to date.
 layer: install
 	$(BIN)/python layers/deps/build.py
 

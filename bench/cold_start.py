@@ -1,7 +1,10 @@
 """Cold start of each handler against a bare Powertools + boto3 handler (issue 12, point 7), median
 of N fresh processes each: `init` = the handler module imported (Lambda's init phase); `ready` =
 init + `bootstrap()` (the services and their clients, which the first invocation builds; the bare
-handler makes its client at import). Prints figures; asserts nothing.
+handler makes its client at import). The environment is Lambda's as far as Powertools looks
+(`LAMBDA_TASK_ROOT`), so the Tracer is on and patches as in the cloud; a second reference adds
+Tracer and Metrics to the bare handler (what any traced Powertools function pays). Prints figures;
+asserts nothing. The ratio is against the first reference.
 
     .venv/bin/python bench/cold_start.py [--runs 15]
 """
@@ -31,6 +34,22 @@ dynamodb = boto3.client("dynamodb", region_name="us-east-1")
 def handler(event, context):
     return {"ok": True}
 """
+BARE_TRACED = """
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+logger = Logger()
+tracer = Tracer(patch_modules=["botocore"])
+metrics = Metrics(namespace="bench")
+dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event, context):
+    return {"ok": True}
+"""
 PROBE = """
 import sys, time
 t0 = time.perf_counter()
@@ -40,7 +59,7 @@ t1 = time.perf_counter()
 if hasattr(handler, "bootstrap"):
     handler.bootstrap()
 t2 = time.perf_counter()
-print((t1 - t0) * 1000, (t2 - t0) * 1000)
+print((t1 - t0) * 1000, (t2 - t0) * 1000, time.process_time() * 1000)
 """
 
 
@@ -49,7 +68,7 @@ def local_banks() -> str:
     return json.dumps(stages["local"]["banks"])
 
 
-def cold_ms(code_dir: Path) -> tuple[float, float]:
+def cold_ms(code_dir: Path, layer: Path = LAYER) -> tuple[float, float, float]:
     env = {
         **os.environ,
         "TABLE_NAME": "bench",
@@ -60,17 +79,22 @@ def cold_ms(code_dir: Path) -> tuple[float, float]:
         "POWERTOOLS_SERVICE_NAME": "bench",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
+        "POWERTOOLS_METRICS_NAMESPACE": "bench",
+        # Tracing as in Lambda: on, without a daemon to send to (a segment is never sent at init).
+        "LAMBDA_TASK_ROOT": str(code_dir),
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
     }
+    env.pop("POWERTOOLS_TRACE_DISABLED", None)
     out = subprocess.run(
-        [sys.executable, "-c", PROBE.format(code=str(code_dir), layer=str(LAYER))],
+        [sys.executable, "-c", PROBE.format(code=str(code_dir), layer=str(layer))],
         capture_output=True,
         text=True,
         check=True,
         env=env,
         cwd=tempfile.gettempdir(),
     )
-    init, ready = out.stdout.strip().splitlines()[-1].split()
-    return float(init), float(ready)  # float-ok: milliseconds
+    init, ready, cpu = out.stdout.strip().splitlines()[-1].split()
+    return float(init), float(ready), float(cpu)  # float-ok: milliseconds
 
 
 def main() -> None:
@@ -78,23 +102,40 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another commit (git worktree add): its handlers run too, on its own layer",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as bare_dir:
+    with tempfile.TemporaryDirectory() as bare_dir, tempfile.TemporaryDirectory() as traced_dir:
         (Path(bare_dir) / "handler.py").write_text(BARE)
-        subjects = {"bare (Powertools Logger + boto3 client)": Path(bare_dir)}
-        for code_dir in sorted((ROOT / "functions").iterdir()):
-            if (code_dir / "handler.py").is_file():
-                subjects[code_dir.name] = code_dir
+        (Path(traced_dir) / "handler.py").write_text(BARE_TRACED)
+        subjects = {
+            "bare (Powertools Logger + boto3 client)": (Path(bare_dir), LAYER),
+            "bare + Tracer (botocore) + Metrics": (Path(traced_dir), LAYER),
+        }
+        for label, root in (("", ROOT), (" (baseline)", args.baseline)):
+            for code_dir in sorted((root / "functions").iterdir()) if root else []:
+                if (code_dir / "handler.py").is_file():
+                    subjects[code_dir.name + label] = (code_dir, root / "layers" / "scf" / "python")
         cold_ms(Path(bare_dir))  # warm the file cache once
-        medians = {}
-        for name, code_dir in subjects.items():
-            runs = [cold_ms(code_dir) for _ in range(args.runs)]
-            medians[name] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs))
-    _, bare_ready = next(iter(medians.values()))
-    print(f"cold start, median of {args.runs} fresh processes (ms)")
-    print(f"  {'handler':<42} {'init':>8} {'ready':>8}  ready vs bare")
-    for name, (init, ready) in medians.items():
-        print(f"  {name:<42} {init:8.1f} {ready:8.1f}  {ready / bare_ready:5.2f}x")
+        # Round robin: a busy machine's slow minute falls on every subject alike.
+        runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in subjects}
+        for _ in range(args.runs):
+            for name, (code_dir, layer) in subjects.items():
+                runs[name].append(cold_ms(code_dir, layer))
+        medians = {
+            name: tuple(statistics.median(r[i] for r in got) for i in range(3)) for name, got in runs.items()
+        }
+    _, bare_ready, bare_cpu = next(iter(medians.values()))
+    print(f"cold start, median of {args.runs} fresh processes each, round robin (ms)")
+    print(f"  {'handler':<42} {'init':>8} {'ready':>8} {'cpu':>8}  ready, cpu vs bare")
+    for name, (init, ready, cpu) in medians.items():
+        print(
+            f"  {name:<42} {init:8.1f} {ready:8.1f} {cpu:8.1f}"
+            f"  {ready / bare_ready:5.2f}x {cpu / bare_cpu:5.2f}x"
+        )
 
 
 if __name__ == "__main__":

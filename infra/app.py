@@ -49,7 +49,8 @@ def ensure_deps_layer() -> Path:
         return Path(builder.build())
     except builder.LayerBuildError as exc:
         raise SynthError(
-            f"the Lambda deps layer (build/deps-layer) is missing or stale and could not be built: {exc}\n"
+            "the Lambda deps layer (build/deps-layer-<fingerprint>) is missing or stale and could not be "
+            f"built: {exc}\n"
             "Build it with `make layer` (needs PyPI) and synth again."
         ) from exc
 

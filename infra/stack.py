@@ -20,6 +20,7 @@ from infra.constructs.disbursement import Disbursement
 from infra.constructs.events import DomainEvents
 from infra.constructs.ingest import Ingest
 from infra.constructs.observability import Observability
+from infra.constructs.outbox import outbox_dlq
 from infra.constructs.repayment import Repayment
 
 SHARED_LAYER_DIR = REPO_ROOT / "layers" / "scf"
@@ -93,7 +94,16 @@ class ScfStack(Stack):
                 self.repayment.function,
             ],
             rest_api=self.api.rest_api,
-            dlqs={"DomainEventsPipe": self.events.dlq},
+            dlqs={
+                "DomainEventsPipe": self.events.dlq,
+                "DisbursementsOutboxPipe": outbox_dlq(self.disbursement),
+                "RepaymentsOutboxPipe": outbox_dlq(self.repayment),
+            },
+            pipes={
+                "DomainEvents": self.events.pipe,
+                "DisbursementsOutbox": self.disbursement.pipe,
+                "RepaymentsOutbox": self.repayment.pipe,
+            },
         )
         acknowledge(
             self,
@@ -109,3 +119,4 @@ class ScfStack(Stack):
         CfnOutput(self, "TableName", value=self.data.table.table_name)
         CfnOutput(self, "EventBusName", value=self.events.bus.event_bus_name)
         CfnOutput(self, "AlarmTopicArn", value=self.observability.alarm_topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=self.observability.dashboard.dashboard_name)

@@ -23,6 +23,8 @@ from tests.table_grants import Recorder, recording
 
 # Every test, whatever its own fixtures, runs against the emulator as the local stack runs it.
 moto_fixes.install()
+# As in the local stack: no X-Ray daemon to reach (docs/operations.md, "Observability").
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 TABLE = "scf-test"
 

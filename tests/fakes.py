@@ -28,6 +28,7 @@ from scf.service.loan_store import (
     StaleWrite,
     StoredReport,
 )
+from scf.service.metrics import Metrics, Unit
 from scf.service.payments import (
     Account,
     BankGateway,
@@ -879,3 +880,28 @@ class RecordedAlarms:
 
     def raise_alarm(self, mismatch: LedgerMismatch) -> None:
         self.raised.append(mismatch)
+
+
+@dataclass(frozen=True)
+class Point:
+    name: str
+    value: float  # float-ok: a metric value
+    unit: Unit
+    dimensions: dict[str, str]
+
+
+@dataclass
+class RecordingMetrics(Metrics):
+    """`Metrics` keeping every point, in order."""
+
+    points: list[Point] = field(default_factory=list)
+
+    def put(self, name: str, value: float, unit: Unit = Unit.COUNT, **dimensions: str) -> None:  # float-ok
+        self.points.append(Point(name, value, unit, dict(dimensions)))
+
+    def of(self, name: str) -> list[Point]:
+        return [p for p in self.points if p.name == name]
+
+    def counted(self, name: str, **dimensions: str) -> float:  # float-ok
+        """The sum of `name`'s points with at least these dimensions."""
+        return sum(p.value for p in self.of(name) if dimensions.items() <= p.dimensions.items())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -37,7 +37,15 @@ from scf.adapters.http import (
     require_ops,
     require_supplier,
 )
-from scf.adapters.metrics import EmfMismatchAlarm
+from scf.adapters.observability import (
+    TRACED_MODULES,
+    EmfMetrics,
+    EmfMismatchAlarm,
+    api_correlation_id,
+    correlate,
+    metrics_namespace,
+    run_daily,
+)
 from scf.clock import Clock, clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.domain.policy import CreditPolicy
@@ -55,6 +63,8 @@ from scf.service.repayment import RepaymentService
 from scf.service.republish import RepublishService
 
 logger = Logger()
+tracer = Tracer(auto_patch=True, patch_modules=TRACED_MODULES)
+metrics = Metrics(namespace=metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS)
 app = api_resolver()
 
@@ -78,15 +88,18 @@ def bootstrap() -> Services:
     store = DynamoLoanStore(clock)
     banks = config.bank_directory()
     loans = LoanService(loans=store, clock=clock, policy=policy)
-    gateways = GatewayRegistry(config, clock=clock)
-    repayments = RepaymentService(loans=store, gateways=gateways, banks=banks, clock=clock, policy=policy)
+    emf = EmfMetrics(metrics)
+    gateways = GatewayRegistry(config, clock=clock, tracer=tracer)
+    repayments = RepaymentService(
+        loans=store, gateways=gateways, banks=banks, clock=clock, policy=policy, metrics=emf
+    )
     refunds = RefundService(loans=store, gateways=gateways, banks=banks, clock=clock)
     return Services(
         repayments=repayments,
         loans=loans,
         loan_history=LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans),
         portfolio=PortfolioService(loans=store, views=loans),
-        daily=daily_steps(store, clock, policy, config.metrics_namespace, repayments, refunds, gateways),
+        daily=daily_steps(store, clock, policy, emf, repayments, refunds, gateways),
     )
 
 
@@ -94,7 +107,7 @@ def daily_steps(
     store: DynamoLoanStore,
     clock: Clock,
     policy: CreditPolicy,
-    namespace: str,
+    emf: EmfMetrics,
     repayments: RepaymentService,
     refunds: RefundService,
     gateways: GatewayRegistry,
@@ -105,15 +118,16 @@ def daily_steps(
         DynamoRepublishStore(), clock, policy.timezone, events=frozenset({REPAYMENT_REQUESTED})
     )
     ledger_check = LedgerCheckService(
-        loans=store, ledger=LedgerRepository(), alarm=EmfMismatchAlarm(namespace), clock=clock
+        loans=store, ledger=LedgerRepository(), alarm=EmfMismatchAlarm(emf.metrics), clock=clock
     )
     inquiries = InquiryService(
         loans=store,
         gateways=gateways,
-        outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy),
+        outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy, metrics=emf),
         clock=clock,
         resend={PaymentKind.COLLECTION: repayments.collect_again, PaymentKind.REFUND: refunds.send_again},
         policy=policy,
+        metrics=emf,
     )
     return DailyJob(
         {
@@ -125,6 +139,7 @@ def daily_steps(
             Step.LEDGER_CHECK: dated(ledger_check.run),
         },
         policy.timezone,
+        emf,
     )
 
 
@@ -195,10 +210,10 @@ def ops_loan(loan_id: str) -> Response[Any]:
 
 def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
-        result = bootstrap().daily.handle(record.body)
-        logger.info("daily step done", extra=result.as_json())
+        run_daily(bootstrap().daily, record.body, logger)
         return
     event = event_from_stream_record(record.body)
+    correlate(logger, event.correlation_id or event.event_id)
     if event.event_type != REPAYMENT_REQUESTED:
         logger.warning("not a repayment event; dropped", extra={"event_type": event.event_type})
         return
@@ -211,8 +226,11 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse | dict[str, Any]:
     if is_api_request(event):
+        correlate(logger, api_correlation_id(event))
         return app.resolve(event, context)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -20,6 +20,7 @@ from scf.adapters.banks.registry import GatewayRegistry
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
 from scf.adapters.dynamodb.republish_repository import DynamoRepublishStore
+from scf.adapters.observability import TRACED_MODULES, EmfMetrics, correlate, metrics_namespace, run_daily
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import LOAN_APPROVED, event_from_stream_record
@@ -31,6 +32,8 @@ from scf.service.payments import PaymentKind
 from scf.service.republish import RepublishService
 
 logger = Logger()
+tracer = Tracer(auto_patch=True, patch_modules=TRACED_MODULES)
+metrics = Metrics(namespace=metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -48,18 +51,22 @@ def bootstrap() -> Services:
     bind(config.table_name, config.region, config.endpoint_url)
     clock = clock_from_spec(config.clock, policy.timezone)
     store = DynamoLoanStore(clock)
-    gateways = GatewayRegistry(config, clock=clock)
-    payouts = PayoutService(loans=store, gateways=gateways, banks=config.bank_directory(), clock=clock)
+    emf = EmfMetrics(metrics)
+    gateways = GatewayRegistry(config, clock=clock, tracer=tracer)
+    payouts = PayoutService(
+        loans=store, gateways=gateways, banks=config.bank_directory(), clock=clock, metrics=emf
+    )
     republish = RepublishService(
         DynamoRepublishStore(), clock, policy.timezone, events=frozenset({LOAN_APPROVED})
     )
     inquiries = InquiryService(
         loans=store,
         gateways=gateways,
-        outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy),
+        outcomes=PaymentOutcomeService(loans=store, clock=clock, policy=policy, metrics=emf),
         clock=clock,
         resend={PaymentKind.PAYOUT: payouts.pay_again},
         policy=policy,
+        metrics=emf,
     )
     return Services(
         payouts=payouts,
@@ -69,16 +76,17 @@ def bootstrap() -> Services:
                 Step.REPUBLISH: dated(republish.run),
             },
             policy.timezone,
+            emf,
         ),
     )
 
 
 def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
-        result = bootstrap().daily.handle(record.body)
-        logger.info("daily step done", extra=result.as_json())
+        run_daily(bootstrap().daily, record.body, logger)
         return
     event = event_from_stream_record(record.body)
+    correlate(logger, event.correlation_id or event.event_id)
     if event.event_type != LOAN_APPROVED:
         logger.warning("not a disbursement event; dropped", extra={"event_type": event.event_type})
         return
@@ -88,6 +96,8 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -35,6 +35,14 @@ from scf.adapters.http import (
     require_ops,
 )
 from scf.adapters.memory import limit_arenas
+from scf.adapters.observability import (
+    TRACED_MODULES,
+    EmfMetrics,
+    api_correlation_id,
+    correlate,
+    file_correlation_id,
+    metrics_namespace,
+)
 from scf.adapters.s3 import S3Inbox, uploader_id
 from scf.adapters.sqs import SqsContinuations
 from scf.clock import Clock, clock_from_spec
@@ -43,11 +51,14 @@ from scf.domain.policy import CreditPolicy
 from scf.errors import InvalidInput
 from scf.service.checkpoint import CONTINUE, Deadline
 from scf.service.ingest import REPORTS_PREFIX, IngestFile, IngestService
+from scf.service.metrics import Metrics as MetricsPort
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.statements import PaymentOutcomes, StatementMatcher
 from scf.service.unmatched import OPEN, RESOLVED, UnmatchedService
 
 logger = Logger()
+tracer = Tracer(auto_patch=True, patch_modules=TRACED_MODULES)
+metrics = Metrics(namespace=metrics_namespace())
 processor = BatchProcessor(event_type=EventType.SQS)
 app = api_resolver()
 
@@ -70,7 +81,8 @@ def bootstrap() -> Services:
     clock = clock_from_spec(config.clock, policy.timezone)
     statements = DynamoStatementStore(DynamoLoanStore(clock))  # its clock dates the touched-loan markers
     bank_accounts = config.bank_accounts()  # {bank code: the lender's accounts there}, from BANKS
-    outcomes = payment_outcomes(statements, clock, policy)
+    emf = EmfMetrics(metrics)
+    outcomes = payment_outcomes(statements, clock, policy, emf)
     ingest = IngestService(
         S3Inbox(endpoint_url=config.endpoint_url),
         files,
@@ -78,7 +90,7 @@ def bootstrap() -> Services:
         readers=FormatParsers(),
         bank_accounts=bank_accounts,
         senders=config.inbox_senders,  # {partner: its IAM role's unique id}; {} refuses every sender
-        matcher=StatementMatcher(statements, clock, bank_accounts, outcomes),
+        matcher=StatementMatcher(statements, clock, bank_accounts, outcomes, metrics=emf),
         documents=DynamoDocumentStore(statements.loans),
         continuations=(
             SqsContinuations(config.settlement_files_queue_url, endpoint_url=config.endpoint_url)
@@ -86,15 +98,18 @@ def bootstrap() -> Services:
             else None
         ),
         policy=policy,
+        metrics=emf,
     )
     unmatched = UnmatchedService(store=DynamoUnmatchedStore(statements), clock=clock)
     return Services(ingest=ingest, files=files, unmatched=unmatched)
 
 
-def payment_outcomes(statements: DynamoStatementStore, clock: Clock, policy: CreditPolicy) -> PaymentOutcomes:
+def payment_outcomes(
+    statements: DynamoStatementStore, clock: Clock, policy: CreditPolicy, metrics: MetricsPort
+) -> PaymentOutcomes:
     """What a bank's answer about one of our payments does (the loan side's use case, on the same
     store); integration tests of the matcher put a recording fake here."""
-    return PaymentOutcomeService(loans=statements.loans, clock=clock, policy=policy)
+    return PaymentOutcomeService(loans=statements.loans, clock=clock, policy=policy, metrics=metrics)
 
 
 def s3_objects(body: str) -> list[IngestFile]:
@@ -133,6 +148,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
     service = bootstrap().ingest
     deadline = Deadline(lambda_context.get_remaining_time_in_millis)
     for command in s3_objects(record.body):
+        correlate(logger, file_correlation_id(command.key))
         report = service.ingest(command, deadline)
         if report is None:
             logger.info("file already processed or in progress elsewhere", extra={"key": command.key})
@@ -170,8 +186,11 @@ def resolve_unmatched(item_id: str) -> Response[Any]:
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
     if is_api_request(event):
+        correlate(logger, api_correlation_id(event))
         return app.resolve(event, context)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scf.adapters.dynamodb.credit_repository import DynamoCreditRepository
@@ -27,11 +26,20 @@ from scf.adapters.http import (
     require_ops,
     require_supplier,
 )
+from scf.adapters.observability import (
+    TRACED_MODULES,
+    EmfMetrics,
+    api_correlation_id,
+    correlate,
+    metrics_namespace,
+)
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.service.credit import CreditService
 
 logger = Logger()
+tracer = Tracer(auto_patch=True, patch_modules=TRACED_MODULES)
+metrics = Metrics(namespace=metrics_namespace())
 app = api_resolver()
 
 
@@ -47,7 +55,9 @@ def bootstrap() -> Services:
     policy = live_policy_checked(config)
     bind(config.table_name, config.region, config.endpoint_url)
     clock = clock_from_spec(config.clock, policy.timezone)
-    return Services(credit=CreditService(DynamoCreditRepository(), clock, policy=policy))
+    return Services(
+        credit=CreditService(DynamoCreditRepository(), clock, policy=policy, metrics=EmfMetrics(metrics))
+    )
 
 
 @app.get("/v1/credit-line")
@@ -95,6 +105,9 @@ def decide_review(application_id: str) -> Response[Any]:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    correlate(logger, api_correlation_id(event))
     return app.resolve(event, context)

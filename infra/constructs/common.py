@@ -159,6 +159,8 @@ def scf_function(
         timeout=timeout,
         memory_size=memory_size,
         environment=environment,
+        # X-Ray active tracing: the handler's Tracer adds the AWS calls and bank calls as subsegments.
+        tracing=lambda_.Tracing.ACTIVE,
         # The stage's reservedConcurrency: protects a bank or the store from this function's bursts.
         reserved_concurrent_executions=config.reserved_concurrency.get(name),
     )
@@ -170,6 +172,7 @@ def scf_function(
     created = ScfFunction(name=name, function=function, role=role, log_group=function_logs)
     acknowledge_runtime(created)
     acknowledge_function_placement(created, reserved=config.reserved_concurrency.get(name) is not None)
+    acknowledge_tracing(created)
     return created
 
 
@@ -201,7 +204,7 @@ def queue_with_dlq(scope: Construct, queue_id: str, *, consumer_timeout: Duratio
     return QueueWithDlq(queue=queue, dlq=dlq)
 
 
-METRICS_NAMESPACE = "scf"  # the functions' EMF metrics (scf.adapters.metrics) and their alarms
+METRICS_NAMESPACE = "scf"  # the functions' EMF metrics (scf.adapters.observability) and their alarms
 
 
 def base_environment(name: str, *, table_name: str, config: StackConfig) -> dict[str, str]:
@@ -234,6 +237,15 @@ def logical_id(construct: IConstruct) -> str:
     resource = construct.node.default_child
     assert resource is not None
     return str(stack.resolve(stack.get_logical_id(resource)))  # type: ignore[arg-type]
+
+
+def acknowledge_tracing(function: ScfFunction) -> None:
+    acknowledge(
+        function.role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "X-Ray active tracing (Tracing.ACTIVE) grants xray:PutTraceSegments and "
+        "xray:PutTelemetryRecords, which accept no resource narrower than *; they write traces only.",
+    )
 
 
 def acknowledge_runtime(function: ScfFunction) -> None:

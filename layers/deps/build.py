@@ -1,8 +1,9 @@
 """Build the Lambda deps layer without Docker: ``pip install --target`` for the Lambda platform.
 
 Usage: ``python layers/deps/build.py [--force]`` (``make layer``). The layer lands in
-``build/deps-layer/python``; a stamp file keyed on the requirements, platform and Python version
-makes a second run a no-op. The CDK app calls ``ensure_layer()`` before synth.
+``build/deps-layer-<fingerprint>/python``, the fingerprint keyed on the requirements, platform and
+Python version: a second run is a no-op, and worktrees sharing ``build/`` with other requirements
+each keep their own layer (no rebuild back and forth). The CDK app calls ``ensure_layer()`` first.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from packaging.utils import canonicalize_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = Path(__file__).resolve().parent / "requirements.txt"
-LAYER_DIR = REPO_ROOT / "build" / "deps-layer"
-STAMP = REPO_ROOT / "build" / "deps-layer.stamp"
-LOCK = REPO_ROOT / "build" / "deps-layer.lock"
+BUILD_DIR = REPO_ROOT / "build"
+LOCK = BUILD_DIR / "deps-layer.lock"
 
 # Must match the functions' architecture and runtime in infra/constructs (arm64, python3.11).
 PLATFORM = "manylinux2014_aarch64"
@@ -44,11 +44,21 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
+def layer_dir() -> Path:
+    """This worktree's layer: one directory per fingerprint."""
+    return BUILD_DIR / f"deps-layer-{_fingerprint()[:16]}"
+
+
+def _stamp() -> Path:
+    """Beside the layer, not in it (the directory is the asset)."""
+    return layer_dir().with_name(layer_dir().name + ".stamp")
+
+
 def is_up_to_date() -> bool:
     return (
-        STAMP.is_file()
-        and STAMP.read_text().strip() == _fingerprint()
-        and (LAYER_DIR / "python").is_dir()
+        _stamp().is_file()
+        and _stamp().read_text().strip() == _fingerprint()
+        and (layer_dir() / "python").is_dir()
     )
 
 
@@ -91,16 +101,17 @@ def _exclusive() -> Iterator[None]:
 def build(force: bool = False) -> Path:
     """Build the layer if needed and return its directory (the asset for the DepsLayer)."""
     if not force and is_up_to_date():
-        return LAYER_DIR
+        return layer_dir()
     with _exclusive():
         if not force and is_up_to_date():  # another process built it while we waited
-            return LAYER_DIR
+            return layer_dir()
         _build()
-    return LAYER_DIR
+    return layer_dir()
 
 
 def _build() -> None:
-    staging = LAYER_DIR.with_name("deps-layer.tmp")
+    target = layer_dir()
+    staging = target.with_name(target.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     site = staging / "python"
     command = [
@@ -120,9 +131,9 @@ def _build() -> None:
         shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(site / "bin", ignore_errors=True)
     _check_closure(site)
-    shutil.rmtree(LAYER_DIR, ignore_errors=True)
-    staging.rename(LAYER_DIR)
-    STAMP.write_text(_fingerprint() + "\n")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    _stamp().write_text(_fingerprint() + "\n")
 
 
 def main() -> None:

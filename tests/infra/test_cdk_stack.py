@@ -15,7 +15,7 @@ from aws_cdk.assertions import Match
 from synthesized_stack import Synthesized
 
 from infra.constructs.common import REPO_ROOT
-from scf.adapters.metrics import LEDGER_MISMATCH
+from scf.service.metrics import LEDGER_MISMATCH
 
 pytestmark = pytest.mark.infra
 
@@ -293,7 +293,7 @@ def test_every_work_queue_has_a_dlq_after_five_receives(synthesized: Synthesized
     dlqs = dead_letter_queues(synthesized)
     work_queues = {lid for lid in queues if lid not in dlqs}
     assert {path_of(queues[lid]) for lid in work_queues} == set(QUEUE_TRIGGERS)
-    assert len(work_queues) == 3 and len(dlqs) == 4  # and the domain-events pipe's
+    assert len(work_queues) == 3 and len(dlqs) == 6  # and the three pipes'
     for lid in work_queues:
         assert queues[lid]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
     for lid in dlqs:

@@ -37,7 +37,7 @@ def test_layer_pins_match_pyproject() -> None:
         for line in lines
         if line and not line.startswith("#")
     }
-    for name in ("aws-lambda-powertools", "pynamodb", "defusedxml", "mt-940"):
+    for name in ("aws-lambda-powertools", "aws-xray-sdk", "pynamodb", "defusedxml", "mt-940"):
         assert layer[name] == runtime[name]
     assert "boto3" not in layer and "botocore" not in layer  # shipped by the Lambda runtime
 
@@ -47,7 +47,7 @@ def test_built_layer_is_for_the_lambda_platform_and_up_to_date() -> None:
     layer = builder.build()  # a no-op when the stamp matches
     assert builder.is_up_to_date()
     site = Path(layer) / "python"
-    for package in ("aws_lambda_powertools", "pynamodb", "defusedxml", "mt940", "requests"):
+    for package in ("aws_lambda_powertools", "aws_xray_sdk", "pynamodb", "defusedxml", "mt940", "requests"):
         assert (site / package).is_dir(), package
     assert not (site / "botocore").exists()
     native = list(site.rglob("*.so"))

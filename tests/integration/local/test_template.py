@@ -163,6 +163,12 @@ def test_the_synthesized_template_names_the_four_functions_and_their_triggers(sy
     assert all(trigger.report_batch_item_failures for trigger in triggers.values())
 
 
+def test_every_synthesized_queue_has_a_name_of_its_own(synthesized: Template) -> None:
+    names = synthesized.queue_names()
+    assert len(names) == len(list(synthesized.of_type("AWS::SQS::Queue")))
+    assert {"disbursements_outbox_pipe_dlq", "repayments_outbox_pipe_dlq", "pipe_dlq"} <= set(names)
+
+
 def test_the_synthesized_routes_are_the_documented_ones(synthesized: Template) -> None:
     routes = {
         (route.method, route.path): route.function

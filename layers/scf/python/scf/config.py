@@ -44,7 +44,6 @@ class Settings:
     inbox_senders: dict[str, str] = field(default_factory=dict)
     clock: str = "system"
     policy_timezone: str = "Asia/Shanghai"
-    metrics_namespace: str = "scf"  # POWERTOOLS_METRICS_NAMESPACE: where the alarms' metrics go
 
     def bank_directory(self) -> BankDirectory:
         """The banks of this stage; a function that pays or reads bank files cannot start without."""
@@ -75,7 +74,6 @@ class Settings:
             inbox_senders=inbox_senders(_json_env("INBOX_SENDERS", {})),
             clock=os.environ.get("SCF_CLOCK", "system"),
             policy_timezone=os.environ.get("POLICY_TIMEZONE", "Asia/Shanghai"),
-            metrics_namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "scf"),
         )
 
 

@@ -70,6 +70,7 @@ class OutboxEvent:
     event_id: str
     event_type: str
     payload: dict[str, Any]
+    correlation_id: str | None = None  # of the work that wrote it (scf.correlation); not published
 
     @property
     def target(self) -> str:
@@ -91,6 +92,7 @@ def event_from_stream_record(body: str | dict[str, Any]) -> OutboxEvent:
             event_id=image["pk"]["S"].removeprefix("OUTBOX#"),
             event_type=image["event_type"]["S"],
             payload=json.loads(image["payload"]["S"]),
+            correlation_id=image.get("correlation_id", {}).get("S"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise MalformedEvent(f"not an outbox stream record: {exc}") from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -33,6 +34,7 @@ from scf.domain.money import MoneyError, format_amount, format_exact, parse_curr
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy, load_policy
 from scf.domain.pool import CreditLine, Pool
 from scf.errors import Conflict, Contention, Forbidden, IdempotencyKeyReused, InvalidInput, NotFound
+from scf.service.metrics import APPLICATIONS, DECISION_LATENCY, NO_METRICS, REVIEWS, Metrics, Unit
 from scf.service.payments import Account
 
 MAX_DECISION_ATTEMPTS = 4
@@ -257,6 +259,8 @@ class CreditService:
     policy: CreditPolicy = DEFAULT_POLICY
     id_factory: Any = field(default=new_id)
     policies: Callable[[str], CreditPolicy] = load_policy  # any version, for re-explaining
+    metrics: Metrics = NO_METRICS
+    stopwatch: Callable[[], float] = time.perf_counter  # float-ok: seconds, for DecisionLatency
 
     # ---- credit line -------------------------------------------------------------------------
 
@@ -272,6 +276,7 @@ class CreditService:
     # ---- applications ------------------------------------------------------------------------
 
     def apply(self, supplier_id: str, body: dict[str, Any], idempotency_key: str | None) -> dict[str, Any]:
+        started = self.stopwatch()
         request = parse_application(body, self.policy)  # RequestError: a 422 naming the field
         request_hash = _request_hash(request)
         application_id = (
@@ -317,6 +322,9 @@ class CreditService:
                     self.repository.save_application(record)
             except (ApplicationExists, ReservationConflict):
                 continue  # the next read sees the winner (replayed) or the new pool/exposure
+            elapsed_ms = (self.stopwatch() - started) * 1000  # float-ok: milliseconds
+            self.metrics.put(APPLICATIONS, 1, outcome=decision.status)
+            self.metrics.put(DECISION_LATENCY, elapsed_ms, Unit.MILLISECONDS)
             return record.response
         raise Contention(CREDIT_LINE_CHANGED)
 
@@ -453,6 +461,7 @@ class CreditService:
                     self.repository.decline_review(decided)
                 except ReservationConflict:
                     continue
+                self.metrics.put(REVIEWS, 1, outcome=DECLINED)
                 return decided.view(audit=True)
             snap = self.repository.snapshot(record.supplier_id, record.currency, None)
             line, inputs = self._inputs(snap)
@@ -484,6 +493,7 @@ class CreditService:
                 )
             except ReservationConflict:
                 continue
+            self.metrics.put(REVIEWS, 1, outcome=APPROVED)
             return decided.view(audit=True)
         raise Contention(CREDIT_LINE_CHANGED)
 

@@ -9,7 +9,7 @@ closes it (docs/money.md, "Payouts and collections").
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 
 from aws_lambda_powertools import Logger
 
@@ -29,6 +29,7 @@ from scf.service.loan_store import (
     SupplierAccountMissing,
     api_report,
 )
+from scf.service.metrics import APPROVAL_TO_ACTIVE, NO_METRICS, PAYOUTS, Metrics, Unit
 from scf.service.payments import (
     Account,
     Direction,
@@ -54,16 +55,35 @@ def route_for(account: Account, banks: BankDirectory | None, lender: Account | N
     return Route(bank_code=account.bank_code, lender=lender, on_us=account.bank_code == lender.bank_code)
 
 
-def settle_payout(loans: LoanStore, record: LoanRecord, report: PaymentReport, today: date, now: str) -> None:
+def settle_payout(
+    loans: LoanStore,
+    record: LoanRecord,
+    report: PaymentReport,
+    today: date,
+    now: str,
+    metrics: Metrics = NO_METRICS,
+) -> None:
     """DISBURSING -> ACTIVE from the bank's settlement date (today if the answer has none)."""
     active = record.loan.activate(report.value_date or today)
     posting = disbursement_posting(report.payment_id, active.principal_minor)
     loans.complete_disbursement(record, active, report, posting, now)
+    metrics.put(PAYOUTS, 1, bank=report.bank_code, outcome=PaymentStatus.SETTLED.value)
+    metrics.put(APPROVAL_TO_ACTIVE, seconds_between(record.created_at, now), Unit.SECONDS)
 
 
-def reject_payout(loans: LoanStore, record: LoanRecord, report: PaymentReport, now: str) -> None:
+def reject_payout(
+    loans: LoanStore, record: LoanRecord, report: PaymentReport, now: str, metrics: Metrics = NO_METRICS
+) -> None:
     """DISBURSING -> FAILED, its reservation released, in one write."""
     loans.fail_disbursement(record, record.loan.fail(), report, now)
+    metrics.put(PAYOUTS, 1, bank=report.bank_code, outcome=PaymentStatus.REJECTED.value)
+
+
+def seconds_between(earlier: str, later: str) -> int:
+    """Whole seconds from one stored ISO-8601 moment to another (`Z` or an offset)."""
+    start = datetime.fromisoformat(earlier.replace("Z", "+00:00"))
+    end = datetime.fromisoformat(later.replace("Z", "+00:00"))
+    return max(0, int((end - start).total_seconds()))
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,7 @@ class PayoutService:
     clock: Clock
     lender: Account | None = field(default=None, kw_only=True)
     banks: BankDirectory | None = field(default=None, kw_only=True)
+    metrics: Metrics = field(default=NO_METRICS, kw_only=True)
 
     def disburse(self, loan_id: str) -> LoanStatus:
         """Drive the loan as far as the bank's answer allows; returns its state (DISBURSING while
@@ -138,13 +159,14 @@ class PayoutService:
         report = api_report(result, bank_code)
         now = self.clock.now().isoformat()
         if result.status is PaymentStatus.SETTLED:
-            settle_payout(self.loans, record, report, self.clock.today(), now)
+            settle_payout(self.loans, record, report, self.clock.today(), now, self.metrics)
             logger.info("paid out", extra={**result.log_fields(), "value_date": str(result.value_date)})
             return LoanStatus.ACTIVE
         if result.status is PaymentStatus.REJECTED:
-            reject_payout(self.loans, record, report, now)
+            reject_payout(self.loans, record, report, now, self.metrics)
             logger.warning("bank rejected the payout", extra=result.log_fields())
             return LoanStatus.FAILED
         self.loans.record_report(payment_id, report, Effect.RECORDED, now)
+        self.metrics.put(PAYOUTS, 1, bank=bank_code, outcome=PaymentStatus.PENDING.value)
         logger.info("the bank holds the payout; a report will close it", extra=result.log_fields())
         return LoanStatus.DISBURSING

@@ -50,6 +50,7 @@ from scf.service.documents import (
     WindowApplier,
     is_sweepable,
 )
+from scf.service.metrics import FILE_ROWS, FILES, NO_METRICS, SWEEPS, Metrics
 from scf.service.statements import StatementMatcher
 from scf.service.sweeps import Sweep
 
@@ -296,11 +297,20 @@ class IngestService:
     continuations: Continuations | None = None  # without: a file is finished in one invocation
     window_rows: int = WINDOW_ROWS
     wall_clock: Callable[[], float] = time.time  # lease expiry (epoch seconds), not the business date
+    metrics: Metrics = NO_METRICS
 
     def ingest(self, command: IngestFile, deadline: Deadline | None = None) -> Report | None:
         """Process one file, or its next part (service/checkpoint.py): None when it is finished or
         another invocation holds it; status PROCESSING when it stopped before `deadline` and a
         continuation is on its way."""
+        report = self._ingest(command, deadline)
+        if report is not None and report.status != PROCESSING:  # the file is done: count it once
+            self.metrics.put(FILES, 1, format=report.format or "unknown", outcome=report.status)
+            self.metrics.put(FILE_ROWS, report.rows_accepted, outcome="ACCEPTED")
+            self.metrics.put(FILE_ROWS, report.rows_rejected, outcome="REJECTED")
+        return report
+
+    def _ingest(self, command: IngestFile, deadline: Deadline | None) -> Report | None:
         sha = command.sha256 or self.inbox.sha256(command.bucket, command.key, command.version)
         refusal = self._sender_refusal(command)
         if refusal is not None:  # before the claim: a file from the wrong sender changes nothing
@@ -548,3 +558,4 @@ class IngestService:
                     doc.amount_minor,
                 )
             report.sweeps.append(sweep.to_json())
+            self.metrics.put(SWEEPS, 1)

@@ -22,6 +22,7 @@ from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
 from scf.errors import ScfError, Unavailable
 from scf.service.lending_day import Step, StepResult, begun
 from scf.service.loan_store import LoanStore, PaymentRecord, api_report
+from scf.service.metrics import NO_METRICS, OPEN_PAYMENTS_INQUIRED, Metrics
 from scf.service.payments import Gateways, PaymentKind, PaymentStatus, payment_kind
 from scf.service.statements import PaymentOutcomes
 
@@ -60,6 +61,7 @@ class InquiryService:
     clock: Clock
     resend: Mapping[PaymentKind, Resend]  # the kinds this function owns, and how each is sent again
     policy: CreditPolicy = DEFAULT_POLICY
+    metrics: Metrics = NO_METRICS
 
     def cutoff(self, business_date: date, at: datetime | None = None) -> datetime:
         """`IN_FLIGHT` before the step was due: its schedule's moment `at`, else the start of the
@@ -73,8 +75,10 @@ class InquiryService:
         read = written = 0
         failed: list[str] = []
         for kind in self.resend:
+            open_of_kind = 0
             for payment in self.loans.open_payments(kind, sent_before):
                 read += 1
+                open_of_kind += 1
                 try:
                     done = self.inquire(payment)
                 except ScfError as exc:
@@ -85,6 +89,8 @@ class InquiryService:
                     failed.append(payment.payment_id)
                     continue
                 written += done in (Inquiry.RESOLVED, Inquiry.RESENT)
+            # Still without an outcome 15 minutes after sending (the payout alarm reads PAYOUT).
+            self.metrics.put(OPEN_PAYMENTS_INQUIRED, open_of_kind, kind=kind.value)
         result = StepResult(Step.INQUIRE, business_date, read, written)
         if failed:
             logger.warning("inquiry incomplete", extra={**result.as_json(), "failed": len(failed)})

@@ -19,6 +19,7 @@ from scf.domain.loan import LoanStatus
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
 from scf.errors import InvalidInput, MalformedRequest
 from scf.service.loan_store import ATTEMPTS, LoanRecord, LoanStore, StaleWrite
+from scf.service.metrics import NO_METRICS, Metrics, daily_step
 
 DAILY = "daily"  # the `scf` field of a daily-job queue message
 DAILY_AT = time(0, 5)  # the job's moment on its business date, business time (infra/constructs/daily.py)
@@ -106,6 +107,7 @@ class DailyJob:
 
     steps: Mapping[Step, Callable[[DailyMessage], StepResult]]
     timezone: str
+    metrics: Metrics = NO_METRICS
 
     def handle(self, body: str | dict[str, Any]) -> StepResult:
         """Run the step a daily-job queue message asks for (`daily_message`)."""
@@ -117,7 +119,9 @@ class DailyJob:
     def run_message(self, message: DailyMessage) -> StepResult:
         if message.step not in self.steps:
             raise StepNotOwned(f"step {message.step} is not run by this function")
-        return self.steps[message.step](message)
+        result = self.steps[message.step](message)
+        daily_step(self.metrics, result.step, result.loans_read, result.written)
+        return result
 
 
 def dated(step: Callable[[date], StepResult]) -> Callable[[DailyMessage], StepResult]:

@@ -17,6 +17,7 @@ from scf.domain.loan import LoanStatus, RepaymentStatus
 from scf.domain.policy import DEFAULT_POLICY, CreditPolicy
 from scf.service.disbursement import reject_payout, settle_payout
 from scf.service.loan_store import ATTEMPTS, Effect, LoanStore, PaymentRecord, StaleWrite
+from scf.service.metrics import NO_METRICS, Metrics
 from scf.service.payments import Direction, PaymentReport, PaymentStatus, mask_accounts_in
 from scf.service.refunds import close_refund
 from scf.service.repayment import close_collection
@@ -32,6 +33,7 @@ class PaymentOutcomeService(PaymentOutcomes):
     loans: LoanStore
     clock: Clock
     policy: CreditPolicy = DEFAULT_POLICY
+    metrics: Metrics = NO_METRICS
 
     def apply(self, report: PaymentReport) -> Effect:
         for _ in range(ATTEMPTS):
@@ -79,9 +81,9 @@ class PaymentOutcomeService(PaymentOutcomes):
         if record is None or record.loan.status is not LoanStatus.DISBURSING:
             raise StaleWrite([f"loan {payment.loan_id} is not DISBURSING while its payout is open"])
         if report.status is PaymentStatus.SETTLED:
-            settle_payout(self.loans, record, report, self.clock.today(), now)
+            settle_payout(self.loans, record, report, self.clock.today(), now, self.metrics)
             return Effect.SETTLED
-        reject_payout(self.loans, record, report, now)
+        reject_payout(self.loans, record, report, now, self.metrics)
         return Effect.REJECTED
 
     def _collection(self, payment: PaymentRecord, report: PaymentReport) -> Effect:
@@ -89,7 +91,9 @@ class PaymentOutcomeService(PaymentOutcomes):
         record = self.loans.get_loan(payment.loan_id)
         if repayment is None or record is None or repayment.status is not RepaymentStatus.PENDING:
             raise StaleWrite([f"repayment {payment.payment_id} is not PENDING while its collection is open"])
-        status = close_collection(self.loans, record, repayment, report, self.clock, self.policy)
+        status = close_collection(
+            self.loans, record, repayment, report, self.clock, self.policy, metrics=self.metrics
+        )
         return Effect.SETTLED if status is RepaymentStatus.APPLIED else Effect.REJECTED
 
     @staticmethod

@@ -43,6 +43,7 @@ from scf.service.loan_store import (
     SupplierAccountMissing,
     api_report,
 )
+from scf.service.metrics import COLLECTIONS, NO_METRICS, Metrics
 from scf.service.payments import (
     Account,
     Direction,
@@ -114,6 +115,7 @@ class RepaymentService:
     policy: CreditPolicy = DEFAULT_POLICY
     lender: Account | None = field(default=None, kw_only=True)
     banks: BankDirectory | None = field(default=None, kw_only=True)
+    metrics: Metrics = field(default=NO_METRICS, kw_only=True)
 
     # -- the API side ------------------------------------------------------------------------------
 
@@ -273,7 +275,13 @@ class RepaymentService:
             )
             result = execute(gateway, order, maybe_sent=False)
         return close_collection(
-            self.loans, record, repayment, api_report(result, bank_code), self.clock, self.policy
+            self.loans,
+            record,
+            repayment,
+            api_report(result, bank_code),
+            self.clock,
+            self.policy,
+            metrics=self.metrics,
         )
 
 
@@ -284,10 +292,14 @@ def close_collection(
     report: PaymentReport,
     clock: Clock,
     policy: CreditPolicy,
+    *,
+    metrics: Metrics = NO_METRICS,
 ) -> RepaymentStatus:
     """What a bank answer about a PENDING repayment's collection does: SETTLED applies it on the
     settlement date, REJECTED fails it (the loan unchanged), anything else is kept as a report."""
     now = clock.now().isoformat()
+    outcome = report.status.value if report.status.final else PaymentStatus.PENDING.value
+    metrics.put(COLLECTIONS, 1, bank=report.bank_code, outcome=outcome)
     if report.status is PaymentStatus.SETTLED:
         apply_to_loan(
             loans,

@@ -34,6 +34,7 @@ from scf.domain.loan import Repayment, RepaymentSource, RepaymentStatus
 from scf.domain.money import format_amount
 from scf.events import UNMATCHED_BANK_ITEM, OutboxEvent
 from scf.service.loan_store import Effect
+from scf.service.metrics import NO_METRICS, UNMATCHED_ITEMS, Metrics
 from scf.service.payments import PaymentReport, PaymentStatus
 
 OUTGOING_PREFIXES = ("PAY", "RF")  # payouts and refunds leave the lender's account; collections arrive
@@ -190,6 +191,7 @@ class StatementMatcher:
     clock: Clock
     bank_accounts: dict[str, list[str]]
     outcomes: PaymentOutcomes
+    metrics: Metrics = NO_METRICS
 
     def process(self, bank: str, file_key: str, result: ParseResult) -> BankFileOutcome:
         outcome = BankFileOutcome(errors=list(result.errors))
@@ -588,7 +590,10 @@ class StatementMatcher:
     ) -> dict[str, Any]:
         record.matched = {"type": UNMATCHED, "code": code, "message": message, **(extra or {})}
         record.code = code
-        return self._record(record, now, event=unmatched_event(record))
+        recorded = self._record(record, now, event=unmatched_event(record))
+        if not recorded.get("already_recorded"):
+            self.metrics.put(UNMATCHED_ITEMS, 1, code=code)
+        return recorded
 
     def _record(self, record: BankEntry, now: datetime, **writes: Any) -> dict[str, Any]:
         first = self.store.record_entry(record, now, **writes)

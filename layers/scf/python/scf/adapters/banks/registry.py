@@ -2,7 +2,7 @@
 `BANKS` document, built the first time it is asked for and kept for the process, by the bank's
 `adapter`:
 
-- `simulated`: `SimulatedBankGateway(url)`;
+- `simulated`: `SimulatedBankGateway(url)` (imported when first used, as every adapter);
 - `iso20022-file`: `Iso20022FileGateway(bank, bucket=OUTBOUND_BUCKET, ...)` (imported when a file
   bank is first used);
 - `rest-signed`: `RestSignedBankGateway(url, key_id, SecretsManagerSecrets({key_id: secret}))`, with
@@ -18,13 +18,15 @@ import importlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scf.adapters.banks.simulated import SimulatedBankGateway
 from scf.clock import Clock, SystemClock
 from scf.config import ConfigError, Settings
 from scf.service.banks import BankConfig, BankDirectory
 from scf.service.payments import Account, BankGateway, Gateways
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,10 @@ Factory = Callable[[BankConfig, GatewayContext], BankGateway]
 
 
 def _simulated(bank: BankConfig, context: GatewayContext) -> BankGateway:
+    # Imported when the first payment goes to this bank: `requests` is cold-start time that the
+    # daily steps, the API routes and a file bank's payments do not need (docs/benchmarks.md).
+    from scf.adapters.banks.simulated import SimulatedBankGateway
+
     return SimulatedBankGateway(str(bank.settings["url"]))
 
 
@@ -91,6 +97,7 @@ class GatewayRegistry(Gateways):
         *,
         clock: Clock | None = None,
         factories: Mapping[str, Factory] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.directory = settings.bank_directory()
         self._context = GatewayContext(settings=settings, clock=clock or SystemClock())
@@ -100,6 +107,7 @@ class GatewayRegistry(Gateways):
             raise ConfigError(f"BANKS names adapters without a gateway: {sorted(unknown)}")
         self._built: dict[str, BankGateway] = {}
         self._lock = threading.Lock()
+        self._tracer = tracer  # given: every bank call is a subsegment with a log line
 
     def bank_for(self, bank_code: str) -> BankConfig:
         """The configured bank that serves `bank_code`: itself, or the default bank."""
@@ -110,7 +118,12 @@ class GatewayRegistry(Gateways):
         bank = self.bank_for(bank_code)
         with self._lock:
             if bank.code not in self._built:
-                self._built[bank.code] = self._factories[bank.adapter](bank, self._context)
+                gateway = self._factories[bank.adapter](bank, self._context)
+                if self._tracer is not None:
+                    from scf.adapters.observability import TracedGateway
+
+                    gateway = TracedGateway(gateway, bank.code, self._tracer)
+                self._built[bank.code] = gateway
             return self._built[bank.code]
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from scf import correlation
 from scf.adapters.dynamodb.loan_repository import account_json
 from scf.adapters.dynamodb.models import (
     ApplicationItem,
@@ -307,4 +308,5 @@ def _outbox_item(loan: NewLoan, now: str) -> OutboxItem:
         payload=stored_payload(event.event_id, event.event_type, event.payload),
         created_at=now,
         expires_at=created + timedelta(seconds=OUTBOX_TTL_SECONDS),
+        correlation_id=correlation.current(),
     )

@@ -17,6 +17,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.indexes import GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
+from scf import correlation
 from scf.adapters.dynamodb.ledger_repository import posting_item, touched_item
 from scf.adapters.dynamodb.models import (
     ExposureItem,
@@ -959,6 +960,7 @@ def _outbox_item(event: OutboxEvent, now: datetime | str) -> OutboxItem:
         payload=stored_payload(event.event_id, event.event_type, event.payload),
         created_at=now.isoformat(),
         expires_at=now.astimezone(UTC) + timedelta(seconds=OUTBOX_TTL_SECONDS),
+        correlation_id=correlation.current(),
     )
 
 

@@ -512,6 +512,8 @@ class OutboxItem(BaseItem):
     # The business date of the daily job that last published it again (the only change an outbox
     # item ever sees: the stream's MODIFY is the republished event; docs/operations.md).
     republished_on = UnicodeAttribute(null=True)
+    # The work that wrote it (scf.correlation): its consumer logs the same id.
+    correlation_id = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(event_id: str) -> tuple[str, str]:
