@@ -14,7 +14,8 @@ from scf.domain.loan import LoanStatus, RepaymentStatus
 from scf.service import metrics as names
 from scf.service.disbursement import PayoutService
 from scf.service.inquiries import InquiryService
-from scf.service.metrics import Unit, daily_step
+from scf.service.lending_day import DailyJob, Step, StepResult, dated
+from scf.service.metrics import Unit
 from scf.service.outcomes import PaymentOutcomeService
 from scf.service.payments import Account, PaymentKind, PaymentReport, PaymentStatus
 from scf.service.repayment import RepaymentService
@@ -162,10 +163,16 @@ def test_an_unmatched_bank_entry_counts_once_by_code_even_when_delivered_twice()
     ]
 
 
-def test_a_daily_step_counts_its_loans_read_and_written_by_step() -> None:
+def test_a_daily_step_run_by_the_job_counts_its_loans_read_and_written_by_step() -> None:
     metrics = RecordingMetrics()
+    day = date(2026, 12, 3)
+    job = DailyJob(
+        {Step.OVERDUE: dated(lambda business_date: StepResult(Step.OVERDUE, business_date, 7, 3))},
+        "Asia/Shanghai",
+        metrics,
+    )
 
-    daily_step(metrics, "OVERDUE", 7, 3)
+    job.handle({"scf": "daily", "step": "OVERDUE", "business_date": day.isoformat()})
 
     assert metrics.counted(names.DAILY_LOANS_READ, step="OVERDUE") == 7
     assert metrics.counted(names.DAILY_LOANS_WRITTEN, step="OVERDUE") == 3
