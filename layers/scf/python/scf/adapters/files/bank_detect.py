@@ -7,10 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from importlib import import_module
 
-from scf.adapters.files.camt import parse_camt
-from scf.adapters.files.mt940 import parse_mt940
-from scf.adapters.files.pain002 import parse_pain002
 from scf.adapters.files.parsing import rejection
 from scf.domain.bank_files import CAMT_053, CAMT_054, MT940, PAIN_002, ParseResult
 
@@ -27,12 +25,21 @@ _XMLNS = re.compile(r"""xmlns(?::[\w.-]+)?\s*=\s*["']([^"']*)["']""")
 _SWIFT_TAG = re.compile(r"^(?:\{[1-3]:(?:[^{}]|\{[^{}]*\})*\})*(?:\{4:)?:(\d{2}[A-Z]?):", re.MULTILINE)
 _SWIFT_BODY_TAGS = {"28", "28C", "60F", "60M", "61", "62F", "62M", "13D", "34F"}
 
-PARSERS: dict[str, Callable[[bytes], ParseResult]] = {
-    CAMT_053: parse_camt,
-    CAMT_054: parse_camt,
-    MT940: parse_mt940,
-    PAIN_002: parse_pain002,
+# Each format's parser as `module:function`, imported when the first file of the format is parsed:
+# the XML and MT940 libraries are most of the ingest function's cold start (docs/benchmarks.md).
+_PARSER_PATHS = {
+    CAMT_053: "scf.adapters.files.camt:parse_camt",
+    CAMT_054: "scf.adapters.files.camt:parse_camt",
+    MT940: "scf.adapters.files.mt940:parse_mt940",
+    PAIN_002: "scf.adapters.files.pain002:parse_pain002",
 }
+
+
+def parser_for(fmt: str) -> Callable[[bytes], ParseResult]:
+    """The parser of a detected bank format (KeyError for any other)."""
+    module, name = _PARSER_PATHS[fmt].split(":")
+    parser: Callable[[bytes], ParseResult] = getattr(import_module(module), name)
+    return parser
 
 
 def _head_text(data: bytes) -> str:
@@ -99,6 +106,6 @@ def parse_bank_file(data: bytes) -> ParseResult:
             "UNKNOWN_FORMAT",
             "not a camt.053, camt.054, MT940 or pain.002 file (detected by content)",
         )
-    result = PARSERS[fmt](data)
+    result = parser_for(fmt)(data)
     # An XML-level rejection (malformed, DOCTYPE) still belongs to the detected format.
     return result if result.format else replace(result, format=fmt)

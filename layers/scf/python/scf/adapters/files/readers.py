@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from scf.adapters.files.bank_detect import PARSERS
+from scf.adapters.files.bank_detect import parser_for
 from scf.adapters.files.detect import HEAD_BYTES, detect
 from scf.adapters.files.platform_csv import read_rows
 from scf.domain.bank_files import ParseResult
@@ -23,4 +23,4 @@ class FormatParsers:
         return read_rows(lines)
 
     def bank_file(self, file_format: str, data: bytes) -> ParseResult:
-        return PARSERS[file_format](data)
+        return parser_for(file_format)(data)
