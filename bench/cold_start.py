@@ -3,10 +3,13 @@ of N fresh processes each: `init` = the handler module imported (Lambda's init p
 init + `bootstrap()` (the services and their clients, which the first invocation builds; the bare
 handler makes its client at import). The environment is Lambda's as far as Powertools looks
 (`LAMBDA_TASK_ROOT`), so the Tracer is on and patches as in the cloud; a second reference adds
-Tracer and Metrics to the bare handler (what any traced Powertools function pays). Prints figures;
-asserts nothing. The ratio is against the first reference.
+Tracer and Metrics to the bare handler (what any traced Powertools function pays). Each handler
+runs from its code asset as deployed (infra/assets.py: with its bytecode, as Lambda's read-only code
+directories need) and, "(no bytecode)", from the sources as the assets were before. Third-party
+packages come from the venv, bytecode included, for every subject alike. Prints figures; asserts
+nothing. The ratio is against the first reference.
 
-    .venv/bin/python bench/cold_start.py [--runs 15]
+    .venv/bin/python bench/cold_start.py [--runs 15] [--baseline ../other-checkout]
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from infra.assets import compiled  # noqa: E402
+
 LAYER = ROOT / "layers" / "scf" / "python"
 BARE = """
 import boto3
@@ -118,7 +124,12 @@ def main() -> None:
         for label, root in (("", ROOT), (" (baseline)", args.baseline)):
             for code_dir in sorted((root / "functions").iterdir()) if root else []:
                 if (code_dir / "handler.py").is_file():
-                    subjects[code_dir.name + label] = (code_dir, root / "layers" / "scf" / "python")
+                    layer = compiled(root / "layers" / "scf") / "python"
+                    subjects[code_dir.name + label] = (compiled(code_dir), layer)
+                    subjects[f"{code_dir.name}{label} (no bytecode)"] = (
+                        code_dir,
+                        root / "layers" / "scf" / "python",
+                    )
         cold_ms(Path(bare_dir))  # warm the file cache once
         # Round robin: a busy machine's slow minute falls on every subject alike.
         runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in subjects}

@@ -13,7 +13,7 @@ from constructs import Construct
 
 from infra.constructs.api import Api
 from infra.constructs.banks import Banks
-from infra.constructs.common import ARCHITECTURE, ASSET_EXCLUDES, REPO_ROOT, RUNTIME, Layers, acknowledge
+from infra.constructs.common import ARCHITECTURE, REPO_ROOT, RUNTIME, Layers, acknowledge, code_asset
 from infra.constructs.config import StackConfig
 from infra.constructs.data import Data
 from infra.constructs.disbursement import Disbursement
@@ -43,7 +43,7 @@ class ScfStack(Stack):
             shared=lambda_.LayerVersion(
                 self,
                 "SharedLayer",
-                code=lambda_.Code.from_asset(str(SHARED_LAYER_DIR), exclude=ASSET_EXCLUDES),
+                code=code_asset(SHARED_LAYER_DIR),
                 compatible_runtimes=[RUNTIME],
                 compatible_architectures=[ARCHITECTURE],
                 description="scf shared package (layers/scf/python/scf)",
@@ -51,7 +51,7 @@ class ScfStack(Stack):
             deps=lambda_.LayerVersion(
                 self,
                 "DepsLayer",
-                code=lambda_.Code.from_asset(str(deps_layer_dir), exclude=ASSET_EXCLUDES),
+                code=lambda_.Code.from_asset(str(deps_layer_dir)),  # bytecode compiled by its build
                 compatible_runtimes=[RUNTIME],
                 compatible_architectures=[ARCHITECTURE],
                 description="third-party packages (layers/deps/requirements.txt)",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Tags, Validations
+from aws_cdk import Acknowledgment, AssetHashType, Aws, Duration, RemovalPolicy, Stack, Tags, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
+from infra.assets import compiled, digest
 from infra.constructs.config import StackConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +51,14 @@ MAX_RECEIVE_COUNT = 5
 VISIBILITY_TIMEOUT_FACTOR = 6
 # The cdk-nag packs every synth runs (infra/app.py); a finding id starts with its pack's name.
 NAG_PACKS = ("AwsSolutions", "NIST.800.53.R5")
-ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.mypy_cache"]
+
+
+def code_asset(source: Path) -> lambda_.Code:
+    """`source` as Lambda loads it: staged with its bytecode (infra/assets.py), hashed by its sources
+    so the template names the same asset on every machine."""
+    return lambda_.Code.from_asset(
+        str(compiled(source)), asset_hash_type=AssetHashType.CUSTOM, asset_hash=digest(source)
+    )
 
 
 @dataclass(frozen=True)
@@ -152,7 +160,7 @@ def scf_function(
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
         handler="handler.handler",
-        code=lambda_.Code.from_asset(str(code_dir), exclude=ASSET_EXCLUDES),
+        code=code_asset(code_dir),
         layers=[layers.shared, layers.deps],
         role=role,
         log_group=function_logs,

@@ -1,18 +1,22 @@
 """Build the Lambda deps layer without Docker: ``pip install --target`` for the Lambda platform.
 
 Usage: ``python layers/deps/build.py [--force]`` (``make layer``). The layer lands in
-``build/deps-layer-<fingerprint>/python``, the fingerprint keyed on the requirements, platform and
-Python version: a second run is a no-op, and worktrees sharing ``build/`` with other requirements
-each keep their own layer (no rebuild back and forth). The CDK app calls ``ensure_layer()`` first.
+``build/deps-layer-<fingerprint>/python`` with its bytecode, the fingerprint keyed on the
+requirements, platform, Python version and bytecode: a second run is a no-op, and worktrees sharing
+``build/`` with other requirements each keep their own layer (no rebuild back and forth). The CDK
+app calls ``ensure_layer()`` first.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import fcntl
 import hashlib
 import importlib.metadata
+import importlib.util
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -40,8 +44,20 @@ class LayerBuildError(RuntimeError):
 
 def _fingerprint() -> str:
     digest = hashlib.sha256(REQUIREMENTS.read_bytes())
-    digest.update(f"{PLATFORM}|{PYTHON_VERSION}".encode())
+    digest.update(f"{PLATFORM}|{PYTHON_VERSION}|bytecode:unchecked-hash".encode())
+    digest.update(importlib.util.MAGIC_NUMBER)
     return digest.hexdigest()
+
+
+def _compile(site: Path) -> None:
+    """Bytecode beside every module (unchecked-hash: a zip keeps no exact timestamps): Lambda's /opt
+    is read-only, so without it every cold start compiles the layer's modules again. Only when this
+    interpreter is the runtime's version; a file that does not compile (a template, another
+    Python's code) is left as source, as pip leaves it."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == PYTHON_VERSION:
+        compileall.compile_dir(
+            site, quiet=2, workers=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+        )
 
 
 def layer_dir() -> Path:
@@ -131,6 +147,7 @@ def _build() -> None:
         shutil.rmtree(cache, ignore_errors=True)
     shutil.rmtree(site / "bin", ignore_errors=True)
     _check_closure(site)
+    _compile(site)
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     _stamp().write_text(_fingerprint() + "\n")

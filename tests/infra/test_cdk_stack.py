@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -986,7 +987,8 @@ def test_every_taggable_resource_is_tagged_with_the_project(synthesized: Synthes
 
 
 def test_code_assets_are_small_and_clean(synthesized: Synthesized) -> None:
-    """DESIGN.md section 7: an asset must never carry a virtual environment or caches."""
+    """DESIGN.md section 7: an asset must never carry a virtual environment or a tool's cache; its
+    only bytecode is the runtime's, compiled by the build (unchecked-hash, infra/assets.py)."""
     asset_dirs = {
         resource["Metadata"]["aws:asset:path"]
         for resource in synthesized.resources.values()
@@ -998,10 +1000,46 @@ def test_code_assets_are_small_and_clean(synthesized: Synthesized) -> None:
         assert files, f"{asset} is empty"
         assert sum(p.stat().st_size for p in files) < 50 * 1024 * 1024, asset
         assert not any(
-            part in {"__pycache__", ".mypy_cache", ".venv", "site-packages"}
+            part in {".pytest_cache", ".mypy_cache", ".venv", "site-packages"}
             for p in files
             for part in p.parts
         )
+        assert all(is_runtime_bytecode(p) for p in files if p.suffix == ".pyc"), asset
+
+
+def test_every_module_of_every_code_asset_has_its_bytecode(synthesized: Synthesized) -> None:
+    """Lambda's code directories are read-only: a module without bytecode is compiled on every cold
+    start. The functions' code, the shared layer and the deps layer each ship it."""
+    ours = [
+        *synthesized.of_type("AWS::Lambda::LayerVersion").values(),
+        *(
+            f
+            for f in synthesized.of_type("AWS::Lambda::Function").values()
+            if "scf:function" in f["Metadata"]
+        ),
+    ]
+    assert len(ours) == 6  # two layers, four functions
+    for resource in ours:
+        asset = synthesized.outdir / resource["Metadata"]["aws:asset:path"]
+        modules = list(asset.rglob("*.py"))
+        assert modules, asset
+        missing = [m for m in modules if not (m.parent / "__pycache__" / f"{m.stem}.{CPYTHON}.pyc").is_file()]
+        assert not missing, missing[:5]
+
+
+CPYTHON = "cpython-311"  # the functions' runtime, python3.11
+
+
+def is_runtime_bytecode(path: Path) -> bool:
+    """A `.pyc` for python3.11 in `__pycache__` beside its source, unchecked-hash (PEP 552 flags 1)."""
+    header = path.read_bytes()[:8]
+    source = path.parent.parent / f"{path.name.split('.')[0]}.py"
+    return (
+        path.parent.name == "__pycache__"
+        and path.name.endswith(f".{CPYTHON}.pyc")
+        and source.is_file()
+        and int.from_bytes(header[4:8], "little") == 1
+    )
 
 
 # --- banks: outbound bucket, file banks' readers, REST banks' secrets ----------------------------
