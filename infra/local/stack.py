@@ -23,6 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
+from infra.assets import compiled
 from infra.constructs.config import LOCAL_BANK_URL
 from infra.local import tokens
 from infra.local.bank import Bank, BankServer, Faults
@@ -291,8 +292,9 @@ class LocalStack:
             self.workers[spec.name] = Worker(
                 name=spec.name,
                 handler=spec.handler,
-                code_dir=spec.code_dir,
-                layers=[SHARED_LAYER_DIR],
+                # The code and the shared layer as deployed: with their bytecode (infra/assets.py).
+                code_dir=compiled(spec.code_dir),
+                layers=[compiled(SHARED_LAYER_DIR.parent) / SHARED_LAYER_DIR.name],
                 timeout=spec.timeout,
                 environment=worker_environment(spec, deployment, {**overrides, **banks}),
                 run_dir=self.directory,
