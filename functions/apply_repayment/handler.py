@@ -8,9 +8,10 @@ Gateway (the routes below; the supplier is the token's).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache, partial
-from typing import Any
+from functools import cache, lru_cache, partial
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
@@ -20,11 +21,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from scf.adapters.banks.registry import GatewayRegistry
-from scf.adapters.dynamodb.ledger_repository import LedgerRepository
-from scf.adapters.dynamodb.loan_history_reader import DynamoLoanHistoryReader
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
-from scf.adapters.dynamodb.republish_repository import DynamoRepublishStore
 from scf.adapters.http import (
     LOANS_PAGE,
     api_resolver,
@@ -40,7 +38,6 @@ from scf.adapters.http import (
 from scf.adapters.observability import (
     TRACED_MODULES,
     EmfMetrics,
-    EmfMismatchAlarm,
     api_correlation_id,
     correlate,
     metrics_namespace,
@@ -48,19 +45,16 @@ from scf.adapters.observability import (
 )
 from scf.clock import Clock, clock_from_spec
 from scf.config import live_policy_checked, settings
-from scf.domain.policy import CreditPolicy
 from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
-from scf.service.inquiries import InquiryService
-from scf.service.ledger_check import LedgerCheckService
-from scf.service.lending_day import DailyJob, LendingDayService, Step, dated, is_daily_message
-from scf.service.loan_history import LoanHistoryService
+from scf.service.lending_day import DailyJob, is_daily_message
 from scf.service.loans import LoanService
-from scf.service.outcomes import PaymentOutcomeService
-from scf.service.payments import PaymentKind
 from scf.service.portfolio import PortfolioService, currency_filter, loan_filter
-from scf.service.refunds import RefundService
 from scf.service.repayment import RepaymentService
-from scf.service.republish import RepublishService
+
+if TYPE_CHECKING:
+    from scf.domain.policy import CreditPolicy
+    from scf.service.banks import BankDirectory
+    from scf.service.loan_history import LoanHistoryService
 
 logger = Logger()
 tracer = Tracer(auto_patch=True, patch_modules=TRACED_MODULES)
@@ -71,11 +65,14 @@ app = api_resolver()
 
 @dataclass(frozen=True)
 class Services:
+    """What each path needs; the daily steps and the ops loan view are built on their first use
+    (`cache`): their modules stay out of the cold start of the repayments and the loan routes."""
+
     repayments: RepaymentService
     loans: LoanService
-    loan_history: LoanHistoryService
     portfolio: PortfolioService
-    daily: DailyJob
+    loan_history: Callable[[], LoanHistoryService]
+    daily: Callable[[], DailyJob]
 
 
 @lru_cache(maxsize=1)
@@ -86,39 +83,58 @@ def bootstrap() -> Services:
     bind(config.table_name, config.region, config.endpoint_url)
     clock = clock_from_spec(config.clock, policy.timezone)
     store = DynamoLoanStore(clock)
-    banks = config.bank_directory()
     loans = LoanService(loans=store, clock=clock, policy=policy)
     emf = EmfMetrics(metrics)
     gateways = GatewayRegistry(config, clock=clock, tracer=tracer)
+    banks = config.bank_directory()
     repayments = RepaymentService(
         loans=store, gateways=gateways, banks=banks, clock=clock, policy=policy, metrics=emf
     )
-    refunds = RefundService(loans=store, gateways=gateways, banks=banks, clock=clock)
     return Services(
         repayments=repayments,
         loans=loans,
-        loan_history=LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans),
         portfolio=PortfolioService(loans=store, views=loans),
-        daily=daily_steps(store, clock, policy, emf, repayments, refunds, gateways),
+        loan_history=cache(partial(loan_history, loans)),
+        daily=cache(partial(daily_steps, banks, store, clock, policy, emf, repayments, gateways)),
     )
 
 
+def loan_history(loans: LoanService) -> LoanHistoryService:
+    """The ops view of one loan (`GET /v1/ops/loans/{id}`)."""
+    from scf.adapters.dynamodb.loan_history_reader import DynamoLoanHistoryReader
+    from scf.service.loan_history import LoanHistoryService
+
+    return LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans)
+
+
 def daily_steps(
+    banks: BankDirectory,
     store: DynamoLoanStore,
     clock: Clock,
     policy: CreditPolicy,
     emf: EmfMetrics,
     repayments: RepaymentService,
-    refunds: RefundService,
     gateways: GatewayRegistry,
 ) -> DailyJob:
     """The daily steps this function owns (infra/constructs/repayment.py schedules them)."""
+    from scf.adapters.dynamodb.ledger_reader import DynamoLedgerReader
+    from scf.adapters.dynamodb.republish_repository import DynamoRepublishStore
+    from scf.adapters.ledger_alarm import EmfMismatchAlarm
+    from scf.service.inquiries import InquiryService
+    from scf.service.ledger_check import LedgerCheckService
+    from scf.service.lending_day import LendingDayService, Step, dated
+    from scf.service.outcomes import PaymentOutcomeService
+    from scf.service.payments import PaymentKind
+    from scf.service.refunds import RefundService
+    from scf.service.republish import RepublishService
+
     lending_day = LendingDayService(loans=store, clock=clock, policy=policy)
+    refunds = RefundService(loans=store, gateways=gateways, banks=banks, clock=clock)
     republish = RepublishService(
         DynamoRepublishStore(), clock, policy.timezone, events=frozenset({REPAYMENT_REQUESTED})
     )
     ledger_check = LedgerCheckService(
-        loans=store, ledger=LedgerRepository(), alarm=EmfMismatchAlarm(emf.metrics), clock=clock
+        loans=store, ledger=DynamoLedgerReader(), alarm=EmfMismatchAlarm(emf.metrics), clock=clock
     )
     inquiries = InquiryService(
         loans=store,
@@ -202,7 +218,7 @@ def ops_portfolio() -> Response[Any]:
 @app.get("/v1/ops/loans/<loan_id>")
 def ops_loan(loan_id: str) -> Response[Any]:
     require_ops(app)
-    return ok(bootstrap().loan_history.view(loan_id))
+    return ok(bootstrap().loan_history().view(loan_id))
 
 
 # -- queue ------------------------------------------------------------------------------------------
@@ -210,7 +226,7 @@ def ops_loan(loan_id: str) -> Response[Any]:
 
 def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
-        run_daily(bootstrap().daily, record.body, logger)
+        run_daily(bootstrap().daily(), record.body, logger)
         return
     event = event_from_stream_record(record.body)
     correlate(logger, event.correlation_id or event.event_id)

@@ -6,9 +6,10 @@ retried alone (and ends in the DLQ after 5 receives)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache, partial
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -19,17 +20,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from scf.adapters.banks.registry import GatewayRegistry
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
-from scf.adapters.dynamodb.republish_repository import DynamoRepublishStore
 from scf.adapters.observability import TRACED_MODULES, EmfMetrics, correlate, metrics_namespace, run_daily
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import LOAN_APPROVED, event_from_stream_record
 from scf.service.disbursement import PayoutService
-from scf.service.inquiries import InquiryService
-from scf.service.lending_day import DailyJob, Step, dated, is_daily_message
-from scf.service.outcomes import PaymentOutcomeService
-from scf.service.payments import PaymentKind
-from scf.service.republish import RepublishService
+from scf.service.lending_day import DailyJob, is_daily_message
+
+if TYPE_CHECKING:
+    from scf.clock import Clock
+    from scf.domain.policy import CreditPolicy
 
 logger = Logger()
 tracer = Tracer(auto_patch=True, patch_modules=TRACED_MODULES)
@@ -39,8 +39,11 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 @dataclass(frozen=True)
 class Services:
+    """The payouts, and the daily steps built on the first daily message (`cache`): their modules
+    stay out of the cold start of the payouts."""
+
     payouts: PayoutService
-    daily: DailyJob
+    daily: Callable[[], DailyJob]
 
 
 @lru_cache(maxsize=1)
@@ -56,6 +59,27 @@ def bootstrap() -> Services:
     payouts = PayoutService(
         loans=store, gateways=gateways, banks=config.bank_directory(), clock=clock, metrics=emf
     )
+    return Services(
+        payouts=payouts, daily=cache(partial(daily_steps, store, clock, policy, emf, payouts, gateways))
+    )
+
+
+def daily_steps(
+    store: DynamoLoanStore,
+    clock: Clock,
+    policy: CreditPolicy,
+    emf: EmfMetrics,
+    payouts: PayoutService,
+    gateways: GatewayRegistry,
+) -> DailyJob:
+    """The daily steps this function owns: INQUIRE and REPUBLISH."""
+    from scf.adapters.dynamodb.republish_repository import DynamoRepublishStore
+    from scf.service.inquiries import InquiryService
+    from scf.service.lending_day import Step, dated
+    from scf.service.outcomes import PaymentOutcomeService
+    from scf.service.payments import PaymentKind
+    from scf.service.republish import RepublishService
+
     republish = RepublishService(
         DynamoRepublishStore(), clock, policy.timezone, events=frozenset({LOAN_APPROVED})
     )
@@ -68,22 +92,19 @@ def bootstrap() -> Services:
         policy=policy,
         metrics=emf,
     )
-    return Services(
-        payouts=payouts,
-        daily=DailyJob(
-            {
-                Step.INQUIRE: lambda message: inquiries.run(message.business_date, message.at),
-                Step.REPUBLISH: dated(republish.run),
-            },
-            policy.timezone,
-            emf,
-        ),
+    return DailyJob(
+        {
+            Step.INQUIRE: lambda message: inquiries.run(message.business_date, message.at),
+            Step.REPUBLISH: dated(republish.run),
+        },
+        policy.timezone,
+        emf,
     )
 
 
 def record_handler(record: SQSRecord) -> None:
     if is_daily_message(record.body):
-        run_daily(bootstrap().daily, record.body, logger)
+        run_daily(bootstrap().daily(), record.body, logger)
         return
     event = event_from_stream_record(record.body)
     correlate(logger, event.correlation_id or event.event_id)

@@ -7,9 +7,10 @@ one bad file never blocks the others; `is_api_request` tells the ops route's eve
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -45,16 +46,19 @@ from scf.adapters.observability import (
 )
 from scf.adapters.s3 import S3Inbox, uploader_id
 from scf.adapters.sqs import SqsContinuations
-from scf.clock import Clock, clock_from_spec
+from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
-from scf.domain.policy import CreditPolicy
 from scf.errors import InvalidInput
 from scf.service.checkpoint import CONTINUE, Deadline
 from scf.service.ingest import REPORTS_PREFIX, IngestFile, IngestService
-from scf.service.metrics import Metrics as MetricsPort
-from scf.service.outcomes import PaymentOutcomeService
 from scf.service.statements import PaymentOutcomes, StatementMatcher
 from scf.service.unmatched import OPEN, RESOLVED, UnmatchedService
+
+if TYPE_CHECKING:
+    from scf.clock import Clock
+    from scf.domain.policy import CreditPolicy
+    from scf.service.metrics import Metrics as MetricsPort
+    from scf.service.payments import PaymentReport
 
 logger = Logger()
 tracer = Tracer(auto_patch=True, patch_modules=TRACED_MODULES)
@@ -82,7 +86,7 @@ def bootstrap() -> Services:
     statements = DynamoStatementStore(DynamoLoanStore(clock))  # its clock dates the touched-loan markers
     bank_accounts = config.bank_accounts()  # {bank code: the lender's accounts there}, from BANKS
     emf = EmfMetrics(metrics)
-    outcomes = payment_outcomes(statements, clock, policy, emf)
+    outcomes = OutcomesOnFirstReport(lambda: payment_outcomes(statements, clock, policy, emf))
     ingest = IngestService(
         S3Inbox(endpoint_url=config.endpoint_url),
         files,
@@ -109,7 +113,20 @@ def payment_outcomes(
 ) -> PaymentOutcomes:
     """What a bank's answer about one of our payments does (the loan side's use case, on the same
     store); integration tests of the matcher put a recording fake here."""
+    from scf.service.outcomes import PaymentOutcomeService
+
     return PaymentOutcomeService(loans=statements.loans, clock=clock, policy=policy, metrics=metrics)
+
+
+class OutcomesOnFirstReport(PaymentOutcomes):
+    """`payment_outcomes` built on the first report about one of our payments: only bank files
+    have any, so the loan side's modules stay out of the cold start of the other files."""
+
+    def __init__(self, build: Callable[[], PaymentOutcomes]) -> None:
+        self.built = cache(build)
+
+    def apply(self, report: PaymentReport) -> str:
+        return self.built().apply(report)
 
 
 def s3_objects(body: str) -> list[IngestFile]:

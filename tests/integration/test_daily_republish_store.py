@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from scf.adapters.dynamodb.ledger_repository import TOUCHED_SHARDS, LedgerRepository
+from scf.adapters.dynamodb.ledger_reader import DynamoLedgerReader
+from scf.adapters.dynamodb.ledger_repository import TOUCHED_SHARDS
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore, _outbox_item
 from scf.adapters.dynamodb.models import OutboxItem, RepaymentItem
 from scf.adapters.dynamodb.republish_repository import DynamoRepublishStore
@@ -161,8 +162,8 @@ def test_the_loans_touched_on_a_day_are_read_from_their_markers_one_query_per_sh
         "before-call.dynamodb", lambda model, **_: calls.append(model.name)
     )
 
-    touched = LedgerRepository().touched_loans(TODAY)
+    touched = DynamoLedgerReader().touched_loans(TODAY)
 
     assert touched == ["L1", "L2", "L3"]
     assert calls == ["Query"] * TOUCHED_SHARDS
-    assert LedgerRepository().touched_loans(TODAY + timedelta(days=1)) == []
+    assert DynamoLedgerReader().touched_loans(TODAY + timedelta(days=1)) == []

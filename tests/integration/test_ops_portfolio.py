@@ -61,7 +61,7 @@ def ids(page: dict[str, Any]) -> list[str]:
 
 def run_daily(world: MoneyWorld, day: date) -> None:
     world.set_today(day)
-    world.apply_repayment.bootstrap().daily.run(Step.OVERDUE, day)
+    world.apply_repayment.bootstrap().daily().run(Step.OVERDUE, day)
 
 
 def test_a_loan_left_alone_across_maturity_is_listed_overdue_with_its_supplier(book: MoneyWorld) -> None:

@@ -6,7 +6,6 @@ ingestion", has the measurements). Only glibc has `mallopt`; elsewhere this does
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 from collections.abc import Callable
 from functools import lru_cache
@@ -19,7 +18,9 @@ def _mallopt() -> Callable[[int, int], int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # The process's own symbols, libc's among them: no `ctypes.util.find_library`, which runs
+        # `ldconfig -p` in a subprocess at every cold start.
+        libc = ctypes.CDLL(None)
     except OSError:
         return None
     mallopt = getattr(libc, "mallopt", None)

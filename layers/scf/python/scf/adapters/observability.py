@@ -13,14 +13,14 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from scf import correlation
-from scf.service.ledger_check import LedgerMismatch, MismatchAlarm
-from scf.service.lending_day import DailyJob, StepResult, daily_message
-from scf.service.metrics import LEDGER_MISMATCH, Metrics, Unit
+from scf.service.metrics import Metrics, Unit
 from scf.service.payments import BankGateway, PaymentOrder, PaymentResult
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics as PowertoolsMetrics
     from aws_lambda_powertools import Tracer
+
+    from scf.service.lending_day import DailyJob, StepResult
 
 # Patched by each handler's Tracer: boto3/botocore calls (DynamoDB through PynamoDB, S3, SQS,
 # Secrets Manager) become subsegments. Not patch_all: each patcher is import time at cold start.
@@ -57,25 +57,6 @@ class EmfMetrics(Metrics):
             default_dimensions={**self.metrics.default_dimensions, **dimensions},
         ):
             pass
-
-
-class EmfMismatchAlarm(MismatchAlarm):
-    """`LedgerMismatch` = 1 (Count) for the loan, at once; the loan id and the day ride as
-    properties, not dimensions (one alarm over the function's `service`)."""
-
-    def __init__(self, metrics: PowertoolsMetrics) -> None:
-        self.metrics = metrics
-
-    def raise_alarm(self, mismatch: LedgerMismatch) -> None:
-        with single_metric(
-            name=LEDGER_MISMATCH,
-            unit=MetricUnit.Count,
-            value=1,
-            namespace=self.metrics.namespace,
-            default_dimensions=self.metrics.default_dimensions,
-        ) as metric:
-            metric.add_metadata(key="loan_id", value=mismatch.loan_id)
-            metric.add_metadata(key="day", value=mismatch.checked_day.isoformat())
 
 
 class TracedGateway(BankGateway):
@@ -141,6 +122,8 @@ def daily_correlation_id(step: str, business_date: str) -> str:
 
 def run_daily(job: DailyJob, body: str, log: Logger) -> StepResult:
     """A daily-job queue message: its step run under the correlation id `daily:<step>:<date>`."""
+    from scf.service.lending_day import daily_message  # the daily functions' path only
+
     message = daily_message(body, job.timezone)
     correlate(log, daily_correlation_id(message.step, message.business_date.isoformat()))
     result = job.run_message(message)

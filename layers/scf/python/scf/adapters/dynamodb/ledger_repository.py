@@ -1,7 +1,8 @@
 """Ledger postings in the business table: pk LEDGER#<loan_id>, sk POSTING#<posting_id>. Postings are
 only ever created (inside the money transaction that moves the money, condition: not there yet);
-balances are derived by reading them back. Which loans moved on a business date: `TouchedItem`
-markers, written in the same transactions (docs/access-patterns.md, "Loans touched on a day")."""
+balances are derived by reading them back (ledger_reader.py). Which loans moved on a business date:
+`TouchedItem` markers, written in the same transactions (docs/access-patterns.md, "Loans touched on
+a day")."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from scf.adapters.dynamodb.models import PostingItem, TouchedItem
 from scf.domain.ledger import Posting
-from scf.service.ledger_check import LedgerReader
 
 TOUCHED_SHARDS = 8  # partitions per day, so a busy day's marker writes spread over several
 TOUCHED_TTL_DAYS = 35  # long enough to rerun any day of the last month
@@ -40,21 +40,3 @@ def touched_item(loan_id: str, business_date: date) -> TouchedItem:
         loan_id=loan_id,
         expires_at=datetime.now(UTC) + timedelta(days=TOUCHED_TTL_DAYS),
     )
-
-
-class LedgerRepository(LedgerReader):
-    def postings_of(self, loan_id: str) -> list[Posting]:
-        """Every posting of a loan, in key order (strongly consistent)."""
-        query = PostingItem.query(
-            f"LEDGER#{loan_id}", PostingItem.sk.startswith("POSTING#"), consistent_read=True
-        )
-        return [Posting.from_json(item.posting_id, item.reason, item.entries) for item in query]
-
-    def touched_loans(self, business_date: date) -> list[str]:
-        """The loans touched on `business_date`: one Query per shard (keys only), sorted."""
-        day = business_date.isoformat()
-        loans: set[str] = set()
-        for shard in range(TOUCHED_SHARDS):
-            pk, _ = TouchedItem.key(day, shard, "")
-            loans.update(item.sk for item in TouchedItem.query(pk, attributes_to_get=["sk"]))
-        return sorted(loans)
