@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -43,6 +43,7 @@ from scf.adapters.observability import (
     metrics_namespace,
     run_daily,
 )
+from scf.adapters.sqs import BackoffBatchProcessor
 from scf.clock import Clock, clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import REPAYMENT_REQUESTED, event_from_stream_record
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
 logger = Logger()
 tracer = Tracer(auto_patch=True, patch_modules=TRACED_MODULES)
 metrics = Metrics(namespace=metrics_namespace())
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BackoffBatchProcessor(logger)
 app = api_resolver()
 
 

@@ -2,7 +2,8 @@
 DynamoDB stream records of `LoanApproved` outbox events (docs/architecture.md), and the daily
 job's messages from its schedules: INQUIRE (the payouts' status inquiry) and REPUBLISH
 (`LoanApproved` again for loans still APPROVED). Partial batch failures: a record that raises is
-retried alone (and ends in the DLQ after 5 receives)."""
+retried alone (and ends in the DLQ after 5 receives); one whose bank was unavailable comes back
+within seconds (scf.adapters.sqs.BackoffBatchProcessor)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from functools import cache, lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -21,6 +22,7 @@ from scf.adapters.banks.registry import GatewayRegistry
 from scf.adapters.dynamodb.loan_repository import DynamoLoanStore
 from scf.adapters.dynamodb.models import bind
 from scf.adapters.observability import TRACED_MODULES, EmfMetrics, correlate, metrics_namespace, run_daily
+from scf.adapters.sqs import BackoffBatchProcessor
 from scf.clock import clock_from_spec
 from scf.config import live_policy_checked, settings
 from scf.events import LOAN_APPROVED, event_from_stream_record
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 logger = Logger()
 tracer = Tracer(auto_patch=True, patch_modules=TRACED_MODULES)
 metrics = Metrics(namespace=metrics_namespace())
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BackoffBatchProcessor(logger)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 - `QueueConsumer`: long-polls an SQS queue and invokes the function with batches shaped exactly as
   Lambda delivers them, honouring the mapping's batch size and ReportBatchItemFailures (only
-  successes are deleted; failures come back after the visibility timeout, moto's redrive policy
-  moves them to the DLQ after maxReceiveCount).
+  successes are deleted; failures come back after the visibility timeout, or sooner when the
+  function shortened it with ChangeMessageVisibility, which moto honours as SQS does; moto's redrive
+  policy moves them to the DLQ after maxReceiveCount).
 - `StreamPipe`: reads a DynamoDB stream and sends each record that matches a pipe's filter pattern
   to the pipe's target queue, the record itself being the message body, or to a bus pipe
   (infra/local/events.py: enrichment, input template, the event log).

@@ -789,6 +789,15 @@ def test_each_function_gets_only_what_it_uses(synthesized: Synthesized) -> None:
             for lid in references(s["Resource"])
         }
         assert consumed == ({own_queue[name]} if name in own_queue else set())
+        # The paying functions' BackoffBatchProcessor shortens a failed record's visibility: on the
+        # function's own queue only (granted with the event source mapping's consume actions).
+        shortened = {
+            path_of(synthesized.resources[lid])
+            for s in granted
+            if "sqs:ChangeMessageVisibility" in as_list(s["Action"])
+            for lid in references(s["Resource"])
+        }
+        assert shortened == consumed, name
 
 
 def table_statements(synthesized: Synthesized, name: str) -> list[dict[str, Any]]:
