@@ -3,7 +3,8 @@ of N fresh processes each: `init` = the handler module imported (Lambda's init p
 init + `bootstrap()` (the services and their clients, which the first invocation builds; the bare
 handler makes its client at import). The environment is Lambda's as far as Powertools looks
 (`LAMBDA_TASK_ROOT`), so the Tracer is on and patches as in the cloud; a second reference adds
-Tracer and Metrics to the bare handler (what any traced Powertools function pays). Each handler
+Tracer and Metrics to the bare handler (what any traced Powertools function pays); a third holds
+the garbage collector during its import as the project's handlers do. Each handler
 runs from its code asset as deployed (infra/assets.py: with its bytecode, as Lambda's read-only code
 directories need) and, "(no bytecode)", from the sources as the assets were before. Third-party
 packages come from the venv, bytecode included, for every subject alike. Prints figures; asserts
@@ -56,6 +57,10 @@ dynamodb = boto3.client("dynamodb", region_name="us-east-1")
 def handler(event, context):
     return {"ok": True}
 """
+# The bare handler with the collector held as the project's handlers hold it (functions/*/handler.py).
+BARE_GC = "import gc\ngc.disable()\n" + BARE.replace(
+    "@logger.inject_lambda_context", "gc.freeze()\ngc.enable()\n\n\n@logger.inject_lambda_context"
+)
 PROBE = """
 import sys, time
 t0 = time.perf_counter()
@@ -114,12 +119,18 @@ def main() -> None:
         help="a checkout of another commit (git worktree add): its handlers run too, on its own layer",
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as bare_dir, tempfile.TemporaryDirectory() as traced_dir:
+    with (
+        tempfile.TemporaryDirectory() as bare_dir,
+        tempfile.TemporaryDirectory() as traced_dir,
+        tempfile.TemporaryDirectory() as gc_dir,
+    ):
         (Path(bare_dir) / "handler.py").write_text(BARE)
         (Path(traced_dir) / "handler.py").write_text(BARE_TRACED)
+        (Path(gc_dir) / "handler.py").write_text(BARE_GC)
         subjects = {
             "bare (Powertools Logger + boto3 client)": (Path(bare_dir), LAYER),
             "bare + Tracer (botocore) + Metrics": (Path(traced_dir), LAYER),
+            "bare, collector held at import": (Path(gc_dir), LAYER),
         }
         for label, root in (("", ROOT), (" (baseline)", args.baseline)):
             for code_dir in sorted((root / "functions").iterdir()) if root else []:

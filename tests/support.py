@@ -3,6 +3,7 @@ sys.path). Fixtures built on them live in tests/conftest.py."""
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import sys
@@ -48,6 +49,9 @@ def load_handler(function: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses in the module look themselves up there
     spec.loader.exec_module(module)
+    # A handler freezes what its cold start allocated (Lambda imports it once per process); a test
+    # process loads handlers again and again, so their objects stay collectable here.
+    gc.unfreeze()
     module.handler = as_function(function, module.handler)  # its table calls checked (table_grants)
     return module
 

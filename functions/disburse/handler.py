@@ -7,6 +7,12 @@ within seconds (scf.adapters.sqs.BackoffBatchProcessor)."""
 
 from __future__ import annotations
 
+import gc
+
+# No garbage collection while the modules load: a cold start's imports allocate objects that all
+# live as long as the process. Frozen and collection enabled again at the end of this module.
+gc.disable()
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache, partial
@@ -125,3 +131,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+
+
+gc.freeze()  # the modules' objects are permanent: later collections never walk them again
+gc.enable()

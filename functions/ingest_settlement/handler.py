@@ -6,6 +6,12 @@ one bad file never blocks the others; `is_api_request` tells the ops route's eve
 
 from __future__ import annotations
 
+import gc
+
+# No garbage collection while the modules load: a cold start's imports allocate objects that all
+# live as long as the process. Frozen and collection enabled again at the end of this module.
+gc.disable()
+
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,3 +218,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+
+
+gc.freeze()  # the modules' objects are permanent: later collections never walk them again
+gc.enable()

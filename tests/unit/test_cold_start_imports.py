@@ -65,11 +65,12 @@ used = {"parsers": parsers, "outcomes": type(outcomes).__name__}
 }
 
 CHILD = """
-import json, sys
+import gc, json, sys
 sys.path[:0] = [{function_dir!r}, {layer!r}]
 import handler
+gc_after_import = {{"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}}
 services = handler.bootstrap()
-print(json.dumps(sorted(sys.modules)), flush=True)
+print(json.dumps({{"modules": sorted(sys.modules), "gc": gc_after_import}}), flush=True)
 {first_use}
 print(json.dumps({{"used": used, "after": sorted(sys.modules)}}))
 """
@@ -82,8 +83,9 @@ def banks() -> str:
 
 @cache
 def cold_start(function: str) -> dict[str, Any]:
-    """The modules loaded by the function's cold start (`cold`), what its first uses returned
-    (`used`; the error if they failed) and the modules loaded after them (`after`)."""
+    """The modules loaded by the function's cold start (`cold`), the garbage collector's state once
+    the handler is imported (`gc`), what its first uses returned (`used`; the error if they
+    failed) and the modules loaded after them (`after`)."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -106,7 +108,8 @@ def cold_start(function: str) -> dict[str, Any]:
     lines = done.stdout.splitlines()
     assert lines, done.stderr  # the cold start itself failed
     first_uses = json.loads(lines[1]) if len(lines) > 1 else {"used": done.stderr, "after": []}
-    return {"cold": json.loads(lines[0]), **first_uses}
+    cold = json.loads(lines[0])
+    return {"cold": cold["modules"], "gc": cold["gc"], **first_uses}
 
 
 def loaded(function: str, modules: set[str]) -> set[str]:
@@ -162,3 +165,12 @@ def test_the_credit_cold_start_loads_no_daily_step_nor_bank_file_module() -> Non
     deferred = DAILY_ONLY | {"scf.service.lending_day"} | BANK_PARSERS | BANK_LIBRARIES
 
     assert loaded("score_application", deferred) == set()
+
+
+@pytest.mark.parametrize("function", sorted(FIRST_USE))
+def test_a_handler_freezes_what_its_import_allocated_and_collects_again(function: str) -> None:
+    """Collection is off while the modules load (docs/benchmarks.md, "Cold start"), never after."""
+    state = cold_start(function)["gc"]
+
+    assert state["enabled"] is True
+    assert state["frozen"] > 10_000  # the modules' objects, in the permanent generation
