@@ -232,16 +232,13 @@ def test_the_live_policy_is_the_shipped_version_the_environment_names():
 
 
 def test_the_documents_ship_in_the_shared_layer_asset():
-    """The CDK's shared layer is the folder layers/scf with ASSET_EXCLUDES left out; Lambda puts its
-    python/ on sys.path, where `scf.policy` finds its documents."""
-    from fnmatch import fnmatch
-    from pathlib import Path
-
-    from infra.constructs.common import ASSET_EXCLUDES
+    """The CDK's shared layer is layers/scf staged by infra/assets.py; Lambda puts its python/ on
+    sys.path, where `scf.policy` finds its documents."""
+    from infra.assets import compiled
     from infra.stack import SHARED_LAYER_DIR
 
+    staged = compiled(SHARED_LAYER_DIR)
+
     for version in shipped_versions():
-        document = Path(str(resources.files("scf.policy").joinpath(f"{version}.json")))
-        relative = document.resolve().relative_to(SHARED_LAYER_DIR.resolve())
-        assert relative.parts[:3] == ("python", "scf", "policy")
-        assert not any(fnmatch(str(relative), pattern) for pattern in ASSET_EXCLUDES)
+        document = staged / "python" / "scf" / "policy" / f"{version}.json"
+        assert document.read_bytes() == resources.files("scf.policy").joinpath(f"{version}.json").read_bytes()
