@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import AssetHashType, CfnOutput, Stack, Tags
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -51,7 +51,10 @@ class ScfStack(Stack):
             deps=lambda_.LayerVersion(
                 self,
                 "DepsLayer",
-                code=lambda_.Code.from_asset(str(deps_layer_dir)),  # bytecode compiled by its build
+                # Compiled by its build; hashed by its fingerprint (the directory's name), not its 16 MB.
+                code=lambda_.Code.from_asset(
+                    str(deps_layer_dir), asset_hash_type=AssetHashType.CUSTOM, asset_hash=deps_layer_dir.name
+                ),
                 compatible_runtimes=[RUNTIME],
                 compatible_architectures=[ARCHITECTURE],
                 description="third-party packages (layers/deps/requirements.txt)",
