@@ -27,6 +27,8 @@ from scf.domain.money import TWO_DECIMAL_CURRENCIES
 from scf.domain.policy import CURRENT_POLICY_VERSION, CreditPolicy, load_policy
 from scf.domain.portfolio import BUCKETS, CURRENT
 from scf.service.loan_history import HISTORY_EVENTS
+from scf.service.ops_outcomes import REASON_MAX_LENGTH as OPS_REASON_MAX_LENGTH
+from scf.service.ops_outcomes import REFERENCE_MAX_LENGTH as OPS_REFERENCE_MAX_LENGTH
 from scf.service.portfolio import SUPPLIER_ID_PATTERN
 
 OPENAPI_VERSION = "3.0.3"
@@ -496,6 +498,71 @@ def schemas(policy: CreditPolicy) -> dict[str, Schema]:
                 "item_id": {"type": "string"},
                 "status": {"type": "string", "enum": ["RESOLVED"]},
                 "resolution": ref("UnmatchedResolution"),
+            }
+        ),
+        "PaymentOutcomeRequest": obj(
+            {
+                "status": {
+                    "type": "string",
+                    "enum": ["SETTLED", "REJECTED"],
+                    "description": "The bank's final answer, as ops obtained it (phone, the bank's portal).",
+                },
+                "reason": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": OPS_REASON_MAX_LENGTH,
+                    "pattern": r"\S",
+                    "description": "Why, and how the answer was obtained; kept on the payment's report "
+                    "(a rejection's reason on the loan's LoanFailed event).",
+                },
+                "value_date": {
+                    "type": "string",
+                    "format": "date",
+                    "description": "SETTLED: the bank's value date, not after today (422 "
+                    "VALUE_DATE_IN_FUTURE); not allowed for REJECTED.",
+                },
+                "bank_reference": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": OPS_REFERENCE_MAX_LENGTH,
+                    "description": "The bank's reference of the payment, if it gave one.",
+                },
+            },
+            required=["status", "reason"],
+        )
+        | {
+            # The handler's 422 VALUE_DATE_REQUIRED and VALUE_DATE_NOT_ALLOWED, stated here.
+            "oneOf": [
+                {"properties": {"status": {"enum": ["SETTLED"]}}, "required": ["value_date"]},
+                {"properties": {"status": {"enum": ["REJECTED"]}}, "not": {"required": ["value_date"]}},
+            ]
+        },
+        "PaymentOutcomeRecorded": obj(
+            {
+                "payment_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["SETTLED", "REJECTED"], "description": "As recorded."},
+                "effect": {
+                    "type": "string",
+                    "enum": ["SETTLED", "REJECTED", "RECORDED", "OUTCOME_CONFLICT", "PAYOUT_RETURNED"],
+                    "description": "What it did, as a bank's report would (docs/money.md, \"Bank "
+                    'answers"): SETTLED, REJECTED; a bank file that closed the payment meanwhile '
+                    "leaves it RECORDED, OUTCOME_CONFLICT or PAYOUT_RETURNED (nothing changed).",
+                },
+                "payment_status": {
+                    "type": "string",
+                    "enum": ["SETTLED", "REJECTED"],
+                    "description": "The payment's final outcome now.",
+                },
+                "loan_id": nullable({"type": "string", "description": "None for a refund."}),
+                "loan_status": nullable(
+                    {
+                        "type": "string",
+                        "enum": list(LOAN_STATUSES),
+                        "description": "The loan's status now (a refund's: none).",
+                    }
+                ),
+                "recorded_at": {"type": "string", "format": "date-time"},
+                "by": {"type": "string", "description": "The ops reviewer (the token's `sub`)."},
             }
         ),
         "ApplicationPage": page("ReviewItem", "Applications in REVIEW, oldest first."),
@@ -1006,6 +1073,35 @@ def paths() -> dict[str, dict[str, Schema]]:
                 "repayment and its event); `by` is the token's `sub`.",
                 parameters=[path_parameter("item_id", "The item's id (`item_id` in the list)."), IDEMPOTENCY],
                 body=("UnmatchedResolutionRequest", "What ops decided."),
+            )
+        },
+        "/v1/ops/payments/{payment_id}/outcome": {
+            "post": _operation(
+                "recordPaymentOutcome",
+                "Record a bank's final answer ops obtained out of band, for a payment without one",
+                "ops",
+                ("200", json_body("PaymentOutcomeRecorded", "What it did (a retry: the first answer).")),
+                [
+                    "400",
+                    "401",
+                    OPS,
+                    "404",
+                    conflict(
+                        "The payment has a final outcome already (PAYMENT_ALREADY_FINAL, `detail` "
+                        "names it), or was sent less than 15 minutes ago: the bank may still "
+                        "answer (PAYMENT_TOO_RECENT)."
+                    ),
+                    "422",
+                ],
+                description="Applied exactly as the bank's own report (a payout REJECTED: the loan "
+                "FAILED and its reservation released; SETTLED: ACTIVE with its posting; a "
+                "collection or refund closed), kept on the payment with `source` ops and `by` "
+                "(the token's `sub`). Once per payment. Runbook: docs/operations.md, PayoutNotActive.",
+                parameters=[
+                    path_parameter("payment_id", "The payment's id (`PAY` + the loan id for a payout)."),
+                    IDEMPOTENCY,
+                ],
+                body=("PaymentOutcomeRequest", "The bank's answer."),
             )
         },
         DOCUMENT_PATH: {

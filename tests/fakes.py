@@ -178,6 +178,7 @@ class FakeLoanStore(LoanStore):
             account=stored["account"],
             reports=tuple(stored["reports"]),
             refund=stored.get("refund"),
+            sent_at=stored["sent_at"],
         )
 
     def open_payments(self, kind: PaymentKind, sent_before: datetime) -> list[PaymentRecord]:

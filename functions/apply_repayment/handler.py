@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from scf.domain.policy import CreditPolicy
     from scf.service.banks import BankDirectory
     from scf.service.loan_history import LoanHistoryService
+    from scf.service.ops_outcomes import OpsOutcomeService
 
 logger = Logger()
 tracer = Tracer(auto_patch=True, patch_modules=TRACED_MODULES)
@@ -79,6 +80,7 @@ class Services:
     loans: LoanService
     portfolio: PortfolioService
     loan_history: Callable[[], LoanHistoryService]
+    ops_outcomes: Callable[[], OpsOutcomeService]
     daily: Callable[[], DailyJob]
 
 
@@ -102,6 +104,7 @@ def bootstrap() -> Services:
         loans=loans,
         portfolio=PortfolioService(loans=store, views=loans),
         loan_history=cache(partial(loan_history, loans)),
+        ops_outcomes=cache(partial(ops_outcomes, store, clock, policy, emf)),
         daily=cache(partial(daily_steps, banks, store, clock, policy, emf, repayments, gateways)),
     )
 
@@ -112,6 +115,17 @@ def loan_history(loans: LoanService) -> LoanHistoryService:
     from scf.service.loan_history import LoanHistoryService
 
     return LoanHistoryService(reader=DynamoLoanHistoryReader(), loans=loans)
+
+
+def ops_outcomes(
+    store: DynamoLoanStore, clock: Clock, policy: CreditPolicy, emf: EmfMetrics
+) -> OpsOutcomeService:
+    """A bank's answer ops obtained out of band (`POST /v1/ops/payments/{id}/outcome`)."""
+    from scf.service.ops_outcomes import OpsOutcomeService
+    from scf.service.outcomes import PaymentOutcomeService
+
+    outcomes = PaymentOutcomeService(loans=store, clock=clock, policy=policy, metrics=emf)
+    return OpsOutcomeService(loans=store, outcomes=outcomes, clock=clock)
 
 
 def daily_steps(
@@ -226,6 +240,14 @@ def ops_portfolio() -> Response[Any]:
 def ops_loan(loan_id: str) -> Response[Any]:
     require_ops(app)
     return ok(bootstrap().loan_history().view(loan_id))
+
+
+@app.post("/v1/ops/payments/<payment_id>/outcome")
+def ops_payment_outcome(payment_id: str) -> Response[Any]:
+    who = require_ops(app)
+    key = idempotency_key(app)
+    body = json_body(app)
+    return ok(bootstrap().ops_outcomes().record(payment_id, body, by=who.subject, idempotency_key=key))
 
 
 # -- queue ------------------------------------------------------------------------------------------

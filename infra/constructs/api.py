@@ -51,6 +51,7 @@ ROUTES: dict[str, list[tuple[str, str]]] = {
         ("GET", "/v1/ops/loans/{loan_id}"),
         ("GET", "/v1/ops/loans"),
         ("GET", "/v1/ops/portfolio"),
+        ("POST", "/v1/ops/payments/{payment_id}/outcome"),
     ],
 }
 

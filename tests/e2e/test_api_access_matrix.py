@@ -55,6 +55,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/v1/unmatched/{item_id}/resolution"): Row(a=403, b=403, ops=404),  # no such item
     ("GET", "/v1/ops/loans"): Row(a=403, b=403, ops=200),
     ("GET", "/v1/ops/portfolio"): Row(a=403, b=403, ops=200),
+    ("POST", "/v1/ops/payments/{payment_id}/outcome"): Row(a=403, b=403, ops=404),  # no such payment
     ("GET", DOCUMENT_PATH): Row(a=200, b=200, ops=200),
 }
 # A valid body for each POST (the path and the caller are what is under test, not the body).
@@ -63,6 +64,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "/v1/loans/{loan_id}/repayments": {"amount": "1.00"},
     "/v1/reviews/{application_id}/decision": {"decision": "DECLINE", "note": "access matrix"},
     "/v1/unmatched/{item_id}/resolution": {"action": "DISMISS", "note": "access matrix"},
+    "/v1/ops/payments/{payment_id}/outcome": {"status": "REJECTED", "reason": "access matrix"},
 }
 # Query parameters a GET needs to be a valid request (the ops loan list needs a filter).
 QUERIES: dict[str, dict[str, str]] = {"/v1/ops/loans": {"status": "ACTIVE"}}
@@ -112,6 +114,7 @@ def world(local_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> World:
             "loan_id": loan_id,
             "repayment_id": repayment.json()["repayment_id"],
             "item_id": "NO-SUCH-ITEM",  # an unmatched bank item nobody has: ops get 404
+            "payment_id": "NO-SUCH-PAYMENT",  # a payment order nobody sent: ops get 404
         },
         tokens={
             "supplier_a": owner,

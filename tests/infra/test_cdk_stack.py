@@ -38,6 +38,7 @@ ROUTES = {
     ("GET", "/v1/ops/loans/{loan_id}"): "apply_repayment",
     ("GET", "/v1/ops/loans"): "apply_repayment",
     ("GET", "/v1/ops/portfolio"): "apply_repayment",
+    ("POST", "/v1/ops/payments/{payment_id}/outcome"): "apply_repayment",
 }
 COMMON_ENV = {
     "TABLE_NAME",

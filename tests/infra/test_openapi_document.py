@@ -225,7 +225,7 @@ def test_every_path_id_is_the_toolkits_rule(doc: dict[str, Any]) -> None:
         if p["in"] == "path"
     ]
 
-    assert len(path_ids) == 9
+    assert len(path_ids) == 10
     for schema in path_ids:
         assert schema == {
             "type": "string",
@@ -262,7 +262,7 @@ def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 def test_every_post_documents_the_400_of_a_bad_key_and_the_422_of_a_reused_one(doc: dict[str, Any]) -> None:
     posts = [(path, op) for method, path, op in _operations(doc) if method == "post"]
 
-    assert len(posts) == 5
+    assert len(posts) == 6
     for path, operation in posts:
         assert {"400", "422"} <= set(operation["responses"]), path
 
@@ -270,7 +270,7 @@ def test_every_post_documents_the_400_of_a_bad_key_and_the_422_of_a_reused_one(d
 def test_every_operation_with_a_path_id_documents_404(doc: dict[str, Any]) -> None:
     with_ids = [(method, path, op) for method, path, op in _operations(doc) if "{" in path]
 
-    assert len(with_ids) == 9
+    assert len(with_ids) == 10
     for method, path, operation in with_ids:
         assert "404" in operation["responses"], (method, path)
 

@@ -36,6 +36,7 @@ LEDGER_CHECK = {
 }
 DAILY_ONLY = INQUIRE_AND_REPUBLISH | LEDGER_CHECK
 OPS_LOAN_VIEW = {"scf.service.loan_history", "scf.adapters.dynamodb.loan_history_reader"}
+OPS_OUTCOME = {"scf.service.ops_outcomes"}
 LOAN_SIDE_OUTCOMES = {
     "scf.service.outcomes",
     "scf.service.refunds",
@@ -49,7 +50,13 @@ FIRST_USE = {
     "apply_repayment": """
 job = services.daily()
 history = services.loan_history()
-used = {"steps": sorted(job.steps), "same_job": job is services.daily(), "history": type(history).__name__}
+outcome = services.ops_outcomes()
+used = {
+    "steps": sorted(job.steps),
+    "same_job": job is services.daily(),
+    "history": type(history).__name__,
+    "ops_outcome": type(outcome).__name__,
+}
 """,
     "disburse": """
 job = services.daily()
@@ -122,19 +129,22 @@ def missing(run: dict[str, Any], modules: set[str]) -> set[str]:
     return modules - set(run["after"])
 
 
-def test_the_repayments_cold_start_leaves_out_the_daily_steps_and_the_ops_loan_view() -> None:
-    assert loaded("apply_repayment", DAILY_ONLY | OPS_LOAN_VIEW | BANK_PARSERS | BANK_LIBRARIES) == set()
+def test_the_repayments_cold_start_leaves_out_the_daily_steps_and_the_ops_routes() -> None:
+    deferred = DAILY_ONLY | OPS_LOAN_VIEW | OPS_OUTCOME | BANK_PARSERS | BANK_LIBRARIES
+
+    assert loaded("apply_repayment", deferred) == set()
 
 
-def test_the_repayments_daily_steps_and_ops_loan_view_are_built_on_first_use() -> None:
+def test_the_repayments_daily_steps_and_ops_routes_are_built_on_first_use() -> None:
     run = cold_start("apply_repayment")
 
     assert run["used"] == {
         "steps": ["DUE_SOON", "INQUIRE", "LEDGER_CHECK", "OVERDUE", "REFUND", "REPUBLISH"],
         "same_job": True,
         "history": "LoanHistoryService",
+        "ops_outcome": "OpsOutcomeService",
     }
-    assert missing(run, DAILY_ONLY | OPS_LOAN_VIEW) == set()
+    assert missing(run, DAILY_ONLY | OPS_LOAN_VIEW | OPS_OUTCOME) == set()
 
 
 def test_the_payouts_cold_start_leaves_out_the_daily_steps() -> None:

@@ -122,12 +122,15 @@ def _payout_view(payment: StoredPayment | None) -> dict[str, Any] | None:
     }
 
 
+_NOT_SHOWN = ("at", "bank_code", "request", "request_body")  # the hashes only tell a retry apart
+
+
 def _report_event(payment: PaymentRecord, stored: StoredReport) -> Event:
-    detail = {k: v for k, v in stored.as_json().items() if k not in ("at", "bank_code") and v is not None}
+    detail = {k: v for k, v in stored.as_json().items() if k not in _NOT_SHOWN and v is not None}
     return Event(
         _moment(stored.at),
         Happened.PAYMENT_REPORTED,
-        stored.report.bank_code,
+        stored.report.by or stored.report.bank_code,  # ops who recorded the bank's answer, or the bank
         {"payment_id": payment.payment_id, "direction": payment.direction.value, **detail},
     )
 

@@ -94,7 +94,7 @@ class StoredReport:
 
     def as_json(self) -> dict[str, Any]:
         r = self.report
-        return {
+        entry = {
             "status": r.status.value,
             "bank_code": r.bank_code,
             "source": r.source,
@@ -103,6 +103,12 @@ class StoredReport:
             "reference": r.reference,
             "effect": self.effect,
             "at": self.at,
+        }
+        # Only on an answer ops recorded (a bank's own reports keep their shape).
+        return entry | {
+            k: v
+            for k, v in (("by", r.by), ("request", r.request), ("request_body", r.request_body))
+            if v is not None
         }
 
     @classmethod
@@ -115,6 +121,9 @@ class StoredReport:
             value_date=date.fromisoformat(data["value_date"]) if data.get("value_date") else None,
             reason=data.get("reason"),
             reference=data.get("reference"),
+            by=data.get("by"),
+            request=data.get("request"),
+            request_body=data.get("request_body"),
         )
         return cls(report=report, effect=data["effect"], at=data["at"])
 
@@ -209,6 +218,7 @@ class PaymentRecord:
     account: Account | None = None  # None on payments recorded before accounts were kept
     reports: tuple[StoredReport, ...] = ()
     refund: RefundOrder | None = None  # set on a refund (RF...): what it pays back
+    sent_at: datetime | None = None  # when the order was recorded, before it went to the bank
 
     @property
     def final(self) -> PaymentStatus | None:

@@ -180,7 +180,10 @@ class PaymentReport:
     payment_id: str
     bank_code: str  # the bank that sent the answer
     status: PaymentStatus
-    source: str  # "api", "pain.002", "camt.053", "camt.054", "mt940"
+    source: str  # "api", "pain.002", "camt.053", "camt.054", "mt940", "inquiry", "ops"
     value_date: date | None = None  # settlement or booking date, for SETTLED
-    reason: str | None = None  # the bank's reason code, for REJECTED (e.g. AC01)
+    reason: str | None = None  # the bank's reason code, for REJECTED (e.g. AC01); ops: why (any status)
     reference: str | None = None  # the bank's reference or the file key it came in
+    by: str | None = None  # "ops": who recorded the bank's answer (the token's subject)
+    request: str | None = None  # "ops": hashes of the request's key and of key and body, for retries
+    request_body: str | None = None

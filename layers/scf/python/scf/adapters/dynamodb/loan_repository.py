@@ -126,6 +126,7 @@ def _payment(item: PaymentItem) -> PaymentRecord:
             StoredReport.from_json(item.payment_id, json.loads(str(r))) for r in item.reports or []
         ),
         refund=RefundOrder.from_json(item.refund) if item.refund else None,
+        sent_at=datetime.fromisoformat(item.created_at),
     )
 
 
