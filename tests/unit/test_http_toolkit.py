@@ -205,7 +205,7 @@ WITH_IDS = [(f, m, path) for f in API_FUNCTIONS for m, path in _routes(f) if "ID
 
 
 def test_the_functions_serve_posts_and_path_ids() -> None:
-    assert len(POSTS) == 5 and len(WITH_IDS) == 9
+    assert len(POSTS) == 6 and len(WITH_IDS) == 10
 
 
 @pytest.mark.parametrize(("function", "path"), POSTS)
