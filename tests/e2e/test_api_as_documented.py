@@ -19,6 +19,8 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from infra.local.loop import LocalClient, Timeline, onboard, wait_for_loan
 from infra.local.state import read_clock, write_clock
 from infra.openapi import DOCUMENT_PATH, document, operations
+from tests.e2e.test_banks import Stack
+from tests.e2e.test_ops_outcome_in_the_stack import lost_payout, sent_long_ago
 from tests.integration.statement_world import camt054, camt_entry
 
 pytestmark = pytest.mark.e2e
@@ -260,6 +262,20 @@ def test_every_operation_answers_as_documented(api: DocumentedApi, local_stack: 
         "GET", "/v1/unmatched", ops, params={"status": "RESOLVED", "limit": "100"}, expect=200
     )
     assert item["item_id"] in {i["item_id"] for i in resolved["items"]}
+
+    # ops record a bank's answer: a FILEBANK payout whose file the bank lost
+    stack = Stack(local.env)
+    loan_id, payment_id = lost_payout(stack, stack.onboard("FILEBANK"))
+    outcome = "/v1/ops/payments/{payment_id}/outcome"
+    at = {"payment_id": payment_id}
+    rejected = {"status": "REJECTED", "reason": "AC04: account closed"}
+    api.call("POST", outcome, ops, path=at, body={"status": "PENDING", "reason": "x"}, expect=422)
+    api.call("POST", outcome, token, path=at, body=rejected, expect=403)
+    api.call("POST", outcome, ops, path={"payment_id": "PAY-NONE"}, body=rejected, expect=404)
+    api.call("POST", outcome, ops, path=at, body=rejected, expect=409)  # sent just now: too recent
+    sent_long_ago(stack, payment_id)
+    closed = api.call("POST", outcome, ops, path=at, body=rejected, expect=200)
+    assert (closed["loan_id"], closed["loan_status"], closed["effect"]) == (loan_id, "FAILED", "REJECTED")
 
     api.call("GET", DOCUMENT_PATH, None, expect=200)
 

@@ -13,17 +13,16 @@ import pytest
 
 from scf.service.inquiries import IN_FLIGHT
 from scf.service.payments import payout_payment_id
-from tests.e2e.test_banks import Stack, eventually
+from tests.e2e.test_banks import Stack, Supplier, eventually
 from tests.e2e.test_inquiry_in_the_stack import marker_written
 
 pytestmark = pytest.mark.e2e
 
 
-def test_ops_record_the_rejection_of_a_payout_whose_file_was_lost(local_stack: Any) -> None:
-    stack = Stack(local_stack.env)
-    supplier = stack.onboard("FILEBANK")
+def lost_payout(stack: Stack, supplier: Supplier) -> tuple[str, str]:
+    """A loan of a FILEBANK `supplier` whose payout file the bank lost: (loan id, payment id); the
+    loan waits DISBURSING."""
     sent_on = stack.local.business_date()
-    available = stack.credit_line(supplier)["available"]
     stack.faults(drop_order_rate=1.0, latency_ms=50, reject_accounts=[])
     try:
         loan_id = stack.apply(supplier)["loan_id"]
@@ -36,6 +35,24 @@ def test_ops_record_the_rejection_of_a_payout_whose_file_was_lost(local_stack: A
         eventually(f"the file of {payment_id} written, then lost", lost)
     finally:
         stack.faults(drop_order_rate=0.0)
+    return loan_id, payment_id
+
+
+def sent_long_ago(stack: Stack, payment_id: str) -> None:
+    """Arrange "sent 20 minutes ago" (the stack's timestamps are real): the bank had its time."""
+    long_ago = (datetime.now(UTC) - IN_FLIGHT - timedelta(minutes=5)).isoformat()
+    stack.table.update_item(
+        Key={"pk": f"PAYMENT#{payment_id}", "sk": "PAYMENT"},
+        UpdateExpression="SET created_at = :t",
+        ExpressionAttributeValues={":t": long_ago},
+    )
+
+
+def test_ops_record_the_rejection_of_a_payout_whose_file_was_lost(local_stack: Any) -> None:
+    stack = Stack(local_stack.env)
+    supplier = stack.onboard("FILEBANK")
+    available = stack.credit_line(supplier)["available"]
+    loan_id, payment_id = lost_payout(stack, supplier)
     assert stack.loan(supplier, loan_id)["status"] == "DISBURSING"
     assert stack.credit_line(supplier)["available"] != available  # reserved
     ops = stack.local.token(ops=True)
@@ -47,13 +64,7 @@ def test_ops_record_the_rejection_of_a_payout_whose_file_was_lost(local_stack: A
     too_early = record(str(uuid.uuid4()))
     assert (too_early.status_code, too_early.json()["code"]) == (409, "PAYMENT_TOO_RECENT")
 
-    # Arrange "sent 20 minutes ago" (the stack's timestamps are real): the bank had its time.
-    long_ago = (datetime.now(UTC) - IN_FLIGHT - timedelta(minutes=5)).isoformat()
-    stack.table.update_item(
-        Key={"pk": f"PAYMENT#{payment_id}", "sk": "PAYMENT"},
-        UpdateExpression="SET created_at = :t",
-        ExpressionAttributeValues={":t": long_ago},
-    )
+    sent_long_ago(stack, payment_id)
     key = str(uuid.uuid4())
     answer = record(key)
 
