@@ -133,9 +133,11 @@ def main() -> None:
             "bare, collector held at import": (Path(gc_dir), LAYER),
         }
         for label, root in (("", ROOT), (" (baseline)", args.baseline)):
-            for code_dir in sorted((root / "functions").iterdir()) if root else []:
+            if root is None:
+                continue
+            layer = compiled(root / "layers" / "scf") / "python"
+            for code_dir in sorted((root / "functions").iterdir()):
                 if (code_dir / "handler.py").is_file():
-                    layer = compiled(root / "layers" / "scf") / "python"
                     subjects[code_dir.name + label] = (compiled(code_dir), layer)
                     subjects[f"{code_dir.name}{label} (no bytecode)"] = (
                         code_dir,

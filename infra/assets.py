@@ -60,6 +60,11 @@ def compiled(source: Path) -> Path:
     return target
 
 
+def source_digest(staged: Path) -> str:
+    """The sources' digest a directory `compiled` returned was staged for (its name's suffix)."""
+    return staged.name.rpartition("-")[2]
+
+
 def _stage(source: Path, target: Path) -> None:
     staging = target.with_name(target.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)

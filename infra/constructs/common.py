@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
-from infra.assets import compiled, digest
+from infra.assets import compiled, source_digest
 from infra.constructs.config import StackConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -56,8 +56,9 @@ NAG_PACKS = ("AwsSolutions", "NIST.800.53.R5")
 def code_asset(source: Path) -> lambda_.Code:
     """`source` as Lambda loads it: staged with its bytecode (infra/assets.py), hashed by its sources
     so the template names the same asset on every machine."""
+    staged = compiled(source)
     return lambda_.Code.from_asset(
-        str(compiled(source)), asset_hash_type=AssetHashType.CUSTOM, asset_hash=digest(source)
+        str(staged), asset_hash_type=AssetHashType.CUSTOM, asset_hash=source_digest(staged)
     )
 
 

@@ -285,6 +285,7 @@ class LocalStack:
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
         }
         specs = template.functions()
+        shared_layer = compiled(SHARED_LAYER_DIR.parent) / SHARED_LAYER_DIR.name  # one for every function
         for spec in specs:
             banks = bank_overrides(deployment.environment_of(spec), self.bank_server.url)
             if banks:
@@ -294,7 +295,7 @@ class LocalStack:
                 handler=spec.handler,
                 # The code and the shared layer as deployed: with their bytecode (infra/assets.py).
                 code_dir=compiled(spec.code_dir),
-                layers=[compiled(SHARED_LAYER_DIR.parent) / SHARED_LAYER_DIR.name],
+                layers=[shared_layer],
                 timeout=spec.timeout,
                 environment=worker_environment(spec, deployment, {**overrides, **banks}),
                 run_dir=self.directory,

@@ -20,7 +20,8 @@ from infra.local.loop import LocalClient, Timeline, onboard, wait_for_loan
 from infra.local.state import read_clock, write_clock
 from infra.openapi import DOCUMENT_PATH, document, operations
 from tests.e2e.test_banks import Stack
-from tests.e2e.test_ops_outcome_in_the_stack import lost_payout, sent_long_ago
+from tests.e2e.test_inquiry_in_the_stack import lost_payout
+from tests.e2e.test_ops_outcome_in_the_stack import sent_long_ago
 from tests.integration.statement_world import camt054, camt_entry
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ import pytest
 
 from infra.local.cli import main as scf
 from scf.service.payments import payout_payment_id
-from tests.e2e.test_banks import Stack, eventually
+from tests.e2e.test_banks import Stack, Supplier, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -30,12 +30,9 @@ def marker_written(stack: Stack, payment_id: str) -> bool:
     return bool(stack.keys(stack.env["outbound_bucket"], f"_sent/FILEBANK/{payment_id}.json"))
 
 
-def test_a_payout_file_the_bank_never_received_is_sent_again_by_the_next_days_inquiry(
-    local_stack: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("SCF_LOCAL_DIR", str(local_stack.directory))
-    stack = Stack(local_stack.env)
-    supplier = stack.onboard("FILEBANK")
+def lost_payout(stack: Stack, supplier: Supplier) -> tuple[str, str]:
+    """A loan of a FILEBANK `supplier` whose payout file the bank lost: (loan id, payment id); the
+    loan waits DISBURSING."""
     sent_on = stack.local.business_date()
     stack.faults(drop_order_rate=1.0, latency_ms=50, reject_accounts=[])
     try:
@@ -49,6 +46,17 @@ def test_a_payout_file_the_bank_never_received_is_sent_again_by_the_next_days_in
         eventually(f"the file of {payment_id} written, then lost", lost)
     finally:
         stack.faults(drop_order_rate=0.0)
+    return loan_id, payment_id
+
+
+def test_a_payout_file_the_bank_never_received_is_sent_again_by_the_next_days_inquiry(
+    local_stack: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SCF_LOCAL_DIR", str(local_stack.directory))
+    stack = Stack(local_stack.env)
+    supplier = stack.onboard("FILEBANK")
+    sent_on = stack.local.business_date()
+    loan_id, payment_id = lost_payout(stack, supplier)
     time.sleep(1.0)  # the bank would have answered by now
     assert stack.loan(supplier, loan_id)["status"] == "DISBURSING"
     opened = payment_item(stack, payment_id)

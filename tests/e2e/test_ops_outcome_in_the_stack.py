@@ -12,30 +12,10 @@ from typing import Any
 import pytest
 
 from scf.service.inquiries import IN_FLIGHT
-from scf.service.payments import payout_payment_id
-from tests.e2e.test_banks import Stack, Supplier, eventually
-from tests.e2e.test_inquiry_in_the_stack import marker_written
+from tests.e2e.test_banks import Stack
+from tests.e2e.test_inquiry_in_the_stack import lost_payout
 
 pytestmark = pytest.mark.e2e
-
-
-def lost_payout(stack: Stack, supplier: Supplier) -> tuple[str, str]:
-    """A loan of a FILEBANK `supplier` whose payout file the bank lost: (loan id, payment id); the
-    loan waits DISBURSING."""
-    sent_on = stack.local.business_date()
-    stack.faults(drop_order_rate=1.0, latency_ms=50, reject_accounts=[])
-    try:
-        loan_id = stack.apply(supplier)["loan_id"]
-        payment_id = payout_payment_id(loan_id)
-
-        def lost() -> bool | None:
-            gone = stack.outbound_message("FILEBANK", sent_on, payment_id) is None
-            return True if marker_written(stack, payment_id) and gone else None
-
-        eventually(f"the file of {payment_id} written, then lost", lost)
-    finally:
-        stack.faults(drop_order_rate=0.0)
-    return loan_id, payment_id
 
 
 def sent_long_ago(stack: Stack, payment_id: str) -> None:

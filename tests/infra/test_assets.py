@@ -71,6 +71,7 @@ def test_a_changed_source_is_staged_anew_and_an_unchanged_one_reused(source: Pat
 
     assert second != first
     assert assets.digest(source) in second.name
+    assert assets.source_digest(second) == assets.digest(source)
 
 
 def test_a_source_that_does_not_compile_is_refused_and_nothing_is_staged(source: Path) -> None:
